@@ -1,0 +1,66 @@
+/**
+ * DomainConfig: a hypervisor-neutral view of an xl.cfg domain config, as parsed from
+ * `/etc/xen/NAME.cfg` and consumed by the hypervisor drivers (xl, qemu).
+ */
+
+export interface DiskConfig {
+  /** Image file or block device on the host. */
+  target: string;
+  /** raw, qcow2, ... (xl's `format=`). */
+  format: string;
+  /** Guest device name (`xvda2`, `xvda`, `hda`, `sda1`). */
+  vdev: string;
+  access: 'rw' | 'ro';
+  /** A CD-ROM rather than a disk. */
+  isCdrom: boolean;
+  /** The original disk spec string from the cfg. */
+  raw: string;
+}
+
+export interface VifConfig {
+  mac: string | undefined;
+  bridge: string | undefined;
+  ip: string | undefined;
+  vifname: string | undefined;
+  model: string | undefined;
+  raw: string;
+}
+
+export type LifecycleAction =
+  | 'destroy'
+  | 'restart'
+  | 'rename-restart'
+  | 'preserve'
+  | 'coredump-destroy'
+  | 'coredump-restart'
+  | 'soft-reset';
+
+export interface DomainConfig {
+  name: string;
+  type: 'pv' | 'pvh' | 'hvm';
+  /** MiB. */
+  memory: number;
+  /** MiB; equals memory when absent. */
+  maxmem: number;
+  vcpus: number;
+  /** Upper bound for vcpu-set; equals vcpus when absent. */
+  maxvcpus: number;
+  kernel: string | undefined;
+  ramdisk: string | undefined;
+  /** Kernel command line pieces: `root` and `extra`, kept apart as xl keeps them. */
+  root: string | undefined;
+  extra: string | undefined;
+  cmdline: string | undefined;
+  /** `bootloader = 'pygrub'` (boot the guest's own kernel). */
+  bootloader: string | undefined;
+  disks: DiskConfig[];
+  vifs: VifConfig[];
+  onPoweroff: LifecycleAction;
+  onReboot: LifecycleAction;
+  onCrash: LifecycleAction;
+  /** Every key of the file, as parsed, for what the fields above do not model. */
+  raw: Record<string, XlValue>;
+}
+
+/** A value in xl.cfg syntax: string, number, boolean-ish number, or list. */
+export type XlValue = string | number | XlValue[];

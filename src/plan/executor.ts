@@ -1,0 +1,69 @@
+/** Runs a Plan step by step; on failure or cancellation unwinds the undo stack in reverse. */
+import { XenkitError } from '../errors.js';
+import { silentSink, type EventSink } from '../log/events.js';
+import { silentReporter, type Reporter } from '../log/reporter.js';
+import type { Plan, StepContext } from './plan.js';
+import { UndoStack } from './undo-stack.js';
+
+export interface ExecutePlanOptions {
+  sink?: EventSink;
+  reporter?: Reporter;
+  signal?: AbortSignal;
+  /** Shared state, pre-seeded by the caller if needed. */
+  state?: Map<string, unknown>;
+}
+
+export interface ExecutePlanResult {
+  state: Map<string, unknown>;
+  durationMs: number;
+}
+
+/**
+ * Executes every step in order. If one throws, or the signal fires, everything registered so far
+ * is undone in reverse order and the error is rethrown (with unwinding failures in its details).
+ */
+export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}): Promise<ExecutePlanResult> {
+  const sink = options.sink ?? silentSink;
+  const reporter = options.reporter ?? silentReporter;
+  const signal = options.signal ?? new AbortController().signal;
+  const undo = new UndoStack();
+  const state = options.state ?? new Map<string, unknown>();
+  const ctx: StepContext = { undo, sink, reporter, signal, state };
+  const started = Date.now();
+  for (const step of plan.steps) {
+    const stepStarted = Date.now();
+    try {
+      if (signal.aborted) throw cancelled(signal);
+      sink({ type: 'step-start', id: step.id, title: step.title });
+      reporter.stepStart(step.id, step.title);
+      await step.run(ctx);
+      if (signal.aborted) throw cancelled(signal);
+      sink({ type: 'step-end', id: step.id, outcome: 'ok', durationMs: Date.now() - stepStarted });
+      reporter.stepEnd(step.id, 'ok');
+    } catch (error) {
+      sink({ type: 'step-end', id: step.id, outcome: 'failed', durationMs: Date.now() - stepStarted });
+      reporter.stepEnd(step.id, 'failed');
+      const failure = signal.aborted && !(error instanceof XenkitError) ? cancelled(signal) : error;
+      reporter.info(`unwinding ${undo.size} change(s) made so far`);
+      const undoFailures = await undo.unwind(sink);
+      if (undoFailures.length > 0 && failure instanceof XenkitError) {
+        throw new XenkitError(failure.code, failure.message, {
+          kind: failure.kind,
+          hint: failure.hint,
+          cause: failure,
+          details: [failure.details, 'could not undo:', ...undoFailures].filter(Boolean).join('\n'),
+        });
+      }
+      throw failure;
+    }
+  }
+  undo.commit();
+  return { state, durationMs: Date.now() - started };
+}
+
+function cancelled(signal: AbortSignal): XenkitError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'signal');
+  return new XenkitError('E_CANCELLED', `cancelled (${reason}); everything made so far was undone`, {
+    kind: 'cancelled',
+  });
+}
