@@ -15,7 +15,11 @@ export function printError(prog: string, error: unknown, io: CliIO, asJson: bool
     const body =
       error instanceof XenkitError
         ? error.toJSON()
-        : { code: 'E_INTERNAL', kind: 'runtime', message: error instanceof Error ? error.message : String(error) };
+        : {
+            code: 'E_INTERNAL',
+            kind: 'runtime',
+            message: error instanceof Error ? error.message : String(error),
+          };
     io.stdout.write(JSON.stringify({ ok: false, error: body }, null, 2) + '\n');
     return;
   }

@@ -25,7 +25,9 @@ export const silentSink: EventSink = () => undefined;
 const MAX_OUTPUT = 4000;
 
 function tail(text: string): string {
-  return text.length > MAX_OUTPUT ? `[... ${text.length - MAX_OUTPUT} bytes cut]\n${text.slice(-MAX_OUTPUT)}` : text;
+  return text.length > MAX_OUTPUT
+    ? `[... ${text.length - MAX_OUTPUT} bytes cut]\n${text.slice(-MAX_OUTPUT)}`
+    : text;
 }
 
 /** Renders one event as log-file text (timestamps are added by the writer). */

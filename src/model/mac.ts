@@ -36,7 +36,11 @@ const MAC_RE = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
 /** Validates and normalizes a MAC (`aa-bb-...` or `AA:BB:...`) to upper case with colons. */
 export function parseMac(text: string, what = 'MAC address'): string {
   if (!MAC_RE.test(text)) {
-    throw usageError('E_MAC', `${what} "${text}" is not a MAC address`, 'write six hex bytes: 00:16:3e:12:34:56');
+    throw usageError(
+      'E_MAC',
+      `${what} "${text}" is not a MAC address`,
+      'write six hex bytes: 00:16:3e:12:34:56',
+    );
   }
   const mac = text.replace(/-/g, ':').toUpperCase();
   const first = parseInt(mac.slice(0, 2), 16);

@@ -74,7 +74,15 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
   const stderr = typeof result.stderr === 'string' ? result.stderr : '';
   const exitCode = result.exitCode ?? -1;
   const signal = result.signal ?? undefined;
-  sink({ type: 'exec', argv: [...argv], exitCode: result.exitCode ?? null, signal, durationMs, stdout, stderr });
+  sink({
+    type: 'exec',
+    argv: [...argv],
+    exitCode: result.exitCode ?? null,
+    signal,
+    durationMs,
+    stdout,
+    stderr,
+  });
   const out: ExecResult = {
     argv: [...argv],
     exitCode,

@@ -1,0 +1,129 @@
+/**
+ * The distribution table: everything release-specific, as data keyed by release codename, so a
+ * new release is a data change. Ubuntu rows are kept right even though this machine cannot reach
+ * the Ubuntu archive.
+ */
+
+export type DistFamily = 'debian' | 'ubuntu';
+
+/** How the guest's network is configured: systemd-networkd matches the NIC by MAC on every family. */
+export type NetworkWriter = 'networkd' | 'netplan';
+
+export interface Distribution {
+  release: string;
+  family: DistFamily;
+  /** Numeric version ('12', '24.04'); sid has none. */
+  version: string | undefined;
+  /** Default mirror for the main archive. */
+  mirror: string;
+  /** Security archive and its suite name, or undefined where the release has none (sid). */
+  security: { mirror: string; suite: string } | undefined;
+  /** Suites besides the release itself that apt should use (updates). */
+  updatesSuite: string | undefined;
+  components: string[];
+  /** Keyring debootstrap/mmdebstrap verify with. */
+  keyring: string;
+  /** apt sources format: one-line `.list` or deb822 `.sources`. */
+  sourcesFormat: 'list' | 'deb822';
+  networkWriter: NetworkWriter;
+  kernelPackage: string;
+  /** Packages every guest gets on top of the base system so it boots and can be reached. */
+  basePackages: string[];
+  /** Releases past their end of life: allowed, with a warning (archive mirror for Debian). */
+  isEol: boolean;
+  /** Whether usrmerge is done (matters for paths like /usr/lib/systemd vs /lib/systemd). */
+  isUsrMerged: boolean;
+}
+
+const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+const DEBIAN_SECURITY = 'http://deb.debian.org/debian-security';
+const DEBIAN_ARCHIVE = 'http://archive.debian.org/debian';
+const UBUNTU_MIRROR = 'http://archive.ubuntu.com/ubuntu';
+const UBUNTU_SECURITY = 'http://security.ubuntu.com/ubuntu';
+const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+const UBUNTU_KEYRING = '/usr/share/keyrings/ubuntu-archive-keyring.gpg';
+
+const GUEST_PACKAGES = ['systemd-sysv', 'udev', 'openssh-server', 'iproute2', 'ca-certificates', 'less'];
+
+function debian(
+  release: string,
+  version: string | undefined,
+  extra: Partial<Distribution> = {},
+): Distribution {
+  return {
+    release,
+    family: 'debian',
+    version,
+    mirror: DEBIAN_MIRROR,
+    security: { mirror: DEBIAN_SECURITY, suite: `${release}-security` },
+    updatesSuite: `${release}-updates`,
+    components: ['main'],
+    keyring: DEBIAN_KEYRING,
+    sourcesFormat: 'list',
+    networkWriter: 'networkd',
+    kernelPackage: 'linux-image-amd64',
+    basePackages: GUEST_PACKAGES,
+    isEol: false,
+    isUsrMerged: true,
+    ...extra,
+  };
+}
+
+function ubuntu(release: string, version: string, extra: Partial<Distribution> = {}): Distribution {
+  return {
+    release,
+    family: 'ubuntu',
+    version,
+    mirror: UBUNTU_MIRROR,
+    security: { mirror: UBUNTU_SECURITY, suite: `${release}-security` },
+    updatesSuite: `${release}-updates`,
+    components: ['main', 'universe'],
+    keyring: UBUNTU_KEYRING,
+    sourcesFormat: 'list',
+    networkWriter: 'netplan',
+    kernelPackage: 'linux-image-virtual',
+    basePackages: GUEST_PACKAGES,
+    isEol: false,
+    isUsrMerged: true,
+    ...extra,
+  };
+}
+
+/** Every release xenkit knows, newest Debian first. */
+export const DISTRIBUTIONS: readonly Distribution[] = [
+  debian('sid', undefined, { security: undefined, updatesSuite: undefined, sourcesFormat: 'deb822' }),
+  debian('forky', undefined, { sourcesFormat: 'deb822', components: ['main', 'non-free-firmware'] }),
+  debian('trixie', '13', { sourcesFormat: 'deb822', components: ['main', 'non-free-firmware'] }),
+  debian('bookworm', '12', { components: ['main', 'non-free-firmware'] }),
+  debian('bullseye', '11'),
+  // buster left LTS in mid-2024: its packages now live on the archive mirror only.
+  debian('buster', '10', {
+    mirror: DEBIAN_ARCHIVE,
+    security: { mirror: 'http://archive.debian.org/debian-security', suite: 'buster/updates' },
+    isEol: true,
+    isUsrMerged: false,
+  }),
+  ubuntu('noble', '24.04', { sourcesFormat: 'deb822' }),
+  ubuntu('jammy', '22.04'),
+  ubuntu('focal', '20.04', { isUsrMerged: false }),
+];
+
+/** Aliases Debian users type: suite names map to codenames (as of trixie's release). */
+const ALIASES: Record<string, string> = {
+  unstable: 'sid',
+  testing: 'forky',
+  stable: 'trixie',
+  oldstable: 'bookworm',
+  oldoldstable: 'bullseye',
+};
+
+/** Looks a release up by codename or suite alias; undefined when unknown. */
+export function findDistribution(release: string): Distribution | undefined {
+  const name = ALIASES[release.toLowerCase()] ?? release.toLowerCase();
+  return DISTRIBUTIONS.find((d) => d.release === name);
+}
+
+/** Codenames, for hints in error messages. */
+export function knownReleases(): string[] {
+  return DISTRIBUTIONS.map((d) => d.release);
+}

@@ -1,0 +1,93 @@
+/**
+ * The hypervisor driver interface: what `xm`/`xenkit` verbs need from Xen's xl or from QEMU.
+ * Drivers are chosen by `detectDriver` (shown by `xenkit info`) and can be overridden.
+ */
+import type { DomainConfig } from '../model/domain-config.js';
+
+/** Xen's state letters, in xl's column order: r b p s c d. */
+export interface DomainState {
+  running: boolean;
+  blocked: boolean;
+  paused: boolean;
+  shutdown: boolean;
+  crashed: boolean;
+  dying: boolean;
+}
+
+export interface DomainInfo {
+  name: string;
+  /** Domain ID: grows with every start and reboot, never reused. Domain-0 is 0. */
+  id: number;
+  /** Current memory, MiB. */
+  memoryMiB: number;
+  /** Upper bound for mem-set, MiB. */
+  maxMemoryMiB: number;
+  /** vCPUs online now. */
+  vcpus: number;
+  /** Upper bound for vcpu-set. */
+  maxVcpus: number;
+  state: DomainState;
+  /** CPU seconds used. */
+  cpuTimeSec: number;
+  /** When it (re)started, for `uptime`. */
+  startedAt: Date | undefined;
+  /** The cfg it was started from, when known. */
+  cfgPath: string | undefined;
+  /** Driver-specific details for `list -l` / `--json` (pid, sockets, argv, ...). */
+  details: Record<string, unknown>;
+}
+
+export interface SchedParams {
+  weight: number;
+  cap: number;
+}
+
+export interface CreateOptions {
+  cfgPath: string | undefined;
+  /** Start paused (`xm create -p`). */
+  paused?: boolean;
+}
+
+export interface ShutdownOptions {
+  /** Wait until the domain is gone. */
+  wait: boolean;
+  timeoutMs?: number;
+}
+
+export interface ConsoleIO {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** Whether input is a TTY that should be put in raw mode. */
+  isTTY: boolean;
+}
+
+export interface HostInfo {
+  driver: 'xl' | 'qemu';
+  /** For QEMU: 'kvm' or 'tcg', and why. */
+  accel?: { kind: 'kvm' | 'tcg'; reason: string };
+  /** Domain-0's row: the host itself. */
+  hostMemoryMiB: number;
+  hostCpus: number;
+  hostCpuTimeSec: number;
+  details: Record<string, unknown>;
+}
+
+export interface HypervisorDriver {
+  readonly name: 'xl' | 'qemu';
+  hostInfo(): Promise<HostInfo>;
+  /** Running (or paused) guests; not Domain-0. */
+  list(): Promise<DomainInfo[]>;
+  create(config: DomainConfig, options: CreateOptions): Promise<DomainInfo>;
+  /** Attaches to the serial console until Ctrl-] or the domain ends. */
+  console(name: string, io: ConsoleIO): Promise<void>;
+  shutdown(name: string, options: ShutdownOptions): Promise<void>;
+  reboot(name: string, options: ShutdownOptions): Promise<void>;
+  destroy(name: string): Promise<void>;
+  pause(name: string): Promise<void>;
+  unpause(name: string): Promise<void>;
+  setVcpus(name: string, count: number): Promise<void>;
+  /** Bytes. */
+  setMemory(name: string, bytes: number): Promise<void>;
+  /** Reads, and with `params` sets, the scheduler weight/cap. */
+  schedCredit(name: string, params: Partial<SchedParams>): Promise<SchedParams>;
+}
