@@ -1,0 +1,67 @@
+/** Exclusive lock files (O_EXCL) holding the owner's pid, with stale-lock recovery. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { runtimeError } from '../errors.js';
+
+export interface LockHandle {
+  path: string;
+  release(): void;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock at `file` or throws E_LOCKED naming `what` and the holder's pid. A lock whose
+ * holder is dead is taken over. Waits up to `waitMs` for a live holder to finish.
+ */
+export async function acquireLock(file: string, what: string, waitMs = 0): Promise<LockHandle> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o644);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.closeSync(fd);
+      let released = false;
+      return {
+        path: file,
+        release: () => {
+          if (released) return;
+          released = true;
+          fs.rmSync(file, { force: true });
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number.parseInt(readOr(file, ''), 10);
+    if (!Number.isFinite(holder) || !isAlive(holder)) {
+      // A crashed run left it behind; remove and retry.
+      fs.rmSync(file, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw runtimeError(
+        'E_LOCKED',
+        `${what} is locked by another xenkit process (pid ${holder})`,
+        `wait for it to finish, or remove ${file} if that process is gone`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
