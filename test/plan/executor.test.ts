@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { executePlan } from '../../src/plan/executor.js';
+import type { Plan, PlanStep } from '../../src/plan/plan.js';
+import { planToJSON } from '../../src/plan/plan.js';
+import { XenkitError } from '../../src/errors.js';
+import type { LogEvent } from '../../src/log/events.js';
+
+function step(id: string, journal: string[], fail = false): PlanStep {
+  return {
+    id,
+    title: `step ${id}`,
+    actions: [{ kind: 'note', text: id }],
+    run: async (ctx) => {
+      journal.push(`do ${id}`);
+      ctx.undo.push(`undo ${id}`, () => {
+        journal.push(`undo ${id}`);
+      });
+      if (fail) throw new XenkitError('E_TEST', `step ${id} failed`);
+    },
+  };
+}
+
+describe('executePlan', () => {
+  it('runs every step in order and keeps the results on success', async () => {
+    const journal: string[] = [];
+    const plan: Plan = { subject: 't', steps: [step('a', journal), step('b', journal)] };
+    await executePlan(plan);
+    expect(journal).toEqual(['do a', 'do b']);
+  });
+
+  it('unwinds everything made so far in reverse order when a step fails', async () => {
+    const journal: string[] = [];
+    const events: LogEvent[] = [];
+    const plan: Plan = {
+      subject: 't',
+      steps: [step('a', journal), step('b', journal), step('c', journal, true)],
+    };
+    await expect(executePlan(plan, { sink: (e) => events.push(e) })).rejects.toThrow('step c failed');
+    expect(journal).toEqual(['do a', 'do b', 'do c', 'undo c', 'undo b', 'undo a']);
+    expect(events.filter((e) => e.type === 'undo')).toHaveLength(3);
+  });
+
+  it('keeps unwinding when one undo fails and reports it in the details', async () => {
+    const journal: string[] = [];
+    const bad: PlanStep = {
+      id: 'bad-undo',
+      title: 'bad undo',
+      actions: [],
+      run: async (ctx) => {
+        ctx.undo.push('cannot undo', () => {
+          throw new Error('busy');
+        });
+      },
+    };
+    const plan: Plan = { subject: 't', steps: [step('a', journal), bad, step('c', journal, true)] };
+    const error = await executePlan(plan).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(XenkitError);
+    expect((error as XenkitError).details).toContain('cannot undo: busy');
+    expect(journal).toEqual(['do a', 'do c', 'undo c', 'undo a']);
+  });
+
+  it('stops and unwinds when the signal fires between steps', async () => {
+    const journal: string[] = [];
+    const controller = new AbortController();
+    const abortAfter: PlanStep = {
+      id: 'abort',
+      title: 'abort',
+      actions: [],
+      run: async () => controller.abort(new Error('SIGTERM')),
+    };
+    const plan: Plan = { subject: 't', steps: [step('a', journal), abortAfter, step('never', journal)] };
+    const error = await executePlan(plan, { signal: controller.signal }).catch((e: unknown) => e);
+    expect((error as XenkitError).kind).toBe('cancelled');
+    expect((error as XenkitError).message).toContain('SIGTERM');
+    expect(journal).toEqual(['do a', 'undo a']);
+  });
+
+  it('serializes a plan without its functions', () => {
+    const plan: Plan = { subject: 'guest x', steps: [step('a', [])] };
+    expect(JSON.parse(JSON.stringify(planToJSON(plan)))).toEqual({
+      subject: 'guest x',
+      steps: [{ id: 'a', title: 'step a', actions: [{ kind: 'note', text: 'a' }] }],
+    });
+  });
+});

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../src/tools/exec.js';
+import { XenkitError } from '../../src/errors.js';
+import type { LogEvent } from '../../src/log/events.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-exec-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('runCommand', () => {
+  it('runs argv without a shell and logs an exec event', async () => {
+    const events: LogEvent[] = [];
+    const result = await runCommand(['printf', '%s|', 'a b', '$HOME', ';rm'], {
+      sink: (e) => events.push(e),
+    });
+    expect(result.stdout).toBe('a b|$HOME|;rm|');
+    expect(events[0]).toMatchObject({
+      type: 'exec',
+      argv: ['printf', '%s|', 'a b', '$HOME', ';rm'],
+      exitCode: 0,
+    });
+  });
+
+  it('passes secrets on stdin only: not in argv, not in the environment', async () => {
+    const script = path.join(tmp, 'show.sh');
+    fs.writeFileSync(script, '#!/bin/sh\nread secret\necho "got:$secret"\nenv\necho "argv:$*"\n', {
+      mode: 0o755,
+    });
+    const result = await runCommand([script], { input: 'hunter2\n' });
+    expect(result.stdout).toContain('got:hunter2');
+    expect(result.stdout.replace('got:hunter2', '')).not.toContain('hunter2');
+  });
+
+  it('starts children from a minimal environment, not ours', async () => {
+    process.env.XENKIT_TEST_LEAK = 'leaked';
+    const result = await runCommand(['env']);
+    delete process.env.XENKIT_TEST_LEAK;
+    expect(result.stdout).not.toContain('XENKIT_TEST_LEAK');
+    expect(result.stdout).toContain('PATH=');
+  });
+
+  it('says what ran, how it ended and the tail of its output when it fails', async () => {
+    const error = await runCommand(['sh', '-c', 'echo first >&2; echo disk full >&2; exit 3']).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(XenkitError);
+    expect(error.code).toBe('E_EXEC');
+    expect(error.message).toBe('sh exited with status 3: disk full');
+    expect(error.details).toContain("command: sh -c 'echo first");
+  });
+
+  it('names a missing program with an install hint', async () => {
+    const error = await runCommand(['xenkit-no-such-tool']).catch((e) => e);
+    expect(error.code).toBe('E_TOOL_MISSING');
+    expect(error.hint).toContain('apt-get install');
+  });
+
+  it('kills the child when cancelled', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = runCommand(['sleep', '30'], { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('SIGINT')), 100);
+    const error = await pending.catch((e) => e);
+    expect(error.code).toBe('E_CANCELLED');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('kills the child on timeout', async () => {
+    const error = await runCommand(['sleep', '30'], { timeoutMs: 200 }).catch((e) => e);
+    expect(error.message).toContain('timed out');
+  });
+
+  it('returns a failed result when failure is allowed', async () => {
+    const result = await runCommand(['false'], { allowFailure: true });
+    expect(result.exitCode).toBe(1);
+  });
+});
