@@ -25,6 +25,8 @@ export interface ExecOptions {
   inheritStdio?: boolean;
   /** Return stdout as a Buffer instead of text. */
   binary?: boolean;
+  /** Called with each output line as it arrives (progress parsing); output is still captured. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface ExecResult {
@@ -53,6 +55,15 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
   const sink = options.sink ?? silentSink;
   const started = Date.now();
   const env = { ...baseEnv(), ...options.env };
+  const onLine = options.inheritStdio || options.binary ? undefined : options.onLine;
+  // preserveNewlines keeps the captured text byte-identical to a run without the tap.
+  const tap = (stream: 'stdout' | 'stderr') => ({
+    *transform(line: unknown): Generator<unknown> {
+      onLine?.(String(line).replace(/\r?\n$/, ''), stream);
+      yield line;
+    },
+    preserveNewlines: true,
+  });
   const child: ResultPromise = execa(file, args, {
     cwd: options.cwd,
     env,
@@ -60,6 +71,7 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
     input: options.input,
     stdin: options.input === undefined && !options.inheritStdio ? 'ignore' : undefined,
     stdio: options.inheritStdio ? 'inherit' : undefined,
+    ...(onLine ? { stdout: ['pipe', tap('stdout')], stderr: ['pipe', tap('stderr')] } : {}),
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
     forceKillAfterDelay: 5000,
