@@ -1,0 +1,129 @@
+/** qcow2 images: converted from a finished raw image, and overlays for linked clones. */
+import { lstat, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { runtimeError } from '../errors.js';
+import type { PlanAction } from '../plan/plan.js';
+import {
+  convertArgv,
+  convertImage,
+  createOverlay,
+  createOverlayArgv,
+  readImageInfo,
+  type QemuImageInfo,
+} from '../tools/qemu-img.js';
+import type { StorageContext } from './context.js';
+import { isNoSpaceError, noSpaceError } from './free-space.js';
+import { imageUndoDescription, makeParents, removeIfSame, temporaryName } from './image-file.js';
+
+export interface ConvertToQcow2Options {
+  /** The finished raw image. */
+  source: string;
+  /** Where the qcow2 goes. */
+  target: string;
+  /** full: clusters are allocated on the host up front (preallocation=falloc). */
+  allocation: 'sparse' | 'full';
+  /** Replacing an existing `target` was approved; it is replaced only once the new one is complete. */
+  overwrite?: boolean;
+}
+
+/** The dry-run view of `convertToQcow2` (the temporary name is picked at run time). */
+export function describeConvertToQcow2(options: ConvertToQcow2Options): PlanAction[] {
+  const temp = temporaryName(options.target, 'new', 'XXXXXXXX');
+  return [
+    { kind: 'run', argv: convertArgv(convertOptions(options, temp)) },
+    { kind: 'note', text: `rename ${temp} to ${options.target}` },
+  ];
+}
+
+/**
+ * Converts the raw image to qcow2 at a temporary name beside `target` and renames it into place,
+ * so `target` never holds a half-written image. Returns what qemu-img reads back.
+ */
+export async function convertToQcow2(
+  options: ConvertToQcow2Options,
+  ctx: StorageContext,
+): Promise<QemuImageInfo> {
+  const target = path.resolve(options.target);
+  const replaces = await refuseExisting(target, options.overwrite);
+  await makeParents(path.dirname(target), ctx);
+  const temp = temporaryName(target);
+  try {
+    await convertImage(convertOptions(options, temp), { sink: ctx.sink, signal: ctx.signal });
+  } catch (error) {
+    await removeStray(temp);
+    if (isNoSpaceError(error)) throw await noSpaceError(target, error);
+    throw error;
+  }
+  const made = await lstat(temp);
+  ctx.undo.push(imageUndoDescription(temp), () => removeIfSame(temp, made.dev, made.ino));
+  const info = await readImageInfo(temp, { sink: ctx.sink });
+  await rename(temp, target);
+  ctx.undo.release(imageUndoDescription(temp));
+  // A replaced image is gone once renamed over; the new one is then the result and is kept.
+  if (!replaces) ctx.undo.push(imageUndoDescription(target), () => removeIfSame(target, made.dev, made.ino));
+  return { ...info, filename: target };
+}
+
+export interface CreateOverlayOptions {
+  base: string;
+  overlay: string;
+}
+
+/** The dry-run view of `createOverlayImage` (the base format is read at run time; raw shown). */
+export function describeCreateOverlay(options: CreateOverlayOptions, baseFormat = 'qcow2'): PlanAction[] {
+  return [{ kind: 'run', argv: createOverlayArgv(path.resolve(options.base), baseFormat, options.overlay) }];
+}
+
+/** Creates a qcow2 overlay on `base` (a linked clone); never over an existing file. */
+export async function createOverlayImage(
+  options: CreateOverlayOptions,
+  ctx: StorageContext,
+): Promise<QemuImageInfo> {
+  const overlay = path.resolve(options.overlay);
+  const base = path.resolve(options.base);
+  await refuseExisting(overlay, false);
+  const baseInfo = await readImageInfo(base, { sink: ctx.sink });
+  await makeParents(path.dirname(overlay), ctx);
+  const temp = temporaryName(overlay);
+  try {
+    await createOverlay(base, baseInfo.format, temp, { sink: ctx.sink, signal: ctx.signal });
+  } catch (error) {
+    await removeStray(temp);
+    throw error;
+  }
+  const made = await lstat(temp);
+  await rename(temp, overlay);
+  ctx.undo.push(imageUndoDescription(overlay), () => removeIfSame(overlay, made.dev, made.ino));
+  return readImageInfo(overlay, { sink: ctx.sink });
+}
+
+function convertOptions(options: ConvertToQcow2Options, target: string): Parameters<typeof convertArgv>[0] {
+  return {
+    source: options.source,
+    sourceFormat: 'raw',
+    target,
+    targetFormat: 'qcow2',
+    preallocation: options.allocation === 'full' ? 'falloc' : undefined,
+  };
+}
+
+/** Throws E_EXISTS unless `target` is absent or may be replaced; returns whether it exists. */
+async function refuseExisting(target: string, overwrite: boolean | undefined): Promise<boolean> {
+  const exists = await lstat(target).then(
+    () => true,
+    () => false,
+  );
+  if (exists && !overwrite) {
+    throw runtimeError(
+      'E_EXISTS',
+      `${target} already exists`,
+      'remove it first, or pass --force to replace it',
+    );
+  }
+  return exists;
+}
+
+/** Removes the temporary file a failed qemu-img may have left (a name only we use). */
+async function removeStray(temp: string): Promise<void> {
+  await rm(temp, { force: true });
+}

@@ -1,0 +1,106 @@
+/** qemu-img: image information, format conversion and copy-on-write overlays. */
+import { XenkitError } from '../errors.js';
+import type { ImageFormat } from '../model/guest-spec.js';
+import { runCommand, type ExecOptions } from './exec.js';
+
+/** What `qemu-img info` says about an image. */
+export interface QemuImageInfo {
+  filename: string;
+  format: string;
+  /** Size the guest sees, bytes. */
+  virtualSize: number;
+  /** Space taken on the host, bytes. */
+  actualSize: number | undefined;
+  clusterSize: number | undefined;
+  backingFile: string | undefined;
+  backingFormat: string | undefined;
+  dirty: boolean;
+}
+
+/** qcow2 preallocation modes qemu-img understands. */
+export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
+
+export interface ConvertOptions {
+  source: string;
+  sourceFormat: ImageFormat;
+  target: string;
+  targetFormat: ImageFormat;
+  preallocation?: Preallocation | undefined;
+}
+
+/** The argv of `qemu-img info` in JSON. `-U` so an image a running guest holds can be read too. */
+export function infoArgv(path: string): string[] {
+  return ['qemu-img', 'info', '-U', '--output=json', path];
+}
+
+/** Parses `qemu-img info --output=json` (one image, not a backing chain). */
+export function parseQemuImgInfo(text: string): QemuImageInfo {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch (cause) {
+    throw new XenkitError('E_QEMU_IMG', 'qemu-img info printed something that is not JSON', { cause });
+  }
+  const num = (key: string): number | undefined =>
+    typeof raw[key] === 'number' ? (raw[key] as number) : undefined;
+  const str = (key: string): string | undefined =>
+    typeof raw[key] === 'string' ? (raw[key] as string) : undefined;
+  const virtualSize = num('virtual-size');
+  const format = str('format');
+  if (virtualSize === undefined || format === undefined) {
+    throw new XenkitError('E_QEMU_IMG', 'qemu-img info did not report a format and a virtual size');
+  }
+  return {
+    filename: str('filename') ?? '',
+    format,
+    virtualSize,
+    actualSize: num('actual-size'),
+    clusterSize: num('cluster-size'),
+    backingFile: str('full-backing-filename') ?? str('backing-filename'),
+    backingFormat: str('backing-filename-format'),
+    dirty: raw['dirty-flag'] === true,
+  };
+}
+
+/** Reads what qemu-img knows about the image at `path`. */
+export async function readImageInfo(path: string, options: ExecOptions = {}): Promise<QemuImageInfo> {
+  const result = await runCommand(infoArgv(path), options);
+  return parseQemuImgInfo(result.stdout);
+}
+
+/** The argv of `qemu-img convert`. */
+export function convertArgv(options: ConvertOptions): string[] {
+  const prealloc =
+    options.preallocation && options.preallocation !== 'off' ? options.preallocation : undefined;
+  return [
+    'qemu-img',
+    'convert',
+    '-f',
+    options.sourceFormat,
+    '-O',
+    options.targetFormat,
+    ...(prealloc ? ['-o', `preallocation=${prealloc}`] : []),
+    options.source,
+    options.target,
+  ];
+}
+
+/** Converts an image between formats (the target must not exist; callers pick a temp name). */
+export async function convertImage(options: ConvertOptions, exec: ExecOptions = {}): Promise<void> {
+  await runCommand(convertArgv(options), exec);
+}
+
+/** The argv of `qemu-img create` for a qcow2 overlay on `base` (the base's format is explicit). */
+export function createOverlayArgv(base: string, baseFormat: string, overlay: string): string[] {
+  return ['qemu-img', 'create', '-f', 'qcow2', '-F', baseFormat, '-b', base, overlay];
+}
+
+/** Creates a qcow2 overlay whose reads fall through to `base` (a linked clone). */
+export async function createOverlay(
+  base: string,
+  baseFormat: string,
+  overlay: string,
+  exec: ExecOptions = {},
+): Promise<void> {
+  await runCommand(createOverlayArgv(base, baseFormat, overlay), exec);
+}

@@ -1,0 +1,12 @@
+/** tune2fs: change an existing ext2/3/4 filesystem (here: its UUID, after a `make_fs_*` override). */
+import { runCommand, type ExecOptions } from './exec.js';
+
+/** The argv that sets the UUID of the ext filesystem on `device`. */
+export function setExtUuidArgv(device: string, uuid: string): string[] {
+  return ['tune2fs', '-U', uuid, device];
+}
+
+/** Sets the UUID of the (unmounted) ext filesystem on `device`. */
+export async function setExtUuid(device: string, uuid: string, options: ExecOptions = {}): Promise<void> {
+  await runCommand(setExtUuidArgv(device, uuid), options);
+}
