@@ -1,0 +1,242 @@
+/**
+ * The address pool behind `--ip=auto`. xen-tools 4.9.2 reads `ipfile` (/etc/xen-tools/ips.txt):
+ * one address a line, and marks the one it takes by rewriting its line to `ADDRESS: used`.
+ * xenkit reads the same file, honours those marks, also accepts CIDR ranges (`192.168.1.0/28`:
+ * every host address of it), and never rewrites the admin's file: an address counts as used when
+ * it is marked, when any domain config in /etc/xen names it in a vif `ip=`, or when it is listed
+ * in the state file /var/lib/xenkit/ips.used (`ADDRESS NAME`), written under a lock.
+ */
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runtimeError, usageError, ValidationErrors, type XenkitError } from '../errors.js';
+import { broadcastOf, formatIp, networkOf, parseIp, parseIpWithPrefix } from '../model/net-address.js';
+import type { Paths } from '../paths.js';
+
+/** One line of the pool: a single address or a range. */
+export interface PoolEntry {
+  /** First and last usable address, inclusive (equal for a single address). */
+  first: bigint;
+  last: bigint;
+  family: 4 | 6;
+  /** Prefix length when the line was a CIDR range. */
+  prefix: number | undefined;
+  /** Marked `: used` by xen-tools. */
+  isMarkedUsed: boolean;
+  line: number;
+}
+
+/** An address handed out by the pool. */
+export interface PoolAddress {
+  address: string;
+  prefix: number | undefined;
+}
+
+/** Most addresses looked at in one range, so an IPv6 /64 does not mean 2^64 steps. */
+const MAX_SCAN = 65_536;
+
+/** Parses an ips file; bad lines are errors naming file and line. */
+export function parseIpsFile(text: string, file: string): PoolEntry[] {
+  const entries: PoolEntry[] = [];
+  const errors: XenkitError[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const content = (raw.split('#', 1)[0] ?? '').trim();
+    if (content === '') return;
+    const match = /^(\S+?)(:\s*used)?$/i.exec(content);
+    const body = match?.[1] ?? content;
+    const what = `${file}:${index + 1}:`;
+    try {
+      const { address, prefix } = parseIpWithPrefix(body, what);
+      let first = address.value;
+      let last = address.value;
+      if (prefix !== undefined) {
+        first = networkOf(address, prefix).value;
+        last = broadcastOf(address, prefix).value;
+        // The network and broadcast addresses of an IPv4 subnet are not hosts.
+        if (address.family === 4 && prefix <= 30) {
+          first += 1n;
+          last -= 1n;
+        }
+      }
+      entries.push({
+        first,
+        last,
+        family: address.family,
+        prefix,
+        isMarkedUsed: Boolean(match?.[2]),
+        line: index + 1,
+      });
+    } catch {
+      errors.push(
+        usageError(
+          'E_IPFILE',
+          `${file}:${index + 1}: "${content}" is not an address or range`,
+          'one address (192.168.1.100) or CIDR range (192.168.1.0/28) a line',
+        ),
+      );
+    }
+  });
+  if (errors.length > 0) throw new ValidationErrors(errors);
+  return entries;
+}
+
+/** The state file of addresses claimed by xenkit. */
+export function usedStateFile(paths: Paths): string {
+  return path.join(paths.libDir, 'ips.used');
+}
+
+async function readOptional(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Addresses in use: vif `ip=` of every domain config in the output directory, and claimed ones. */
+export async function findUsedAddresses(paths: Paths, configDir = paths.xenDir): Promise<Set<string>> {
+  const used = new Set<string>();
+  const add = (text: string): void => {
+    try {
+      used.add(parseIp(text, 'address').text);
+    } catch {
+      // not an address: ignore
+    }
+  };
+  let names: string[];
+  try {
+    names = await readdir(configDir);
+  } catch {
+    names = [];
+  }
+  for (const name of names.filter((n) => n.endsWith('.cfg'))) {
+    const text = await readOptional(path.join(configDir, name));
+    for (const line of text.split('\n').filter((l) => /\bvif\b|ip=/.test(l))) {
+      for (const match of line.matchAll(/\bip=([0-9A-Fa-f.:]+)/g)) if (match[1]) add(match[1]);
+    }
+  }
+  for (const line of (await readOptional(usedStateFile(paths))).split('\n')) {
+    const [address] = line.trim().split(/\s+/);
+    if (address) add(address);
+  }
+  return used;
+}
+
+/** The first free address of the pool file, without claiming it; undefined when none is left. */
+export async function findFreeIp(
+  paths: Paths,
+  ipfile: string,
+  configDir?: string,
+): Promise<PoolAddress | undefined> {
+  const text = await readFile(ipfile, 'utf8');
+  const entries = parseIpsFile(text, ipfile);
+  const used = await findUsedAddresses(paths, configDir);
+  for (const entry of entries) {
+    if (entry.isMarkedUsed) continue;
+    for (let value = entry.first, n = 0; value <= entry.last && n < MAX_SCAN; value += 1n, n += 1) {
+      const address = formatIp(entry.family, value);
+      if (!used.has(address)) return { address, prefix: entry.prefix };
+    }
+  }
+  return undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `fn` holding an O_EXCL lock file that contains our pid. A lock whose pid is gone is
+ * stale (a crashed run) and is taken over; a live one is waited for up to `timeoutMs`.
+ */
+export async function withLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  await mkdir(path.dirname(lockFile), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(lockFile, 'wx', 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(readOptionalSync(lockFile).trim());
+      if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) {
+        try {
+          unlinkSync(lockFile);
+        } catch {
+          // someone else removed it first
+        }
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw runtimeError(
+          'E_LOCKED',
+          `${lockFile} is held by process ${holder}`,
+          'wait for the other xen-create-image to finish',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    try {
+      unlinkSync(lockFile);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function readOptionalSync(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Takes the first free address for `name` under the lock and records it; throws when none is left. */
+export async function claimIp(
+  paths: Paths,
+  ipfile: string,
+  name: string,
+  configDir?: string,
+): Promise<PoolAddress> {
+  return withLock(path.join(paths.lockDir, 'ips.lock'), async () => {
+    const free = await findFreeIp(paths, ipfile, configDir);
+    if (!free) {
+      throw runtimeError(
+        'E_IP_EXHAUSTED',
+        `no free address left in ${ipfile}`,
+        'add addresses or ranges to it, or give --ip=ADDRESS',
+      );
+    }
+    const state = usedStateFile(paths);
+    await mkdir(path.dirname(state), { recursive: true });
+    const before = await readOptional(state);
+    await writeFile(
+      state,
+      `${before}${before && !before.endsWith('\n') ? '\n' : ''}${free.address} ${name}\n`,
+    );
+    return free;
+  });
+}
+
+/** Gives a claimed address back (the undo of claimIp). */
+export async function releaseIp(paths: Paths, address: string): Promise<void> {
+  await withLock(path.join(paths.lockDir, 'ips.lock'), async () => {
+    const state = usedStateFile(paths);
+    const kept = (await readOptional(state))
+      .split('\n')
+      .filter((line) => line.trim() && line.trim().split(/\s+/)[0] !== address);
+    await writeFile(state, kept.map((line) => `${line}\n`).join(''));
+  });
+}

@@ -1,0 +1,47 @@
+/** Settings with their origin, so every error can name the input it is about. */
+import type { SettingValue } from './options.js';
+
+/** Where a setting came from. */
+export type Origin =
+  | { kind: 'default' }
+  | { kind: 'file'; file: string; line: number }
+  | { kind: 'cli'; flag: string }
+  | { kind: 'env'; name: string };
+
+export interface Setting {
+  value: SettingValue;
+  origin: Origin;
+}
+
+/** Settings by key (xen-tools' %CONFIG keys). */
+export type Settings = Record<string, Setting>;
+
+/** How to name a setting in a message: `--size`, `/etc/xen-tools/xen-tools.conf:3: size`. */
+export function describeInput(key: string, setting: Setting | undefined): string {
+  const origin = setting?.origin ?? { kind: 'default' };
+  switch (origin.kind) {
+    case 'cli':
+      return origin.flag.startsWith('-') ? origin.flag : `--${origin.flag}`;
+    case 'env':
+      return `$${origin.name}`;
+    case 'file':
+      return `${origin.file}:${origin.line}: ${key}`;
+    default:
+      return `default ${key}`;
+  }
+}
+
+/** The plain values, for `--dumpconfig` and the hooks' environment. */
+export function settingValues(settings: Settings): Record<string, SettingValue> {
+  const out: Record<string, SettingValue> = {};
+  for (const key of Object.keys(settings).sort()) {
+    const setting = settings[key];
+    if (setting) out[key] = setting.value;
+  }
+  return out;
+}
+
+/** Whether the setting came from the user (command line, environment or a file), not a default. */
+export function isUserSet(setting: Setting | undefined): boolean {
+  return setting !== undefined && setting.origin.kind !== 'default';
+}
