@@ -1,0 +1,40 @@
+/** What the domain commands need from outside: streams, environment and the pieces they drive. */
+import type { DomainConfig } from '../../model/domain-config.js';
+import type { Paths } from '../../paths.js';
+import type { DetectOptions, DriverChoice, DriverKind } from '../../hypervisors/detect.js';
+import type { HypervisorDriver } from '../../hypervisors/driver.js';
+import type { CliIO } from '../run-cli.js';
+
+/** Streams: output to stdout/stderr, and stdin for consoles. */
+export interface DomainCommandIO extends CliIO {
+  stdin: NodeJS.ReadableStream;
+  /** Whether stdin is a terminal (the console puts it in raw mode). */
+  isTTY: boolean;
+}
+
+/** KVM or TCG, and why (from probeAccel). */
+export interface AccelInfo {
+  kind: 'kvm' | 'tcg';
+  reason: string;
+}
+
+/** Everything `addDomainCommands` needs; only `io` is required, the rest defaults to the real thing. */
+export interface DomainCommandDeps {
+  io: DomainCommandIO;
+  /** The program name used in hints (`xm list`, `xenkit list`). Default `xm`. */
+  prog?: string;
+  /** Environment read for XENKIT_ROOT and XENKIT_DRIVER. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Builds a driver once its kind is chosen. Default: the xl and QEMU drivers. */
+  createDriver?: (kind: DriverKind, paths: Paths) => HypervisorDriver | Promise<HypervisorDriver>;
+  /** Chooses the driver. Default detectDriver. */
+  detectDriver?: (options: DetectOptions) => Promise<DriverChoice>;
+  /** Parses an xl.cfg file. Default parseXlCfg. */
+  parseConfig?: (text: string, file: string) => DomainConfig | Promise<DomainConfig>;
+  /** KVM or TCG for `info` under the QEMU driver. Default probeAccel. */
+  probeAccel?: () => Promise<AccelInfo>;
+  /** Host uptime in seconds, for Domain-0 in `uptime`. Default /proc/uptime. */
+  hostUptimeSec?: () => Promise<number>;
+  /** The clock. */
+  now?: () => Date;
+}

@@ -1,0 +1,141 @@
+/** `xm list [NAME...] [-l] [--json] [--all]`: the domain table, Domain-0 first. */
+import type { Command } from 'commander';
+import type { DomainInfo, HostInfo } from '../../hypervisors/driver.js';
+import { listDefinedConfigs } from '../../hypervisors/autostart.js';
+import { definedRow, domainRow, formatStateLetters, hostRow, renderList, type ListRow } from '../render-list.js';
+import type { DomainCommandDeps } from './deps.js';
+import { addCommonOptions, flagsOf, Session } from './session.js';
+
+/** A guest with a config in /etc/xen that is not running. */
+export interface StoppedGuest {
+  name: string;
+  cfgPath: string;
+  memoryMiB: number | undefined;
+  vcpus: number | undefined;
+  /** Why the config could not be read, when it could not. */
+  error?: string;
+}
+
+/** Everything `list` shows, before rendering. */
+export interface DomainListing {
+  host: HostInfo;
+  running: DomainInfo[];
+  stopped: StoppedGuest[];
+}
+
+/** Collects the listing: host, running guests by ID, and with `all` the stopped guests by name. */
+export async function collectListing(session: Session, all: boolean): Promise<DomainListing> {
+  const driver = await session.driver();
+  const [host, running] = await Promise.all([driver.hostInfo(), driver.list()]);
+  running.sort((a, b) => a.id - b.id);
+  const stopped: StoppedGuest[] = [];
+  if (all) {
+    const names = new Set(running.map((domain) => domain.name));
+    for (const defined of await listDefinedConfigs(session.paths)) {
+      try {
+        const config = await session.loadConfig(defined.cfgPath);
+        if (names.has(config.name)) continue;
+        stopped.push({ name: config.name, cfgPath: defined.cfgPath, memoryMiB: config.memory, vcpus: config.vcpus });
+      } catch (error) {
+        if (names.has(defined.name)) continue;
+        const message = error instanceof Error ? error.message : String(error);
+        stopped.push({ ...defined, memoryMiB: undefined, vcpus: undefined, error: message });
+      }
+    }
+  }
+  return { host, running, stopped };
+}
+
+/** The JSON form of a listing (`list -l`, `list --json`). */
+export function listingJson(listing: DomainListing): Record<string, unknown>[] {
+  const { host } = listing;
+  const dom0 = hostRow(host);
+  return [
+    {
+      name: 'Domain-0',
+      id: 0,
+      running: true,
+      memoryMiB: host.hostMemoryMiB,
+      vcpus: host.hostCpus,
+      state: dom0.stateLetters,
+      cpuTimeSec: host.hostCpuTimeSec,
+      driver: host.driver,
+      ...(host.accel ? { accel: host.accel } : {}),
+      details: host.details,
+    },
+    ...listing.running.map((domain) => ({
+      name: domain.name,
+      id: domain.id,
+      running: true,
+      memoryMiB: domain.memoryMiB,
+      maxMemoryMiB: domain.maxMemoryMiB,
+      vcpus: domain.vcpus,
+      maxVcpus: domain.maxVcpus,
+      state: formatStateLetters(domain.state),
+      stateFlags: domain.state,
+      cpuTimeSec: domain.cpuTimeSec,
+      startedAt: domain.startedAt?.toISOString() ?? null,
+      cfgPath: domain.cfgPath ?? null,
+      details: domain.details,
+    })),
+    ...listing.stopped.map((guest) => ({
+      name: guest.name,
+      id: null,
+      running: false,
+      memoryMiB: guest.memoryMiB ?? null,
+      vcpus: guest.vcpus ?? null,
+      state: '------',
+      cfgPath: guest.cfgPath,
+      ...(guest.error ? { error: guest.error } : {}),
+    })),
+  ];
+}
+
+/** The table rows of a listing, in display order. */
+export function listingRows(listing: DomainListing): ListRow[] {
+  return [
+    hostRow(listing.host),
+    ...listing.running.map(domainRow),
+    ...listing.stopped.map((guest) => definedRow(guest.name, guest.memoryMiB, guest.vcpus)),
+  ];
+}
+
+/** Keeps only the named domains (Domain-0 included by name); an unknown name is an error. */
+export function filterListing(session: Session, listing: DomainListing, names: string[]): DomainListing {
+  if (names.length === 0) return listing;
+  for (const name of names) {
+    const known =
+      name === 'Domain-0' ||
+      listing.running.some((d) => d.name === name) ||
+      listing.stopped.some((g) => g.name === name);
+    if (!known) throw session.notRunning(name);
+  }
+  return {
+    host: listing.host,
+    running: listing.running.filter((d) => names.includes(d.name)),
+    stopped: listing.stopped.filter((g) => names.includes(g.name)),
+  };
+}
+
+/** Registers `list`. */
+export function addListCommand(program: Command, deps: DomainCommandDeps): void {
+  const command = program
+    .command('list')
+    .summary('list domains')
+    .description(
+      'List domains: Domain-0 (the host) first, then running guests by ID.\n' +
+        'Columns: Name, ID (grows at every start), Mem (MiB), VCPUs, State (r running, b blocked,\n' +
+        'p paused, s shut down, c crashed, d dying), Time(s) (CPU seconds used).\n' +
+        'With --all, guests with a config in /etc/xen that are not running are listed too (ID -).',
+    )
+    .argument('[names...]', 'only these domains')
+    .option('-l, --long', 'full details, as JSON')
+    .option('-a, --all', 'also list defined guests that are not running');
+  addCommonOptions(command).action(async (names: string[], _opts: unknown, cmd: Command) => {
+    const flags = flagsOf<{ long: boolean; all: boolean }>(cmd);
+    const session = new Session(deps, flags);
+    const listing = filterListing(session, await collectListing(session, flags.all === true), names);
+    if (flags.json || flags.long) session.printJson(listingJson(listing));
+    else session.print(renderList(listingRows(listing)));
+  });
+}

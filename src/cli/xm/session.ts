@@ -1,0 +1,121 @@
+/**
+ * The per-invocation state every domain command shares: resolved paths, the chosen driver
+ * (detected once, lazily), output helpers and the lookups with the standard error messages.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { runtimeError, usageError } from '../../errors.js';
+import type { DomainConfig } from '../../model/domain-config.js';
+import { makePaths, resolveRoot, type Paths } from '../../paths.js';
+import { detectDriver, DRIVER_ENV, type DriverChoice } from '../../hypervisors/detect.js';
+import type { DomainInfo, HypervisorDriver } from '../../hypervisors/driver.js';
+import { createDefaultDriver, parseDefaultConfig } from './default-deps.js';
+import type { DomainCommandDeps } from './deps.js';
+
+/** Flags every domain command accepts. */
+export interface CommonFlags {
+  root?: string;
+  driver?: string;
+  json?: boolean;
+}
+
+/** Adds `--root` and `--driver` (and `--json` unless `json` is false) to a command. */
+export function addCommonOptions(command: Command, options: { json?: boolean } = {}): Command {
+  command
+    .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
+    .option('--driver <name>', 'hypervisor driver: xl (Xen dom0) or qemu; default: detected (also XENKIT_DRIVER)');
+  if (options.json !== false) command.option('--json', 'print the result as JSON');
+  return command;
+}
+
+/** One command run: paths, driver, output. */
+export class Session {
+  readonly paths: Paths;
+  readonly prog: string;
+  readonly json: boolean;
+  private choice: Promise<DriverChoice> | undefined;
+  private driverPromise: Promise<HypervisorDriver> | undefined;
+
+  constructor(
+    readonly deps: DomainCommandDeps,
+    readonly flags: CommonFlags,
+  ) {
+    const env = deps.env ?? process.env;
+    this.paths = makePaths(resolveRoot(flags.root, env));
+    this.prog = deps.prog ?? 'xm';
+    this.json = flags.json === true;
+  }
+
+  /** The driver choice (detected once per run). */
+  chooseDriver(): Promise<DriverChoice> {
+    const env = this.deps.env ?? process.env;
+    const fromFlag = this.flags.driver;
+    const override = fromFlag ?? env[DRIVER_ENV];
+    const overrideSource = fromFlag !== undefined ? '--driver' : DRIVER_ENV;
+    const detect = this.deps.detectDriver ?? detectDriver;
+    return (this.choice ??= detect({ paths: this.paths, override, overrideSource }));
+  }
+
+  /** The driver (built once per run). */
+  driver(): Promise<HypervisorDriver> {
+    const create = this.deps.createDriver ?? createDefaultDriver;
+    return (this.driverPromise ??= this.chooseDriver().then((choice) => create(choice.driver, this.paths)));
+  }
+
+  /** Writes text to stdout. */
+  print(text: string): void {
+    this.deps.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Writes a value as pretty JSON to stdout. */
+  printJson(value: unknown): void {
+    this.deps.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Prints `text` normally, `value` under --json. */
+  report(text: string, value: unknown): void {
+    if (this.json) this.printJson(value);
+    else this.print(text);
+  }
+
+  /** The error for a domain that is not running, with the standard hints. */
+  notRunning(name: string): Error {
+    return runtimeError(
+      'E_NO_DOMAIN',
+      `no domain "${name}" is running`,
+      `\`${this.prog} list\` shows the running domains; \`${this.prog} create ${name}\` starts it`,
+    );
+  }
+
+  /** The running domain called `name`, or the not-running error. */
+  async findRunning(name: string): Promise<DomainInfo> {
+    const driver = await this.driver();
+    const found = (await driver.list()).find((domain) => domain.name === name);
+    if (!found) throw this.notRunning(name);
+    return found;
+  }
+
+  /** Reads and parses a domain config. */
+  async loadConfig(cfgPath: string): Promise<DomainConfig> {
+    let text: string;
+    try {
+      text = await readFile(cfgPath, 'utf8');
+    } catch (error) {
+      throw usageError('E_NO_CFG', `cannot read the domain config ${cfgPath}`, undefined, error);
+    }
+    return (this.deps.parseConfig ?? parseDefaultConfig)(text, cfgPath);
+  }
+}
+
+/** The flags of a commander action, including any the parent program defines (e.g. a global --root). */
+export function flagsOf<T extends object = object>(command: Command): CommonFlags & Partial<T> {
+  return command.optsWithGlobals<CommonFlags & Partial<T>>();
+}
+
+/** Parses a whole positive integer argument, naming it in the error. */
+export function parseCount(text: string, what: string, hint: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
+    throw usageError('E_ARG', `${what} "${text}" is not a whole number of at least 1`, hint);
+  }
+  return Number(text);
+}

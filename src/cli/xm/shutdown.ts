@@ -1,0 +1,86 @@
+/** `xm shutdown [-w] NAME` and `xm shutdown --all [-w]` (what the host does on its way down). */
+import type { Command } from 'commander';
+import { runtimeError, usageError } from '../../errors.js';
+import type { DomainCommandDeps } from './deps.js';
+import { addCommonOptions, flagsOf, Session } from './session.js';
+
+interface ShutdownFlags {
+  wait: boolean;
+  all: boolean;
+  timeout: string;
+}
+
+/** Parses `--timeout SECONDS` into milliseconds. */
+export function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) {
+    throw usageError('E_ARG', `--timeout "${text}" is not a number of seconds`, 'e.g. --timeout 120');
+  }
+  return Number(text) * 1000;
+}
+
+/** Shuts every running guest down at once; returns the names that were shut down. */
+export async function shutdownAll(session: Session, wait: boolean, timeoutMs?: number): Promise<string[]> {
+  const driver = await session.driver();
+  const domains = await driver.list();
+  const results = await Promise.allSettled(
+    domains.map((domain) => driver.shutdown(domain.name, { wait, timeoutMs })),
+  );
+  const failed = results.flatMap((result, i) =>
+    result.status === 'rejected'
+      ? [`${domains[i]?.name}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`]
+      : [],
+  );
+  if (failed.length > 0) {
+    throw runtimeError(
+      'E_SHUTDOWN_FAILED',
+      `${failed.length} of ${domains.length} domains did not shut down: ${failed.join('; ')}`,
+      `\`${session.prog} destroy NAME\` stops a domain that ignores shutdown`,
+    );
+  }
+  return domains.map((domain) => domain.name);
+}
+
+/** Registers `shutdown`. */
+export function addShutdownCommand(program: Command, deps: DomainCommandDeps): void {
+  const command = program
+    .command('shutdown')
+    .summary('shut a domain down gracefully')
+    .description(
+      'Ask a domain (or, with --all, every running guest) to shut down, as its power button would.\n' +
+        'Returns at once unless -w is given. A guest that ignores the request can be stopped with destroy.',
+    )
+    .argument('[name]', 'domain name')
+    .option('-w, --wait', 'wait until the domain is gone')
+    .option('-a, --all', 'shut down every running guest (host shutdown)')
+    .option('--timeout <seconds>', 'with -w, give up after this many seconds');
+  addCommonOptions(command).action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
+    const flags = flagsOf<ShutdownFlags>(cmd);
+    const session = new Session(deps, flags);
+    const wait = flags.wait === true;
+    const timeoutMs = parseTimeout(flags.timeout);
+    if (flags.all && name !== undefined) {
+      throw usageError('E_ARG', `give a domain name or --all, not both (got "${name}" and --all)`);
+    }
+    if (flags.all) {
+      const names = await shutdownAll(session, wait, timeoutMs);
+      session.report(
+        names.length === 0
+          ? 'No guests are running.'
+          : `${wait ? 'Shut down' : 'Asked to shut down'}: ${names.join(', ')}`,
+        { ok: true, action: 'shutdown', waited: wait, domains: names },
+      );
+      return;
+    }
+    if (name === undefined) {
+      throw usageError('E_ARG', 'shutdown needs a domain name or --all', `\`${session.prog} list\` shows the domains`);
+    }
+    const domain = await session.findRunning(name);
+    const driver = await session.driver();
+    await driver.shutdown(name, { wait, timeoutMs });
+    session.report(
+      wait ? `Domain ${name} (id=${domain.id}) has been shut down` : `Shutting down domain ${name} (id=${domain.id})`,
+      { ok: true, action: 'shutdown', waited: wait, domains: [name] },
+    );
+  });
+}

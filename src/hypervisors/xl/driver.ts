@@ -1,0 +1,148 @@
+/**
+ * The xl driver: xenkit's verbs on a real Xen dom0, each one a run of Xen's own `xl`.
+ * The table of `xl list` gives state, vCPUs online and CPU time; `xl list -l` gives the limits
+ * (maxmem, maxvcpus) and the libxl config; `xl uptime` the start times.
+ */
+import path from 'node:path';
+import { runtimeError, usageError } from '../../errors.js';
+import type { Paths } from '../../paths.js';
+import type { DomainConfig } from '../../model/domain-config.js';
+import {
+  attachXlConsole,
+  createXlDomain,
+  destroyXlDomain,
+  listXlDomains,
+  listXlDomainsLong,
+  pauseXlDomain,
+  readXlInfo,
+  readXlUptime,
+  rebootXlDomain,
+  schedXlCredit,
+  setXlMemory,
+  setXlVcpus,
+  shutdownXlDomain,
+  unpauseXlDomain,
+  type XlOptions,
+} from '../../tools/xl.js';
+import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver } from '../driver.js';
+import { schedulerOf } from './parse-info.js';
+import type { XlDomainRecord } from './parse-list-long.js';
+import type { XlListRow, XlUptimeRow } from './parse-list.js';
+
+export interface XlDriverOptions {
+  paths: Paths;
+  /** How to run xl (binary, environment, exec log sink). */
+  xl?: XlOptions;
+  /** The clock, for start times derived from `xl uptime`. */
+  now?: () => Date;
+}
+
+/** Merges one `xl list` row with its `xl list -l` record and `xl uptime` row. */
+export function toDomainInfo(
+  row: XlListRow,
+  record: XlDomainRecord | undefined,
+  uptime: XlUptimeRow | undefined,
+  now: Date,
+): DomainInfo {
+  return {
+    name: row.name,
+    id: row.id,
+    memoryMiB: row.memoryMiB,
+    maxMemoryMiB: Math.max(record?.maxMemoryMiB ?? 0, row.memoryMiB),
+    vcpus: row.vcpus,
+    maxVcpus: Math.max(record?.maxVcpus ?? 0, row.vcpus),
+    state: row.state,
+    cpuTimeSec: row.cpuTimeSec,
+    startedAt: uptime ? new Date(now.getTime() - uptime.uptimeSec * 1000) : undefined,
+    // libxl does not remember which file a domain came from.
+    cfgPath: undefined,
+    details: {
+      driver: 'xl',
+      stateLetters: row.stateLetters,
+      ...(record?.uuid ? { uuid: record.uuid } : {}),
+      ...(record?.type ? { type: record.type } : {}),
+      ...(record ? { config: record.config } : {}),
+    },
+  };
+}
+
+/** A HypervisorDriver over the `xl` command of a Xen dom0. */
+export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
+  const xl = options.xl ?? {};
+  const now = options.now ?? (() => new Date());
+  let scheduler: Promise<string> | undefined;
+
+  const readScheduler = (): Promise<string> => (scheduler ??= readXlInfo(xl).then(schedulerOf));
+
+  const list = async (): Promise<DomainInfo[]> => {
+    const [rows, records, uptimes] = await Promise.all([
+      listXlDomains(xl),
+      listXlDomainsLong(xl),
+      // Start times are a nicety: a failing `xl uptime` must not break `list`.
+      readXlUptime(xl).catch((): XlUptimeRow[] => []),
+    ]);
+    const at = now();
+    return rows
+      .filter((row) => row.id !== 0)
+      .map((row) =>
+        toDomainInfo(
+          row,
+          records.find((r) => r.id === row.id),
+          uptimes.find((u) => u.id === row.id),
+          at,
+        ),
+      )
+      .sort((a, b) => a.id - b.id);
+  };
+
+  return {
+    name: 'xl',
+
+    async hostInfo(): Promise<HostInfo> {
+      const [info, rows] = await Promise.all([readXlInfo(xl), listXlDomains(xl)]);
+      const dom0 = rows.find((row) => row.id === 0);
+      return {
+        driver: 'xl',
+        hostMemoryMiB: dom0?.memoryMiB ?? Number(info.total_memory ?? 0),
+        hostCpus: dom0?.vcpus ?? Number(info.nr_cpus ?? 0),
+        hostCpuTimeSec: dom0?.cpuTimeSec ?? 0,
+        details: { stateLetters: dom0?.stateLetters ?? 'r-----', xenScheduler: schedulerOf(info), xlInfo: info },
+      };
+    },
+
+    list,
+
+    async create(config: DomainConfig, create: CreateOptions): Promise<DomainInfo> {
+      if (!create.cfgPath) {
+        throw usageError(
+          'E_XL_NEED_CFG',
+          `domain "${config.name}": the xl driver starts domains from a cfg file, and none was given`,
+          `write it to /etc/xen/${config.name}.cfg and run \`xm create ${config.name}\``,
+        );
+      }
+      await createXlDomain(path.resolve(create.cfgPath), { paused: create.paused }, xl);
+      const started = (await list()).find((domain) => domain.name === config.name);
+      if (!started) {
+        throw runtimeError(
+          'E_XL_NOT_STARTED',
+          `domain "${config.name}": xl create succeeded but the domain is not running`,
+          'it may have crashed at once: see /var/log/xen/ and `xl dmesg`',
+        );
+      }
+      return { ...started, cfgPath: create.cfgPath };
+    },
+
+    // xl attaches to the terminal itself, so the console runs on our stdio, not on io's streams.
+    console: (name) => attachXlConsole(name, xl),
+    shutdown: (name, opts) => shutdownXlDomain(name, opts.wait, { ...xl, timeoutMs: opts.timeoutMs }),
+    reboot: (name, opts) => rebootXlDomain(name, opts.wait, { ...xl, timeoutMs: opts.timeoutMs }),
+    destroy: (name) => destroyXlDomain(name, xl),
+    pause: (name) => pauseXlDomain(name, xl),
+    unpause: (name) => unpauseXlDomain(name, xl),
+    setVcpus: (name, count) => setXlVcpus(name, count, xl),
+    setMemory: (name, bytes) => setXlMemory(name, bytes, xl),
+    async schedCredit(name, params) {
+      return schedXlCredit(await readScheduler(), name, params, xl);
+    },
+  };
+}

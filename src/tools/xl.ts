@@ -1,0 +1,151 @@
+/**
+ * Typed wrapper around Xen's `xl`: one verb-named function per subcommand xenkit uses, with the
+ * output parsed into types. Every run goes through runCommand.
+ */
+import { runtimeError, XenkitError } from '../errors.js';
+import type { SchedParams } from '../hypervisors/driver.js';
+import { parseXlInfo, parseXlSchedCredit } from '../hypervisors/xl/parse-info.js';
+import { parseXlListLong, type XlDomainRecord } from '../hypervisors/xl/parse-list-long.js';
+import { parseXlList, parseXlUptime, type XlListRow, type XlUptimeRow } from '../hypervisors/xl/parse-list.js';
+import type { EventSink } from '../log/events.js';
+import { runCommand, type ExecResult } from './exec.js';
+
+/** How to run xl: the binary (default `xl` on PATH), extra environment, where exec events go. */
+export interface XlOptions {
+  bin?: string;
+  env?: Record<string, string | undefined>;
+  sink?: EventSink;
+  timeoutMs?: number;
+}
+
+// Debian's xen-utils-wrapper prints this (exit 1) when the kernel was not booted under Xen.
+const NO_XEN_RE = /Can't find hypervisor information in sysfs|Hypervisor is not xen|cannot init xl context/;
+
+/** Whether xl's output says this host does not run under Xen (or is not its dom0). */
+export function isNoHypervisorOutput(text: string): boolean {
+  return NO_XEN_RE.test(text);
+}
+
+/** Runs `xl ARGS...`; a failure names the subcommand and keeps xl's last line. */
+export async function runXl(
+  args: readonly string[],
+  options: XlOptions = {},
+  extra: { inheritStdio?: boolean; allowFailure?: boolean } = {},
+): Promise<ExecResult> {
+  const argv = [options.bin ?? 'xl', ...args];
+  const result = await runCommand(argv, {
+    env: options.env,
+    sink: options.sink,
+    timeoutMs: options.timeoutMs,
+    inheritStdio: extra.inheritStdio,
+    allowFailure: true,
+  });
+  if (result.exitCode === 0 || extra.allowFailure) return result;
+  const output = `${result.stderr}\n${result.stdout}`;
+  const lastLine =
+    output
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .at(-1) ?? `exit status ${result.exitCode}`;
+  if (isNoHypervisorOutput(output)) {
+    throw runtimeError(
+      'E_XL_NO_XEN',
+      `xl ${args[0] ?? ''}: this host is not a running Xen dom0 (${lastLine})`,
+      'boot the host into Xen, or use the QEMU driver: --driver qemu',
+    );
+  }
+  throw new XenkitError('E_XL', `xl ${args.join(' ')} failed: ${lastLine}`, {
+    details: `command: ${argv.join(' ')}\n${output.trim()}`,
+  });
+}
+
+/** `xl list`: every domain, Domain-0 first. */
+export async function listXlDomains(options: XlOptions = {}): Promise<XlListRow[]> {
+  return parseXlList((await runXl(['list'], options)).stdout);
+}
+
+/** `xl list -l`: the libxl configuration of every domain. */
+export async function listXlDomainsLong(options: XlOptions = {}): Promise<XlDomainRecord[]> {
+  return parseXlListLong((await runXl(['list', '-l'], options)).stdout);
+}
+
+/** `xl uptime`: seconds each domain has been up. */
+export async function readXlUptime(options: XlOptions = {}): Promise<XlUptimeRow[]> {
+  return parseXlUptime((await runXl(['uptime'], options)).stdout);
+}
+
+/** `xl info`: the host and hypervisor facts. */
+export async function readXlInfo(options: XlOptions = {}): Promise<Record<string, string>> {
+  return parseXlInfo((await runXl(['info'], options)).stdout);
+}
+
+/** `xl create [-p] CFG`. */
+export async function createXlDomain(
+  cfgPath: string,
+  flags: { paused?: boolean },
+  options: XlOptions = {},
+): Promise<void> {
+  await runXl(['create', ...(flags.paused ? ['-p'] : []), cfgPath], options);
+}
+
+/** `xl console NAME` on the caller's terminal, until Ctrl-] or the domain ends. */
+export async function attachXlConsole(name: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['console', name], options, { inheritStdio: true });
+}
+
+/** `xl shutdown [-w] NAME`. */
+export async function shutdownXlDomain(name: string, wait: boolean, options: XlOptions = {}): Promise<void> {
+  await runXl(['shutdown', ...(wait ? ['-w'] : []), name], options);
+}
+
+/** `xl reboot [-w] NAME`. */
+export async function rebootXlDomain(name: string, wait: boolean, options: XlOptions = {}): Promise<void> {
+  await runXl(['reboot', ...(wait ? ['-w'] : []), name], options);
+}
+
+/** `xl destroy NAME`. */
+export async function destroyXlDomain(name: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['destroy', name], options);
+}
+
+/** `xl pause NAME`. */
+export async function pauseXlDomain(name: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['pause', name], options);
+}
+
+/** `xl unpause NAME`. */
+export async function unpauseXlDomain(name: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['unpause', name], options);
+}
+
+/** `xl vcpu-set NAME N`. */
+export async function setXlVcpus(name: string, count: number, options: XlOptions = {}): Promise<void> {
+  await runXl(['vcpu-set', name, String(count)], options);
+}
+
+/** `xl mem-set NAME <KiB>k` (xl's bare number means KiB; the explicit suffix removes any doubt). */
+export async function setXlMemory(name: string, bytes: number, options: XlOptions = {}): Promise<void> {
+  await runXl(['mem-set', name, `${Math.floor(bytes / 1024)}k`], options);
+}
+
+/** The xl subcommand for a scheduler: credit has `sched-credit`, everything else xenkit knows `sched-credit2`. */
+export function schedCommandFor(scheduler: string): 'sched-credit' | 'sched-credit2' {
+  return scheduler === 'credit' ? 'sched-credit' : 'sched-credit2';
+}
+
+/** `xl sched-credit[2] -d NAME [-w W] [-c C]`, then reads the values back. */
+export async function schedXlCredit(
+  scheduler: string,
+  name: string,
+  params: Partial<SchedParams>,
+  options: XlOptions = {},
+): Promise<SchedParams> {
+  const command = schedCommandFor(scheduler);
+  const setArgs = [
+    ...(params.weight !== undefined ? ['-w', String(params.weight)] : []),
+    ...(params.cap !== undefined ? ['-c', String(params.cap)] : []),
+  ];
+  if (setArgs.length > 0) await runXl([command, '-d', name, ...setArgs], options);
+  return parseXlSchedCredit((await runXl([command, '-d', name], options)).stdout, name);
+}
