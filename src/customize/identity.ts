@@ -1,0 +1,106 @@
+/**
+ * A unique identity per guest, made on the host: fresh SSH host keys (no DSA), an empty
+ * machine-id (systemd makes a new one at first boot) and a random seed from the host CSPRNG.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PlanAction } from '../plan/plan.js';
+import { fingerprintKey, generateKeyPair, type HostKeyType } from '../tools/ssh-keygen.js';
+import type { CustomizeContext } from './types.js';
+
+export const HOST_KEY_TYPES: readonly HostKeyType[] = ['ed25519', 'ecdsa', 'rsa'];
+export const RANDOM_SEED = '/var/lib/systemd/random-seed';
+const RANDOM_SEED_BYTES = 512;
+
+/** What the SSH host key step does. */
+export function describeSshHostKeys(hostname: string): PlanAction[] {
+  return [
+    { kind: 'remove', path: '/etc/ssh/ssh_host_*_key{,.pub}' },
+    ...HOST_KEY_TYPES.flatMap((type): PlanAction[] => [
+      {
+        kind: 'run',
+        argv: [
+          'ssh-keygen',
+          '-q',
+          '-N',
+          '',
+          '-t',
+          type,
+          '-C',
+          `root@${hostname}`,
+          '-f',
+          `<tmp>/ssh_host_${type}_key`,
+        ],
+      },
+      { kind: 'write', path: `/etc/ssh/ssh_host_${type}_key`, mode: 0o600 },
+      { kind: 'write', path: `/etc/ssh/ssh_host_${type}_key.pub`, mode: 0o644 },
+    ]),
+  ];
+}
+
+/**
+ * Replaces every host key in the guest with fresh ones. Keys are made in a private temporary
+ * directory on the host and then copied in, so ssh-keygen never writes through a guest symlink.
+ */
+export async function applySshHostKeys(c: CustomizeContext): Promise<void> {
+  if (!c.editor.exists('/etc/ssh')) {
+    c.step.sink({ type: 'info', message: `guest "${c.spec.name}": no /etc/ssh, no SSH host keys made` });
+    return;
+  }
+  for (const name of c.editor.list('/etc/ssh')) {
+    if (/^ssh_host_.*_key(\.pub)?$/.test(name)) c.editor.remove(`/etc/ssh/${name}`);
+  }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-hostkeys-'));
+  try {
+    for (const type of HOST_KEY_TYPES) {
+      const file = path.join(tmp, `ssh_host_${type}_key`);
+      await generateKeyPair(type, file, `root@${c.spec.name}`, { sink: c.step.sink, signal: c.step.signal });
+      const print = await fingerprintKey(`${file}.pub`, { sink: c.step.sink, signal: c.step.signal });
+      c.editor.writeFile(`/etc/ssh/ssh_host_${type}_key`, fs.readFileSync(file), {
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+      });
+      c.editor.writeFile(`/etc/ssh/ssh_host_${type}_key.pub`, fs.readFileSync(`${file}.pub`), {
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+      });
+      c.result.sshHostKeys.push({ type, bits: print.bits, fingerprint: print.fingerprint });
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** What the machine-id step does. */
+export function describeMachineId(): PlanAction[] {
+  return [
+    { kind: 'write', path: '/etc/machine-id', mode: 0o444, content: '' },
+    { kind: 'symlink', path: '/var/lib/dbus/machine-id', target: '/etc/machine-id' },
+  ];
+}
+
+/**
+ * Empties /etc/machine-id: present but empty tells systemd "first boot", and it writes a new id;
+ * a missing file would be treated differently (and a copied one would clone the identity).
+ */
+export async function applyMachineId(c: CustomizeContext): Promise<void> {
+  c.editor.writeFile('/etc/machine-id', '', { mode: 0o444, uid: 0, gid: 0 });
+  if (c.editor.isPresent('/var/lib/dbus/machine-id') || c.editor.exists('/var/lib/dbus')) {
+    c.editor.symlink('/var/lib/dbus/machine-id', '/etc/machine-id');
+  }
+}
+
+/** What the random-seed step does. */
+export function describeRandomSeed(): PlanAction[] {
+  return [{ kind: 'write', path: RANDOM_SEED, mode: 0o600 }];
+}
+
+/** Seeds the guest's kernel pool at first boot from the host CSPRNG. */
+export async function applyRandomSeed(c: CustomizeContext): Promise<void> {
+  c.editor.mkdir('/var/lib/systemd', { mode: 0o755 });
+  c.editor.writeFile(RANDOM_SEED, randomBytes(RANDOM_SEED_BYTES), { mode: 0o600, uid: 0, gid: 0 });
+}
