@@ -131,6 +131,15 @@ export function parseGetopt(
     const flag = arg.slice(0, arg.length - body.length) + name;
     const found = lookup(name, candidates);
     if (found.kind === 'unknown') {
+      const confOnly = table.find((d) => d.onCli === false && d.name === name.toLowerCase());
+      if (confOnly) {
+        errors.add(
+          'E_USAGE',
+          `unknown option "${flag}"`,
+          `"${confOnly.key}" is a xen-tools.conf setting, not an option: set it there`,
+        );
+        continue;
+      }
       const near = suggestName(name, names);
       errors.add(
         'E_USAGE',
