@@ -1,0 +1,168 @@
+/**
+ * DomainConfig -> the qemu-system-x86_64 command line. Pure (no host access) and golden-tested.
+ *
+ * Choices, with reasons:
+ * - `-machine q35`: the machine libvirt/virt-install pick for new x86 guests (PCIe, AHCI); both
+ *   q35 and pc support ACPI CPU hotplug and virtio, and Debian kernels boot either way.
+ * - Memory: the guest gets `maxmem` of RAM and the driver balloons it down to `memory` before the
+ *   first instruction runs, which is how Xen's memory/maxmem behave (mem-set moves within that
+ *   range). `-m size=,maxmem=,slots=` would be DIMM hotplug, which mem-set does not need.
+ * - `-S` always: the driver attaches taps and sets the balloon target, then sends `cont`.
+ * - Two QMP monitors: `qmp.sock` for commands, and a `-chardev pipe` whose output is a plain
+ *   file (`events.out`) collecting every QMP event for the guest's lifetime, with no process of
+ *   ours attached (the registry counts guest resets there to give rebooted guests new IDs).
+ */
+import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../../model/domain-config.js';
+import { ErrorCollector } from '../../errors.js';
+import { buildKernelCmdline } from './kernel-cmdline.js';
+import type { RuntimePaths } from './runtime-paths.js';
+
+/** How a guest is accelerated: KVM when the CPU really has it, TCG (emulation) otherwise. */
+export type AccelKind = 'kvm' | 'tcg';
+
+/** What buildQemuArgv needs besides the domain config. */
+export interface QemuArgvOptions {
+  accel: AccelKind;
+  /** Kernel/initrd on the host (from the cfg, or extracted from the guest image). */
+  kernel?: string | undefined;
+  initrd?: string | undefined;
+  /** Per cfg vif, in order: the tap device to use, or undefined for user-mode networking. */
+  taps?: readonly (string | undefined)[];
+  /** Defaults to `qemu-system-x86_64`. */
+  binary?: string;
+}
+
+/** The default emulator for x86_64 guests. */
+export const QEMU_BINARY = 'qemu-system-x86_64';
+
+/** QEMU's option parser splits on commas; a literal comma is written twice. */
+export function escapeOptionValue(value: string): string {
+  return value.replace(/,/g, ',,');
+}
+
+/** The full argv (binary first) that starts `dc` daemonized, stopped (`-S`), with its sockets in `rt`. */
+export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgvOptions): string[] {
+  checkLimits(dc);
+  const e = escapeOptionValue;
+  const argv: string[] = [opts.binary ?? QEMU_BINARY];
+  argv.push('-name', `${e(dc.name)},debug-threads=on`);
+  argv.push('-machine', 'q35');
+  // thread=multi: one host thread per vCPU under TCG, so 2 vCPUs can use both host cores.
+  argv.push('-accel', opts.accel === 'kvm' ? 'kvm' : 'tcg,thread=multi');
+  argv.push('-cpu', opts.accel === 'kvm' ? 'host' : 'max');
+  argv.push('-m', `${dc.maxmem}M`);
+  argv.push('-smp', `${dc.vcpus},maxcpus=${dc.maxvcpus}`);
+  argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-rtc', 'base=utc');
+  if (opts.kernel !== undefined) {
+    argv.push('-kernel', opts.kernel);
+    if (opts.initrd !== undefined) argv.push('-initrd', opts.initrd);
+    argv.push('-append', buildKernelCmdline(dc));
+  } else {
+    argv.push('-boot', 'order=c');
+  }
+  let cdroms = 0;
+  dc.disks.forEach((disk, index) => argv.push(...diskArgs(disk, index, disk.isCdrom ? cdroms++ : 0)));
+  dc.vifs.forEach((vif, index) => argv.push(...nicArgs(vif, index, opts.taps?.[index])));
+  argv.push('-object', 'rng-random,id=rng0,filename=/dev/urandom');
+  argv.push('-device', 'virtio-rng-pci,rng=rng0,id=rng0-dev');
+  argv.push('-device', 'virtio-balloon-pci,id=balloon0');
+  // Lets the guest report a kernel panic to QEMU, so on_crash can act on it.
+  argv.push('-device', 'pvpanic');
+  argv.push(
+    '-chardev',
+    `socket,id=con0,path=${e(rt.consoleSocket)},server=on,wait=off,logfile=${e(rt.consoleLog)},logappend=on`,
+  );
+  argv.push('-serial', 'chardev:con0');
+  argv.push('-chardev', `socket,id=qmp0,path=${e(rt.qmpSocket)},server=on,wait=off`);
+  argv.push('-mon', 'chardev=qmp0,mode=control');
+  argv.push('-chardev', `pipe,id=qmpev,path=${e(rt.eventsBase)}`);
+  argv.push('-mon', 'chardev=qmpev,mode=control');
+  argv.push('-action', lifecycleActions(dc));
+  argv.push('-S', '-daemonize', '-pidfile', rt.pidfile);
+  return argv;
+}
+
+function checkLimits(dc: DomainConfig): void {
+  const errors = new ErrorCollector();
+  const who = `guest "${dc.name}"`;
+  if (dc.memory < 1)
+    errors.add('E_QEMU_CONFIG', `${who}: memory ${dc.memory} MiB is too small`, 'set memory in MiB');
+  if (dc.maxmem < dc.memory) {
+    errors.add(
+      'E_QEMU_CONFIG',
+      `${who}: maxmem ${dc.maxmem} is below memory ${dc.memory}`,
+      'raise maxmem or drop it',
+    );
+  }
+  if (dc.vcpus < 1)
+    errors.add('E_QEMU_CONFIG', `${who}: vcpus ${dc.vcpus} is below 1`, 'set vcpus = 1 or more');
+  if (dc.maxvcpus < dc.vcpus) {
+    errors.add(
+      'E_QEMU_CONFIG',
+      `${who}: maxvcpus ${dc.maxvcpus} is below vcpus ${dc.vcpus}`,
+      'raise maxvcpus',
+    );
+  }
+  errors.throwIfAny();
+}
+
+/** QEMU's block driver for an xl disk format (xl says vhd where QEMU says vpc). */
+export function blockFormat(format: string): string {
+  const f = format.toLowerCase();
+  if (f === '' || f === 'raw') return 'raw';
+  if (f === 'vhd') return 'vpc';
+  return f;
+}
+
+function diskArgs(disk: DiskConfig, index: number, cdrom: number): string[] {
+  const e = escapeOptionValue;
+  const ro = disk.access === 'ro' || disk.isCdrom ? ',read-only=on' : '';
+  const protocol = disk.target.startsWith('/dev/') ? 'host_device' : 'file';
+  const id = `disk${index}`;
+  const discard = disk.isCdrom ? '' : ',discard=unmap';
+  const device = disk.isCdrom
+    ? `ide-cd,drive=${id},id=${id}-dev,bus=ide.${cdrom}`
+    : `virtio-blk-pci,drive=${id},id=${id}-dev`;
+  return [
+    '-blockdev',
+    `driver=${protocol},filename=${e(disk.target)},node-name=${id}-file${ro}${discard}`,
+    '-blockdev',
+    `driver=${blockFormat(disk.format)},file=${id}-file,node-name=${id}${ro}${discard}`,
+    '-device',
+    device,
+  ];
+}
+
+/** QEMU's NIC model for xl's `model=` (virtio unless the cfg names an emulated card). */
+export function nicModel(model: string | undefined): string {
+  if (model === 'e1000' || model === 'rtl8139') return model;
+  return 'virtio-net-pci';
+}
+
+function nicArgs(vif: VifConfig, index: number, tap: string | undefined): string[] {
+  const id = `net${index}`;
+  const netdev = tap === undefined ? `user,id=${id}` : `tap,id=${id},ifname=${tap},script=no,downscript=no`;
+  const mac = vif.mac === undefined ? '' : `,mac=${vif.mac.toLowerCase()}`;
+  return ['-netdev', netdev, '-device', `${nicModel(vif.model)},netdev=${id},id=${id}-dev${mac}`];
+}
+
+function isRestart(action: LifecycleAction): boolean {
+  return (
+    action === 'restart' ||
+    action === 'rename-restart' ||
+    action === 'coredump-restart' ||
+    action === 'soft-reset'
+  );
+}
+
+/**
+ * `-action` for xl's on_poweroff/on_reboot/on_crash. QEMU can reset in place, stop (keep the
+ * domain in the shutdown state: xl's preserve) or exit; it cannot restart after a power-off,
+ * so on_poweroff=restart powers off (there is no daemon of ours to start it again).
+ */
+export function lifecycleActions(dc: DomainConfig): string {
+  const reboot = isRestart(dc.onReboot) ? 'reset' : 'shutdown';
+  const shutdown = dc.onPoweroff === 'preserve' || dc.onReboot === 'preserve' ? 'pause' : 'poweroff';
+  const panic = dc.onCrash === 'preserve' ? 'pause' : isRestart(dc.onCrash) ? 'none' : 'exit-failure';
+  return `reboot=${reboot},shutdown=${shutdown},panic=${panic}`;
+}

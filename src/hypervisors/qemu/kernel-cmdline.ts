@@ -1,0 +1,76 @@
+/**
+ * The guest kernel command line under QEMU: xl's `root`/`extra`/`cmdline` with Xen device names
+ * (`/dev/xvda2`) rewritten to the virtio names the guest will see, and `console=ttyS0` appended.
+ *
+ * Disks become virtio-blk devices in cfg order, so the N-th disk of the cfg is `/dev/vd{a+N}`
+ * (QEMU assigns PCI slots in argv order and virtio_blk names disks in probe order). A cfg disk
+ * whose vdev is a partition name (`xvda2`, the xen-tools layout: one filesystem image per
+ * "partition") is a whole virtio disk, so `root=/dev/xvda2` becomes `root=/dev/vda`; a disk whose
+ * vdev is a whole disk (`xvda`) keeps partition numbers (`/dev/xvda1` -> `/dev/vda1`).
+ * `UUID=`, `LABEL=`, `PARTUUID=` and other roots are left alone: they are portable already.
+ */
+import type { DiskConfig, DomainConfig } from '../../model/domain-config.js';
+
+const DEVICE_NAME = /^(?:\/dev\/)?(xvd|hd|sd|vd)([a-z]+)(\d*)$/;
+
+/** The guest's name for the virtio disk at `index` (0 -> vda, 25 -> vdz, 26 -> vdaa). */
+export function virtioDiskName(index: number): string {
+  let name = '';
+  let n = index;
+  do {
+    name = String.fromCharCode(97 + (n % 26)) + name;
+    n = Math.floor(n / 26) - 1;
+  } while (n >= 0);
+  return `vd${name}`;
+}
+
+/** The virtio name of one Xen-style device (`/dev/xvda2`), or undefined when no cfg disk backs it. */
+export function mapXenDevice(device: string, disks: readonly DiskConfig[]): string | undefined {
+  const match = DEVICE_NAME.exec(device);
+  if (!match) return undefined;
+  const [, , letters = '', partition = ''] = match;
+  const disksOnly = disks.filter((d) => !d.isCdrom);
+  const bare = (vdev: string): string => vdev.replace(/^\/dev\//, '');
+  const wanted = bare(device);
+  const exact = disksOnly.findIndex((d) => bare(d.vdev) === wanted);
+  if (exact >= 0) return `/dev/${virtioDiskName(exact)}`;
+  if (partition !== '') {
+    const whole = disksOnly.findIndex((d) => {
+      const m = DEVICE_NAME.exec(bare(d.vdev));
+      return m !== null && m[2] === letters && m[3] === '';
+    });
+    if (whole >= 0) return `/dev/${virtioDiskName(whole)}${partition}`;
+  }
+  return undefined;
+}
+
+/** Rewrites every `root=/dev/xvdXN` (and `resume=`) in a command line to the virtio name. */
+export function rewriteRootDevices(cmdline: string, disks: readonly DiskConfig[]): string {
+  return cmdline
+    .split(/\s+/)
+    .filter((word) => word !== '')
+    .map((word) => {
+      const m = /^(root|resume)=(.*)$/.exec(word);
+      if (!m) return word;
+      const mapped = mapXenDevice(m[2] ?? '', disks);
+      return mapped ? `${m[1]}=${mapped}` : word;
+    })
+    .join(' ');
+}
+
+/**
+ * The full command line: xl uses `cmdline` as it is when given, else `root=ROOT EXTRA`; device
+ * names are then mapped and `console=ttyS0` comes last so the serial port is /dev/console.
+ */
+export function buildKernelCmdline(dc: DomainConfig): string {
+  const base =
+    dc.cmdline ??
+    [dc.root !== undefined && dc.root !== '' ? `root=${dc.root}` : '', dc.extra ?? '']
+      .filter((part) => part.trim() !== '')
+      .join(' ');
+  const mapped = rewriteRootDevices(base, dc.disks);
+  const words = mapped === '' ? [] : mapped.split(' ');
+  // Xen consoles (hvc0, xvc0) do not exist under QEMU; a later console= wins for /dev/console.
+  if (words.at(-1) !== 'console=ttyS0') words.push('console=ttyS0');
+  return words.join(' ');
+}

@@ -1,0 +1,115 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { buildQemuArgv, lifecycleActions, type QemuArgvOptions } from '../../../src/hypervisors/qemu/argv.js';
+import { runtimePathsFor } from '../../../src/hypervisors/qemu/runtime-paths.js';
+import type { DomainConfig } from '../../../src/model/domain-config.js';
+import { XenkitError } from '../../../src/errors.js';
+import { disk, domainConfig, vif } from './fixtures.js';
+
+const goldenFile = (name: string): string =>
+  fileURLToPath(new URL(`../../golden/qemu-argv/${name}.argv`, import.meta.url));
+
+/** One argument per line; UPDATE_GOLDEN=1 rewrites the files from the current output. */
+function golden(name: string, argv: string[]): string {
+  const text = argv.join('\n') + '\n';
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(goldenFile(name), text);
+  return readFileSync(goldenFile(name), 'utf8');
+}
+
+const rt = runtimePathsFor('/run/xenkit', 'web1');
+const extracted = {
+  kernel: '/run/xenkit/qemu/web1/boot/vmlinuz',
+  initrd: '/run/xenkit/qemu/web1/boot/initrd.img',
+};
+
+const cases: [string, DomainConfig, QemuArgvOptions][] = [
+  [
+    'pv-host-kernel',
+    domainConfig({
+      bootloader: undefined,
+      kernel: '/boot/vmlinuz-6.1.0-56-amd64',
+      ramdisk: '/boot/initrd.img-6.1.0-56-amd64',
+      memory: 256,
+      maxmem: 1024,
+      vcpus: 1,
+      maxvcpus: 4,
+      onReboot: 'destroy',
+      onCrash: 'destroy',
+    }),
+    { accel: 'tcg', kernel: '/boot/vmlinuz-6.1.0-56-amd64', initrd: '/boot/initrd.img-6.1.0-56-amd64' },
+  ],
+  ['pygrub-extracted', domainConfig(), { accel: 'tcg', ...extracted }],
+  [
+    'two-disks-qcow2',
+    domainConfig({
+      disks: [
+        disk('/srv/web1/root.qcow2', 'xvda', { format: 'qcow2' }),
+        disk('/dev/vg0/web1-data', 'xvdb', { access: 'ro' }),
+      ],
+      root: '/dev/xvda1 ro',
+    }),
+    { accel: 'kvm', ...extracted },
+  ],
+  [
+    'two-nics',
+    domainConfig({
+      vifs: [vif('00:16:3E:AA:BB:01'), vif('00:16:3e:aa:bb:02', undefined, { model: 'e1000' })],
+    }),
+    { accel: 'tcg', ...extracted },
+  ],
+  [
+    'bridge',
+    domainConfig({ vifs: [vif('00:16:3E:AA:BB:01', 'xenbr0'), vif('00:16:3E:AA:BB:02', 'nosuchbr')] }),
+    { accel: 'tcg', ...extracted, taps: ['xkvif7.0', undefined] },
+  ],
+  [
+    'hvm-disk-boot',
+    domainConfig({ type: 'hvm', bootloader: undefined, onPoweroff: 'preserve' }),
+    { accel: 'tcg' },
+  ],
+];
+
+describe('buildQemuArgv', () => {
+  it.each(cases)('matches the golden command line for %s', (name, dc, opts) => {
+    expect(buildQemuArgv(dc, rt, opts).join('\n') + '\n').toBe(golden(name, buildQemuArgv(dc, rt, opts)));
+  });
+
+  it('starts stopped and daemonized with the pidfile of the runtime directory', () => {
+    const argv = buildQemuArgv(domainConfig(), rt, { accel: 'tcg', ...extracted });
+    expect(argv.slice(-4)).toEqual(['-S', '-daemonize', '-pidfile', rt.pidfile]);
+  });
+
+  it('doubles commas in paths so QEMU does not split them', () => {
+    const dc = domainConfig({ disks: [disk('/srv/a,b.img', 'xvda2')] });
+    const argv = buildQemuArgv(dc, rt, { accel: 'tcg', ...extracted });
+    expect(argv).toContain('driver=file,filename=/srv/a,,b.img,node-name=disk0-file,discard=unmap');
+  });
+
+  it('reports every impossible limit at once, naming the guest', () => {
+    const dc = domainConfig({ memory: 1024, maxmem: 512, vcpus: 4, maxvcpus: 2 });
+    let caught: unknown;
+    try {
+      buildQemuArgv(dc, rt, { accel: 'tcg' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(XenkitError);
+    const errors = (caught as XenkitError & { errors: XenkitError[] }).errors.map((e) => e.message);
+    expect(errors).toEqual([
+      'guest "web1": maxmem 512 is below memory 1024',
+      'guest "web1": maxvcpus 2 is below vcpus 4',
+    ]);
+  });
+});
+
+describe('lifecycleActions', () => {
+  it.each([
+    ['destroy', 'destroy', 'destroy', 'reboot=shutdown,shutdown=poweroff,panic=exit-failure'],
+    ['destroy', 'restart', 'restart', 'reboot=reset,shutdown=poweroff,panic=none'],
+    ['preserve', 'restart', 'preserve', 'reboot=reset,shutdown=pause,panic=pause'],
+    ['destroy', 'rename-restart', 'coredump-destroy', 'reboot=reset,shutdown=poweroff,panic=exit-failure'],
+  ] as const)('maps on_poweroff=%s on_reboot=%s on_crash=%s', (onPoweroff, onReboot, onCrash, expected) => {
+    expect(lifecycleActions(domainConfig({ onPoweroff, onReboot, onCrash }))).toBe(expected);
+  });
+});
