@@ -38,7 +38,7 @@ export function describeAccounts(spec: GuestSpec): PlanAction[] {
   for (const admin of spec.accounts.admins)
     actions.push({ kind: 'note', text: `create admin ${admin} (sudo)` });
   if (spec.accounts.copyAccounts || spec.accounts.admins.length > 0) {
-    for (const file of ['/etc/passwd', '/etc/shadow', '/etc/group'])
+    for (const file of ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow'])
       actions.push({ kind: 'write', path: file });
   }
   if (spec.accounts.sshAuthorizedKeys.length > 0) {

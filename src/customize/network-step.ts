@@ -22,6 +22,7 @@ export function describeNetwork(spec: GuestSpec, dist: Distribution): PlanAction
   if (!config) return actions;
   actions.push({ kind: 'write', path: config.path, mode: config.mode, content: config.content });
   actions.push({ kind: 'run', argv: ['systemctl', '--root=<guest>', 'enable', 'systemd-networkd.service'] });
+  actions.push({ kind: 'write', path: '/etc/resolv.conf', mode: 0o644 });
   actions.push({
     kind: 'note',
     text: "resolv.conf: systemd-resolved stub if the guest has resolved, else a static file (nameservers or the host's)",

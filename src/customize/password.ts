@@ -111,8 +111,8 @@ export async function applyPassword(c: CustomizeContext): Promise<void> {
   if (!isAcceptedHash(hash)) {
     throw runtimeError(
       'E_PASSWORD_HASH',
-      `guest "${c.spec.name}": root password hash is not sha512, sha256 or yescrypt`,
-      'md5 ($1$) and DES hashes are refused; hash with hashPassword()',
+      `guest "${c.spec.name}": root password hash is not sha512, sha256 or yescrypt (md5 and DES are refused)`,
+      'hash the password with hashPassword(), which never makes md5 ($1$) hashes',
     );
   }
   const shadow = c.editor.read('/etc/shadow');
