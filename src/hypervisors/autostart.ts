@@ -71,9 +71,7 @@ export async function listAutostart(paths: Paths): Promise<AutostartEntry[]> {
   for (const file of await cfgFiles(paths.autoDir)) {
     const linkPath = path.join(paths.autoDir, file);
     const info = await lstat(linkPath);
-    const cfgPath = info.isSymbolicLink()
-      ? path.resolve(paths.autoDir, await readlink(linkPath))
-      : linkPath;
+    const cfgPath = info.isSymbolicLink() ? path.resolve(paths.autoDir, await readlink(linkPath)) : linkPath;
     entries.push({ name: file.slice(0, -4), linkPath, cfgPath, exists: await exists(linkPath) });
   }
   return entries;

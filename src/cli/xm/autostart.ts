@@ -47,10 +47,16 @@ export function addAutostartCommand(program: Command, deps: DomainCommandDeps): 
       }
       const wanted = state.toLowerCase();
       if (wanted !== 'on' && wanted !== 'off') {
-        throw usageError('E_ARG', `autostart state "${state}" is not on or off`, `e.g. \`${session.prog} autostart ${name} on\``);
+        throw usageError(
+          'E_ARG',
+          `autostart state "${state}" is not on or off`,
+          `e.g. \`${session.prog} autostart ${name} on\``,
+        );
       }
       const changed =
-        wanted === 'on' ? await enableAutostart(session.paths, name) : await disableAutostart(session.paths, name);
+        wanted === 'on'
+          ? await enableAutostart(session.paths, name)
+          : await disableAutostart(session.paths, name);
       const link = autostartLinkFor(session.paths, name);
       session.report(
         `${name}: autostart ${wanted}${changed ? '' : ' (unchanged)'}${wanted === 'on' ? ` (${link})` : ''}`,

@@ -15,7 +15,9 @@ export function addConsoleCommand(program: Command, deps: DomainCommandDeps): vo
   const command = program
     .command('console')
     .summary("attach to a domain's console")
-    .description("Attach to the serial console of a running domain. Ctrl-] detaches; the domain keeps running.")
+    .description(
+      'Attach to the serial console of a running domain. Ctrl-] detaches; the domain keeps running.',
+    )
     .argument('<name>', 'domain name');
   addCommonOptions(command, { json: false }).action(async (name: string, _opts: unknown, cmd: Command) => {
     const session = new Session(deps, flagsOf(cmd));

@@ -20,7 +20,12 @@ async function load<T>(specifier: string, what: string): Promise<T> {
   try {
     return (await import(specifier)) as T;
   } catch (error) {
-    throw runtimeError('E_MODULE_MISSING', `${what} is not available in this build of xenkit`, undefined, error);
+    throw runtimeError(
+      'E_MODULE_MISSING',
+      `${what} is not available in this build of xenkit`,
+      undefined,
+      error,
+    );
   }
 }
 

@@ -2,7 +2,14 @@
 import type { Command } from 'commander';
 import type { DomainInfo, HostInfo } from '../../hypervisors/driver.js';
 import { listDefinedConfigs } from '../../hypervisors/autostart.js';
-import { definedRow, domainRow, formatStateLetters, hostRow, renderList, type ListRow } from '../render-list.js';
+import {
+  definedRow,
+  domainRow,
+  formatStateLetters,
+  hostRow,
+  renderList,
+  type ListRow,
+} from '../render-list.js';
 import type { DomainCommandDeps } from './deps.js';
 import { addCommonOptions, flagsOf, Session } from './session.js';
 
@@ -35,7 +42,12 @@ export async function collectListing(session: Session, all: boolean): Promise<Do
       try {
         const config = await session.loadConfig(defined.cfgPath);
         if (names.has(config.name)) continue;
-        stopped.push({ name: config.name, cfgPath: defined.cfgPath, memoryMiB: config.memory, vcpus: config.vcpus });
+        stopped.push({
+          name: config.name,
+          cfgPath: defined.cfgPath,
+          memoryMiB: config.memory,
+          vcpus: config.vcpus,
+        });
       } catch (error) {
         if (names.has(defined.name)) continue;
         const message = error instanceof Error ? error.message : String(error);

@@ -9,7 +9,11 @@ import { addCommonOptions, flagsOf, Session } from './session.js';
 export function parseMemSize(text: string, name: string): number {
   const bytes = parseSize(text, `domain "${name}": memory`, { defaultUnit: 'm' });
   if (bytes % (1024 * 1024) !== 0) {
-    throw usageError('E_SIZE', `domain "${name}": memory "${text}" is not a whole number of MiB`, 'e.g. 256M or 1G');
+    throw usageError(
+      'E_SIZE',
+      `domain "${name}": memory "${text}" is not a whole number of MiB`,
+      'e.g. 256M or 1G',
+    );
   }
   return bytes;
 }

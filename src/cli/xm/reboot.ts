@@ -23,6 +23,10 @@ export function addRebootCommand(program: Command, deps: DomainCommandDeps): voi
     const timeoutMs = parseTimeout(flags.timeout);
     const domain = await session.findRunning(name);
     await (await session.driver()).reboot(name, { wait, timeoutMs });
-    session.report(`Rebooting domain ${name} (id=${domain.id})`, { ok: true, action: 'reboot', domain: name });
+    session.report(`Rebooting domain ${name} (id=${domain.id})`, {
+      ok: true,
+      action: 'reboot',
+      domain: name,
+    });
   });
 }

@@ -23,7 +23,10 @@ export interface CommonFlags {
 export function addCommonOptions(command: Command, options: { json?: boolean } = {}): Command {
   command
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
-    .option('--driver <name>', 'hypervisor driver: xl (Xen dom0) or qemu; default: detected (also XENKIT_DRIVER)');
+    .option(
+      '--driver <name>',
+      'hypervisor driver: xl (Xen dom0) or qemu; default: detected (also XENKIT_DRIVER)',
+    );
   if (options.json !== false) command.option('--json', 'print the result as JSON');
   return command;
 }

@@ -28,7 +28,9 @@ export async function shutdownAll(session: Session, wait: boolean, timeoutMs?: n
   );
   const failed = results.flatMap((result, i) =>
     result.status === 'rejected'
-      ? [`${domains[i]?.name}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`]
+      ? [
+          `${domains[i]?.name}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`,
+        ]
       : [],
   );
   if (failed.length > 0) {
@@ -73,13 +75,19 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
       return;
     }
     if (name === undefined) {
-      throw usageError('E_ARG', 'shutdown needs a domain name or --all', `\`${session.prog} list\` shows the domains`);
+      throw usageError(
+        'E_ARG',
+        'shutdown needs a domain name or --all',
+        `\`${session.prog} list\` shows the domains`,
+      );
     }
     const domain = await session.findRunning(name);
     const driver = await session.driver();
     await driver.shutdown(name, { wait, timeoutMs });
     session.report(
-      wait ? `Domain ${name} (id=${domain.id}) has been shut down` : `Shutting down domain ${name} (id=${domain.id})`,
+      wait
+        ? `Domain ${name} (id=${domain.id}) has been shut down`
+        : `Shutting down domain ${name} (id=${domain.id})`,
       { ok: true, action: 'shutdown', waited: wait, domains: [name] },
     );
   });

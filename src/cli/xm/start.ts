@@ -16,14 +16,18 @@ export interface StartOutcome {
 }
 
 /** Starts every guest linked in /etc/xen/auto that is not running, one after the other. */
-export async function startAutostartGuests(session: Session, onEach?: (o: StartOutcome) => void): Promise<StartOutcome[]> {
+export async function startAutostartGuests(
+  session: Session,
+  onEach?: (o: StartOutcome) => void,
+): Promise<StartOutcome[]> {
   const driver = await session.driver();
   const running = new Set((await driver.list()).map((domain) => domain.name));
   const outcomes: StartOutcome[] = [];
   for (const entry of await listAutostart(session.paths)) {
     let outcome: StartOutcome;
     try {
-      if (!entry.exists) throw usageError('E_NO_CFG', `${entry.linkPath} points at ${entry.cfgPath}, which does not exist`);
+      if (!entry.exists)
+        throw usageError('E_NO_CFG', `${entry.linkPath} points at ${entry.cfgPath}, which does not exist`);
       const config = await session.loadConfig(entry.cfgPath);
       if (running.has(config.name)) {
         outcome = { name: config.name, cfgPath: entry.cfgPath, outcome: 'running' };
@@ -64,7 +68,11 @@ export function addStartCommand(program: Command, deps: DomainCommandDeps): void
     const session = new Session(deps, flags);
     if (flags.auto && names.length > 0) throw usageError('E_ARG', 'give domain names or --auto, not both');
     if (!flags.auto && names.length === 0) {
-      throw usageError('E_ARG', 'start needs domain names or --auto', `\`${session.prog} autostart\` lists the autostart guests`);
+      throw usageError(
+        'E_ARG',
+        'start needs domain names or --auto',
+        `\`${session.prog} autostart\` lists the autostart guests`,
+      );
     }
     let outcomes: StartOutcome[];
     const print = session.json ? undefined : (o: StartOutcome) => session.print(describe(o));
@@ -75,7 +83,12 @@ export function addStartCommand(program: Command, deps: DomainCommandDeps): void
       outcomes = [];
       for (const name of names) {
         const domain = await startDomain(session, name, false);
-        const o: StartOutcome = { name: domain.name, cfgPath: domain.cfgPath ?? '', outcome: 'started', id: domain.id };
+        const o: StartOutcome = {
+          name: domain.name,
+          cfgPath: domain.cfgPath ?? '',
+          outcome: 'started',
+          id: domain.id,
+        };
         outcomes.push(o);
         print?.(o);
       }

@@ -14,6 +14,10 @@ export function addUnpauseCommand(program: Command, deps: DomainCommandDeps): vo
     const session = new Session(deps, flagsOf(cmd));
     const domain = await session.findRunning(name);
     await (await session.driver()).unpause(name);
-    session.report(`Unpaused domain ${name} (id=${domain.id})`, { ok: true, action: 'unpause', domain: name });
+    session.report(`Unpaused domain ${name} (id=${domain.id})`, {
+      ok: true,
+      action: 'unpause',
+      domain: name,
+    });
   });
 }

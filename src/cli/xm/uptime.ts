@@ -54,7 +54,9 @@ export function addUptimeCommand(program: Command, deps: DomainCommandDeps): voi
     }
     const lines = [renderUptimeRow('Name', 'ID', 'Uptime')];
     for (const row of rows) {
-      lines.push(renderUptimeRow(row.name, row.id, row.uptimeSec === null ? '-' : formatUptime(row.uptimeSec)));
+      lines.push(
+        renderUptimeRow(row.name, row.id, row.uptimeSec === null ? '-' : formatUptime(row.uptimeSec)),
+      );
     }
     session.print(lines.join('\n'));
   });

@@ -106,7 +106,11 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
         hostMemoryMiB: dom0?.memoryMiB ?? Number(info.total_memory ?? 0),
         hostCpus: dom0?.vcpus ?? Number(info.nr_cpus ?? 0),
         hostCpuTimeSec: dom0?.cpuTimeSec ?? 0,
-        details: { stateLetters: dom0?.stateLetters ?? 'r-----', xenScheduler: schedulerOf(info), xlInfo: info },
+        details: {
+          stateLetters: dom0?.stateLetters ?? 'r-----',
+          xenScheduler: schedulerOf(info),
+          xlInfo: info,
+        },
       };
     },
 

@@ -24,5 +24,9 @@ export function parseXlSchedCredit(text: string, name: string): SchedParams {
     const match = /^(.*?)\s+(\d+)\s+(\d+)\s+(\d+)$/.exec(line.trim());
     if (match && match[1]?.trim() === name) return { weight: Number(match[3]), cap: Number(match[4]) };
   }
-  throw runtimeError('E_XL_OUTPUT', `xl sched-credit: no row for domain "${name}"`, 'run `xl sched-credit` by hand');
+  throw runtimeError(
+    'E_XL_OUTPUT',
+    `xl sched-credit: no row for domain "${name}"`,
+    'run `xl sched-credit` by hand',
+  );
 }

@@ -11,7 +11,8 @@ import {
 } from '../../../src/cli/render-list.js';
 import { FakeDriver, makeDomain, NO_STATE, runXm } from './fake-driver.js';
 
-const golden = (name: string): string => fs.readFileSync(path.join(import.meta.dirname, 'golden', name), 'utf8');
+const golden = (name: string): string =>
+  fs.readFileSync(path.join(import.meta.dirname, 'golden', name), 'utf8');
 
 let root: string;
 let driver: FakeDriver;
@@ -24,7 +25,10 @@ afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
 function writeCfg(name: string, body = ''): void {
   fs.mkdirSync(path.join(root, 'etc/xen'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'etc/xen', `${name}.cfg`), `name = '${name}'\nmemory = '256'\nvcpus = 2\n${body}`);
+  fs.writeFileSync(
+    path.join(root, 'etc/xen', `${name}.cfg`),
+    `name = '${name}'\nmemory = '256'\nvcpus = 2\n${body}`,
+  );
 }
 
 describe('the list table', () => {
@@ -37,7 +41,14 @@ describe('the list table', () => {
   });
 
   it('right-aligns ID, Mem and VCPUs under their headers, as xl prints them', () => {
-    const row = renderListRow({ name: 'web', id: 123, memoryMiB: 4096, vcpus: 16, stateLetters: 'r-----', cpuTimeSec: 1 });
+    const row = renderListRow({
+      name: 'web',
+      id: 123,
+      memoryMiB: 4096,
+      vcpus: 16,
+      stateLetters: 'r-----',
+      cpuTimeSec: 1,
+    });
     for (const column of ['ID', 'Mem', 'VCPUs']) {
       const end = LIST_HEADER.indexOf(column) + column.length;
       expect(row[end - 1]).toMatch(/\d/);
@@ -57,16 +68,32 @@ describe('the list table', () => {
   });
 
   it('prints one decimal of CPU time and a dash for unknown cells', () => {
-    const row = renderListRow({ name: 'x', id: undefined, memoryMiB: undefined, vcpus: 1, stateLetters: '------', cpuTimeSec: undefined });
+    const row = renderListRow({
+      name: 'x',
+      id: undefined,
+      memoryMiB: undefined,
+      vcpus: 1,
+      stateLetters: '------',
+      cpuTimeSec: undefined,
+    });
     expect(row).toMatch(/^x {44}- {5}- {5}1 {5}------ {9}-$/);
-    expect(renderListRow({ name: 'x', id: 1, memoryMiB: 1, vcpus: 1, stateLetters: 'r-----', cpuTimeSec: 0.04 })).toMatch(/ 0\.0$/);
+    expect(
+      renderListRow({ name: 'x', id: 1, memoryMiB: 1, vcpus: 1, stateLetters: 'r-----', cpuTimeSec: 0.04 }),
+    ).toMatch(/ 0\.0$/);
   });
 });
 
 describe('xm list', () => {
   it("prints Domain-0 first, then the running guests by ID, in the seed's layout", async () => {
     driver.domains = [
-      makeDomain({ name: 'web', id: 9, memoryMiB: 512, vcpus: 2, state: { ...NO_STATE, running: true }, cpuTimeSec: 7 }),
+      makeDomain({
+        name: 'web',
+        id: 9,
+        memoryMiB: 512,
+        vcpus: 2,
+        state: { ...NO_STATE, running: true },
+        cpuTimeSec: 7,
+      }),
       makeDomain({ name: 'test2', id: 5, cpuTimeSec: 53.1 }),
     ];
     const run = await runXm(driver, root, ['list']);
@@ -100,12 +127,19 @@ describe('xm list', () => {
 
   it('prints full details as JSON with -l and --json', async () => {
     writeCfg('idle');
-    driver.domains = [makeDomain({ name: 'test2', id: 5, startedAt: new Date('2024-01-01T00:00:00Z'), details: { pid: 42 } })];
+    driver.domains = [
+      makeDomain({ name: 'test2', id: 5, startedAt: new Date('2024-01-01T00:00:00Z'), details: { pid: 42 } }),
+    ];
     for (const flag of ['-l', '--json']) {
       const run = await runXm(driver, root, ['list', flag, '--all']);
       const parsed = JSON.parse(run.stdout) as Record<string, unknown>[];
       expect(parsed.map((d) => d.name)).toEqual(['Domain-0', 'test2', 'idle']);
-      expect(parsed[1]).toMatchObject({ id: 5, state: '-b----', startedAt: '2024-01-01T00:00:00.000Z', details: { pid: 42 } });
+      expect(parsed[1]).toMatchObject({
+        id: 5,
+        state: '-b----',
+        startedAt: '2024-01-01T00:00:00.000Z',
+        details: { pid: 42 },
+      });
       expect(parsed[2]).toMatchObject({ id: null, running: false, memoryMiB: 256 });
     }
   });

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resolveCfgArg } from '../../../src/cli/xm/create.js';
+import { makePaths } from '../../../src/paths.js';
+import { FakeDriver, makeDomain, runXm } from './fake-driver.js';
+
+let root: string;
+let driver: FakeDriver;
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-xm-create-'));
+  driver = new FakeDriver();
+  fs.mkdirSync(path.join(root, 'etc/xen'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'etc/xen/test2.cfg'), "name = 'test2'\nmemory = '128'\n");
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+describe('xm create', () => {
+  it.each([['test2'], ['test2.cfg'], ['/etc/xen/test2.cfg']])('finds the config from "%s"', async (arg) => {
+    const run = await runXm(driver, root, ['create', arg]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(
+      `Using config file "${path.join(root, 'etc/xen/test2.cfg')}".\nStarted domain test2 (id=1)\n`,
+    );
+    expect(driver.calls[0]).toMatchObject({ method: 'create', args: ['test2', { paused: false }] });
+  });
+
+  it('takes a config path relative to the working directory', async () => {
+    const paths = makePaths(root);
+    const cfg = path.join(root, 'elsewhere.cfg');
+    fs.writeFileSync(cfg, "name = 'other'\n");
+    expect(await resolveCfgArg(paths, path.relative(process.cwd(), cfg))).toBe(cfg);
+  });
+
+  it('starts paused with -p and attaches the console with -c', async () => {
+    const run = await runXm(driver, root, ['create', '-c', '-p', 'test2']);
+    expect(run.code).toBe(0);
+    expect(driver.callLog()).toEqual(['create test2', 'console test2']);
+    expect(driver.calls[0]?.args[1]).toMatchObject({ paused: true });
+    expect(run.stdout).toContain('paused: `xm unpause test2` runs it');
+    expect(run.stdout).toContain('[console of test2]');
+  });
+
+  it('refuses a missing config with exit 2 and says where it looked', async () => {
+    const run = await runXm(driver, root, ['create', 'ghost']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`no domain config "ghost": tried`);
+    expect(run.stderr).toContain(path.join(root, 'etc/xen/ghost.cfg'));
+    expect(run.stderr).toContain('xen-create-image --hostname=ghost');
+    expect(driver.calls).toEqual([]);
+  });
+
+  it('refuses to start a domain that is already running', async () => {
+    driver.domains = [makeDomain({ name: 'test2', id: 4 })];
+    const run = await runXm(driver, root, ['create', 'test2']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('domain "test2" is already running (id 4)');
+    expect(driver.calls).toEqual([]);
+  });
+
+  it('prints the started domain as JSON', async () => {
+    const run = await runXm(driver, root, ['create', 'test2', '--json']);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      ok: true,
+      action: 'create',
+      domain: { name: 'test2', id: 1 },
+    });
+  });
+});
+
+describe('xm console', () => {
+  it('attaches to a running domain', async () => {
+    driver.domains = [makeDomain({ name: 'test2', id: 4 })];
+    const run = await runXm(driver, root, ['console', 'test2']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('[console of test2]\n');
+  });
+
+  it('says the domain is not running, with the hints', async () => {
+    const run = await runXm(driver, root, ['console', 'test2']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'xm: error: no domain "test2" is running\n  hint: `xm list` shows the running domains; `xm create test2` starts it\n',
+    );
+  });
+});

@@ -1,0 +1,128 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createXlDriver } from '../../../src/hypervisors/xl/driver.js';
+import { makePaths } from '../../../src/paths.js';
+import type { DomainConfig } from '../../../src/model/domain-config.js';
+import { makeFakeXl, type FakeXl } from './fake-xl.js';
+
+let fake: FakeXl;
+const now = new Date('2024-05-01T12:00:00Z');
+const driver = () => createXlDriver({ paths: makePaths('/'), xl: fake.xl, now: () => now });
+
+beforeEach(() => {
+  fake = makeFakeXl();
+});
+afterEach(() => fake.cleanup());
+
+describe('the xl driver', () => {
+  it('lists the guests from xl list, xl list -l and xl uptime, without Domain-0', async () => {
+    const domains = await driver().list();
+    expect(
+      domains.map((d) => [d.name, d.id, d.memoryMiB, d.maxMemoryMiB, d.vcpus, d.maxVcpus, d.cpuTimeSec]),
+    ).toEqual([
+      ['test2', 5, 128, 256, 1, 2, 53.1],
+      ['web', 7, 512, 1024, 2, 4, 0.4],
+    ]);
+    expect(domains[0]?.state).toMatchObject({ blocked: true, running: false });
+    expect(domains[0]?.startedAt).toEqual(new Date(now.getTime() - 3725_000));
+    expect(domains[0]?.details).toMatchObject({
+      driver: 'xl',
+      uuid: '5c7a1b2e-9d4f-4e2a-8b1c-3f6d7e8a9b0c',
+      type: 'pv',
+    });
+    expect(fake.calls().sort()).toEqual(['list', 'list -l', 'uptime']);
+  });
+
+  it('still lists when xl uptime fails', async () => {
+    fake.reply('uptime', { err: 'libxl: error: cannot get uptime\n', rc: 1 });
+    const domains = await driver().list();
+    expect(domains.map((d) => d.startedAt)).toEqual([undefined, undefined]);
+  });
+
+  it("takes Domain-0's row and xl info for the host", async () => {
+    const host = await driver().hostInfo();
+    expect(host).toMatchObject({ driver: 'xl', hostMemoryMiB: 1893, hostCpus: 2, hostCpuTimeSec: 4943.9 });
+    expect(host.details).toMatchObject({ stateLetters: 'r-----', xenScheduler: 'credit2' });
+  });
+
+  it('creates a domain from its cfg with xl create [-p] and returns its row', async () => {
+    const config = { name: 'web' } as DomainConfig;
+    const domain = await driver().create(config, { cfgPath: '/etc/xen/web.cfg', paused: true });
+    expect(fake.calls()[0]).toBe('create -p /etc/xen/web.cfg');
+    expect(domain).toMatchObject({ name: 'web', id: 7, cfgPath: '/etc/xen/web.cfg' });
+  });
+
+  it('reports a domain that xl started but that is gone at once', async () => {
+    const config = { name: 'crashy' } as DomainConfig;
+    await expect(driver().create(config, { cfgPath: '/etc/xen/crashy.cfg' })).rejects.toMatchObject({
+      code: 'E_XL_NOT_STARTED',
+    });
+  });
+
+  it('refuses to create without a cfg file', async () => {
+    await expect(
+      driver().create({ name: 'x' } as DomainConfig, { cfgPath: undefined }),
+    ).rejects.toMatchObject({
+      code: 'E_XL_NEED_CFG',
+      kind: 'usage',
+    });
+  });
+
+  it.each([
+    [
+      'shutdown -w',
+      (d: ReturnType<typeof driver>) => d.shutdown('test2', { wait: true }),
+      'shutdown -w test2',
+    ],
+    ['shutdown', (d: ReturnType<typeof driver>) => d.shutdown('test2', { wait: false }), 'shutdown test2'],
+    ['reboot -w', (d: ReturnType<typeof driver>) => d.reboot('test2', { wait: true }), 'reboot -w test2'],
+    ['destroy', (d: ReturnType<typeof driver>) => d.destroy('test2'), 'destroy test2'],
+    ['pause', (d: ReturnType<typeof driver>) => d.pause('test2'), 'pause test2'],
+    ['unpause', (d: ReturnType<typeof driver>) => d.unpause('test2'), 'unpause test2'],
+    ['vcpu-set', (d: ReturnType<typeof driver>) => d.setVcpus('test2', 2), 'vcpu-set test2 2'],
+    [
+      'mem-set',
+      (d: ReturnType<typeof driver>) => d.setMemory('test2', 256 * 1024 * 1024),
+      'mem-set test2 262144k',
+    ],
+  ])('runs xl %s', async (_label, act, expected) => {
+    await act(driver());
+    expect(fake.calls()).toEqual([expected]);
+  });
+
+  it('uses sched-credit2 on a credit2 host, setting then reading back', async () => {
+    const result = await driver().schedCredit('test2', { weight: 512 });
+    expect(fake.calls()).toEqual(['info', 'sched-credit2 -d test2 -w 512', 'sched-credit2 -d test2']);
+    expect(result).toEqual({ weight: 256, cap: 0 });
+  });
+
+  it('falls back to sched-credit when Xen runs the credit scheduler', async () => {
+    const info = fs.readFileSync(path.join(fake.dir, 'info.out'), 'utf8');
+    fake.reply('info', { out: info.replace('credit2', 'credit') });
+    const result = await driver().schedCredit('test2', { weight: 512, cap: 50 });
+    expect(fake.calls()).toEqual(['info', 'sched-credit -d test2 -w 512 -c 50', 'sched-credit -d test2']);
+    expect(result).toEqual({ weight: 512, cap: 50 });
+  });
+
+  it("turns xl's failure into an error naming the command and keeping xl's words", async () => {
+    fake.reply('destroy', { err: "Error: Domain 'ghost' does not exist.\n", rc: 1 });
+    await expect(driver().destroy('ghost')).rejects.toMatchObject({
+      code: 'E_XL',
+      message: "xl destroy ghost failed: Error: Domain 'ghost' does not exist.",
+    });
+  });
+
+  it('says when the host is not a Xen dom0', async () => {
+    fake.reply('list', { err: "ERROR:  Can't find hypervisor information in sysfs!\n", rc: 1 });
+    await expect(driver().list()).rejects.toMatchObject({
+      code: 'E_XL_NO_XEN',
+      hint: expect.stringContaining('--driver qemu'),
+    });
+  });
+
+  it('attaches the console with xl console', async () => {
+    await driver().console('test2', { input: process.stdin, output: process.stdout, isTTY: false });
+    expect(fake.calls()).toEqual(['console test2']);
+  });
+});
