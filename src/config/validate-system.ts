@@ -202,7 +202,7 @@ export function validateAccounts(r: SettingsReader): AccountsSpec | undefined {
   if (chosen.length > 1) {
     r.errors.add(
       'E_PASSWORD',
-      `${chosen.map((k) => r.what(k)).join(' and ')} all set the root password`,
+      `${chosen.map((k) => r.what(k)).join(' and ')} each set the root password`,
       'choose one of --passwd, --password-file, --password-stdin, --password',
     );
   }

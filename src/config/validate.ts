@@ -108,7 +108,7 @@ function validateStorage(r: SettingsReader, hostname: string | undefined): Stora
       if (!r.errors.errors.some((e) => e.code === 'E_OBSOLETE')) {
         r.errors.add(
           'E_STORAGE',
-          'no storage given',
+          'no storage given: none of --dir, --lvm, --image-dev is set',
           'add --dir=DIR (image files), --lvm=VG or --image-dev=DEVICE; or set dir in xen-tools.conf',
         );
       }
