@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { flagsOf, renderCreateImageHelp } from '../../src/cli/create-image-options.js';
+import { CREATE_IMAGE_OPTIONS } from '../../src/config/options.js';
+import type { Settings } from '../../src/config/settings.js';
+
+describe('renderCreateImageHelp', () => {
+  const help = renderCreateImageHelp();
+
+  it('lists every command-line option of the table, and no conf-only key', () => {
+    for (const def of CREATE_IMAGE_OPTIONS) {
+      const shown = def.kind === 'negatable' ? `--(no)${def.name}` : `--${def.name}`;
+      if (def.onCli === false) expect(help).not.toContain(`--${def.name}`);
+      else expect(help, def.name).toContain(shown);
+    }
+  });
+
+  it('explains the order of the layers and the difference from xen-tools', () => {
+    const order = ['built-in defaults', 'xen-tools.conf', '--config FILE', 'the command line'].map((s) =>
+      help.indexOf(s),
+    );
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(help).toMatch(/xen-tools 4\.9\.2, which read --config after the command line/);
+  });
+
+  it('groups options like the manual, with defaults', () => {
+    const titles = [
+      'Help options:',
+      'Size / general options:',
+      'Installation options:',
+      'Networking options:',
+      'Storage options',
+    ];
+    const at = titles.map((t) => help.indexOf(t));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect(help).toMatch(/--size=SIZE\s+Root disk size .*\[default: 4G\]/);
+    expect(help).toMatch(/--genpass_len=N, --genpass-len=N/);
+  });
+});
+
+describe('flagsOf', () => {
+  const cli = (values: Record<string, boolean | string>): Settings =>
+    Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, { value: v, origin: { kind: 'cli', flag: `--${k}` } }]),
+    );
+
+  it('reads command flags, --manual as help and --debug as dumpconfig', () => {
+    expect(flagsOf(cli({ 'dry-run': true, json: true, manual: true, debug: true, verbose: '1' }))).toEqual({
+      dryRun: true,
+      json: true,
+      quiet: false,
+      verbose: true,
+      help: true,
+      version: false,
+      dumpConfig: true,
+    });
+    expect(Object.values(flagsOf({})).some(Boolean)).toBe(false);
+  });
+});
