@@ -47,9 +47,14 @@ export async function withPathFirst<T>(binDir: string, fn: () => Promise<T>): Pr
   }
 }
 
-/** What the host has attached and mounted now: compare before/after to prove nothing leaked. */
-export async function hostStorageState(): Promise<{ loops: string; mounts: string }> {
-  const loops = (await runCommand(['losetup', '--all'])).stdout.split('\n').sort().join('\n');
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').sort().join('\n');
+/**
+ * The loop devices (`losetup -a`) and mounts (/proc/mounts) that involve `markers` (our temp
+ * directory, and the `xenkit-mnt-` mount points populate makes): compare before/after to prove
+ * nothing leaked. Filtered because other test runs on the host attach and mount at the same time.
+ */
+export async function hostStorageState(markers: string[]): Promise<{ loops: string[]; mounts: string[] }> {
+  const keep = (line: string): boolean => [...markers, 'xenkit-mnt-'].some((m) => line.includes(m));
+  const loops = (await runCommand(['losetup', '--all'])).stdout.split('\n').filter(keep).sort();
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter(keep).sort();
   return { loops, mounts };
 }

@@ -31,10 +31,10 @@ beforeAll(async () => {
 });
 afterAll(() => removeDir(tmp));
 beforeEach(async () => {
-  before = await hostStorageState();
+  before = await hostStorageState([tmp]);
 });
 afterEach(async () => {
-  expect(await hostStorageState()).toEqual(before);
+  expect(await hostStorageState([tmp])).toEqual(before);
 });
 
 /** Mounts the image read-only (loop, autoclear), compares it with `source`, unmounts. */

@@ -17,10 +17,10 @@ beforeAll(() => {
 });
 afterAll(() => removeDir(tmp));
 beforeEach(async () => {
-  before = await hostStorageState();
+  before = await hostStorageState([tmp]);
 });
 afterEach(async () => {
-  expect(await hostStorageState()).toEqual(before);
+  expect(await hostStorageState([tmp])).toEqual(before);
 });
 
 describe('image allocation (real fallocate)', () => {
