@@ -8,8 +8,8 @@ export function buildXmProgram(deps: DomainCommandDeps): Command {
   const { io } = deps;
   const program = new Command('xm')
     .description(
-      'Manage domains (guests) the way xm did: create -c, list, console, shutdown, destroy,\n' +
-        'vcpu-set, mem-set, autostart... over Xen xl on a dom0, or QEMU (KVM, else TCG) elsewhere.\n' +
+      'Manage domains (guests) the way xm did: create -c, list, console, shutdown, destroy, ' +
+        'vcpu-set, mem-set, autostart... over Xen xl on a dom0, or QEMU (KVM, else TCG) elsewhere. ' +
         'Every command takes --root DIR (or XENKIT_ROOT) and --driver xl|qemu (or XENKIT_DRIVER).',
     )
     .exitOverride()

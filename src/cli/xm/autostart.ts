@@ -16,8 +16,8 @@ export function addAutostartCommand(program: Command, deps: DomainCommandDeps): 
     .command('autostart')
     .summary('list, enable or disable starting guests at host boot')
     .description(
-      'Without arguments, list the guests that start at host boot. With NAME on, link\n' +
-        '/etc/xen/auto/NAME.cfg -> ../NAME.cfg (the config must exist); with NAME off, remove the link.\n' +
+      'Without arguments, list the guests that start at host boot. With NAME on, link ' +
+        '/etc/xen/auto/NAME.cfg -> ../NAME.cfg (the config must exist); with NAME off, remove the link. ' +
         'Linked guests are started by `start --auto` (what xendomains does at boot).',
     )
     .argument('[name]', 'domain name')

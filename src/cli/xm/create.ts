@@ -56,7 +56,7 @@ export function addCreateCommand(program: Command, deps: DomainCommandDeps): voi
     .command('create')
     .summary('start a domain from its config file')
     .description(
-      'Start a domain from CFG (a path) or NAME (/etc/xen/NAME.cfg under the root).\n' +
+      'Start a domain from CFG (a path) or NAME (/etc/xen/NAME.cfg under the root). ' +
         'With -c, attach to its console right away (Ctrl-] detaches); with -p, leave it paused.',
     )
     .argument('<cfg>', 'config file, or the name of a domain in /etc/xen')

@@ -1,9 +1,10 @@
 /**
- * The real implementations behind DomainCommandDeps. The QEMU driver, the accel probe and the
- * xl.cfg parser are loaded on first use, so a command that does not need them never loads them.
+ * The real implementations behind DomainCommandDeps. The QEMU driver and the accel probe are
+ * loaded on first use, so a command that does not need them never loads them.
  */
 import { readFile } from 'node:fs/promises';
 import { runtimeError } from '../../errors.js';
+import { parseXlCfg } from '../../formats/xl-cfg-parse.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import type { Paths } from '../../paths.js';
 import type { DriverKind } from '../../hypervisors/detect.js';
@@ -14,12 +15,13 @@ import type { AccelInfo } from './deps.js';
 // Module paths kept in variables: these modules are written in parallel with this one.
 const QEMU_DRIVER_MODULE = '../../hypervisors/qemu/driver.js';
 const ACCEL_PROBE_MODULE = '../../hypervisors/accel-probe.js';
-const XL_CFG_PARSE_MODULE = '../../formats/xl-cfg-parse.js';
 
 async function load<T>(specifier: string, what: string): Promise<T> {
   try {
     return (await import(specifier)) as T;
   } catch (error) {
+    // Only a missing module means "not built in"; a module that fails to load is a real bug.
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw runtimeError(
       'E_MODULE_MISSING',
       `${what} is not available in this build of xenkit`,
@@ -40,12 +42,8 @@ export async function createDefaultDriver(kind: DriverKind, paths: Paths): Promi
 }
 
 /** Parses an xl.cfg with the real parser. */
-export async function parseDefaultConfig(text: string, file: string): Promise<DomainConfig> {
-  const parser = await load<{ parseXlCfg: (text: string, file?: string) => DomainConfig }>(
-    XL_CFG_PARSE_MODULE,
-    'the xl.cfg parser',
-  );
-  return parser.parseXlCfg(text, file);
+export function parseDefaultConfig(text: string, file: string): DomainConfig {
+  return parseXlCfg(text, file);
 }
 
 /** KVM or TCG, from the real probe. */

@@ -9,7 +9,7 @@ export function addDestroyCommand(program: Command, deps: DomainCommandDeps): vo
     .command('destroy')
     .summary('stop a domain at once (pull the plug)')
     .description(
-      'Stop a domain immediately, without asking the guest OS: the equivalent of pulling the power cord.\nThe config and disks stay; `create` starts it again.',
+      'Stop a domain immediately, without asking the guest OS: the equivalent of pulling the power cord. The config and disks stay; `create` starts it again.',
     )
     .argument('<name>', 'domain name');
   addCommonOptions(command).action(async (name: string, _opts: unknown, cmd: Command) => {

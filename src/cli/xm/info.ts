@@ -50,7 +50,7 @@ export function addInfoCommand(program: Command, deps: DomainCommandDeps): void 
     .command('info')
     .summary('show the hypervisor driver in use, why, and the paths')
     .description(
-      'Show which driver runs guests on this host (xl on a Xen dom0, qemu otherwise) and the evidence,\n' +
+      'Show which driver runs guests on this host (xl on a Xen dom0, qemu otherwise) and the evidence, ' +
         'the accelerator QEMU would use (kvm or tcg), and where configs, logs and state live.',
     );
   addCommonOptions(command).action(async (_opts: unknown, cmd: Command) => {

@@ -135,9 +135,9 @@ export function addListCommand(program: Command, deps: DomainCommandDeps): void 
     .command('list')
     .summary('list domains')
     .description(
-      'List domains: Domain-0 (the host) first, then running guests by ID.\n' +
-        'Columns: Name, ID (grows at every start), Mem (MiB), VCPUs, State (r running, b blocked,\n' +
-        'p paused, s shut down, c crashed, d dying), Time(s) (CPU seconds used).\n' +
+      'List domains: Domain-0 (the host) first, then running guests by ID. ' +
+        'Columns: Name, ID (grows at every start), Mem (MiB), VCPUs, State (r running, b blocked, ' +
+        'p paused, s shut down, c crashed, d dying), Time(s) (CPU seconds used). ' +
         'With --all, guests with a config in /etc/xen that are not running are listed too (ID -).',
     )
     .argument('[names...]', 'only these domains')

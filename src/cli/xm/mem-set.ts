@@ -24,7 +24,7 @@ export function addMemSetCommand(program: Command, deps: DomainCommandDeps): voi
     .command('mem-set')
     .summary('set the memory of a running domain')
     .description(
-      "Set a running domain's memory target: SIZE like 256M or 1G (a bare number is MiB). The guest's\n" +
+      "Set a running domain's memory target: SIZE like 256M or 1G (a bare number is MiB). The guest's " +
         "balloon driver gives memory back or takes it, up to the domain's maxmem.",
     )
     .argument('<name>', 'domain name')

@@ -10,7 +10,7 @@ export function addRebootCommand(program: Command, deps: DomainCommandDeps): voi
     .command('reboot')
     .summary('reboot a domain')
     .description(
-      'Ask a domain to reboot. It comes back with a new ID (its on_reboot setting permitting).\n' +
+      'Ask a domain to reboot. It comes back with a new ID (its on_reboot setting permitting). ' +
         'Returns at once unless -w is given.',
     )
     .argument('<name>', 'domain name')

@@ -26,8 +26,8 @@ export function addSchedCreditCommand(program: Command, deps: DomainCommandDeps)
     .command('sched-credit')
     .summary("read or set a domain's CPU weight and cap")
     .description(
-      'Without -w/-c, print the scheduler weight and cap of a domain; with them, set them first.\n' +
-        'Weight (1-65535, default 256) is the share of CPU under contention: 512 gets twice as much as\n' +
+      'Without -w/-c, print the scheduler weight and cap of a domain; with them, set them first. ' +
+        'Weight (1-65535, default 256) is the share of CPU under contention: 512 gets twice as much as ' +
         '256. Cap is the most CPU it may use, in percent of one CPU (0 = no cap).',
     )
     .requiredOption('-d, --domain <name>', 'domain name')

@@ -49,7 +49,7 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
     .command('shutdown')
     .summary('shut a domain down gracefully')
     .description(
-      'Ask a domain (or, with --all, every running guest) to shut down, as its power button would.\n' +
+      'Ask a domain (or, with --all, every running guest) to shut down, as its power button would. ' +
         'Returns at once unless -w is given. A guest that ignores the request can be stopped with destroy.',
     )
     .argument('[name]', 'domain name')

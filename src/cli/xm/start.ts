@@ -58,7 +58,7 @@ export function addStartCommand(program: Command, deps: DomainCommandDeps): void
     .command('start')
     .summary('start guests: the named ones, or with --auto every autostart guest')
     .description(
-      'With --auto, start every guest linked in /etc/xen/auto that is not already running, as the\n' +
+      'With --auto, start every guest linked in /etc/xen/auto that is not already running, as the ' +
         "host's boot does (xendomains). With names, start each from /etc/xen/NAME.cfg.",
     )
     .argument('[names...]', 'domains to start')

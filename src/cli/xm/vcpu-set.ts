@@ -10,7 +10,7 @@ export function addVcpuSetCommand(program: Command, deps: DomainCommandDeps): vo
     .command('vcpu-set')
     .summary('set the number of vCPUs of a running domain')
     .description(
-      'Hot-plug vCPUs: bring N virtual CPUs online in a running domain. N goes from 1 to the\n' +
+      'Hot-plug vCPUs: bring N virtual CPUs online in a running domain. N goes from 1 to the ' +
         "domain's maxvcpus (set in its config at start; raising it needs a restart).",
     )
     .argument('<name>', 'domain name')

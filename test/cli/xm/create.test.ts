@@ -87,3 +87,33 @@ describe('xm console', () => {
     );
   });
 });
+
+describe('xm create with the real xl.cfg parser', () => {
+  it("starts the seed's xen-tools config", async () => {
+    fs.writeFileSync(
+      path.join(root, 'etc/xen/test2.cfg'),
+      [
+        "kernel      = '/boot/vmlinuz-2.6.26-2-xen-686'",
+        "ramdisk     = '/boot/initrd.img-2.6.26-2-xen-686'",
+        "vcpus       = '1'",
+        "memory      = '128'",
+        "root        = '/dev/xvda2 ro'",
+        'disk        = [',
+        "                  'tap:aio:/home/xen/domains/test2/disk.img,xvda2,w',",
+        "                  'tap:aio:/home/xen/domains/test2/swap.img,xvda1,w',",
+        '              ]',
+        "name        = 'test2'",
+        "vif         = [ 'ip=192.0.2.10,mac=00:16:3E:00:00:01' ]",
+        "on_poweroff = 'destroy'",
+        "on_reboot   = 'restart'",
+        "on_crash    = 'restart'",
+        '',
+      ].join('\n'),
+    );
+    const run = await runXm(driver, root, ['create', 'test2'], { parseConfig: undefined });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('Started domain test2 (id=1)');
+    const listed = await runXm(driver, root, ['list', 'test2']);
+    expect(listed.stdout.split('\n')[2]).toBe(`${'test2'.padEnd(40)}     1   128     1     r-----       0.0`);
+  });
+});
