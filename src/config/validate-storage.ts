@@ -1,0 +1,148 @@
+/** Validation of the guest's storage: where it lives, and its root disk and swap. */
+import path from 'node:path';
+import type { DiskSpec, FsType, StorageSpec, SwapSpec } from '../model/guest-spec.js';
+import { CREATE_IMAGE_OPTIONS, FILESYSTEMS, filesystemDefaults } from './options.js';
+import type { SettingsReader } from './settings-reader.js';
+
+const VG_RE = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$/;
+const DISK_RE = /^(xvd|sd|hd|vd)[a-z]+$/;
+
+/** Validates where the guest lives: image files, LVM or block devices (exactly one). */
+export function validateStorage(r: SettingsReader, hostname: string | undefined): StorageSpec | undefined {
+  for (const def of CREATE_IMAGE_OPTIONS) {
+    if (def.obsolete && r.string(def.key) !== undefined)
+      r.fail(def.key, 'E_OBSOLETE', 'is no longer supported', def.obsolete);
+  }
+  const chosen = ['dir', 'lvm', 'image-dev'].filter((key) => r.string(key) !== undefined);
+  if (chosen.length > 1) {
+    r.errors.add(
+      'E_STORAGE',
+      `${chosen.map((k) => r.what(k)).join(' and ')} both given`,
+      'choose one place for the guest: --dir, --lvm or --image-dev',
+    );
+    return undefined;
+  }
+  if (r.string('lvm_thin') !== undefined && chosen[0] !== 'lvm') {
+    r.errors.add(
+      'E_STORAGE',
+      `${r.what('lvm_thin')} needs --lvm`,
+      'add --lvm=VG naming the volume group of the thin pool',
+    );
+  }
+  if (r.string('swap-dev') !== undefined && chosen[0] !== 'image-dev') {
+    r.errors.add(
+      'E_STORAGE',
+      `${r.what('swap-dev')} needs --image-dev`,
+      'add --image-dev=/dev/... for the root filesystem',
+    );
+  }
+  const format = r.oneOf('image-format', ['raw', 'qcow2'] as const);
+  if (format === 'qcow2' && chosen[0] !== 'dir') {
+    r.fail(
+      'image-format',
+      'E_STORAGE',
+      'works only with --dir',
+      'use --dir=DIR for qcow2 images, or --image-format=raw',
+    );
+  }
+  const allocation = r.oneOf('image', ['sparse', 'full'] as const);
+  switch (chosen[0]) {
+    case undefined:
+      if (!r.errors.errors.some((e) => e.code === 'E_OBSOLETE')) {
+        r.errors.add(
+          'E_STORAGE',
+          'no storage given: none of --dir, --lvm, --image-dev is set',
+          'add --dir=DIR (image files), --lvm=VG or --image-dev=DEVICE; or set dir in xen-tools.conf',
+        );
+      }
+      return undefined;
+    case 'dir': {
+      const dir = r.path('dir');
+      if (!dir || !hostname || !allocation || !format) return undefined;
+      return { kind: 'file', dir, guestDir: path.join(dir, 'domains', hostname), allocation, format };
+    }
+    case 'lvm': {
+      const vg = r.string('lvm') ?? '';
+      const thinPool = r.string('lvm_thin');
+      if (!VG_RE.test(vg) || vg === '.' || vg === '..')
+        r.fail(
+          'lvm',
+          'E_LVM',
+          'is not a volume group name',
+          'letters, digits, "+", "_", ".", "-", not starting with "-"',
+        );
+      if (thinPool !== undefined && !VG_RE.test(thinPool))
+        r.fail('lvm_thin', 'E_LVM', 'is not a logical volume name', 'letters, digits, "+", "_", ".", "-"');
+      return { kind: 'lvm', vg, thinPool };
+    }
+    default: {
+      const imageDev = r.path('image-dev');
+      const swapDev = r.path('swap-dev');
+      if (swapDev === undefined && !r.bool('noswap')) {
+        r.errors.add(
+          'E_STORAGE',
+          `${r.what('image-dev')} needs --swap-dev or --noswap`,
+          'add --swap-dev=/dev/... or --noswap (as xen-tools requires)',
+        );
+      }
+      if (!imageDev) return undefined;
+      return { kind: 'device', imageDev, swapDev };
+    }
+  }
+}
+
+/** Validates root disk and swap: sizes, filesystem, mount and mkfs settings, device names. */
+export function validateDisk(
+  r: SettingsReader,
+  storage: StorageSpec | undefined,
+): { disk: DiskSpec; swap: SwapSpec | undefined } | undefined {
+  const before = r.errors.errors.length;
+  const onDevice = storage?.kind === 'device';
+  // With --image-dev the device's size is what it is (xen-tools drops size and swap too).
+  const size = onDevice ? 0 : r.size('size', { requireUnit: true });
+  const noswap = r.bool('noswap') ?? false;
+  const swapSize = noswap || onDevice ? 0 : (r.size('swap', { requireUnit: true, allowZero: true }) ?? 0);
+  const hasSwap = onDevice ? storage.swapDev !== undefined : swapSize > 0;
+  const fsText = r.string('fs')?.toLowerCase();
+  let fs: FsType | undefined;
+  if (fsText === 'reiserfs') {
+    r.fail(
+      'fs',
+      'E_FS',
+      'is no longer supported',
+      'reiserfs was removed from Linux (6.13): use ext4, xfs or btrfs',
+    );
+  } else fs = r.oneOf('fs', FILESYSTEMS);
+  let base = r.bool('ide')
+    ? 'hda'
+    : r.bool('scsi')
+      ? 'sda'
+      : (r.string('disk_device') ?? 'xvda').replace(/^\/dev\//, '');
+  if (!DISK_RE.test(base)) {
+    r.fail('disk_device', 'E_DEVICE', 'is not a disk device name', 'use xvda, sda, hda or vda');
+    base = 'xvda';
+  }
+  let mkfsCommand: string[] | undefined;
+  if (fs && r.isSet(`make_fs_${fs}`)) {
+    const text = r.string(`make_fs_${fs}`) ?? '';
+    if (/[;&|<>$`"'\\(){}]/.test(text) || text === '') {
+      r.fail(
+        `make_fs_${fs}`,
+        'E_MKFS',
+        'is not a plain command line',
+        'write the program and its options only, e.g. mkfs.ext4 -F -O ^metadata_csum',
+      );
+    } else mkfsCommand = text.split(/\s+/);
+  }
+  if (r.errors.errors.length > before || size === undefined || !fs) return undefined;
+  // xen-tools' layout: swap is partition 1, the root filesystem the next one.
+  const disk: DiskSpec = {
+    size,
+    fs,
+    mountOptions: r.string(`${fs}_options`) ?? filesystemDefaults()[`${fs}_options`] ?? 'defaults',
+    mkfsCommand,
+    format: !r.bool('dontformat'),
+    device: hasSwap ? `${base}2` : `${base}1`,
+  };
+  return { disk, swap: hasSwap ? { size: swapSize, device: `${base}1` } : undefined };
+}
