@@ -107,7 +107,15 @@ export function describePassword(hasHash: boolean): PlanAction[] {
 /** Writes the planner's hash into the guest's /etc/shadow, mode 0640 root:shadow. */
 export async function applyPassword(c: CustomizeContext): Promise<void> {
   const hash = c.ids.passwordHash;
-  if (hash === undefined) return;
+  if (hash === undefined) {
+    if (c.spec.accounts.rootPassword.kind !== 'none') {
+      c.step.sink({
+        type: 'warn',
+        message: `guest "${c.spec.name}": a root password was asked for but no hash was handed in`,
+      });
+    }
+    return;
+  }
   if (!isAcceptedHash(hash)) {
     throw runtimeError(
       'E_PASSWORD_HASH',
