@@ -12,7 +12,7 @@ packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-
   qemu-utils qemu-system-x86 openssh-client whois rsync zstd tar gzip xz-utils ca-certificates
   debian-archive-keyring iproute2 dnsmasq-base)
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).
-[ "$want_tests" = 1 ] && packages+=(xen-tools perl hyperfine)
+[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr libcap2-bin)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -57,7 +57,7 @@ export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}):
       throw failure;
     }
   }
-  undo.commit();
+  await undo.commit(sink);
   return { state, durationMs: Date.now() - started };
 }
 

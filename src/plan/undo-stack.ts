@@ -8,6 +8,12 @@ export interface UndoEntry {
 
 export class UndoStack {
   private readonly entries: UndoEntry[] = [];
+  private readonly onCommit: UndoEntry[] = [];
+
+  /** Registers clean-up that runs only once the whole command succeeded (e.g. dropping a backup). */
+  afterCommit(description: string, fn: () => Promise<void> | void): void {
+    this.onCommit.push({ description, undo: fn });
+  }
 
   /** Registers how to undo something that was just created (call right after creating it). */
   push(description: string, undo: () => Promise<void> | void): void {
@@ -36,14 +42,25 @@ export class UndoStack {
     return this.entries.map((e) => e.description);
   }
 
-  /** Forgets everything: the command succeeded and its results stay. */
-  commit(): void {
+  /** The command succeeded: its results stay; runs the after-commit clean-ups (failures only logged). */
+  async commit(sink: EventSink): Promise<void> {
     this.entries.length = 0;
+    for (const entry of this.onCommit.splice(0)) {
+      try {
+        await entry.undo();
+      } catch (error) {
+        sink({
+          type: 'warn',
+          message: `${entry.description}: ${error instanceof Error ? error.message : String(error)}`,
+        });
+      }
+    }
   }
 
   /** Runs every undo in reverse order; an undo that fails is logged and the rest still run. */
   async unwind(sink: EventSink): Promise<string[]> {
     const failures: string[] = [];
+    this.onCommit.length = 0;
     while (this.entries.length > 0) {
       const entry = this.entries.pop() as UndoEntry;
       try {

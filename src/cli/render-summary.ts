@@ -1,0 +1,100 @@
+/** The summary printed when a guest was created: files, MAC, addresses, host keys, password. */
+import type { GuestSpec } from '../model/guest-spec.js';
+import { formatSize } from '../model/size.js';
+import type { CreateImageOutcome } from '../plan/create-image-plan.js';
+
+export interface CreateSummary {
+  name: string;
+  hostname: string;
+  dist: string;
+  files: { disk?: string; swap?: string; cfg: string; log: string };
+  disk: { size: string; fs: string; uuid: string; format: string };
+  swap?: { size: string; uuid: string };
+  mac: string;
+  network: { mode: string; addresses: string[]; gateway?: string; nameservers: string[] };
+  sshHostKeys: { type: string; bits: number; fingerprint: string }[];
+  /** Only when generated: shown once, never logged. */
+  rootPassword?: string | undefined;
+  packages?: number;
+  durationMs: number;
+  next: string;
+}
+
+/** Collects what the run made into one object (text and JSON render the same data). */
+export function buildSummary(
+  spec: GuestSpec,
+  outcome: CreateImageOutcome,
+  generatedPassword: string | undefined,
+  durationMs: number,
+): CreateSummary {
+  const addresses =
+    outcome.address && spec.network.autoIp
+      ? [outcome.address]
+      : spec.network.addresses.map((a) => `${a.address}/${a.prefix}`);
+  return {
+    name: spec.name,
+    hostname: spec.hostname,
+    dist: spec.install.dist,
+    files: {
+      ...(outcome.diskPath ? { disk: outcome.diskPath } : {}),
+      ...(outcome.swapPath ? { swap: outcome.swapPath } : {}),
+      cfg: outcome.cfgPath,
+      log: spec.output.logPath,
+    },
+    disk: {
+      size: formatSize(spec.disk.size),
+      fs: spec.disk.fs,
+      uuid: outcome.ids.rootUuid,
+      format:
+        spec.storage.kind === 'file'
+          ? `${spec.storage.format}, ${spec.storage.allocation}`
+          : spec.storage.kind,
+    },
+    ...(spec.swap && outcome.ids.swapUuid
+      ? { swap: { size: formatSize(spec.swap.size), uuid: outcome.ids.swapUuid } }
+      : {}),
+    mac: spec.network.mac,
+    network: {
+      mode: spec.network.mode,
+      addresses,
+      ...(spec.network.gateway ? { gateway: spec.network.gateway } : {}),
+      nameservers: spec.network.nameservers,
+    },
+    sshHostKeys: outcome.sshHostKeys,
+    ...(generatedPassword ? { rootPassword: generatedPassword } : {}),
+    ...(outcome.install ? { packages: outcome.install.packagesInstalled } : {}),
+    durationMs,
+    next: `xm create -c ${outcome.cfgPath}`,
+  };
+}
+
+/** The summary as text for a terminal. */
+export function renderSummary(s: CreateSummary): string {
+  const lines = [`Guest ${s.hostname} (${s.dist}) created in ${(s.durationMs / 1000).toFixed(1)} s`, ''];
+  const row = (label: string, value: string): void => void lines.push(`  ${label.padEnd(14)}${value}`);
+  if (s.files.disk)
+    row('disk', `${s.files.disk}  (${s.disk.size} ${s.disk.fs}, ${s.disk.format}, UUID ${s.disk.uuid})`);
+  if (s.files.swap && s.swap) row('swap', `${s.files.swap}  (${s.swap.size}, UUID ${s.swap.uuid})`);
+  row('config', s.files.cfg);
+  row('log', s.files.log);
+  row('MAC', s.mac);
+  row(
+    'network',
+    s.network.mode === 'dhcp'
+      ? 'DHCP'
+      : [...s.network.addresses, s.network.gateway ? `via ${s.network.gateway}` : '']
+          .filter(Boolean)
+          .join(' '),
+  );
+  if (s.packages !== undefined) row('packages', String(s.packages));
+  if (s.sshHostKeys.length > 0) {
+    lines.push('  SSH host keys:');
+    for (const key of s.sshHostKeys)
+      lines.push(
+        `    ${key.type.toUpperCase().padEnd(8)} ${key.bits.toString().padStart(4)}  ${key.fingerprint}`,
+      );
+  }
+  if (s.rootPassword) row('root password', `${s.rootPassword}   (generated; shown only now)`);
+  lines.push('', `Start it with: ${s.next}`);
+  return lines.join('\n') + '\n';
+}
