@@ -1,5 +1,5 @@
 /** Validation of what goes into the guest: installation, boot, accounts and hooks. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AccountsSpec, BootSpec, HookSpec, InstallSpec, PasswordSource } from '../model/guest-spec.js';
 import type { Distribution } from './distributions.js';
@@ -260,7 +260,8 @@ export function validateHooks(r: SettingsReader): HookSpec | undefined {
   if (r.errors.errors.length > before || enabled === undefined) return undefined;
   return {
     enabled: enabled === 1,
-    dirs: [r.paths.hooksDir],
+    // The admin's hook directory is optional: a host without one simply has no user hooks.
+    dirs: existsSync(r.paths.hooksDir) ? [r.paths.hooksDir] : [],
     roles,
     finalRoles,
     roleArgs: r.string('role-args'),
