@@ -8,6 +8,7 @@ import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction, StepContext } from '../plan/plan.js';
 import { applyAccounts, describeAccounts } from './accounts.js';
 import { applyApt, describeApt } from './apt-sources.js';
+import { applyBootMenu, describeBootMenu } from './boot-menu.js';
 import { applyConsole, describeConsole } from './console.js';
 import { applyFstab, describeFstab } from './fstab.js';
 import { buildHookEnv } from './hook-env.js';
@@ -48,6 +49,12 @@ export const BUILTIN_STEPS: readonly BuiltinStep[] = [
     apply: applyNetwork,
   },
   { id: 'fstab', title: 'fstab by UUID', describe: (s, _d, ids) => describeFstab(s, ids), apply: applyFstab },
+  {
+    id: 'boot-menu',
+    title: 'boot menu for the guest kernel',
+    describe: (s, _d, ids) => describeBootMenu(s, ids),
+    apply: applyBootMenu,
+  },
   { id: 'console', title: 'login consoles', describe: (s) => describeConsole(s), apply: applyConsole },
   {
     id: 'password',

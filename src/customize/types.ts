@@ -62,6 +62,7 @@ export type BuiltinStepId =
   | 'hostname'
   | 'network'
   | 'fstab'
+  | 'boot-menu'
   | 'console'
   | 'password'
   | 'accounts'

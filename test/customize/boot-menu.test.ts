@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderKernelHook, renderMenuLst, sortKernelVersions } from '../../src/customize/boot-menu.js';
+
+describe('boot menu', () => {
+  it('orders kernel versions newest first, numerically', () => {
+    expect(sortKernelVersions(['6.1.0-9-amd64', '6.1.0-56-amd64', '5.10.0-30-amd64'])).toEqual([
+      '6.1.0-56-amd64',
+      '6.1.0-9-amd64',
+      '5.10.0-30-amd64',
+    ]);
+  });
+
+  it('writes a pygrub menu that boots the newest kernel by root UUID', () => {
+    const text = renderMenuLst(
+      ['6.1.0-9-amd64', '6.1.0-56-amd64'],
+      'root=UUID=abc ro console=hvc0',
+      (v) => v !== '6.1.0-9-amd64',
+    );
+    expect(text).toContain('default 0');
+    const first = text.indexOf('title Linux 6.1.0-56-amd64');
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(text.indexOf('title Linux 6.1.0-9-amd64'));
+    expect(text).toContain('kernel /boot/vmlinuz-6.1.0-56-amd64 root=UUID=abc ro console=hvc0');
+    expect(text).toContain('initrd /boot/initrd.img-6.1.0-56-amd64');
+    expect(text).not.toContain('initrd /boot/initrd.img-6.1.0-9-amd64');
+  });
+
+  it('installs a kernel hook that, run by sh, regenerates the same menu', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-menu-'));
+    const hook = renderKernelHook("root=UUID=abc ro it's");
+    // Run the hook against a fake /boot by rewriting its absolute paths into the temp dir.
+    const script = hook.replaceAll('/boot/', `${dir}/boot/`);
+    fs.mkdirSync(path.join(dir, 'boot/grub'), { recursive: true });
+    for (const v of ['6.1.0-9-amd64', '6.1.0-56-amd64'])
+      fs.writeFileSync(path.join(dir, `boot/vmlinuz-${v}`), '');
+    fs.writeFileSync(path.join(dir, 'boot/initrd.img-6.1.0-56-amd64'), '');
+    execFileSync('sh', ['-c', script]);
+    const written = fs.readFileSync(path.join(dir, 'boot/grub/menu.lst'), 'utf8');
+    const expected = renderMenuLst(
+      ['6.1.0-9-amd64', '6.1.0-56-amd64'],
+      "root=UUID=abc ro it's",
+      (v) => v === '6.1.0-56-amd64',
+    )
+      .replaceAll('/boot/', `${dir}/boot/`)
+      .replace(`${dir}/boot/grub`, '/boot/grub');
+    expect(written.replace(/^#.*\n/gm, '')).toBe(expected.replace(/^#.*\n/gm, ''));
+    fs.rmSync(dir, { recursive: true });
+  });
+});
