@@ -27,6 +27,12 @@ export const DEFAULT_MMDEBSTRAP_VARIANT: MmdebstrapVariant = 'apt';
 
 const ARCHIVES = '/var/cache/apt/archives';
 
+/**
+ * sync-in needs the archive directory inside, which the setup stage has not made yet. This is the
+ * man page's own hook: a constant shell line that mmdebstrap runs with the target as `$1`.
+ */
+const CREATE_ARCHIVES_HOOK = `mkdir -p "$1"${ARCHIVES}/`;
+
 /** The apt option that sends downloads through `proxy`. */
 function proxyOption(proxy: string): string {
   return `Acquire::http::Proxy "${proxy}"`;
@@ -70,7 +76,7 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
     keyring: sources.keyring,
     aptOptions: request.install.aptProxy ? [proxyOption(request.install.aptProxy)] : [],
     skip: cache ? ['essential/unlink'] : [],
-    setupHooks: cache ? [`sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : [],
+    setupHooks: cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : [],
     customizeHooks: cache ? [`sync-out ${ARCHIVES} ${quoteHookWord(cache)}`] : [],
     verbose: true,
   };

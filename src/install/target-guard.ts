@@ -72,13 +72,11 @@ export async function listProcessesInTree(dir: string): Promise<TreeProcess[]> {
       continue; // gone already, or not ours to see
     }
     if (procRoot !== root && !procRoot.startsWith(`${root}/`)) continue;
-    let command = '?';
-    try {
-      command = (await readFile(`/proc/${name}/comm`, 'utf8')).trim();
-    } catch {
-      // exited meanwhile
-    }
-    found.push({ pid: Number(name), command });
+    // /proc/PID/stat is "pid (comm) state ...": a zombie holds nothing and cannot be killed.
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const match = /^\d+ \((.*)\) (\S)/s.exec(stat);
+    if (!match || match[2] === 'Z') continue;
+    found.push({ pid: Number(name), command: match[1] ?? '?' });
   }
   return found;
 }

@@ -94,6 +94,7 @@ describe('installRootTree with a fake mmdebstrap', () => {
     expect(argv).toEqual(
       expect.arrayContaining([
         '--skip=essential/unlink',
+        '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
         `--setup-hook=sync-in ${cache} /var/cache/apt/archives/`,
         `--customize-hook=sync-out /var/cache/apt/archives ${cache}`,
       ]),

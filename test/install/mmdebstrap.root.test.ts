@@ -1,0 +1,176 @@
+/**
+ * Real mmdebstrap installs of bookworm with the guest package set (kernel, openssh-server, ...)
+ * from deb.debian.org, with the package cache cold then warm; the first tree is then copied and
+ * archived to check the copy and tar methods on a real Debian tree.
+ */
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageCacheDir } from '../../src/install/bootstrap-sources.js';
+import type { InstallRequest, InstallResult } from '../../src/install/install-request.js';
+import { installRootTree } from '../../src/install/install-root-tree.js';
+import { listMountsUnder, listProcessesInTree } from '../../src/install/target-guard.js';
+import { createTar } from '../../src/tools/tar.js';
+import { compareTrees } from '../helpers/tree-compare.js';
+import { makeContext, makeInstallSpec, type RecordingContext } from './fixtures.js';
+
+let scratch: string;
+let cold: { result: InstallResult; ctx: RecordingContext; target: string };
+
+/** Package downloads (apt's `Get:` lines after it announced how many packages it installs). */
+const packageDownloads = (ctx: RecordingContext): number =>
+  ctx.progress.filter((p) => /^downloading \d+\/\d+$/.test(p)).length;
+
+function request(target: string): InstallRequest {
+  return {
+    install: makeInstallSpec({ method: 'mmdebstrap', cache: true, cacheDir: path.join(scratch, 'cache') }),
+    target,
+    packages: [],
+  };
+}
+
+async function debsIn(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const name of await readdir(d)) {
+      const full = path.join(d, name);
+      const st = await lstat(full);
+      if (st.isDirectory()) await walk(full);
+      else if (name.endsWith('.deb')) found.push(full);
+    }
+  };
+  await walk(dir);
+  return found;
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'xenkit-mmdebstrap-'));
+  const target = path.join(scratch, 'cold');
+  await mkdir(target);
+  const ctx = makeContext();
+  const result = await installRootTree(request(target), ctx);
+  console.info(
+    `mmdebstrap cold: ${result.durationMs} ms, ${result.packagesInstalled} packages, ${packageDownloads(ctx)} downloaded`,
+  );
+  cold = { result, ctx, target };
+});
+
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe('mmdebstrap install of bookworm', () => {
+  it('installs a bootable system: kernel, initrd, systemd and the ssh server', async () => {
+    expect(cold.result.method).toBe('mmdebstrap');
+    expect(cold.result.kernel).toMatch(/^\/boot\/vmlinuz-\d/);
+    expect(cold.result.initrd).toBe(cold.result.kernel?.replace('vmlinuz', 'initrd.img'));
+    for (const file of [
+      cold.result.kernel ?? '',
+      cold.result.initrd ?? '',
+      '/usr/sbin/sshd',
+      '/sbin/init',
+      '/usr/bin/apt',
+    ]) {
+      expect((await lstat(path.join(cold.target, file))).size, file).toBeGreaterThan(0);
+    }
+    expect(cold.result.packagesInstalled).toBeGreaterThan(100);
+    expect(cold.result.treeBytes).toBeGreaterThan(300 * 1024 * 1024);
+  });
+
+  it('leaves no SSH host keys, no machine-id, no .debs and no package lists in the tree', async () => {
+    expect(
+      (await readdir(path.join(cold.target, 'etc/ssh'))).filter((n) => n.startsWith('ssh_host_')),
+    ).toEqual([]);
+    expect(await readFile(path.join(cold.target, 'etc/machine-id'), 'utf8')).toBe('');
+    expect(await debsIn(cold.target)).toEqual([]);
+    expect((await readdir(path.join(cold.target, 'var/lib/apt/lists'))).sort()).toEqual(['lock', 'partial']);
+  });
+
+  it('leaves no process running and nothing mounted inside the tree', async () => {
+    expect(await listProcessesInTree(cold.target)).toEqual([]);
+    expect(await listMountsUnder(cold.target)).toEqual([]);
+    expect(cold.ctx.warnings).toEqual([]);
+    // mmdebstrap moved its no-op policy-rc.d and start-stop-daemon out again.
+    await expect(lstat(path.join(cold.target, 'usr/sbin/policy-rc.d'))).rejects.toThrow();
+  });
+
+  it('reported progress while it ran', () => {
+    expect(cold.ctx.progress).toEqual(
+      expect.arrayContaining(['installing remaining packages inside the chroot']),
+    );
+    expect(cold.ctx.progress.some((p) => /^configuring \d+\/\d+ openssh-server$/.test(p))).toBe(true);
+  });
+
+  it('kept every downloaded package in its own cache, outside the tree', async () => {
+    const cached = await debsIn(packageCacheDir(request(cold.target).install));
+    expect(cached.length).toBeGreaterThanOrEqual(cold.result.packagesInstalled - 5);
+  });
+
+  it('installs again from the warm cache without downloading the packages', async () => {
+    const target = path.join(scratch, 'warm');
+    await mkdir(target);
+    const ctx = makeContext();
+    const warm = await installRootTree(request(target), ctx);
+    console.info(
+      `mmdebstrap warm: ${warm.durationMs} ms, ${warm.packagesInstalled} packages, ${packageDownloads(ctx)} downloaded`,
+    );
+    expect(warm.packagesInstalled).toBe(cold.result.packagesInstalled);
+    expect(packageDownloads(cold.ctx)).toBeGreaterThan(50);
+    expect(packageDownloads(ctx)).toBeLessThan(packageDownloads(cold.ctx) / 10);
+    expect(await debsIn(target)).toEqual([]);
+    await rm(target, { recursive: true, force: true });
+  });
+
+  it('copies the tree exactly with the copy method', async () => {
+    const target = path.join(scratch, 'copy');
+    await mkdir(target);
+    const install = makeInstallSpec({ method: 'copy', source: cold.target });
+    const result = await installRootTree({ install, target, packages: [] }, makeContext());
+    expect(result).toMatchObject({
+      method: 'copy',
+      packagesInstalled: cold.result.packagesInstalled,
+      kernel: cold.result.kernel,
+    });
+    expect(result.sanitized).toEqual([]);
+    expect(await compareTrees(cold.target, target)).toEqual([]);
+    await rm(target, { recursive: true, force: true });
+  });
+
+  it('restores the tree exactly from a zstd tarball with the tar method', async () => {
+    const archive = path.join(scratch, 'tree.tar.zst');
+    await createTar(cold.target, archive, 'zstd');
+    const target = path.join(scratch, 'tar');
+    await mkdir(target);
+    const install = makeInstallSpec({ method: 'tar', source: archive });
+    const result = await installRootTree({ install, target, packages: [] }, makeContext());
+    expect(result).toMatchObject({ method: 'tar', packagesInstalled: cold.result.packagesInstalled });
+    expect(await compareTrees(cold.target, target)).toEqual([]);
+    await rm(target, { recursive: true, force: true });
+  });
+
+  it('leaves no process and no mount behind when cancelled while dpkg runs in the chroot', async () => {
+    const target = path.join(scratch, 'cancelled');
+    await mkdir(target);
+    const controller = new AbortController();
+    const ctx = makeContext(controller.signal);
+    let sawMount = false;
+    const report = ctx.reporter.progress;
+    ctx.reporter.progress = (id, text) => {
+      report(id, text);
+      if (!controller.signal.aborted && /^configuring \d+\/\d+ /.test(text)) {
+        void listMountsUnder(target).then((mounts) => {
+          sawMount = mounts.length > 0;
+          controller.abort(new Error('SIGTERM'));
+        });
+      }
+    };
+    const error = await installRootTree(request(target), ctx).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'E_CANCELLED' });
+    expect(sawMount).toBe(true);
+    expect(await listProcessesInTree(target)).toEqual([]);
+    expect(await listMountsUnder(target)).toEqual([]);
+    expect(await ctx.undo.unwind(ctx.sink)).toEqual([]);
+    await rm(target, { recursive: true, force: true });
+  });
+});
