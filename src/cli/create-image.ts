@@ -119,7 +119,7 @@ export async function runCreateImage(
     const started = Date.now();
     await withSignalAbort(async (signal) => {
       try {
-        await executePlan(plan, { sink: log.sink, reporter, signal });
+        await executePlan(plan, { sink: log.sink, reporter, signal, failAfter: env.XENKIT_FAILPOINT });
       } catch (error) {
         if (error instanceof XenkitError) {
           throw new XenkitError(error.code, error.message, {

@@ -24,7 +24,7 @@ import {
   describeMakeFilesystem,
   describeMakeSwap,
   discardImageFile,
-  finishImageFile,
+  imageUndoDescription,
   makeFilesystem,
   makeSwap,
   prepareDevice,
@@ -32,7 +32,7 @@ import {
 } from '../storage/index.js';
 import { acquireLock } from './lock-file.js';
 import type { Plan, PlanStep, StepContext } from './plan.js';
-import { writeFileAtomically } from './write-file.js';
+import { moveIntoPlace, writeFileAtomically } from './write-file.js';
 
 export interface CreateImageInputs {
   spec: GuestSpec;
@@ -190,8 +190,12 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     title: 'Move the new images into place',
     actions: [{ kind: 'note', text: 'rename the finished images to their final names' }],
     run: async (ctx) => {
-      for (const image of (ctx.state.get('images') as ImageFile[] | undefined) ?? [])
-        await finishImageFile(image, ctx);
+      for (const image of (ctx.state.get('images') as ImageFile[] | undefined) ?? []) {
+        if (image.workPath === image.path) continue;
+        // Not finishImageFile: an approved --force replacement must stay undoable until the end.
+        await moveIntoPlace(image.workPath, image.path, ctx);
+        ctx.undo.release(imageUndoDescription(image.workPath));
+      }
     },
   });
 

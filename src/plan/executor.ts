@@ -11,6 +11,11 @@ export interface ExecutePlanOptions {
   signal?: AbortSignal;
   /** Shared state, pre-seeded by the caller if needed. */
   state?: Map<string, unknown>;
+  /**
+   * A failpoint for fault tests: fail right after the step with this id has done its work (the
+   * worst moment), so the tests can prove every step's changes are unwound.
+   */
+  failAfter?: string;
 }
 
 export interface ExecutePlanResult {
@@ -38,6 +43,9 @@ export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}):
       reporter.stepStart(step.id, step.title);
       await step.run(ctx);
       if (signal.aborted) throw cancelled(signal);
+      if (options.failAfter === step.id) {
+        throw new XenkitError('E_FAILPOINT', `failpoint after step ${step.id} (XENKIT_FAILPOINT)`);
+      }
       sink({ type: 'step-end', id: step.id, outcome: 'ok', durationMs: Date.now() - stepStarted });
       reporter.stepEnd(step.id, 'ok');
     } catch (error) {

@@ -1,39 +1,55 @@
-/** Writing a file as one step of a plan: atomically, with an undo that restores what was there. */
+/** Putting files in place as plan steps: atomically, with undo that restores what was there. */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { StepContext } from './plan.js';
 
+function hiddenName(file: string, tag: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.xenkit-${tag}-${randomBytes(4).toString('hex')}`);
+}
+
 /**
- * Writes `content` to `file` through a temporary file and a rename. The undo puts back the
- * previous file (kept aside under a hidden name until the plan commits) or removes the new one.
+ * Renames the finished file `source` over `dest`. Whatever `dest` held before is kept aside (a hard
+ * link under a hidden name) until the plan commits, so unwinding puts it back; with nothing there
+ * before, unwinding removes the new file.
  */
+export async function moveIntoPlace(source: string, dest: string, ctx: Pick<StepContext, 'undo'>): Promise<void> {
+  const backup = hiddenName(dest, 'old');
+  let hadOld = false;
+  try {
+    await fs.link(dest, backup);
+    hadOld = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  try {
+    await fs.rename(source, dest);
+  } catch (error) {
+    if (hadOld) await fs.rm(backup, { force: true });
+    throw error;
+  }
+  ctx.undo.push(`restore ${dest}`, async () => {
+    if (hadOld) await fs.rename(backup, dest);
+    else await fs.rm(dest, { force: true });
+  });
+  // The previous file is only needed until the plan commits.
+  if (hadOld) ctx.undo.afterCommit(`drop the old ${dest}`, () => fs.rm(backup, { force: true }));
+}
+
+/** Writes `content` to `file` through a temporary file and `moveIntoPlace`. */
 export async function writeFileAtomically(
   file: string,
   content: string,
   mode: number,
   ctx: Pick<StepContext, 'undo'>,
 ): Promise<void> {
-  const suffix = randomBytes(4).toString('hex');
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.xenkit-new-${suffix}`);
-  const backup = path.join(path.dirname(file), `.${path.basename(file)}.xenkit-old-${suffix}`);
+  const temp = hiddenName(file, 'new');
   await fs.writeFile(temp, content, { mode, flag: 'wx' });
-  await fs.chmod(temp, mode);
-  let hadOld = false;
   try {
-    await fs.link(file, backup);
-    hadOld = true;
+    await fs.chmod(temp, mode);
+    await moveIntoPlace(temp, file, ctx);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      await fs.rm(temp, { force: true });
-      throw error;
-    }
+    await fs.rm(temp, { force: true });
+    throw error;
   }
-  await fs.rename(temp, file);
-  ctx.undo.push(`restore ${file}`, async () => {
-    if (hadOld) await fs.rename(backup, file);
-    else await fs.rm(file, { force: true });
-  });
-  // The previous file is only needed until the plan commits.
-  if (hadOld) ctx.undo.afterCommit(`drop the old ${file}`, () => fs.rm(backup, { force: true }));
 }

@@ -17,6 +17,7 @@ export {
   describeCreateImageFile,
   discardImageFile,
   finishImageFile,
+  imageUndoDescription,
   type CreateImageFileOptions,
   type ImageFile,
 } from './image-file.js';

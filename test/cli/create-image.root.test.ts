@@ -30,10 +30,20 @@ describe.skipIf(!isRoot)('xen-create-image builds real guests', () => {
   async function create(name: string, extra: string[]): Promise<{ result: CliResult; summary: Summary }> {
     const result = await runBin(
       'xen-create-image',
-      [`--hostname=${name}`, `--root=${root}`, `--dir=${dir}`, '--size=2G', '--swap=256M', `--password-file=${passwordFile}`, '--json', ...extra],
+      [
+        `--hostname=${name}`,
+        `--root=${root}`,
+        '--dir=/srv/xen',
+        '--size=2G',
+        '--swap=256M',
+        '--password-file=/pw',
+        '--json',
+        ...extra,
+      ],
       { timeoutMs: 900_000 },
     );
-    if (result.code !== 0) throw new Error(`create ${name} failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
+    if (result.code !== 0)
+      throw new Error(`create ${name} failed (${result.code}):\n${result.stderr}\n${result.stdout}`);
     const summary = JSON.parse(result.stdout) as Summary;
     results[name] = { result, summary };
     return { result, summary };
@@ -49,7 +59,7 @@ describe.skipIf(!isRoot)('xen-create-image builds real guests', () => {
     root = path.join(scratch, 'root');
     dir = path.join(root, 'srv', 'xen');
     fs.mkdirSync(dir, { recursive: true });
-    passwordFile = path.join(scratch, 'pw');
+    passwordFile = path.join(root, 'pw');
     fs.writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
     await create('web1', ['--dhcp', '--fs=ext4', '--image=sparse']);
   });
@@ -60,7 +70,9 @@ describe.skipIf(!isRoot)('xen-create-image builds real guests', () => {
 
   it('makes a sparse ext4 disk and a swap image, mode 0600', () => {
     expect(imageFsType(disk('web1'))).toBe('ext4');
-    expect(execFileSync('blkid', ['-o', 'value', '-s', 'TYPE', swap('web1')], { encoding: 'utf8' }).trim()).toBe('swap');
+    expect(
+      execFileSync('blkid', ['-o', 'value', '-s', 'TYPE', swap('web1')], { encoding: 'utf8' }).trim(),
+    ).toBe('swap');
     const st = fs.statSync(disk('web1'));
     expect(st.size).toBe(2 * 1024 ** 3);
     expect(st.blocks * 512).toBeLessThan(st.size);
@@ -91,10 +103,16 @@ describe.skipIf(!isRoot)('xen-create-image builds real guests', () => {
 
   it("sets root's password as a sha512-crypt hash that verifies", () => {
     const shadow = readIn('web1', 'etc/shadow');
-    const hash = shadow.split('\n').find((l) => l.startsWith('root:'))!.split(':')[1]!;
+    const hash = shadow
+      .split('\n')
+      .find((l) => l.startsWith('root:'))!
+      .split(':')[1]!;
     expect(hash.startsWith('$6$')).toBe(true);
     const salt = hash.split('$')[2]!;
-    const again = execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: PASSWORD, encoding: 'utf8' }).trim();
+    const again = execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], {
+      input: PASSWORD,
+      encoding: 'utf8',
+    }).trim();
     expect(again).toBe(hash);
   });
 
@@ -138,19 +156,25 @@ describe.skipIf(!isRoot)('xen-create-image builds real guests', () => {
     expect(readIn('db1', 'etc/fstab')).toContain(`UUID=${imageUuid(disk('db1'))}`);
     const web1 = results.web1!.summary.sshHostKeys.map((k) => k.fingerprint);
     for (const key of summary.sshHostKeys) expect(web1).not.toContain(key.fingerprint);
-    expect(readIn('db1', 'var/lib/systemd/random-seed')).not.toBe(readIn('web1', 'var/lib/systemd/random-seed'));
+    expect(readIn('db1', 'var/lib/systemd/random-seed')).not.toBe(
+      readIn('web1', 'var/lib/systemd/random-seed'),
+    );
   });
 
   it('installs by copy and by tar from the tree of the first guest', async () => {
-    const tree = path.join(scratch, 'tree');
+    const tree = path.join(root, 'tree');
     fs.mkdirSync(tree);
     withMountedImage(disk('web1'), (mnt) => {
       execFileSync('cp', ['-a', `${mnt}/.`, tree]);
     });
-    const tarball = path.join(scratch, 'tree.tar.gz');
+    const tarball = path.join(root, 'tree.tar.gz');
     execFileSync('tar', ['--numeric-owner', '--xattrs', '-czf', tarball, '-C', tree, '.']);
-    const copied = await create('copy1', ['--dhcp', '--install-method=copy', `--install-source=${tree}`]);
-    const untarred = await create('tar1', ['--dhcp', '--install-method=tar', `--install-source=${tarball}`]);
+    const copied = await create('copy1', ['--dhcp', '--install-method=copy', '--install-source=/tree']);
+    const untarred = await create('tar1', [
+      '--dhcp',
+      '--install-method=tar',
+      '--install-source=/tree.tar.gz',
+    ]);
     for (const [name, summary] of [
       ['copy1', copied.summary],
       ['tar1', untarred.summary],
