@@ -13,6 +13,7 @@
  *     image as raw. Raw images keep `file:` / `phy:`, which today's xl still accepts (the
  *     prefixes are stripped, xl-disk-configuration(5)).
  *  5. `extra` is spec.boot.extra when given (xen-tools always writes 'elevator=noop').
+ *  6. The header comment names xenkit as the author ("by xenkit (xen-tools 4.9.2 format)").
  *
  * Quirks kept because xl accepts them: `ip=A B ,mac=…` (xen-tools ends each address with a
  * space), quoted numbers, `on_crash = 'restart'`. `--vlan` is ignored, as by xm.tmpl.
@@ -152,7 +153,7 @@ export function renderGuestCfg(spec: GuestSpec, options: RenderGuestCfgOptions =
   const date = formatPerlLocaltime(options.now ?? new Date(), options.utc);
   return `#
 # Configuration file for the Xen instance ${spec.hostname}, created
-# by xen-tools ${XEN_TOOLS_VERSION} on ${date}.
+# by xenkit (xen-tools ${XEN_TOOLS_VERSION} format) on ${date}.
 #
 
 #

@@ -163,8 +163,10 @@ export function guestSpecFromXenToolsOptions(o: XenToolsOptions): GuestSpec {
 /** The instant the golden files were rendered at (scripts/golden/xen-tools-cfg.pl, TZ=UTC). */
 export const GOLDEN_NOW = new Date(1234567890 * 1000);
 
-/** The only change renderGuestCfg makes to xen-tools' output for these options: the type line. */
+/** What renderGuestCfg changes in xen-tools' output for these options: the author in the header, the type line. */
 export function addTypeLine(xenToolsOutput: string, type = 'pv'): string {
   const anchor = '#\n#  Kernel + memory size\n#\n';
-  return xenToolsOutput.replace(anchor, `${anchor}type        = '${type}'\n`);
+  return xenToolsOutput
+    .replace(/^# by xen-tools (\S+) on /m, '# by xenkit (xen-tools $1 format) on ')
+    .replace(anchor, `${anchor}type        = '${type}'\n`);
 }
