@@ -23,3 +23,16 @@ export function copyTreeArgv(source: string, target: string): string[] {
 export async function copyTree(source: string, target: string, options: ExecOptions = {}): Promise<void> {
   await runCommand(copyTreeArgv(source, target), options);
 }
+
+/**
+ * The argv that copies one image file keeping its holes (`--sparse=always` also punches holes
+ * where the source has runs of zeros) and sharing extents where the filesystem can (reflink).
+ */
+export function copyImageArgv(source: string, target: string): string[] {
+  return ['cp', '--sparse=always', '--reflink=auto', '--', source, target];
+}
+
+/** Copies an image file sparsely (see copyImageArgv). */
+export async function copyImage(source: string, target: string, options: ExecOptions = {}): Promise<void> {
+  await runCommand(copyImageArgv(source, target), options);
+}

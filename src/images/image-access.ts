@@ -1,0 +1,90 @@
+/**
+ * Raw access to a guest image while a plan runs: a raw image is used as it is; a qcow2 image is
+ * served as a raw file by qemu-storage-daemon's FUSE export (this host has no nbd module). Then
+ * loop device and mount for the filesystem tree. Everything registers its undo; the normal flow
+ * closes in reverse and drops the undo entries.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { StepContext } from '../plan/plan.js';
+import { attachLoop, detachLoop } from '../tools/losetup.js';
+import { mountFs, unmountFs } from '../tools/mount.js';
+import { startFuseExport, stopFuseExport, type FuseExport } from '../tools/qemu-storage-daemon.js';
+
+type AccessContext = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
+
+/** An image opened for raw access. */
+export interface RawView {
+  image: string;
+  format: string;
+  /** What to hand to blkid, tune2fs, mkswap, losetup. */
+  rawPath: string;
+  /** The FUSE export behind a non-raw image. */
+  export: FuseExport | undefined;
+  scratch: string | undefined;
+}
+
+function exportUndo(image: string): string {
+  return `stop the raw export of ${image}`;
+}
+
+/** Opens `image` for raw reads and writes (`format` as the cfg or qemu-img says). */
+export async function openRawView(image: string, format: string, ctx: AccessContext): Promise<RawView> {
+  if (format === 'raw') return { image, format, rawPath: image, export: undefined, scratch: undefined };
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'xenkit-export-'));
+  const mountpoint = path.join(scratch, 'raw');
+  let exp: FuseExport;
+  try {
+    exp = await startFuseExport(
+      { image, format, mountpoint, pidFile: path.join(scratch, 'qsd.pid'), writable: true },
+      { sink: ctx.sink, signal: ctx.signal },
+    );
+  } catch (error) {
+    await fs.rm(scratch, { recursive: true, force: true });
+    throw error;
+  }
+  ctx.undo.push(exportUndo(image), async () => {
+    await stopFuseExport(exp, ctx.sink);
+    await fs.rm(scratch, { recursive: true, force: true });
+  });
+  return { image, format, rawPath: mountpoint, export: exp, scratch };
+}
+
+/** Closes a raw view in the normal flow (the daemon flushes the image when it stops). */
+export async function closeRawView(view: RawView, ctx: AccessContext): Promise<void> {
+  if (!view.export) return;
+  await stopFuseExport(view.export, ctx.sink);
+  if (view.scratch) await fs.rm(view.scratch, { recursive: true, force: true });
+  ctx.undo.release(exportUndo(view.image));
+}
+
+/** A filesystem mounted from a raw view. */
+export interface MountedTree {
+  dir: string;
+  loop: string;
+}
+
+/** Attaches `rawPath` to a loop device and mounts it on a fresh directory. */
+export async function mountTree(
+  rawPath: string,
+  ctx: AccessContext,
+  options: { fsType?: string; readOnly?: boolean } = {},
+): Promise<MountedTree> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `xenkit-tree-${randomBytes(2).toString('hex')}-`));
+  ctx.undo.push(`remove mount point ${dir}`, () => fs.rmdir(dir).catch(() => undefined));
+  const loop = await attachLoop(rawPath, ctx, { readOnly: options.readOnly });
+  // xfs refuses a second filesystem with a UUID it has mounted; the clone's UUID changes later.
+  const opts = [...(options.readOnly ? ['ro'] : []), ...(options.fsType === 'xfs' ? ['nouuid'] : [])];
+  await mountFs(loop, dir, ctx, { fsType: options.fsType, options: opts });
+  return { dir, loop };
+}
+
+/** Unmounts, detaches and removes the mount point (normal flow). */
+export async function unmountTree(tree: MountedTree, ctx: AccessContext): Promise<void> {
+  await unmountFs(tree.dir, ctx);
+  await detachLoop(tree.loop, ctx);
+  await fs.rmdir(tree.dir);
+  ctx.undo.release(`remove mount point ${tree.dir}`);
+}

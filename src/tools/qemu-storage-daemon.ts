@@ -1,0 +1,97 @@
+/**
+ * qemu-storage-daemon: serves a qcow2 (or any QEMU image) as a plain file through a FUSE export,
+ * so tools that want a raw device (losetup, mount, tune2fs, blkid) can work on a qcow2 overlay on
+ * a host without the nbd kernel module. The daemon is ours: stopped by its pid, never by name.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { XenkitError } from '../errors.js';
+import type { EventSink } from '../log/events.js';
+import { runCommand, type ExecOptions } from './exec.js';
+import { readMountTable, unmountDir } from './mount.js';
+
+export interface FuseExportOptions {
+  /** The image file to serve. */
+  image: string;
+  /** Its format (`qcow2`, `raw`). */
+  format: string;
+  /** A regular file that becomes the export (created empty when missing). */
+  mountpoint: string;
+  /** Where the daemon writes its pid. */
+  pidFile: string;
+  writable: boolean;
+}
+
+/** A running export. */
+export interface FuseExport {
+  pid: number;
+  mountpoint: string;
+}
+
+/** The argv that starts the daemon in the background; JSON options, so no path needs escaping. */
+export function fuseExportArgv(options: FuseExportOptions): string[] {
+  const blockdev = {
+    driver: options.format,
+    'node-name': 'disk',
+    ...(options.writable ? {} : { 'read-only': true }),
+    file: { driver: 'file', filename: options.image, ...(options.writable ? {} : { 'read-only': true }) },
+  };
+  const exportDef = {
+    type: 'fuse',
+    id: 'xenkit0',
+    'node-name': 'disk',
+    mountpoint: options.mountpoint,
+    writable: options.writable,
+  };
+  return [
+    'qemu-storage-daemon',
+    '--blockdev',
+    JSON.stringify(blockdev),
+    '--export',
+    JSON.stringify(exportDef),
+    '--daemonize',
+    '--pidfile',
+    options.pidFile,
+  ];
+}
+
+/** Starts the export; returns once the file serves the image (the daemon forks when it is ready). */
+export async function startFuseExport(
+  options: FuseExportOptions,
+  exec: ExecOptions = {},
+): Promise<FuseExport> {
+  if (!existsSync(options.mountpoint)) writeFileSync(options.mountpoint, '', { mode: 0o600 });
+  await runCommand(fuseExportArgv(options), exec);
+  const pid = Number.parseInt(readFileSync(options.pidFile, 'utf8'), 10);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    throw new XenkitError('E_QSD', `qemu-storage-daemon wrote no pid to ${options.pidFile}`);
+  }
+  return { pid, mountpoint: options.mountpoint };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the daemon (SIGTERM, SIGKILL after `graceMs`), waits for it to be gone (it flushes the
+ * image on SIGTERM), and removes a FUSE mount it might have left behind.
+ */
+export async function stopFuseExport(exp: FuseExport, sink?: EventSink, graceMs = 10_000): Promise<void> {
+  const started = Date.now();
+  if (isAlive(exp.pid)) process.kill(exp.pid, 'SIGTERM');
+  while (isAlive(exp.pid)) {
+    if (Date.now() - started > graceMs) {
+      process.kill(exp.pid, 'SIGKILL');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  sink?.({ type: 'info', message: `stopped qemu-storage-daemon ${exp.pid} (${Date.now() - started} ms)` });
+  if ((await readMountTable()).some((m) => m.mountPoint === exp.mountpoint))
+    await unmountDir(exp.mountpoint, sink);
+  rmSync(exp.mountpoint, { force: true });
+}
