@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: "unit" runs anywhere, unprivileged, with fake executables;
-// "root" runs against the real tools (debootstrap, mkfs, qemu, ...) and needs root.
+// Three projects: "unit" runs anywhere, unprivileged, with fake executables;
+// "root" runs against the real tools (debootstrap, mkfs, qemu, ...) and needs root;
+// "vm" boots QEMU TCG guests (plain Linux, or Xen 4.17 + dom0) to test LVM and Xen for real.
 export default defineConfig({
   test: {
     projects: [
@@ -9,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.root.test.ts', 'node_modules/**'],
+          exclude: ['test/**/*.root.test.ts', 'test/**/*.vm.test.ts', 'node_modules/**'],
           testTimeout: 20_000,
         },
       },
@@ -19,6 +20,15 @@ export default defineConfig({
           include: ['test/**/*.root.test.ts'],
           testTimeout: 900_000,
           hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'vm',
+          include: ['test/**/*.vm.test.ts'],
+          testTimeout: 1_200_000,
+          hookTimeout: 1_200_000,
           fileParallelism: false,
         },
       },
