@@ -59,26 +59,64 @@ export interface TreeProcess {
   command: string;
 }
 
-/** Processes whose root directory (chroot) is `dir` or below it. */
-export async function listProcessesInTree(dir: string): Promise<TreeProcess[]> {
+interface ProcStat {
+  command: string;
+  state: string;
+  /** Start time in clock ticks since boot (field 22 of /proc/PID/stat). */
+  startTicks: number;
+}
+
+/** Reads /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses. */
+async function readProcStat(pid: string): Promise<ProcStat | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = text.slice(close + 2).split(' ');
+  return {
+    command: text.slice(text.indexOf('(') + 1, close),
+    state: fields[0] ?? '?',
+    startTicks: Number(fields[19] ?? 0),
+  };
+}
+
+const within = (p: string, root: string): boolean => p === root || p.startsWith(`${root}/`);
+
+/** Whether the process works in `root` without being chrooted there: its cwd or an open file. */
+async function usesTree(pid: string, root: string): Promise<boolean> {
+  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+  if (within(cwd, root)) return true;
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
+    if (within(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''), root)) return true;
+  }
+  return false;
+}
+
+/**
+ * Processes chrooted into `dir` (or below it), plus, when `startedAfterTicks` is given, processes
+ * started after that moment whose cwd or open files are inside `dir`: the installer's helpers
+ * that run outside the chroot (mmdebstrap downloads with the host's apt) and outlive a killed
+ * installer. Zombies are left out: they hold nothing and cannot be killed.
+ */
+export async function listProcessesInTree(dir: string, startedAfterTicks?: number): Promise<TreeProcess[]> {
   const root = await canonical(dir);
   const found: TreeProcess[] = [];
   for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let procRoot: string;
-    try {
-      procRoot = (await readlink(`/proc/${name}/root`)).replace(/ \(deleted\)$/, '');
-    } catch {
-      continue; // gone already, or not ours to see
-    }
-    if (procRoot !== root && !procRoot.startsWith(`${root}/`)) continue;
-    // /proc/PID/stat is "pid (comm) state ...": a zombie holds nothing and cannot be killed.
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-    const match = /^\d+ \((.*)\) (\S)/s.exec(stat);
-    if (!match || match[2] === 'Z') continue;
-    found.push({ pid: Number(name), command: match[1] ?? '?' });
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const procRoot = await readlink(`/proc/${name}/root`).catch(() => undefined);
+    if (procRoot === undefined) continue; // gone already, or not ours to see
+    const stat = await readProcStat(name);
+    if (!stat || stat.state === 'Z') continue;
+    const chrooted = within(procRoot.replace(/ \(deleted\)$/, ''), root);
+    const helper = !chrooted && startedAfterTicks !== undefined && stat.startTicks >= startedAfterTicks;
+    if (chrooted || (helper && (await usesTree(name, root))))
+      found.push({ pid: Number(name), command: stat.command });
   }
   return found;
+}
+
+/** The start time of this process, in the clock ticks of /proc/PID/stat. */
+export async function ownStartTicks(): Promise<number> {
+  return (await readProcStat(String(process.pid)))?.startTicks ?? Number.MAX_SAFE_INTEGER;
 }
 
 export interface ReleaseReport {
@@ -89,14 +127,17 @@ export interface ReleaseReport {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Kills every process chrooted into `dir` and unmounts everything mounted below it. Processes go
+ * Kills every process chrooted into `dir` (and every helper started after xenkit that works in it)
+ * and unmounts everything mounted below it. Processes go
  * first because a busy mount cannot be unmounted cleanly; a mount that still refuses is detached
  * lazily. Throws E_TARGET_BUSY only if something survives all of that.
  */
 export async function releaseTarget(dir: string, sink?: EventSink): Promise<ReleaseReport> {
   const killed: TreeProcess[] = [];
+  // Anything started after xenkit itself that works in the staging directory is the installer's.
+  const since = await ownStartTicks();
   for (let attempt = 0; attempt < 50; attempt++) {
-    const procs = (await listProcessesInTree(dir)).filter((p) => p.pid !== process.pid);
+    const procs = await listProcessesInTree(dir, since);
     if (procs.length === 0) break;
     for (const p of procs) {
       try {
@@ -116,7 +157,7 @@ export async function releaseTarget(dir: string, sink?: EventSink): Promise<Rele
     }
     unmounted.push(mount.mountPoint);
   }
-  const leftProcs = await listProcessesInTree(dir);
+  const leftProcs = await listProcessesInTree(dir, since);
   const leftMounts = await listMountsUnder(dir);
   if (leftProcs.length > 0 || leftMounts.length > 0) {
     const what = [

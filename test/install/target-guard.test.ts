@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   listMountsUnder,
   listProcessesInTree,
+  ownStartTicks,
   parseMountInfo,
   releaseTarget,
 } from '../../src/install/target-guard.js';
@@ -55,5 +57,26 @@ describe('releasing a directory nothing uses', () => {
   it('finds no process and no mount and changes nothing', async () => {
     expect(await listProcessesInTree(dir)).toEqual([]);
     expect(await releaseTarget(dir)).toEqual({ killed: [], unmounted: [] });
+  });
+});
+
+describe('an installer helper working in the directory without a chroot', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'xenkit-guard-helper-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is found when it started after us and is killed by releaseTarget', async () => {
+    const child = spawn('sleep', ['300'], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => child.once('spawn', resolve));
+    expect(await listProcessesInTree(dir)).toEqual([]);
+    expect((await listProcessesInTree(dir, await ownStartTicks())).map((p) => p.pid)).toEqual([child.pid]);
+    const report = await releaseTarget(dir);
+    expect(report.killed).toEqual([{ pid: child.pid, command: 'sleep' }]);
+    expect(await exited).toBeDefined();
   });
 });
