@@ -152,6 +152,8 @@ export const CREATE_IMAGE_OPTIONS: readonly OptionDef[] = [
   o({ name: 'type', kind: 'string', key: 'type', default: 'pv', group: 'xenkit', valueName: 'pv|pvh|hvm', help: 'Guest type (default pv, booting its own kernel).' }),
   o({ name: 'image-format', kind: 'string', key: 'image-format', default: 'raw', group: 'xenkit', valueName: 'raw|qcow2', help: 'Format of image files (with --dir).' }),
   o({ name: 'ssh-key', kind: 'list', key: 'ssh-key', group: 'xenkit', valueName: 'FILE', help: "Public key file for root's authorized_keys; repeatable." }),
+  o({ name: 'no-cache', kind: 'flag', key: 'no-cache', default: false, group: 'xenkit', help: "Don't use the root-tree cache: bootstrap from the archive (--cache still keeps .debs)." }),
+  o({ name: 'refresh-cache', kind: 'flag', key: 'refresh-cache', default: false, group: 'xenkit', help: 'Bootstrap anew and replace the root-tree cache entry.' }),
   o({ name: 'maxvcpus', kind: 'int', key: 'maxvcpus', group: 'xenkit', valueName: 'N', help: 'Most virtual CPUs the guest may be given later (vcpu-set).' }),
 ];
 

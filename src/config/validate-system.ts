@@ -80,6 +80,15 @@ export function validateInstall(
   const cache = r.bool('cache');
   const cacheDir = r.isSet('cachedir') ? r.path('cachedir', 'dir') : path.join(r.paths.cacheDir, 'archives');
   const enabled = r.int('install', 0, 1);
+  const noRootfsCache = r.bool('no-cache');
+  const refreshRootfsCache = r.bool('refresh-cache');
+  if (noRootfsCache && refreshRootfsCache) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('no-cache')} and ${r.what('refresh-cache')} both given`,
+      'choose one: skip the root-tree cache, or rebuild its entry',
+    );
+  }
   if (
     r.errors.errors.length > before ||
     !method ||
@@ -105,6 +114,7 @@ export function validateInstall(
     debootstrapCommand: r.string('debootstrap-cmd'),
     extraPackages: [...new Set(packages)],
     enabled: enabled === 1,
+    rootfsCache: noRootfsCache ? 'off' : refreshRootfsCache ? 'refresh' : 'use',
   };
 }
 

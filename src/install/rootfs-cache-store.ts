@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runtimeError } from '../errors.js';
+import { XenkitError } from '../errors.js';
 import { acquireLock, type LockHandle } from '../plan/lock-file.js';
 import { ROOTFS_CACHE_FORMAT, type RootfsKeyFields } from './rootfs-cache-key.js';
 
@@ -245,7 +245,9 @@ export async function lockEntry(
       }
     }
     if (signal.aborted) {
-      throw runtimeError('E_CANCELLED', `cancelled while waiting for root-tree cache entry ${key}`);
+      throw new XenkitError('E_CANCELLED', `cancelled while waiting for root-tree cache entry ${key}`, {
+        kind: 'cancelled',
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -111,6 +111,11 @@ export interface InstallSpec {
   extraPackages: string[];
   /** `--install=0` skips installation entirely. */
   enabled: boolean;
+  /**
+   * The root-tree cache (xenkit's own; `--cache` stays the .deb cache): `use` (default), `off`
+   * (`--no-cache`) or `refresh` (`--refresh-cache`). Absent means off.
+   */
+  rootfsCache?: 'use' | 'off' | 'refresh';
 }
 
 export interface BootSpec {

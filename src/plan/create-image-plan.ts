@@ -14,6 +14,12 @@ import { usageError } from '../errors.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from '../formats/xl-cfg-template.js';
 import { describeInstall, installRootTree, releaseTarget, type InstallResult } from '../install/index.js';
+import {
+  describeRootfsCacheInstall,
+  finishCachedDisk,
+  installWithRootfsCache,
+  planRootfsCache,
+} from '../install/rootfs-cache.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { Paths } from '../paths.js';
 import {
@@ -131,12 +137,20 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
 
   const installRequest = { install: spec.install, target: staging, packages: [], stepId: 'install.tree' };
   if (spec.install.enabled && spec.install.method !== 'none') {
+    // The root-tree cache; in its image mode this step also makes the disk and mounts it on staging.
+    const rootfs = planRootfsCache(
+      spec,
+      paths,
+      images.disk ? { path: images.disk, overwrite: isReplacing, uuid: ids.rootUuid } : undefined,
+    );
     steps.push({
       id: 'install.tree',
-      title: `Install ${spec.install.dist} (${spec.install.method})`,
-      actions: describeInstall(installRequest),
+      title: `Install ${spec.install.dist} (${spec.install.method}${rootfs ? ', root-tree cache' : ''})`,
+      actions: rootfs ? describeRootfsCacheInstall(installRequest, rootfs) : describeInstall(installRequest),
       run: async (ctx) => {
-        outcome.install = await installRootTree(installRequest, ctx);
+        outcome.install = rootfs
+          ? await installWithRootfsCache(installRequest, rootfs, ctx)
+          : await installRootTree(installRequest, ctx);
       },
     });
   }
@@ -241,6 +255,7 @@ function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite
         : []),
     ],
     run: async (ctx) => {
+      if (await finishCachedDisk(ctx, (image) => remember(ctx, image))) return;
       let target = disk;
       if (isFile) {
         const image = await createImageFile(

@@ -10,3 +10,17 @@ export function setExtUuidArgv(device: string, uuid: string): string[] {
 export async function setExtUuid(device: string, uuid: string, options: ExecOptions = {}): Promise<void> {
   await runCommand(setExtUuidArgv(device, uuid), options);
 }
+
+/** The argv that gives the ext filesystem on `device` a new UUID and label in one run. */
+export function setExtIdentityArgv(device: string, uuid: string, label: string): string[] {
+  return ['tune2fs', '-U', uuid, '-L', label, device];
+}
+
+/** Sets UUID and label of the (unmounted) ext filesystem on `device`: a copied image's new identity. */
+export async function setExtIdentity(
+  device: string,
+  identity: { uuid: string; label: string },
+  options: ExecOptions = {},
+): Promise<void> {
+  await runCommand(setExtIdentityArgv(device, identity.uuid, identity.label), options);
+}
