@@ -46,6 +46,7 @@ export async function cloneImage(
   if (linked) {
     const info = await readImageInfo(disk.path, { sink: ctx.sink });
     await createOverlay(disk.path, info.format, target, exec);
+    await fs.chmod(target, 0o600);
   } else {
     await copyImage(disk.path, target, exec);
     // A base image is 0400; the clone's own image is writable by root only, like created ones.
@@ -148,7 +149,7 @@ export async function identifyClone(
   }
   t('uuid', started);
   started = performance.now();
-  for (const view of views.reverse()) await closeRawView(view, ctx);
+  await Promise.all(views.map((view) => closeRawView(view, ctx)));
   t('close', started);
   return result;
 }

@@ -25,6 +25,7 @@ export interface FuseExportOptions {
 export interface FuseExport {
   pid: number;
   mountpoint: string;
+  pidFile: string;
 }
 
 /** The argv that starts the daemon in the background; JSON options, so no path needs escaping. */
@@ -65,7 +66,7 @@ export async function startFuseExport(
   if (!Number.isInteger(pid) || pid <= 0) {
     throw new XenkitError('E_QSD', `qemu-storage-daemon wrote no pid to ${options.pidFile}`);
   }
-  return { pid, mountpoint: options.mountpoint };
+  return { pid, mountpoint: options.mountpoint, pidFile: options.pidFile };
 }
 
 function isAlive(pid: number): boolean {
@@ -78,13 +79,15 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Stops the daemon (SIGTERM, SIGKILL after `graceMs`), waits for it to be gone (it flushes the
- * image on SIGTERM), and removes a FUSE mount it might have left behind.
+ * Stops the daemon (SIGTERM, SIGKILL after `graceMs`) and waits until it has closed the image.
+ * qemu-storage-daemon 7.2 unmounts the export, closes (and flushes) every image and only then
+ * unlinks its pidfile; the process itself lingers ~1.5 s more while a FUSE worker thread winds
+ * down, so the pidfile going away is the signal that the image is complete.
  */
 export async function stopFuseExport(exp: FuseExport, sink?: EventSink, graceMs = 10_000): Promise<void> {
   const started = Date.now();
   if (isAlive(exp.pid)) process.kill(exp.pid, 'SIGTERM');
-  while (isAlive(exp.pid)) {
+  while (isAlive(exp.pid) && existsSync(exp.pidFile)) {
     if (Date.now() - started > graceMs) {
       process.kill(exp.pid, 'SIGKILL');
     }

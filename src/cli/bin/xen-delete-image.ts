@@ -1,17 +1,89 @@
-/** `xen-delete-image`: entry point. */
-import { Command } from 'commander';
-import { notImplemented } from '../not-implemented.js';
-import { runCli } from '../run-cli.js';
+/** `xen-delete-image`: the xen-tools-compatible front-end (same options, same output lines). */
+import { usageError } from '../../errors.js';
+import { makePaths, resolveRoot } from '../../paths.js';
+import { packageVersion } from '../create-image.js';
+import {
+  opt,
+  parseCompatArgs,
+  readConfStorage,
+  refuseVolumeStorage,
+  renderCompatHelp,
+} from '../images/compat-args.js';
+import { runDelete } from '../images/delete-image.js';
+import type { ImageCommandDeps } from '../images/deps.js';
+import { runCli, type CliIO } from '../run-cli.js';
+
+const TABLE = [
+  opt('dir', 'string', 'the directory the images were saved in (images in DIR/domains/NAME)', 'DIR'),
+  opt('lvm', 'string', 'the LVM volume group (not available in this version)', 'VG'),
+  opt('evms', 'string', 'the EVMS container (not available)', 'C'),
+  opt('zpool', 'string', 'the ZFS pool (not available)', 'POOL'),
+  opt('extension', 'optional', 'file extension of the configs (default .cfg)', 'EXT'),
+  opt('hostname', 'list', 'a guest to delete (repeatable; names may also follow the options)', 'NAME'),
+  opt('dry-run', 'flag', 'say what would be deleted, delete nothing'),
+  opt('force', 'flag', 'xenkit: delete a guest whose images back linked clones'),
+  opt('json', 'flag', 'xenkit: print the result as JSON'),
+  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
+  opt('test', 'flag', 'accepted for compatibility (xenkit never needs it)'),
+  opt('verbose', 'flag', 'accepted for compatibility'),
+  opt('no-xen-ok', 'flag', 'deprecated and ignored, as in xen-tools'),
+  opt('help', 'flag', 'show this help'),
+  opt('manual', 'flag', 'show this help'),
+  opt('version', 'flag', 'show the version'),
+];
+
+const SYNOPSIS = 'Usage: xen-delete-image [options] [--hostname=]NAME [--hostname=]NAME2 ...';
 
 /** Runs `xen-delete-image` with the given arguments and returns the exit status. */
-export async function main(argv: string[]): Promise<number> {
-  return runCli('xen-delete-image', async () => {
-    const program = new Command('xen-delete-image')
-      .description('xen-delete-image (not implemented yet)')
-      .exitOverride()
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => notImplemented('xen-delete-image'));
-    await program.parseAsync(argv, { from: 'user' });
-  });
+export async function main(
+  argv: string[],
+  io?: CliIO,
+  deps: Partial<ImageCommandDeps> = {},
+): Promise<number> {
+  const streams = io ?? { stdout: process.stdout, stderr: process.stderr };
+  const json = argv.includes('--json');
+  return runCli(
+    'xen-delete-image',
+    async () => {
+      const { values, names } = parseCompatArgs(argv, TABLE, 'xen-delete-image');
+      if (values.get('help') || values.get('manual')) {
+        streams.stdout.write(
+          renderCompatHelp(
+            SYNOPSIS,
+            TABLE,
+            'Delete guests made by xen-create-image: the autostart link, /etc/xen/NAME.cfg and DIR/domains/NAME. The log stays.',
+          ),
+        );
+        return 0;
+      }
+      if (values.get('version')) {
+        streams.stdout.write(`xen-delete-image release 4.9.2 (xenkit ${packageVersion()})\n`);
+        return 0;
+      }
+      refuseVolumeStorage(values, 'xen-delete-image');
+      const paths = makePaths(resolveRoot(values.get('root') as string | undefined, deps.env ?? process.env));
+      const all = [...names, ...((values.get('hostname') as string[] | undefined) ?? [])];
+      if (all.length === 0)
+        throw usageError('E_USAGE', 'no guest named', 'xen-delete-image --dir=/home/xen NAME');
+      const ext = values.get('extension');
+      const dir = (values.get('dir') as string | undefined) ?? (await readConfStorage(paths)).dir;
+      return runDelete(
+        paths,
+        {
+          names: all,
+          options: {
+            dir,
+            extension: typeof ext === 'string' ? ext : '.cfg',
+            force: values.get('force') === true,
+            running: { xl: deps.xl },
+          },
+          dryRun: values.get('dry-run') === true,
+          json: values.get('json') === true,
+          prog: 'xen-delete-image',
+        },
+        { io: streams, ...deps },
+      );
+    },
+    { io: streams, wantsJson: () => json },
+  );
 }

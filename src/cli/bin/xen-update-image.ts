@@ -1,17 +1,82 @@
-/** `xen-update-image`: entry point. */
-import { Command } from 'commander';
-import { notImplemented } from '../not-implemented.js';
-import { runCli } from '../run-cli.js';
+/** `xen-update-image`: the xen-tools-compatible front-end (apt-get update and upgrade, as 4.9.2). */
+import { usageError } from '../../errors.js';
+import { makePaths, resolveRoot } from '../../paths.js';
+import { packageVersion } from '../create-image.js';
+import {
+  opt,
+  parseCompatArgs,
+  readConfStorage,
+  refuseVolumeStorage,
+  renderCompatHelp,
+} from '../images/compat-args.js';
+import type { ImageCommandDeps } from '../images/deps.js';
+import { runUpdate } from '../images/update-image.js';
+import { runCli, type CliIO } from '../run-cli.js';
+
+const TABLE = [
+  opt('dir', 'string', 'the directory holding the images (DIR/domains/NAME/disk.img)', 'DIR'),
+  opt('lvm', 'string', 'the LVM volume group (not available in this version)', 'VG'),
+  opt('evms', 'string', 'the EVMS container (not available)', 'C'),
+  opt('dist-upgrade', 'flag', 'xenkit: apt-get dist-upgrade instead of upgrade'),
+  opt('dry-run', 'flag', 'xenkit: print the plan and change nothing'),
+  opt('json', 'flag', 'xenkit: print the result as JSON'),
+  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
+  opt('help', 'flag', 'show this help'),
+  opt('manual', 'flag', 'show this help'),
+  opt('version', 'flag', 'show the version'),
+];
+
+const SYNOPSIS = 'Usage: xen-update-image [options] NAME1 NAME2 .. NAMEN';
 
 /** Runs `xen-update-image` with the given arguments and returns the exit status. */
-export async function main(argv: string[]): Promise<number> {
-  return runCli('xen-update-image', async () => {
-    const program = new Command('xen-update-image')
-      .description('xen-update-image (not implemented yet)')
-      .exitOverride()
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => notImplemented('xen-update-image'));
-    await program.parseAsync(argv, { from: 'user' });
-  });
+export async function main(
+  argv: string[],
+  io?: CliIO,
+  deps: Partial<ImageCommandDeps> = {},
+): Promise<number> {
+  const streams = io ?? { stdout: process.stdout, stderr: process.stderr };
+  const json = argv.includes('--json');
+  return runCli(
+    'xen-update-image',
+    async () => {
+      const { values, names } = parseCompatArgs(argv, TABLE, 'xen-update-image');
+      if (values.get('help') || values.get('manual')) {
+        streams.stdout.write(
+          renderCompatHelp(
+            SYNOPSIS,
+            TABLE,
+            'Run apt-get update and apt-get upgrade inside the images of stopped guests.',
+          ),
+        );
+        return 0;
+      }
+      if (values.get('version')) {
+        streams.stdout.write(`xen-update-image release 4.9.2 (xenkit ${packageVersion()})\n`);
+        return 0;
+      }
+      refuseVolumeStorage(values, 'xen-update-image');
+      if (names.length === 0)
+        throw usageError('E_USAGE', 'no guest named', 'xen-update-image --dir=/home/xen NAME');
+      const paths = makePaths(resolveRoot(values.get('root') as string | undefined, deps.env ?? process.env));
+      const dir = (values.get('dir') as string | undefined) ?? (await readConfStorage(paths)).dir;
+      return runUpdate(
+        paths,
+        {
+          names,
+          options: {
+            dir,
+            upgrade: values.get('dist-upgrade') ? 'dist-upgrade' : 'upgrade',
+            clean: true,
+            running: { xl: deps.xl },
+          },
+          dryRun: values.get('dry-run') === true,
+          json: values.get('json') === true,
+          quiet: values.get('json') === true,
+          prog: 'xen-update-image',
+        },
+        { io: streams, ...deps },
+      );
+    },
+    { io: streams, wantsJson: () => json },
+  );
 }

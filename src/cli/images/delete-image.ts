@@ -1,0 +1,127 @@
+/** `xen-delete-image` / `xenkit delete-image`: remove stopped guests, saying what goes. */
+import type { Command } from 'commander';
+import { XenkitError } from '../../errors.js';
+import {
+  buildDeletePlan,
+  describeDelete,
+  inspectDelete,
+  type DeleteOptions,
+  type DeleteTarget,
+} from '../../images/delete-plan.js';
+import { executePlan } from '../../plan/executor.js';
+import type { Paths } from '../../paths.js';
+import { printError } from '../run-cli.js';
+import { withSignalAbort } from '../signals.js';
+import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
+
+export interface DeleteRun {
+  names: string[];
+  options: DeleteOptions;
+  dryRun: boolean;
+  json: boolean;
+  prog: string;
+}
+
+/** The lines xen-delete-image prints for one guest (`Deleting:`, `Removing:`, `Would delete:`). */
+export function renderDeleteLines(target: DeleteTarget, dryRun: boolean): string[] {
+  const lines = target.removals.map((r) =>
+    dryRun
+      ? `Would delete: ${r.path}`
+      : r.kind === 'directory'
+        ? `Removing: ${r.path}`
+        : `Deleting: ${r.path}`,
+  );
+  for (const a of target.addresses) lines.push(`${dryRun ? 'Would release' : 'Released'} address: ${a}`);
+  for (const b of target.unmarkBases)
+    lines.push(
+      `${dryRun ? 'Would make' : 'Made'} writable again (no linked clone left): ${b.images.join(', ')}`,
+    );
+  for (const k of target.kept) lines.push(`Kept: ${k}`);
+  return lines;
+}
+
+/** Deletes each guest in turn; a running or missing one is reported and the others still go. */
+export async function runDelete(paths: Paths, run: DeleteRun, deps: ImageCommandDeps): Promise<number> {
+  const { io } = deps;
+  const results: Record<string, unknown>[] = [];
+  let status = 0;
+  for (const name of run.names) {
+    try {
+      const target = await inspectDelete(paths, name, run.options);
+      if (!run.dryRun)
+        await withSignalAbort((signal) => executePlan(buildDeletePlan(paths, [target]), { signal }));
+      if (!run.json)
+        io.stdout.write(
+          renderDeleteLines(target, run.dryRun)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
+      results.push({
+        name,
+        ok: true,
+        dryRun: run.dryRun,
+        removed: target.removals,
+        releasedAddresses: target.addresses,
+        unmarkedBases: target.unmarkBases,
+        kept: target.kept,
+        actions: describeDelete(target),
+      });
+    } catch (error) {
+      status = 1;
+      if (error instanceof XenkitError && error.code === 'E_RUNNING' && !run.json) {
+        // xen-tools' own words, so scripts that look for them keep working.
+        io.stdout.write(`Skipping xen guest '${name}' - it appears to be running.\n`);
+      } else if (!run.json) printError(run.prog, error, io, false);
+      results.push({
+        name,
+        ok: false,
+        error: error instanceof XenkitError ? error.toJSON() : { message: String(error) },
+      });
+    }
+  }
+  if (run.json) writeJson(io, { ok: status === 0, guests: results });
+  return status;
+}
+
+/** Registers `delete-image`. */
+export function addDeleteImageCommand(program: Command, deps: ImageCommandDeps): void {
+  program
+    .command('delete-image')
+    .summary('delete stopped guests: images, config, autostart link')
+    .description(
+      'Delete the stopped guests NAME...: their autostart link, /etc/xen/NAME.cfg and image directory ' +
+        'DIR/domains/NAME (and image files the cfg names that no other guest uses), and give back an ' +
+        '--ip=auto address. The log /var/log/xen-tools/NAME.log is kept, as xen-tools keeps it. A running ' +
+        'guest is skipped; a guest whose images back linked clones is refused without --force.',
+    )
+    .argument('<names...>', 'guests to delete')
+    .option('--dir <dir>', 'the images are in DIR/domains/NAME (default: where the cfg says)')
+    .option('--force', 'delete a guest even though linked clones use its images (they break)')
+    .option('--dry-run', 'say what would be deleted, delete nothing')
+    .option('--json', 'print the result as JSON')
+    .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
+    .action(
+      async (
+        names: string[],
+        flags: { dir?: string; force?: boolean; dryRun?: boolean; json?: boolean; root?: string },
+      ) => {
+        const code = await runDelete(
+          pathsFor(deps, flags.root),
+          {
+            names,
+            options: {
+              dir: flags.dir,
+              extension: '.cfg',
+              force: flags.force === true,
+              running: { xl: deps.xl },
+            },
+            dryRun: flags.dryRun === true,
+            json: flags.json === true,
+            prog: deps.prog ?? 'xenkit',
+          },
+          deps,
+        );
+        if (code !== 0) process.exitCode = code;
+      },
+    );
+}

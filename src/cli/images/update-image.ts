@@ -1,0 +1,127 @@
+/** `xen-update-image` / `xenkit update-image`: apt inside stopped guests' images. */
+import type { Command } from 'commander';
+import { XenkitError } from '../../errors.js';
+import { buildUpdatePlan, type UpdateOptions } from '../../images/update-plan.js';
+import { logPathOf } from '../../images/guest-files.js';
+import { RunLog } from '../../log/run-log.js';
+import { executePlan } from '../../plan/executor.js';
+import { planToJSON } from '../../plan/plan.js';
+import type { Paths } from '../../paths.js';
+import { chooseProgressMode, createProgressReporter } from '../progress.js';
+import { renderPlan } from '../render-plan.js';
+import { printError } from '../run-cli.js';
+import { withSignalAbort } from '../signals.js';
+import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
+
+export interface UpdateRun {
+  names: string[];
+  options: UpdateOptions;
+  dryRun: boolean;
+  json: boolean;
+  quiet: boolean;
+  prog: string;
+}
+
+/** Updates each guest in turn; a running one is skipped with xen-tools' message. */
+export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommandDeps): Promise<number> {
+  const { io } = deps;
+  const results: Record<string, unknown>[] = [];
+  let status = 0;
+  for (const name of run.names) {
+    try {
+      const { plan, outcome } = await buildUpdatePlan(paths, name, run.options);
+      if (run.dryRun) {
+        if (run.json) results.push({ name, ok: true, dryRun: true, plan: planToJSON(plan) });
+        else io.stdout.write(renderPlan(plan));
+        continue;
+      }
+      // The guest's log gets the apt runs, as xen-create-image's run went there.
+      const log = new RunLog(logPathOf(paths, name));
+      const reporter = createProgressReporter(
+        io.stderr,
+        chooseProgressMode(io.stderr as NodeJS.WriteStream, run.quiet || run.json),
+      );
+      try {
+        log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
+        await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
+      } finally {
+        reporter.stop();
+        log.close();
+      }
+      if (!outcome.isDebian) {
+        status = 1;
+        if (!run.json) io.stdout.write(`Xen image ${name} is not a Debian GNU/Linux image.  Skipping\n`);
+      } else if (!run.json) {
+        io.stdout.write(
+          `Updated ${name} (${outcome.image}): ${outcome.upgraded ?? '?'} upgraded, ${outcome.newlyInstalled ?? '?'} newly installed, in ${(outcome.durationMs / 1000).toFixed(1)} s\n`,
+        );
+      }
+      results.push({ ok: outcome.isDebian, ...outcome });
+    } catch (error) {
+      status = 1;
+      if (error instanceof XenkitError && error.code === 'E_RUNNING' && !run.json) {
+        io.stdout.write(`Skipping xen guest '${name}' - it appears to be running.\n`);
+      } else if (!run.json) printError(run.prog, error, io, false);
+      results.push({
+        name,
+        ok: false,
+        error: error instanceof XenkitError ? error.toJSON() : { message: String(error) },
+      });
+    }
+  }
+  if (run.json) writeJson(io, { ok: status === 0, guests: results });
+  return status;
+}
+
+/** Registers `update-image`. */
+export function addUpdateImageCommand(program: Command, deps: ImageCommandDeps): void {
+  program
+    .command('update-image')
+    .summary("apt-get update and upgrade inside stopped guests' images")
+    .description(
+      'Mount the root image of each stopped guest NAME, and run apt-get update and dist-upgrade in a ' +
+        'chroot (no daemon starts: policy-rc.d; no questions: noninteractive, configs kept), then apt-get ' +
+        'clean. Everything mounted or changed for the run is put back, also on failure or a signal.',
+    )
+    .argument('<names...>', 'guests to update')
+    .option('--dir <dir>', 'the root image is DIR/domains/NAME/disk.img (default: the first disk of the cfg)')
+    .option('--upgrade', 'plain `apt-get upgrade` (as xen-tools) instead of dist-upgrade')
+    .option('--no-clean', 'keep the downloaded packages in the image')
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--json', 'print the result as JSON')
+    .option('--quiet', 'no progress output')
+    .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
+    .action(
+      async (
+        names: string[],
+        flags: {
+          dir?: string;
+          upgrade?: boolean;
+          clean?: boolean;
+          dryRun?: boolean;
+          json?: boolean;
+          quiet?: boolean;
+          root?: string;
+        },
+      ) => {
+        const code = await runUpdate(
+          pathsFor(deps, flags.root),
+          {
+            names,
+            options: {
+              dir: flags.dir,
+              upgrade: flags.upgrade ? 'upgrade' : 'dist-upgrade',
+              clean: flags.clean !== false,
+              running: { xl: deps.xl },
+            },
+            dryRun: flags.dryRun === true,
+            json: flags.json === true,
+            quiet: flags.quiet === true,
+            prog: deps.prog ?? 'xenkit',
+          },
+          deps,
+        );
+        if (code !== 0) process.exitCode = code;
+      },
+    );
+}

@@ -1,0 +1,144 @@
+/**
+ * What xen-list-images shows for every /etc/xen/*.cfg (name, memory, IP or DHCP with the MAC, the
+ * config file) plus each disk: size the guest sees, space taken on the host, format, the parent of
+ * a linked clone; the guest's running state; and the clones a base guest has.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseXlCfg } from '../formats/xl-cfg-parse.js';
+import type { EventSink } from '../log/events.js';
+import type { Paths } from '../paths.js';
+import { readImageInfo } from '../tools/qemu-img.js';
+import { guestDisksOf } from './guest-files.js';
+import { networkFromCfg } from './guest-network.js';
+import { findLinkedClones, isQcow2File, listCfgFiles, readBaseMarks } from './linked-base.js';
+import { checkGuestRunning, type RunningCheckOptions } from './running.js';
+
+/** One disk in the listing. */
+export interface ListedDisk {
+  path: string;
+  vdev: string;
+  exists: boolean;
+  /** raw, qcow2, or the cfg's format when the file is missing. */
+  format: string;
+  /** Bytes the guest sees. */
+  virtualSize: number | undefined;
+  /** File size (apparent), bytes. */
+  apparentSize: number | undefined;
+  /** Space taken on the host (st_blocks * 512), bytes. */
+  allocatedSize: number | undefined;
+  /** The backing image of a linked clone. */
+  parent: string | undefined;
+  /** Marked as the base of linked clones (read-only). */
+  isBase: boolean;
+}
+
+/** One guest in the listing. */
+export interface ListedGuest {
+  name: string;
+  cfgPath: string;
+  memory: number;
+  mode: 'dhcp' | 'static' | 'none';
+  ips: string[];
+  mac: string | undefined;
+  disks: ListedDisk[];
+  running: 'qemu' | 'xl' | false;
+  /** Guests whose overlays use this guest's images. */
+  clones: string[];
+  /** A cfg xl cannot parse: the listing shows what xen-tools' regexes find, and the error. */
+  error: string | undefined;
+}
+
+export interface ListOptions {
+  /** The config directory (`--test` of xen-list-images); default the root's /etc/xen. */
+  configDir?: string;
+  extension?: string;
+  running?: RunningCheckOptions;
+  sink?: EventSink;
+}
+
+/** Every guest config, sorted by file name, with its disks and state. */
+export async function listImages(paths: Paths, options: ListOptions = {}): Promise<ListedGuest[]> {
+  const files = listCfgFiles(options.configDir ?? paths.xenDir, options.extension ?? '.cfg');
+  const guests: ListedGuest[] = [];
+  for (const cfgPath of files) guests.push(await describeGuest(paths, cfgPath, options));
+  return guests;
+}
+
+async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions): Promise<ListedGuest> {
+  const text = fs.readFileSync(cfgPath, 'utf8');
+  let config;
+  try {
+    config = parseXlCfg(text, cfgPath);
+  } catch (error) {
+    return {
+      name: /^\s*name\s*=\s*["']([^'"]+)['"]/im.exec(text)?.[1] ?? path.basename(cfgPath),
+      cfgPath,
+      memory: Number(/^\s*memory[^0-9]*([0-9]+)/im.exec(text)?.[1] ?? 0),
+      mode: 'none',
+      ips: [],
+      mac: undefined,
+      disks: [],
+      running: false,
+      clones: [],
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+  const net = networkFromCfg(config);
+  const bases = new Set(readBaseMarks(text).map((m) => m.image));
+  const disks = await Promise.all(
+    guestDisksOf(paths, config).map((d) =>
+      describeDisk(d.path, d.config.vdev, d.config.format, d.exists, bases, options.sink),
+    ),
+  );
+  const seen = await checkGuestRunning(config.name, paths, options.running);
+  const clones = bases.size > 0 ? await findLinkedClones(paths, [...bases], options.sink) : [];
+  return {
+    name: config.name,
+    cfgPath,
+    memory: config.memory,
+    mode: net.mode,
+    ips: net.addresses.map((a) => a.address),
+    mac: net.mac,
+    disks,
+    running: seen.running ? seen.by : false,
+    clones: [...new Set(clones.map((c) => c.name))],
+    error: undefined,
+  };
+}
+
+async function describeDisk(
+  file: string,
+  vdev: string,
+  cfgFormat: string,
+  exists: boolean,
+  bases: Set<string>,
+  sink: EventSink | undefined,
+): Promise<ListedDisk> {
+  const disk: ListedDisk = {
+    path: file,
+    vdev,
+    exists,
+    format: cfgFormat,
+    virtualSize: undefined,
+    apparentSize: undefined,
+    allocatedSize: undefined,
+    parent: undefined,
+    isBase: bases.has(file),
+  };
+  if (!exists) return disk;
+  const stat = fs.statSync(file);
+  if (stat.isFile()) {
+    disk.apparentSize = stat.size;
+    disk.allocatedSize = stat.blocks * 512;
+    disk.virtualSize = stat.size;
+    disk.format = 'raw';
+  }
+  if (stat.isFile() && isQcow2File(file)) {
+    const info = await readImageInfo(file, { sink });
+    disk.format = info.format;
+    disk.virtualSize = info.virtualSize;
+    disk.parent = info.backingFile ? path.resolve(path.dirname(file), info.backingFile) : undefined;
+  }
+  return disk;
+}

@@ -1,0 +1,249 @@
+/**
+ * xen-update-image: `apt-get update` and an upgrade inside a stopped guest's root filesystem. The
+ * image is loop-mounted read-write (a qcow2 one through a FUSE export), /proc, /sys and /dev are
+ * mounted into it, a policy-rc.d keeps every daemon from starting, the host's resolv.conf stands in
+ * for the guest's, and apt runs in a chroot without questions. Every one of those is undone in
+ * reverse on success, failure or a signal.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { TreeEditor } from '../customize/tree-editor.js';
+import { runtimeError } from '../errors.js';
+import { underRoot, type Paths } from '../paths.js';
+import { acquireLock } from '../plan/lock-file.js';
+import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import { runCommand } from '../tools/exec.js';
+import { mountArgv, mountFs, unmountFs, type MountOptions } from '../tools/mount.js';
+import { cfgPathOf, checkGuestName, isPresent, readGuest } from './guest-files.js';
+import {
+  closeRawView,
+  mountTree,
+  openRawView,
+  unmountTree,
+  type MountedTree,
+  type RawView,
+} from './image-access.js';
+import { isQcow2File } from './linked-base.js';
+import { refuseRunningGuest, type RunningCheckOptions } from './running.js';
+
+export interface UpdateOptions {
+  /** `--dir`: the root image is DIR/domains/NAME/disk.img (xen-tools' only way). */
+  dir: string | undefined;
+  /** `upgrade` as xen-tools 4.9.2 runs it, or `dist-upgrade` (also takes new dependencies). */
+  upgrade: 'upgrade' | 'dist-upgrade';
+  /** Remove the downloaded packages afterwards (`apt-get clean`), so the image does not grow. */
+  clean: boolean;
+  /** The host's resolver config, copied in for the run. */
+  hostResolvConf?: string;
+  running?: RunningCheckOptions;
+}
+
+export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+const POLICY_SCRIPT =
+  '#!/bin/sh\n# Written by xenkit for xen-update-image: no daemon starts while the image is updated.\nexit 101\n';
+
+/** What updating one guest found and did. */
+export interface UpdateOutcome {
+  name: string;
+  image: string;
+  format: string;
+  /** false: no /usr/bin/apt-get in the image (xen-tools: "not a Debian GNU/Linux image"). */
+  isDebian: boolean;
+  /** Packages apt reported as upgraded/newly installed (from its summary line). */
+  upgraded: number | undefined;
+  newlyInstalled: number | undefined;
+  durationMs: number;
+}
+
+/** The root image of `name`: DIR/domains/NAME/disk.img with --dir, else the cfg's first disk. */
+export function rootImageOf(
+  paths: Paths,
+  name: string,
+  dir: string | undefined,
+): { image: string; format: string } {
+  if (dir) {
+    const image = path.join(underRoot(paths, dir), 'domains', name, 'disk.img');
+    if (!isPresent(image)) {
+      throw runtimeError(
+        'E_NO_IMAGE',
+        `Disk image '${image}' for host '${name}' not found`,
+        'check the name and --dir',
+      );
+    }
+    return { image, format: isQcow2File(image) ? 'qcow2' : 'raw' };
+  }
+  if (!isPresent(cfgPathOf(paths, name))) {
+    throw runtimeError(
+      'E_NO_GUEST',
+      `guest "${name}": no domain config ${cfgPathOf(paths, name)}`,
+      'give --dir=DIR if its images are in DIR/domains/NAME',
+    );
+  }
+  const disk = readGuest(paths, name).disks.find((d) => d.isFile);
+  if (!disk)
+    throw runtimeError(
+      'E_NO_IMAGE',
+      `guest "${name}": its cfg names no image file`,
+      'xen-update-image works on file images',
+    );
+  return { image: disk.path, format: isQcow2File(disk.path) ? 'qcow2' : 'raw' };
+}
+
+/** Parses apt-get's `N upgraded, M newly installed, ...` line. */
+export function parseAptSummary(text: string): { upgraded: number; newlyInstalled: number } | undefined {
+  const match = /^(\d+) upgraded, (\d+) newly installed/m.exec(text);
+  return match ? { upgraded: Number(match[1]), newlyInstalled: Number(match[2]) } : undefined;
+}
+
+/** The chroot argv of one apt-get run. */
+export function aptArgv(root: string, args: readonly string[]): string[] {
+  return ['chroot', root, '/usr/bin/apt-get', ...args];
+}
+
+const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive', APT_LISTCHANGES_FRONTEND: 'none' };
+const UPGRADE_FLAGS = [
+  '-y',
+  '-o',
+  'Dpkg::Options::=--force-confdef',
+  '-o',
+  'Dpkg::Options::=--force-confold',
+];
+
+/** Checks the guest and builds the plan for updating it. */
+export async function buildUpdatePlan(
+  paths: Paths,
+  rawName: string,
+  options: UpdateOptions,
+): Promise<{ plan: Plan; outcome: UpdateOutcome }> {
+  const name = checkGuestName(rawName);
+  const { image, format } = rootImageOf(paths, name, options.dir);
+  await refuseRunningGuest(name, paths, 'update', options.running);
+  const outcome: UpdateOutcome = {
+    name,
+    image,
+    format,
+    isDebian: false,
+    upgraded: undefined,
+    newlyInstalled: undefined,
+    durationMs: 0,
+  };
+  const upgradeArgs = [...UPGRADE_FLAGS, options.upgrade];
+  const steps: PlanStep[] = [
+    {
+      id: 'update.mount',
+      title: `Mount the root filesystem of ${name} read-write`,
+      actions: [
+        { kind: 'note', text: `take the lock of guest ${name}; check again that it is stopped` },
+        ...(format === 'raw'
+          ? []
+          : [{ kind: 'note' as const, text: `serve ${image} raw with qemu-storage-daemon (FUSE)` }]),
+        { kind: 'run', argv: ['losetup', '--find', '--show', image] },
+        { kind: 'run', argv: mountArgv('<loop>', '<tree>') },
+        { kind: 'run', argv: mountArgv('proc', '<tree>/proc', { fsType: 'proc' }) },
+        { kind: 'run', argv: mountArgv('sysfs', '<tree>/sys', { fsType: 'sysfs' }) },
+        { kind: 'run', argv: mountArgv('/dev', '<tree>/dev', { options: ['bind'] }) },
+        { kind: 'write', path: `<tree>${POLICY_RC_D}`, mode: 0o755, content: POLICY_SCRIPT },
+        { kind: 'write', path: '<tree>/etc/resolv.conf', mode: 0o644 },
+      ],
+      run: async (ctx) => {
+        const lock = await acquireLock(path.join(paths.lockDir, `guest-${name}.lock`), `guest "${name}"`);
+        ctx.undo.push(`release the lock of guest ${name}`, () => lock.release());
+        ctx.undo.afterCommit(`release the lock of guest ${name}`, () => lock.release());
+        await refuseRunningGuest(name, paths, 'update', options.running);
+        const view = await openRawView(image, format, ctx);
+        const tree = await mountTree(view.rawPath, ctx);
+        ctx.state.set('view', view);
+        ctx.state.set('tree', tree);
+        outcome.isDebian = isExecutable(path.join(tree.dir, 'usr/bin/apt-get'));
+        if (!outcome.isDebian) return;
+        const binds: [string, string, MountOptions][] = [
+          ['proc', 'proc', { fsType: 'proc' }],
+          ['sysfs', 'sys', { fsType: 'sysfs' }],
+          ['/dev', 'dev', { options: ['bind'] }],
+        ];
+        for (const [source, dir, opts] of binds) {
+          fs.mkdirSync(path.join(tree.dir, dir), { recursive: true });
+          await mountFs(source, path.join(tree.dir, dir), ctx, opts);
+        }
+        const editor = new TreeEditor(tree.dir);
+        ctx.undo.push(`restore resolv.conf and policy-rc.d in ${tree.dir}`, () => editor.rollback());
+        ctx.state.set('editor', editor);
+        editor.writeFile(POLICY_RC_D, POLICY_SCRIPT, { mode: 0o755, uid: 0, gid: 0 });
+        const resolv = options.hostResolvConf ?? '/etc/resolv.conf';
+        if (fs.existsSync(resolv))
+          editor.writeFile('/etc/resolv.conf', fs.readFileSync(resolv), { mode: 0o644 });
+      },
+    },
+    {
+      id: 'update.apt',
+      title: `apt-get update and ${options.upgrade} in ${name}`,
+      actions: [
+        { kind: 'run', argv: aptArgv('<tree>', ['update']) },
+        { kind: 'run', argv: aptArgv('<tree>', upgradeArgs) },
+        ...(options.clean ? [{ kind: 'run' as const, argv: aptArgv('<tree>', ['clean']) }] : []),
+        {
+          kind: 'note',
+          text: "DEBIAN_FRONTEND=noninteractive; changed config files keep the guest's version",
+        },
+      ],
+      run: async (ctx) => {
+        if (!outcome.isDebian) return;
+        const tree = ctx.state.get('tree') as MountedTree;
+        const started = Date.now();
+        const apt = (args: string[]) =>
+          runCommand(aptArgv(tree.dir, args), {
+            env: APT_ENV,
+            sink: ctx.sink,
+            signal: ctx.signal,
+            onLine: (line) => ctx.reporter.progress('update.apt', line.slice(0, 100)),
+          });
+        await apt(['update']);
+        const upgrade = await apt(upgradeArgs);
+        const summary = parseAptSummary(upgrade.stdout);
+        outcome.upgraded = summary?.upgraded;
+        outcome.newlyInstalled = summary?.newlyInstalled;
+        if (options.clean) await apt(['clean']);
+        outcome.durationMs = Date.now() - started;
+      },
+    },
+    {
+      id: 'update.unmount',
+      title: `Put everything back and unmount ${name}`,
+      actions: [
+        {
+          kind: 'note',
+          text: 'restore resolv.conf, remove policy-rc.d, unmount dev, sys, proc and the tree, detach',
+        },
+      ],
+      run: (ctx) => tearDown(ctx),
+    },
+  ];
+  return { plan: { subject: `update ${name}`, steps }, outcome };
+}
+
+async function tearDown(ctx: StepContext): Promise<void> {
+  const tree = ctx.state.get('tree') as MountedTree | undefined;
+  const view = ctx.state.get('view') as RawView | undefined;
+  const editor = ctx.state.get('editor') as TreeEditor | undefined;
+  if (editor) {
+    editor.rollback();
+    ctx.undo.release(`restore resolv.conf and policy-rc.d in ${tree?.dir ?? ''}`);
+  }
+  if (tree) {
+    for (const dir of ['dev', 'sys', 'proc']) {
+      const mounted = path.join(tree.dir, dir);
+      if (ctx.undo.describe().includes(`unmount ${mounted}`)) await unmountFs(mounted, ctx);
+    }
+    await unmountTree(tree, ctx);
+  }
+  if (view) await closeRawView(view, ctx);
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
