@@ -146,7 +146,7 @@ export async function inspectDelete(
 
 /** Addresses the `--ip=auto` pool has recorded for `name`. */
 function claimedAddresses(paths: Paths, name: string): string[] {
-  let text = '';
+  let text: string;
   try {
     text = fs.readFileSync(usedStateFile(paths), 'utf8');
   } catch {

@@ -23,7 +23,7 @@ import {
   type MountedTree,
   type RawView,
 } from './image-access.js';
-import { isQcow2File } from './linked-base.js';
+import { isQcow2File, readBaseMarks } from './linked-base.js';
 import { refuseRunningGuest, type RunningCheckOptions } from './running.js';
 
 export interface UpdateOptions {
@@ -118,6 +118,7 @@ export async function buildUpdatePlan(
   const name = checkGuestName(rawName);
   const { image, format } = rootImageOf(paths, name, options.dir);
   await refuseRunningGuest(name, paths, 'update', options.running);
+  refuseBaseImage(paths, name, image);
   const outcome: UpdateOutcome = {
     name,
     image,
@@ -237,6 +238,19 @@ async function tearDown(ctx: StepContext): Promise<void> {
     await unmountTree(tree, ctx);
   }
   if (view) await closeRawView(view, ctx);
+}
+
+/** A base of linked clones must never change: its clones read its blocks. */
+function refuseBaseImage(paths: Paths, name: string, image: string): void {
+  const cfgPath = cfgPathOf(paths, name);
+  const marks = isPresent(cfgPath) ? readBaseMarks(fs.readFileSync(cfgPath, 'utf8')) : [];
+  if (marks.some((m) => m.image === image)) {
+    throw runtimeError(
+      'E_IS_BASE',
+      `guest "${name}": ${image} backs linked clones and must not change`,
+      'update the clones instead, or delete them first (xenkit list-images shows them)',
+    );
+  }
 }
 
 function isExecutable(file: string): boolean {

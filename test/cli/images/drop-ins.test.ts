@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main as deleteMain } from '../../../src/cli/bin/xen-delete-image.js';
+import { main as listMain } from '../../../src/cli/bin/xen-list-images.js';
+import { main as updateMain } from '../../../src/cli/bin/xen-update-image.js';
+import type { Paths } from '../../../src/paths.js';
+import { makeFakeGuest, makeRoot } from '../../images/fake-guests.js';
+
+function capture(): { io: { stdout: Writable; stderr: Writable }; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const sink = (add: (s: string) => void) =>
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        add(chunk.toString());
+        done();
+      },
+    });
+  return {
+    io: { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+let paths: Paths;
+afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
+
+describe('xen-delete-image', () => {
+  it('prints what xen-tools prints, deletes, and leaves the other guest alone', async () => {
+    paths = makeRoot();
+    makeFakeGuest(paths, 'foo');
+    makeFakeGuest(paths, 'bar');
+    const c = capture();
+    const code = await deleteMain([`--root=${paths.root}`, '--dir=/srv', '--hostname=foo'], c.io, {
+      xl: false,
+    });
+    expect(code).toBe(0);
+    expect(c.out()).toBe(
+      [
+        `Deleting: ${paths.xenDir}/foo.cfg`,
+        `Removing: ${paths.root}/srv/domains/foo`,
+        `Kept: ${paths.logDir}/foo.log`,
+        '',
+      ].join('\n'),
+    );
+    expect(fs.existsSync(path.join(paths.xenDir, 'bar.cfg'))).toBe(true);
+  });
+
+  it('says what it would delete with --dry-run and deletes nothing', async () => {
+    paths = makeRoot();
+    makeFakeGuest(paths, 'foo');
+    const c = capture();
+    expect(await deleteMain([`--root=${paths.root}`, '--dry-run', 'foo'], c.io, { xl: false })).toBe(0);
+    expect(c.out()).toContain(`Would delete: ${paths.xenDir}/foo.cfg\n`);
+    expect(fs.existsSync(path.join(paths.xenDir, 'foo.cfg'))).toBe(true);
+  });
+
+  it.each([
+    [['--lvm=vg0', 'foo'], 2, 'volume storage is not available'],
+    [[], 2, 'no guest named'],
+    [['missing'], 1, 'nothing to delete'],
+  ])('fails on %j with status %i', async (argv, status, message) => {
+    paths = makeRoot();
+    const c = capture();
+    expect(await deleteMain([`--root=${paths.root}`, ...argv], c.io, { xl: false })).toBe(status);
+    expect(c.err()).toContain(message);
+  });
+
+  it('reports JSON with --json', async () => {
+    paths = makeRoot();
+    makeFakeGuest(paths, 'foo');
+    const c = capture();
+    expect(await deleteMain([`--root=${paths.root}`, '--json', 'foo'], c.io, { xl: false })).toBe(0);
+    const body = JSON.parse(c.out()) as {
+      ok: boolean;
+      guests: { name: string; removed: { kind: string }[] }[];
+    };
+    expect(body.ok).toBe(true);
+    expect(body.guests[0]?.removed.map((r) => r.kind)).toEqual(['config', 'directory']);
+  });
+});
+
+describe('xen-list-images', () => {
+  it('prints the xen-tools lines for each guest, then disks and state, blank-line separated', async () => {
+    paths = makeRoot();
+    makeFakeGuest(paths, 'a1');
+    makeFakeGuest(paths, 'b2', { ip: '192.0.2.9' });
+    const c = capture();
+    expect(await listMain([`--root=${paths.root}`], c.io, { xl: false })).toBe(0);
+    const blocks = c.out().split('\n\n');
+    expect(blocks).toHaveLength(2);
+    expect(blocks[0]?.split('\n').slice(0, 4)).toEqual([
+      'Name: a1',
+      'Memory: 256 MB',
+      'DHCP [MAC: 00:16:3E:00:00:02]',
+      `Config: ${paths.xenDir}/a1.cfg`,
+    ]);
+    expect(blocks[1]).toContain('IP: 192.0.2.9 [MAC: 00:16:3E:00:00:01]\n');
+    expect(blocks[1]).toContain(`Disk: xvda2 ${paths.root}/srv/domains/b2/disk.img (raw, 64.0M, `);
+    expect(blocks[1]).toContain('State: stopped');
+  });
+});
+
+describe('xen-update-image', () => {
+  it.each([
+    [['--evms=c', 'foo'], 2, 'volume storage is not available'],
+    [['--dir=/srv', 'nope'], 1, "Disk image '"],
+  ])('refuses %j', async (argv, status, message) => {
+    paths = makeRoot();
+    const c = capture();
+    expect(await updateMain([`--root=${paths.root}`, ...argv], c.io, { xl: false })).toBe(status);
+    expect(c.err()).toContain(message);
+  });
+});

@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseXlCfg } from '../../src/formats/xl-cfg-parse.js';
+import { cloneVifSpec, renderCloneCfg, type CloneCfgChanges } from '../../src/images/clone-cfg.js';
+
+const golden = (name: string): string =>
+  fs.readFileSync(path.join(import.meta.dirname, '../golden/xl-cfg', `${name}.cfg`), 'utf8');
+
+function changesFor(text: string, linked: boolean, network: CloneCfgChanges['network']): CloneCfgChanges {
+  const dc = parseXlCfg(text);
+  return {
+    sourceName: dc.name,
+    name: 'clone1',
+    disks: dc.disks.map((d) => ({
+      from: d,
+      target: d.target.replace(`/${dc.name}/`, '/clone1/'),
+      format: linked ? 'qcow2' : d.format,
+    })),
+    mac: '00:16:3E:AA:BB:CC',
+    network,
+    note: 'Cloned from the test (full clone).',
+  };
+}
+
+describe('renderCloneCfg', () => {
+  it.each([
+    ['static-ip', false, { mode: 'static' as const, addresses: ['192.168.1.99'] }],
+    ['dhcp-bridge', false, { mode: 'dhcp' as const, addresses: [] }],
+    ['two-ips', true, { mode: 'static' as const, addresses: ['10.0.0.50', '10.0.0.51'] }],
+    ['dhcp-bridge', true, { mode: 'static' as const, addresses: ['192.0.2.7'] }],
+    ['static-ip', false, { mode: 'dhcp' as const, addresses: [] }],
+  ])(
+    'rewrites %s (linked %s) into a cfg xl parses with the new name, disks, MAC and network',
+    (name, linked, network) => {
+      const text = golden(name);
+      const changes = changesFor(text, linked, network);
+      const out = renderCloneCfg(text, parseXlCfg(text).vifs[0]?.raw, changes);
+      const dc = parseXlCfg(out);
+      expect(dc.name).toBe('clone1');
+      expect(dc.disks.map((d) => d.target)).toEqual(changes.disks.map((d) => d.target));
+      expect(dc.disks.every((d) => d.format === (linked ? 'qcow2' : 'raw'))).toBe(true);
+      expect(dc.vifs[0]?.mac).toBe('00:16:3E:AA:BB:CC');
+      expect((dc.vifs[0]?.ip ?? '').split(/\s+/).filter(Boolean)).toEqual(network.addresses);
+      expect(String(dc.raw['dhcp'] ?? '')).toBe(network.mode === 'dhcp' ? 'dhcp' : '');
+      expect(out).toContain('# Cloned from the test (full clone).');
+      expect(out).toContain('Configuration file for the Xen instance clone1');
+      // everything else is kept as it was
+      const source = parseXlCfg(text);
+      expect([dc.memory, dc.vcpus, dc.onCrash, dc.kernel, dc.bootloader]).toEqual([
+        source.memory,
+        source.vcpus,
+        source.onCrash,
+        source.kernel,
+        source.bootloader,
+      ]);
+    },
+  );
+
+  it('keeps the bridge and other pairs of the vif', () => {
+    expect(
+      cloneVifSpec('mac=00:16:3E:E1:F3:41,bridge=xenbr0', '00:16:3E:00:00:01', {
+        mode: 'dhcp',
+        addresses: [],
+      }),
+    ).toBe('mac=00:16:3E:00:00:01,bridge=xenbr0');
+  });
+});

@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listImages } from '../../src/images/list-images.js';
+import type { Paths } from '../../src/paths.js';
+import { makeFakeGuest, makeRoot } from './fake-guests.js';
+
+let paths: Paths;
+afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
+
+describe('listImages', () => {
+  it('lists each cfg with memory, network, disks (sizes, format, parent) and state', async () => {
+    paths = makeRoot();
+    makeFakeGuest(paths, 'a1');
+    makeFakeGuest(paths, 'b2', { ip: '192.0.2.9' });
+    makeFakeGuest(paths, 'c3', { linkedTo: 'a1' });
+    fs.appendFileSync(
+      path.join(paths.xenDir, 'a1.cfg'),
+      `# xenkit-base-image: ${path.join(paths.root, 'srv/domains/a1/disk.img')} 0600\n`,
+    );
+    fs.writeFileSync(path.join(paths.xenDir, 'old.cfg~'), "name = 'backup'\n");
+    const guests = await listImages(paths, { running: { xl: false } });
+    expect(guests.map((g) => [g.name, g.mode, g.ips, g.memory, g.running])).toEqual([
+      ['a1', 'dhcp', [], 256, false],
+      ['b2', 'static', ['192.0.2.9'], 256, false],
+      ['c3', 'dhcp', [], 256, false],
+    ]);
+    const [a1, , c3] = guests;
+    expect(a1?.disks.map((d) => [d.vdev, d.format, d.virtualSize, d.isBase])).toEqual([
+      ['xvda2', 'raw', 64 << 20, true],
+      ['xvda1', 'raw', 16 << 20, false],
+    ]);
+    expect(a1?.disks[0]?.allocatedSize).toBeLessThan(1 << 20);
+    expect(a1?.clones).toEqual(['c3']);
+    expect(
+      c3?.disks.map((d) => [d.format, d.virtualSize, d.parent && path.relative(paths.root, d.parent)]),
+    ).toEqual([
+      ['qcow2', 64 << 20, 'srv/domains/a1/disk.img'],
+      ['qcow2', 16 << 20, 'srv/domains/a1/swap.img'],
+    ]);
+  });
+});
