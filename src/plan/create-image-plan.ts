@@ -10,7 +10,6 @@ import path from 'node:path';
 import { claimIp, releaseIp } from '../config/ips-file.js';
 import { describeCustomizeSteps, customizeGuest, runFinalRoles } from '../customize/customize-guest.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
-import { usageError } from '../errors.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from '../formats/xl-cfg-template.js';
 import { describeInstall, installRootTree, releaseTarget, type InstallResult } from '../install/index.js';
@@ -36,6 +35,7 @@ import {
   prepareDevice,
   type ImageFile,
 } from '../storage/index.js';
+import { lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { acquireLock } from './lock-file.js';
 import type { Plan, PlanStep, StepContext } from './plan.js';
 import { moveIntoPlace, writeFileAtomically } from './write-file.js';
@@ -67,19 +67,12 @@ export function imagePaths(spec: GuestSpec): { disk: string | undefined; swap: s
     };
   }
   if (spec.storage.kind === 'device') return { disk: spec.storage.imageDev, swap: spec.storage.swapDev };
-  return { disk: undefined, swap: undefined };
+  return lvmImagePaths(spec);
 }
 
 /** Builds the plan; pure apart from choosing the new filesystem UUIDs. */
 export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; outcome: CreateImageOutcome } {
   const { spec, paths } = inputs;
-  if (spec.storage.kind === 'lvm') {
-    throw usageError(
-      'E_LVM_UNSUPPORTED',
-      `guest "${spec.hostname}": LVM storage (--lvm ${spec.storage.vg}) is not available in this version`,
-      'use --dir DIR for file images, or --image-dev/--swap-dev for existing block devices',
-    );
-  }
   const ids: GuestIds = {
     rootUuid: randomUUID(),
     rootFs: spec.disk.fs,
@@ -167,7 +160,11 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     },
   });
 
-  steps.push(...storageSteps(spec, ids, staging, isReplacing));
+  steps.push(
+    ...(spec.storage.kind === 'lvm'
+      ? lvmStorageSteps(spec, ids, staging)
+      : storageSteps(spec, ids, staging, isReplacing)),
+  );
 
   steps.push({
     id: 'install.cleanup',

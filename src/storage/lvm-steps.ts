@@ -1,0 +1,84 @@
+/**
+ * The plan steps that put an LVM-backed guest on disk: check the VG, create and wipe
+ * `HOSTNAME-disk` (and `HOSTNAME-swap`), each with its lvremove undo, then mkfs the staging tree
+ * onto the volume and write the swap signature. A failure later in the plan removes the volumes.
+ */
+import type { GuestIds } from '../customize/types.js';
+import type { GuestSpec } from '../model/guest-spec.js';
+import type { PlanStep } from '../plan/plan.js';
+import { lvcreateArgv, zeroDeviceArgv } from '../tools/lvm.js';
+import { describeMakeFilesystem, makeFilesystem } from './filesystem.js';
+import { checkVolumeGroup, createGuestVolume, lvmVolumeNames, lvmVolumePath } from './lvm.js';
+import { describeMakeSwap, makeSwap } from './swap.js';
+
+/** The disk and swap volume paths of an LVM guest (swap undefined without swap). */
+export function lvmImagePaths(spec: GuestSpec): { disk: string | undefined; swap: string | undefined } {
+  if (spec.storage.kind !== 'lvm') return { disk: undefined, swap: undefined };
+  const names = lvmVolumeNames(spec.hostname);
+  return {
+    disk: lvmVolumePath(spec.storage.vg, names.disk),
+    swap: spec.swap ? lvmVolumePath(spec.storage.vg, names.swap) : undefined,
+  };
+}
+
+/** Steps that create, wipe and fill the guest's logical volumes. */
+export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string): PlanStep[] {
+  if (spec.storage.kind !== 'lvm') return [];
+  const { vg, thinPool } = spec.storage;
+  const names = lvmVolumeNames(spec.hostname);
+  const disk = lvmVolumePath(vg, names.disk);
+  const swap = spec.swap ? lvmVolumePath(vg, names.swap) : undefined;
+  const wipeAction = (path: string) =>
+    thinPool
+      ? { kind: 'note' as const, text: `${path} is thin: unwritten blocks read as zeros, no wipe needed` }
+      : { kind: 'run' as const, argv: zeroDeviceArgv(path) };
+  const fsOptions = {
+    fs: spec.disk.fs,
+    uuid: ids.rootUuid,
+    label: spec.name.slice(0, 12),
+    populateFrom: staging,
+    mkfsCommand: spec.disk.mkfsCommand,
+    sizeBytes: spec.disk.size,
+    format: true,
+  };
+  const steps: PlanStep[] = [
+    {
+      id: 'storage.disk',
+      title: `Make the ${spec.disk.fs} disk ${disk} (${thinPool ? `thin, pool ${vg}/${thinPool}` : 'LVM'})`,
+      actions: [
+        { kind: 'run', argv: lvcreateArgv({ vg, name: names.disk, sizeBytes: spec.disk.size, thinPool }) },
+        wipeAction(disk),
+        ...describeMakeFilesystem({ ...fsOptions, target: disk }),
+      ],
+      run: async (ctx) => {
+        await checkVolumeGroup(vg, thinPool, [spec.disk.size, ...(spec.swap ? [spec.swap.size] : [])], ctx);
+        const volume = await createGuestVolume(
+          { vg, name: names.disk, sizeBytes: spec.disk.size, thinPool, replace: spec.force },
+          ctx,
+        );
+        ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
+        await makeFilesystem({ ...fsOptions, target: volume.path, sizeBytes: volume.sizeBytes }, ctx);
+      },
+    },
+  ];
+  if (spec.swap && swap) {
+    const swapSize = spec.swap.size;
+    steps.push({
+      id: 'storage.swap',
+      title: `Make the swap ${swap}`,
+      actions: [
+        { kind: 'run', argv: lvcreateArgv({ vg, name: names.swap, sizeBytes: swapSize, thinPool }) },
+        wipeAction(swap),
+        ...describeMakeSwap({ target: swap, uuid: ids.swapUuid }),
+      ],
+      run: async (ctx) => {
+        const volume = await createGuestVolume(
+          { vg, name: names.swap, sizeBytes: swapSize, thinPool, replace: spec.force },
+          ctx,
+        );
+        await makeSwap({ target: volume.path, uuid: ids.swapUuid }, ctx);
+      },
+    });
+  }
+  return steps;
+}
