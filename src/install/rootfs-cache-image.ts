@@ -29,12 +29,13 @@ export interface ImageChecksums {
 
 /**
  * The size of the pristine image for a tree occupying `allocatedBytes`: the data, 12 % for
- * directories, inode tables and bitmaps, the journal and some slack, rounded to 16 MiB. A guest
- * disk can be any size from this up (resize2fs grows it).
+ * directories, inode tables and bitmaps, the journal and some slack, rounded to 16 MiB (at least
+ * 256 MiB). A guest disk can be any size from this up (resize2fs grows it).
  */
 export function pristineImageBytes(allocatedBytes: number, growth = 1): number {
   const raw = (allocatedBytes * 1.12 + (JOURNAL_MIB + 48) * MIB) * growth;
-  return Math.ceil(raw / (16 * MIB)) * 16 * MIB;
+  // mke2fs refuses a journal of more than half the filesystem: tiny trees get 4x the journal.
+  return Math.max(Math.ceil(raw / (16 * MIB)) * 16 * MIB, 4 * JOURNAL_MIB * MIB);
 }
 
 /** The mke2fs argv for the pristine image (made through makeFs's command form). */

@@ -8,23 +8,16 @@
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
-import type { GuestSpec } from '../model/guest-spec.js';
-import type { Paths } from '../paths.js';
-import type { PlanAction, StepContext } from '../plan/plan.js';
-import { buildDebootstrapArgv } from '../tools/debootstrap.js';
-import { buildMmdebstrapArgv } from '../tools/mmdebstrap.js';
-import { debootstrapOptionsFor } from './debootstrap-install.js';
+import type { StepContext } from '../plan/plan.js';
 import type { InstallRequest, InstallResult } from './install-request.js';
 import { installRootTree } from './install-root-tree.js';
-import { mmdebstrapOptionsFor } from './mmdebstrap-install.js';
-import { buildPristineImage, checksumImage, pristineMkfsArgv } from './rootfs-cache-image.js';
+import { buildPristineImage, checksumImage } from './rootfs-cache-image.js';
 import {
   computeRootfsKey,
   gatherRootfsKeyFields,
   isCacheableInstall,
   memoizedVersionReader,
   ROOTFS_CACHE_FORMAT,
-  type InstallerVersionReader,
   type RootfsKeyFields,
 } from './rootfs-cache-key.js';
 import {
@@ -34,129 +27,22 @@ import {
   makeBuildDir,
   publishEntry,
   readEntry,
-  rootfsCacheRoot,
   touchEntry,
   type RootfsEntry,
   type RootfsManifest,
 } from './rootfs-cache-store.js';
-import { useEntryAsDisk, useEntryAsTree, type CachedDiskSpec } from './rootfs-cache-use.js';
+import type { RootfsCacheTarget } from './rootfs-cache-plan.js';
+import { useEntryAsDisk, useEntryAsTree } from './rootfs-cache-use.js';
 import { releaseTarget } from './target-guard.js';
 
 export { finishCachedDisk, hasCachedDisk, type CachedDiskSpec } from './rootfs-cache-use.js';
-
-/** How a guest is made from an entry: its disk image directly, or its tree copied into staging. */
-export type RootfsCacheMode = 'image' | 'tree';
-
-/** Everything installWithRootfsCache needs besides the install request. */
-export interface RootfsCacheTarget {
-  mode: RootfsCacheMode;
-  /** Why this mode, for the plan and the log. */
-  reason: string;
-  /** `--refresh-cache`: rebuild the entry even when a good one exists. */
-  refresh: boolean;
-  /** `<cacheDir>/rootfs`. */
-  root: string;
-  /** Where the per-key build locks live. */
-  lockDir: string;
-  /** Image mode: the guest disk to make from the entry and mount on the staging directory. */
-  disk?: CachedDiskSpec;
-  /** `INSTALLER --version` (default: memoized in `<root>/installers.json`). */
-  readVersion?: InstallerVersionReader;
-}
-
-/** Chooses image or tree mode for a guest, or undefined when the cache is off for it. */
-export function chooseRootfsCacheMode(
-  spec: GuestSpec,
-): { mode: RootfsCacheMode; reason: string } | undefined {
-  const use = spec.install.rootfsCache ?? 'off';
-  if (use === 'off' || !spec.install.enabled) return undefined;
-  if (spec.install.method !== 'mmdebstrap' && spec.install.method !== 'debootstrap') return undefined;
-  const { storage, disk } = spec;
-  if (storage.kind !== 'file') return { mode: 'tree', reason: 'the disk is a device, not an image file' };
-  if (storage.format !== 'raw')
-    return { mode: 'tree', reason: `${storage.format} images are converted from a tree` };
-  if (disk.fs !== 'ext4')
-    return { mode: 'tree', reason: `the cached image is ext4, the guest wants ${disk.fs}` };
-  if (!disk.format) return { mode: 'tree', reason: '--dontformat keeps the existing filesystem' };
-  if (disk.mkfsCommand) return { mode: 'tree', reason: 'make_fs_ext4 replaces the mkfs command' };
-  return { mode: 'image', reason: 'ext4 image file: copied from the cached image, no mkfs' };
-}
-
-/** The cache target of a guest (undefined when the cache is off for it). */
-export function planRootfsCache(
-  spec: GuestSpec,
-  paths: Paths,
-  disk: Omit<CachedDiskSpec, 'size' | 'allocation' | 'label'> | undefined,
-): RootfsCacheTarget | undefined {
-  const chosen = chooseRootfsCacheMode(spec);
-  if (!chosen) return undefined;
-  const image = chosen.mode === 'image' && disk && spec.storage.kind === 'file';
-  return {
-    ...chosen,
-    refresh: spec.install.rootfsCache === 'refresh',
-    root: rootfsCacheRoot(paths.cacheDir),
-    lockDir: paths.lockDir,
-    ...(image && spec.storage.kind === 'file'
-      ? {
-          disk: {
-            ...disk,
-            size: spec.disk.size,
-            allocation: spec.storage.allocation,
-            label: spec.name.slice(0, 12),
-          },
-        }
-      : {}),
-  };
-}
-
-/** The installer argv of a cache build (what runs on a miss), for `--dry-run`. */
-function installerArgv(request: InstallRequest, tree: string): string[] {
-  const at = { ...request, target: tree };
-  return request.install.method === 'mmdebstrap'
-    ? buildMmdebstrapArgv(mmdebstrapOptionsFor(at))
-    : buildDebootstrapArgv(debootstrapOptionsFor(at));
-}
-
-/** What installWithRootfsCache will do, for `--dry-run` (the key is only known at run time). */
-export function describeRootfsCacheInstall(request: InstallRequest, target: RootfsCacheTarget): PlanAction[] {
-  const entry = path.join(target.root, 'KEY');
-  const tree = path.join(target.root, '.build-KEY', 'tree');
-  const actions: PlanAction[] = [
-    {
-      kind: 'note',
-      text: `root-tree cache ${entry} (${target.mode} mode: ${target.reason})${target.refresh ? ', rebuilt (--refresh-cache)' : ''}`,
-    },
-    {
-      kind: 'note',
-      text: 'on a miss (or a corrupt entry): bootstrap, sanitize, and store the tree as an ext4 image',
-    },
-    { kind: 'run', argv: installerArgv(request, tree) },
-    { kind: 'run', argv: pristineMkfsArgv(tree, path.join(entry, IMAGE_FILE), 'RANDOM') },
-    {
-      kind: 'write',
-      path: path.join(entry, 'manifest.json'),
-      content: '(key fields, sizes, sha256, data CRC)',
-    },
-  ];
-  if (target.mode === 'image' && target.disk) {
-    const d = target.disk;
-    actions.push(
-      {
-        kind: 'note',
-        text: `copy ${path.join(entry, IMAGE_FILE)} sparsely into ${d.path}, checking its data CRC`,
-      },
-      { kind: 'run', argv: ['resize2fs', '-f', d.path] },
-      { kind: 'run', argv: ['tune2fs', '-U', d.uuid, '-L', d.label, d.path] },
-      { kind: 'note', text: `loop-mount ${d.path} on ${request.target}: customized in place, no mkfs` },
-    );
-  } else {
-    actions.push({
-      kind: 'note',
-      text: `copy the tree from the read-only mounted image into ${request.target}`,
-    });
-  }
-  return actions;
-}
+export {
+  chooseRootfsCacheMode,
+  describeRootfsCacheInstall,
+  planRootfsCache,
+  type RootfsCacheMode,
+  type RootfsCacheTarget,
+} from './rootfs-cache-plan.js';
 
 /** The install result a guest made from `entry` reports. */
 function resultOf(request: InstallRequest, manifest: RootfsManifest, started: number): InstallResult {
@@ -267,6 +153,47 @@ async function ensureEntry(
   }
 }
 
+/** A cacheable request's key fields and key (undefined for copy, tar, `--install=0`). */
+export async function keyOfRequest(
+  request: InstallRequest,
+  target: Pick<RootfsCacheTarget, 'root' | 'readVersion'>,
+  ctx: Pick<StepContext, 'sink'>,
+): Promise<{ fields: RootfsKeyFields; key: string } | undefined> {
+  const readVersion =
+    target.readVersion ??
+    memoizedVersionReader(path.join(target.root, 'installers.json'), { sink: ctx.sink });
+  const fields = isCacheableInstall(request) ? await gatherRootfsKeyFields(request, readVersion) : undefined;
+  return fields ? { fields, key: computeRootfsKey(fields) } : undefined;
+}
+
+/**
+ * The usable entry for a request: found, or built (bootstrap, sanitize, image, publish) under the
+ * key's lock; a second caller for the same key waits for the first one's build and uses it.
+ */
+export async function obtainRootfsEntry(
+  request: InstallRequest,
+  target: RootfsCacheTarget,
+  keyed: { fields: RootfsKeyFields; key: string },
+  ctx: StepContext,
+): Promise<RootfsEntry> {
+  const { fields, key } = keyed;
+  if (!target.refresh) {
+    const found = await readEntry(target.root, key);
+    if (isEntry(found)) {
+      ctx.sink({
+        type: 'info',
+        message: `root-tree cache: entry ${key} found (${target.mode} mode: ${target.reason})`,
+      });
+      return found;
+    }
+  }
+  ctx.sink({
+    type: 'info',
+    message: `root-tree cache: entry ${key} missing or refreshed (${target.mode} mode)`,
+  });
+  return ensureEntry(request, target, fields, key, ctx, { always: target.refresh });
+}
+
 /**
  * Fills the staging directory (`request.target`) from the root-tree cache, building the entry
  * first on a miss. In image mode the guest disk is made from the entry and mounted on the
@@ -278,22 +205,10 @@ export async function installWithRootfsCache(
   ctx: StepContext,
 ): Promise<InstallResult> {
   const started = Date.now();
-  const readVersion =
-    target.readVersion ??
-    memoizedVersionReader(path.join(target.root, 'installers.json'), { sink: ctx.sink });
-  const fields = isCacheableInstall(request) ? await gatherRootfsKeyFields(request, readVersion) : undefined;
-  if (!fields) return installRootTree(request, ctx);
-  const key = computeRootfsKey(fields);
-  let entry: RootfsEntry | undefined;
-  if (!target.refresh) {
-    const found = await readEntry(target.root, key);
-    if (isEntry(found)) entry = found;
-  }
-  ctx.sink({
-    type: 'info',
-    message: `root-tree cache: key ${key} ${entry ? 'found' : 'missing'} (${target.mode} mode: ${target.reason})`,
-  });
-  entry ??= await ensureEntry(request, target, fields, key, ctx, { always: target.refresh });
+  const keyed = await keyOfRequest(request, target, ctx);
+  if (!keyed) return installRootTree(request, ctx);
+  const { fields, key } = keyed;
+  let entry = await obtainRootfsEntry(request, target, keyed, ctx);
   for (let attempt = 1; ; attempt++) {
     const disk = target.mode === 'image' ? target.disk : undefined;
     const fits = disk !== undefined && disk.size >= entry.manifest.image.bytes;
