@@ -153,6 +153,9 @@ export async function runCreateImage(
   } finally {
     reporter.stop();
     log.close();
+    // For bench/create-image.sh: this process's own peak memory, children excluded.
+    if (env.XENKIT_REPORT_RUSAGE === '1')
+      io.stderr.write(`xenkit-rusage: maxrss_kb=${process.resourceUsage().maxRSS}\n`);
   }
 }
 
