@@ -104,6 +104,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
         `guest "${spec.hostname}"`,
       );
       ctx.undo.push(`release the lock of guest ${spec.hostname}`, () => lock.release());
+      ctx.undo.afterCommit(`release the lock of guest ${spec.hostname}`, () => lock.release());
       ctx.state.set('lock', lock);
       if (spec.network.autoIp) {
         const ipfile = path.join(paths.confDir, 'ips.txt');
@@ -128,7 +129,12 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     },
   });
 
-  const installRequest = { install: spec.install, target: staging, packages: [], stepId: 'install.tree' };
+  const installRequest = {
+    install: spec.install,
+    target: staging,
+    packages: fsToolPackages(spec.disk.fs),
+    stepId: 'install.tree',
+  };
   if (spec.install.enabled && spec.install.method !== 'none') {
     // The root-tree cache; in its image mode this step also makes the disk and mounts it on staging.
     const rootfs = planRootfsCache(
@@ -332,4 +338,11 @@ async function makeDirWithUndo(dir: string, ctx: StepContext): Promise<void> {
     });
     ctx.undo.push(`remove directory ${d} if empty`, () => fs.rmdir(d).catch(() => undefined));
   }
+}
+
+/** The guest needs its root filesystem's own tools: fsck at boot, growing the filesystem later. */
+export function fsToolPackages(fs: GuestSpec['disk']['fs']): string[] {
+  if (fs === 'xfs') return ['xfsprogs'];
+  if (fs === 'btrfs') return ['btrfs-progs'];
+  return ['e2fsprogs'];
 }
