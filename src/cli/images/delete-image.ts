@@ -1,6 +1,6 @@
 /** `xen-delete-image` / `xenkit delete-image`: remove stopped guests, saying what goes. */
 import type { Command } from 'commander';
-import { XenkitError } from '../../errors.js';
+import { exitCodeFor, XenkitError } from '../../errors.js';
 import {
   buildDeletePlan,
   describeDelete,
@@ -67,7 +67,7 @@ export async function runDelete(paths: Paths, run: DeleteRun, deps: ImageCommand
         actions: describeDelete(target),
       });
     } catch (error) {
-      status = 1;
+      status = Math.max(status, exitCodeFor(error));
       if (error instanceof XenkitError && error.code === 'E_RUNNING' && !run.json) {
         // xen-tools' own words, so scripts that look for them keep working.
         io.stdout.write(`Skipping xen guest '${name}' - it appears to be running.\n`);

@@ -1,6 +1,6 @@
 /** `xen-update-image` / `xenkit update-image`: apt inside stopped guests' images. */
 import type { Command } from 'commander';
-import { XenkitError } from '../../errors.js';
+import { exitCodeFor, XenkitError } from '../../errors.js';
 import { buildUpdatePlan, type UpdateOptions } from '../../images/update-plan.js';
 import { logPathOf } from '../../images/guest-files.js';
 import { RunLog } from '../../log/run-log.js';
@@ -58,7 +58,7 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
       }
       results.push({ ok: outcome.isDebian, ...outcome });
     } catch (error) {
-      status = 1;
+      status = Math.max(status, exitCodeFor(error));
       if (error instanceof XenkitError && error.code === 'E_RUNNING' && !run.json) {
         io.stdout.write(`Skipping xen guest '${name}' - it appears to be running.\n`);
       } else if (!run.json) printError(run.prog, error, io, false);
