@@ -47,7 +47,7 @@ function mountsUnder(dir: string): string[] {
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(dir));
+    .filter((m) => m.startsWith(`${dir}/`));
 }
 
 function loopsUnder(dir: string): string[] {
