@@ -46,7 +46,7 @@ async function xenkit(args: string[]): Promise<{ code: number; out: string; err:
   process.exitCode = undefined;
   const program = new Command('xenkit').exitOverride();
   addImageCommands(program, { io: c.io, xl: false });
-  let code = 0;
+  let code: number;
   try {
     await program.parseAsync(args, { from: 'user' });
     code = typeof process.exitCode === 'number' ? process.exitCode : 0;
