@@ -24,8 +24,14 @@ export function virtioDiskName(index: number): string {
   return `vd${name}`;
 }
 
-/** The virtio name of one Xen-style device (`/dev/xvda2`), or undefined when no cfg disk backs it. */
-export function mapXenDevice(device: string, disks: readonly DiskConfig[]): string | undefined {
+/**
+ * Which non-CD disk of the cfg backs a Xen-style device name (`/dev/xvda2`), and the partition
+ * number left over when the cfg disk is a whole disk; undefined when no cfg disk backs it.
+ */
+export function locateXenDevice(
+  device: string,
+  disks: readonly DiskConfig[],
+): { index: number; partition: string } | undefined {
   const match = DEVICE_NAME.exec(device);
   if (!match) return undefined;
   const [, , letters = '', partition = ''] = match;
@@ -33,15 +39,21 @@ export function mapXenDevice(device: string, disks: readonly DiskConfig[]): stri
   const bare = (vdev: string): string => vdev.replace(/^\/dev\//, '');
   const wanted = bare(device);
   const exact = disksOnly.findIndex((d) => bare(d.vdev) === wanted);
-  if (exact >= 0) return `/dev/${virtioDiskName(exact)}`;
+  if (exact >= 0) return { index: exact, partition: '' };
   if (partition !== '') {
     const whole = disksOnly.findIndex((d) => {
       const m = DEVICE_NAME.exec(bare(d.vdev));
       return m !== null && m[2] === letters && m[3] === '';
     });
-    if (whole >= 0) return `/dev/${virtioDiskName(whole)}${partition}`;
+    if (whole >= 0) return { index: whole, partition };
   }
   return undefined;
+}
+
+/** The virtio name of one Xen-style device (`/dev/xvda2` -> `/dev/vda`), or undefined. */
+export function mapXenDevice(device: string, disks: readonly DiskConfig[]): string | undefined {
+  const found = locateXenDevice(device, disks);
+  return found ? `/dev/${virtioDiskName(found.index)}${found.partition}` : undefined;
 }
 
 /** Rewrites every `root=/dev/xvdXN` (and `resume=`) in a command line to the virtio name. */

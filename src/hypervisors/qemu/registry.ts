@@ -6,8 +6,8 @@
  * Reboots and IDs: a reboot from inside the guest (on_reboot=restart) is a reset of the same
  * QEMU process (`-action reboot=reset`), which QEMU logs as a RESET event with guest=true in
  * the guest's event log (see event-log.ts). Reading a record compares the number of such
- * resets with the number already seen and, when there are new ones, takes one fresh ID per
- * reset from the counter (like Xen, where each reboot is a new domain) and keeps the last.
+ * reboots (bursts of resets) with the number already seen and, when there are new ones, takes
+ * one fresh ID per reboot from the counter (like Xen, where each reboot is a new domain) and keeps the last.
  * So the ID changes when the registry is next read, not at the instant of the reset; IDs stay
  * unique and increasing. `xm reboot` relaunches QEMU and so takes a new ID directly.
  */
@@ -17,7 +17,7 @@ import { runtimeError } from '../../errors.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import type { Paths } from '../../paths.js';
 import { acquireLock } from '../../plan/lock-file.js';
-import { guestResets, readEventLog } from './event-log.js';
+import { guestReboots, readEventLog } from './event-log.js';
 import { runtimePathsFor, type RuntimePaths } from './runtime-paths.js';
 
 /** What `domain.json` holds for one running guest. */
@@ -128,7 +128,7 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
       remove(name);
       return undefined;
     }
-    const resets = guestResets(await readEventLog(rt));
+    const resets = guestReboots(await readEventLog(rt));
     if (resets.length > record.resetsSeen) {
       return withLock(() => {
         // Re-read under the lock: another xenkit process may have done this already.

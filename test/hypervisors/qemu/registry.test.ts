@@ -77,7 +77,7 @@ describe('openRegistry', () => {
     expect(await registry.read('web1')).toBeUndefined();
   });
 
-  it('gives a guest one new ID per reboot it did itself, once', async () => {
+  it('gives a guest one new ID per reboot it did itself (a burst of resets is one reboot), once', async () => {
     const registry = openRegistry(paths);
     await registry.allocateId();
     registry.save(record('web1', 1, fakeQemuPid()));
@@ -89,6 +89,8 @@ describe('openRegistry', () => {
       rt.eventsOut,
       event('RESET', { guest: false, reason: 'host-qmp-system-reset' }, 150) +
         event('RESET', { guest: true, reason: 'guest-reset' }, 200) +
+        event('RESET', { guest: true, reason: 'guest-reset' }, 200.2) +
+        event('RESET', { guest: true, reason: 'guest-reset' }, 200.5) +
         event('RESET', { guest: true, reason: 'guest-reset' }, 300),
     );
     const after = await registry.read('web1');

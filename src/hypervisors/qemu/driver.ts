@@ -1,0 +1,287 @@
+/**
+ * The QEMU hypervisor driver: `xm` verbs on QEMU guests (KVM when the CPU has it, else TCG),
+ * with no daemon of ours. QEMU daemonizes with a pidfile, a QMP socket, a console socket and an
+ * event log; every later command finds them through the runtime registry.
+ * Reboot and domain IDs: see registry.ts (guest reboots) and `reboot` below (xm reboot).
+ */
+import { readFileSync, mkdirSync, existsSync } from 'node:fs';
+import { usageError } from '../../errors.js';
+import type { DomainConfig } from '../../model/domain-config.js';
+import { randomXenMac } from '../../model/mac.js';
+import type { Paths } from '../../paths.js';
+import { launchQemu } from '../../tools/qemu-system.js';
+import { probeAccel, type AccelChoice } from '../accel-probe.js';
+import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver, ShutdownOptions } from '../driver.js';
+import { buildQemuArgv, QEMU_BINARY } from './argv.js';
+import { attachTap, planTaps } from './bridge-tap.js';
+import {
+  applySched,
+  DEFAULT_SCHED,
+  findCpuCgroup,
+  removeSchedCgroup,
+  type CpuCgroupRoot,
+} from './cgroup-sched.js';
+import { attachConsole } from './console.js';
+import { describeDomain } from './domain-info.js';
+import { activateEventLog, prepareEventLog } from './event-log.js';
+import { extractGuestKernel } from './guest-kernel.js';
+import { locateXenDevice } from './kernel-cmdline.js';
+import { killQemu, waitForPoweroff } from './lifecycle.js';
+import { readHostStats } from './proc-stats.js';
+import { withQmp } from './qmp-client.js';
+import { openRegistry, type DomainRecord } from './registry.js';
+import { setGuestVcpus } from './vcpu-hotplug.js';
+
+export interface QemuDriverOptions {
+  paths: Paths;
+  /** `kvm` or `tcg` from the command line (else XENKIT_ACCEL, else probed). */
+  accel?: string | undefined;
+  /** The emulator (default qemu-system-x86_64). */
+  qemuBinary?: string;
+  /** Where cgroup filesystems are mounted (default /sys/fs/cgroup). */
+  cgroupRoot?: string;
+  /** Default wait for shutdown/reboot, ms (default 120 s: TCG guests are slow). */
+  shutdownTimeoutMs?: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** A HypervisorDriver running guests under QEMU. */
+export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
+  let cgroup: CpuCgroupRoot | undefined | null = null;
+  const cpuCgroup = (): CpuCgroupRoot | undefined =>
+    cgroup === null ? (cgroup = findCpuCgroup(opts.cgroupRoot)) : cgroup;
+  const registry = openRegistry(opts.paths, { onStale: (r) => removeSchedCgroup(r.sched?.cgroup) });
+  let accel: Promise<AccelChoice> | undefined;
+  const chooseAccel = (): Promise<AccelChoice> => (accel ??= probeAccel({ accel: opts.accel }));
+  const timeoutOf = (o: ShutdownOptions): number => o.timeoutMs ?? opts.shutdownTimeoutMs ?? 120_000;
+
+  const mustRead = async (name: string): Promise<DomainRecord> => {
+    const record = await registry.read(name);
+    if (!record) {
+      throw usageError(
+        'E_NO_DOMAIN',
+        `guest "${name}" is not running`,
+        'see the running guests with: xm list',
+      );
+    }
+    return record;
+  };
+  const qmpOf = <T>(record: DomainRecord, fn: Parameters<typeof withQmp<T>>[2]): Promise<T> =>
+    withQmp(registry.runtimePaths(record.name).qmpSocket, { guest: record.name }, fn);
+
+  const launch = async (
+    config: DomainConfig,
+    cfgPath: string | undefined,
+    paused: boolean,
+  ): Promise<DomainRecord> => {
+    const existing = await registry.read(config.name);
+    if (existing) {
+      throw usageError(
+        'E_DOMAIN_EXISTS',
+        `guest "${config.name}" is already running (ID ${existing.id})`,
+        `stop it first: xm shutdown ${config.name}`,
+      );
+    }
+    const rt = registry.runtimePaths(config.name);
+    registry.remove(config.name);
+    mkdirSync(rt.dir, { recursive: true, mode: 0o700 });
+    const dc: DomainConfig = {
+      ...config,
+      vifs: config.vifs.map((v) => ({ ...v, mac: v.mac ?? randomXenMac() })),
+    };
+    let pid = -1;
+    try {
+      const boot = await resolveBootFiles(dc, rt.kernelCacheDir);
+      const choice = await chooseAccel();
+      const id = await registry.allocateId();
+      const taps = planTaps(dc.vifs, id);
+      const argv = buildQemuArgv(dc, rt, {
+        accel: choice.kind,
+        ...boot,
+        taps,
+        binary: opts.qemuBinary ?? QEMU_BINARY,
+      });
+      await prepareEventLog(rt);
+      await launchQemu(argv);
+      pid = Number.parseInt(readFileSync(rt.pidfile, 'utf8').trim(), 10);
+      const record: DomainRecord = {
+        id,
+        name: dc.name,
+        pid,
+        cfgPath,
+        startedAt: new Date().toISOString(),
+        argv,
+        accel: choice,
+        taps: taps.filter((t): t is string => t !== undefined),
+        resetsSeen: 0,
+        config: dc,
+        kernel: boot.kernel,
+        initrd: boot.initrd,
+      };
+      registry.save(record);
+      await activateEventLog(rt, dc.name);
+      await qmpOf(record, async (qmp) => {
+        for (const [index, tap] of taps.entries()) {
+          const bridge = dc.vifs[index]?.bridge;
+          if (tap !== undefined && bridge !== undefined) await attachTap(tap, bridge);
+        }
+        // The balloon driver reads this target when it loads, before userspace runs.
+        if (dc.memory < dc.maxmem) await qmp.execute('balloon', { value: dc.memory * MiB });
+        if (!paused) await qmp.execute('cont');
+      });
+      return record;
+    } catch (error) {
+      if (pid > 0) await killQemu({ pid, name: dc.name } as DomainRecord, rt).catch(() => undefined);
+      registry.remove(dc.name);
+      throw error;
+    }
+  };
+
+  const driver: HypervisorDriver = {
+    name: 'qemu',
+    async hostInfo(): Promise<HostInfo> {
+      const [choice, host] = await Promise.all([chooseAccel(), readHostStats()]);
+      return {
+        driver: 'qemu',
+        accel: choice,
+        hostMemoryMiB: host.memoryMiB,
+        hostCpus: host.cpus,
+        hostCpuTimeSec: host.cpuSeconds,
+        details: { qemu: opts.qemuBinary ?? QEMU_BINARY, stateDir: opts.paths.stateDir },
+      };
+    },
+    async list(): Promise<DomainInfo[]> {
+      const records = await registry.list();
+      return Promise.all(records.map((r) => describeDomain(r, registry.runtimePaths(r.name))));
+    },
+    async create(config: DomainConfig, options: CreateOptions): Promise<DomainInfo> {
+      const record = await launch(config, options.cfgPath, options.paused ?? false);
+      return describeDomain(record, registry.runtimePaths(record.name));
+    },
+    async console(name, io) {
+      await mustRead(name);
+      const rt = registry.runtimePaths(name);
+      await attachConsole(io, { guest: name, socketPath: rt.consoleSocket, logPath: rt.consoleLog });
+    },
+    async shutdown(name, options) {
+      const record = await mustRead(name);
+      await qmpOf(record, (q) => q.execute('system_powerdown'));
+      if (options.wait) {
+        await waitForPoweroff(record, registry.runtimePaths(name), timeoutOf(options));
+        await registry.read(name);
+      }
+    },
+    async reboot(name, options) {
+      // A clean reboot that Xen would number as a new domain: ACPI power-off, then a new QEMU
+      // (kernel extracted again, as pygrub would) under a new ID. It always waits for the
+      // power-off, since nothing of ours outlives this command to start the guest again.
+      const record = await mustRead(name);
+      const rt = registry.runtimePaths(name);
+      await qmpOf(record, (q) => q.execute('system_powerdown'));
+      await waitForPoweroff(record, rt, timeoutOf(options));
+      if (record.config.onReboot === 'destroy' || record.config.onReboot === 'coredump-destroy') {
+        await killQemu(record, rt);
+        removeSchedCgroup(record.sched?.cgroup);
+        registry.remove(name);
+        return;
+      }
+      await killQemu(record, rt);
+      removeSchedCgroup(record.sched?.cgroup);
+      registry.remove(name);
+      const next = await launch(record.config, record.cfgPath, false);
+      if (record.sched) await driver.schedCredit(next.name, record.sched);
+    },
+    async destroy(name) {
+      const record = await mustRead(name);
+      const rt = registry.runtimePaths(name);
+      await killQemu(record, rt);
+      removeSchedCgroup(record.sched?.cgroup);
+      registry.remove(name);
+    },
+    async pause(name) {
+      await qmpOf(await mustRead(name), (q) => q.execute('stop'));
+    },
+    async unpause(name) {
+      await qmpOf(await mustRead(name), (q) => q.execute('cont'));
+    },
+    async setVcpus(name, count) {
+      const record = await mustRead(name);
+      await qmpOf(record, (q) => setGuestVcpus(q, name, count, record.accel.kind));
+    },
+    async setMemory(name, bytes) {
+      const record = await mustRead(name);
+      const mib = Math.floor(bytes / MiB);
+      if (mib > record.config.maxmem) {
+        throw usageError(
+          'E_MEMORY',
+          `guest "${name}": ${mib} MiB is more than its maxmem ${record.config.maxmem} MiB`,
+          'raise maxmem in the cfg and restart the guest',
+        );
+      }
+      if (mib < 16)
+        throw usageError(
+          'E_MEMORY',
+          `guest "${name}": ${mib} MiB is too little memory`,
+          'give it 16 MiB or more',
+        );
+      await qmpOf(record, (q) => q.execute('balloon', { value: mib * MiB }));
+    },
+    async schedCredit(name, params) {
+      const record = await mustRead(name);
+      const current = {
+        weight: record.sched?.weight ?? DEFAULT_SCHED.weight,
+        cap: record.sched?.cap ?? DEFAULT_SCHED.cap,
+      };
+      if (params.weight === undefined && params.cap === undefined) return current;
+      const weight = params.weight ?? current.weight;
+      const cap = params.cap ?? current.cap;
+      const dir = applySched(cpuCgroup(), name, record.pid, weight, cap);
+      registry.save({ ...record, sched: { weight, cap, cgroup: dir } });
+      return { weight, cap };
+    },
+  };
+  return driver;
+}
+
+/**
+ * Which kernel to boot: the cfg's kernel (a host path) unless a bootloader is named; the
+ * guest's own (pygrub style) for a bootloader or a pv/pvh guest without a kernel; none for an
+ * HVM guest, which boots its disk through the firmware.
+ */
+async function resolveBootFiles(
+  dc: DomainConfig,
+  cacheDir: string,
+): Promise<{ kernel?: string; initrd?: string }> {
+  if (dc.kernel !== undefined && dc.kernel !== '' && (dc.bootloader === undefined || dc.bootloader === '')) {
+    for (const file of [dc.kernel, dc.ramdisk]) {
+      if (file !== undefined && !existsSync(file)) {
+        throw usageError(
+          'E_KERNEL',
+          `guest "${dc.name}": kernel file ${file} does not exist`,
+          "fix kernel/ramdisk in the cfg, or use bootloader = 'pygrub'",
+        );
+      }
+    }
+    return { kernel: dc.kernel, ...(dc.ramdisk ? { initrd: dc.ramdisk } : {}) };
+  }
+  if (dc.type === 'hvm' && (dc.bootloader === undefined || dc.bootloader === '')) return {};
+  const disk = rootDisk(dc);
+  if (!disk) {
+    throw usageError(
+      'E_KERNEL',
+      `guest "${dc.name}" has no kernel and no disk to take one from`,
+      "add kernel = '...' or a disk",
+    );
+  }
+  const files = await extractGuestKernel(disk, cacheDir, dc.name);
+  return { kernel: files.kernel, ...(files.initrd ? { initrd: files.initrd } : {}) };
+}
+
+/** The disk holding `/`: the one root= names, else the first disk. */
+function rootDisk(dc: DomainConfig): DomainConfig['disks'][number] | undefined {
+  const disks = dc.disks.filter((d) => !d.isCdrom);
+  const root = /(?:^|\s)root=(\S+)/.exec(dc.cmdline ?? '')?.[1] ?? dc.root?.trim().split(/\s+/)[0];
+  const found = root === undefined ? undefined : locateXenDevice(root, disks);
+  return disks[found?.index ?? 0];
+}

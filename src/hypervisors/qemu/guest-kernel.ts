@@ -1,0 +1,189 @@
+/**
+ * pygrub for QEMU: copies the guest's own kernel and initrd out of its root disk image into the
+ * runtime directory, so the guest boots what its package manager installed.
+ *
+ * Choice of kernel: the newest `/boot/vmlinuz-VERSION` by version order, with the matching
+ * `/boot/initrd.img-VERSION` when present. (grub.cfg is not consulted: Debian's default entry is
+ * the newest kernel anyway, and a guest built for Xen often has no grub at all.)
+ * ext2/3/4 images are read with `debugfs` without mounting; other filesystems (xfs, btrfs) are
+ * mounted read-only on an auto-clearing loop device and unmounted afterwards. A qcow2 (or other
+ * non-raw) image is first converted to a temporary raw file, which is removed again.
+ * Images with a partition table are not searched: name `kernel=` in the cfg for those.
+ */
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, copyFileSync, lstatSync } from 'node:fs';
+import path from 'node:path';
+import { runtimeError } from '../../errors.js';
+import type { DiskConfig } from '../../model/domain-config.js';
+import { probeBlock } from '../../tools/blkid.js';
+import { runCommand } from '../../tools/exec.js';
+import { mountArgv, unmountDir } from '../../tools/mount.js';
+import { convertImage } from '../../tools/qemu-img.js';
+import { blockFormat } from './argv.js';
+
+/** The boot files copied out of a guest image. */
+export interface GuestBootFiles {
+  kernel: string;
+  initrd: string | undefined;
+  /** The kernel version (`6.1.0-56-amd64`). */
+  version: string;
+}
+
+/** Orders kernel versions: numeric runs compare as numbers (`6.1.0-10` after `6.1.0-9`). */
+export function compareKernelVersions(a: string, b: string): number {
+  const split = (v: string): string[] => v.match(/\d+|\D+/g) ?? [];
+  const pa = split(a);
+  const pb = split(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i];
+    const y = pb[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    const nx = /^\d/.test(x) ? Number(x) : undefined;
+    const ny = /^\d/.test(y) ? Number(y) : undefined;
+    const diff = nx !== undefined && ny !== undefined ? nx - ny : x < y ? -1 : x > y ? 1 : 0;
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+/** From the regular files of /boot: the newest kernel version and whether its initrd is there. */
+export function chooseKernel(
+  bootFiles: readonly string[],
+): { version: string; hasInitrd: boolean } | undefined {
+  const versions = bootFiles
+    .filter((f) => f.startsWith('vmlinuz-'))
+    .map((f) => f.slice('vmlinuz-'.length))
+    .sort(compareKernelVersions);
+  const version = versions.at(-1);
+  return version === undefined
+    ? undefined
+    : { version, hasInitrd: bootFiles.includes(`initrd.img-${version}`) };
+}
+
+/** Parses `debugfs -R 'ls -p DIR'`: the names of regular files. */
+export function parseDebugfsLs(text: string): string[] {
+  const names: string[] = [];
+  for (const line of text.split('\n')) {
+    // /inode/mode/uid/gid/name/size/
+    const fields = line.split('/');
+    const mode = fields[2] ?? '';
+    const name = fields[5];
+    if (name && name !== '.' && name !== '..' && mode.startsWith('10')) names.push(name);
+  }
+  return names;
+}
+
+/** Copies the newest kernel (and its initrd) out of the root `disk` into `cacheDir`. */
+export async function extractGuestKernel(
+  disk: DiskConfig,
+  cacheDir: string,
+  guest: string,
+): Promise<GuestBootFiles> {
+  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+  const scratch = mkdtempSync(path.join(cacheDir, '.extract-'));
+  try {
+    let image = disk.target;
+    const format = blockFormat(disk.format);
+    if (format !== 'raw') {
+      image = path.join(scratch, 'root.raw');
+      await convertImage({
+        source: disk.target,
+        sourceFormat: format as 'qcow2',
+        target: image,
+        targetFormat: 'raw',
+      });
+    }
+    const identity = await probeBlock(image);
+    const type = identity?.type;
+    if (type === undefined || identity?.usage !== 'filesystem') {
+      throw runtimeError(
+        'E_GUEST_KERNEL',
+        `guest "${guest}": ${disk.target} holds no filesystem blkid recognises (a partitioned disk?), so no kernel can be taken from it`,
+        "name the kernel in the cfg (kernel = '/boot/vmlinuz-...', ramdisk = '...')",
+      );
+    }
+    const found = /^ext[234]$/.test(type)
+      ? await copyWithDebugfs(image, cacheDir, guest, disk.target)
+      : await copyFromMount(image, type, scratch, cacheDir, guest, disk.target);
+    return found;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function noKernel(guest: string, target: string): Error {
+  return runtimeError(
+    'E_GUEST_KERNEL',
+    `guest "${guest}": no /boot/vmlinuz-* in ${target}`,
+    "install a kernel in the guest (linux-image-amd64) or name one in the cfg (kernel = '...')",
+  );
+}
+
+async function copyWithDebugfs(
+  image: string,
+  cacheDir: string,
+  guest: string,
+  target: string,
+): Promise<GuestBootFiles> {
+  const listing = await runCommand(['debugfs', '-R', 'ls -p /boot', image]);
+  const chosen = chooseKernel(parseDebugfsLs(listing.stdout));
+  if (!chosen) throw noKernel(guest, target);
+  const kernel = path.join(cacheDir, `vmlinuz-${chosen.version}`);
+  const initrd = chosen.hasInitrd ? path.join(cacheDir, `initrd.img-${chosen.version}`) : undefined;
+  await dumpFile(image, `/boot/vmlinuz-${chosen.version}`, kernel);
+  if (initrd) await dumpFile(image, `/boot/initrd.img-${chosen.version}`, initrd);
+  return { kernel, initrd, version: chosen.version };
+}
+
+async function dumpFile(image: string, inside: string, out: string): Promise<void> {
+  rmSync(out, { force: true });
+  // debugfs exits 0 even when dump fails, so the result is checked on disk.
+  const result = await runCommand(['debugfs', '-R', `dump "${inside}" "${out}"`, image]);
+  let size = -1;
+  try {
+    size = statSync(out).size;
+  } catch {
+    // not written
+  }
+  if (size <= 0) {
+    throw runtimeError(
+      'E_GUEST_KERNEL',
+      `debugfs could not copy ${inside} out of ${image}`,
+      result.stderr.trim(),
+    );
+  }
+}
+
+async function copyFromMount(
+  image: string,
+  type: string,
+  scratch: string,
+  cacheDir: string,
+  guest: string,
+  target: string,
+): Promise<GuestBootFiles> {
+  const dir = path.join(scratch, 'mnt');
+  mkdirSync(dir);
+  // Read-only without replaying a journal: the guest may be running or uncleanly stopped.
+  const noReplay = type === 'xfs' ? ['norecovery'] : type === 'btrfs' ? ['rescue=nologreplay'] : [];
+  const loop = image.startsWith('/dev/') ? [] : ['loop'];
+  await runCommand(mountArgv(image, dir, { fsType: type, options: ['ro', ...loop, ...noReplay] }));
+  try {
+    const boot = path.join(dir, 'boot');
+    let names: string[] = [];
+    try {
+      names = readdirSync(boot).filter((n) => lstatSync(path.join(boot, n)).isFile());
+    } catch {
+      // no /boot
+    }
+    const chosen = chooseKernel(names);
+    if (!chosen) throw noKernel(guest, target);
+    const kernel = path.join(cacheDir, `vmlinuz-${chosen.version}`);
+    const initrd = chosen.hasInitrd ? path.join(cacheDir, `initrd.img-${chosen.version}`) : undefined;
+    copyFileSync(path.join(boot, `vmlinuz-${chosen.version}`), kernel);
+    if (initrd) copyFileSync(path.join(boot, `initrd.img-${chosen.version}`), initrd);
+    return { kernel, initrd, version: chosen.version };
+  } finally {
+    await unmountDir(dir);
+  }
+}

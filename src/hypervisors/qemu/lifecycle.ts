@@ -1,0 +1,74 @@
+/** Ending QEMU guests: waiting for a power-off, and destroy (quit, then SIGKILL). */
+import { runtimeError } from '../../errors.js';
+import { connectQmp, withQmp } from './qmp-client.js';
+import { isQemuAlive, type DomainRecord } from './registry.js';
+import type { RuntimePaths } from './runtime-paths.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `pid` is gone; true when it went within `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isQemuAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/**
+ * Waits until the guest has powered off: QEMU has exited, or (on_poweroff=preserve) sits in the
+ * shutdown state. Throws a clear timeout error suggesting destroy.
+ */
+export async function waitForPoweroff(
+  record: DomainRecord,
+  rt: RuntimePaths,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const preserve = record.config.onPoweroff === 'preserve';
+  while (isQemuAlive(record.pid)) {
+    if (preserve) {
+      const status = await withQmp(rt.qmpSocket, { guest: record.name, timeoutMs: 2000 }, (q) =>
+        q.execute<{ status: string }>('query-status'),
+      ).catch(() => undefined);
+      if (status?.status === 'shutdown') return;
+    }
+    if (Date.now() >= deadline) {
+      throw runtimeError(
+        'E_SHUTDOWN_TIMEOUT',
+        `guest "${record.name}" did not power off within ${Math.round(timeoutMs / 1000)} s`,
+        `the guest may ignore the ACPI power button (no acpid/systemd-logind); end it with: xm destroy ${record.name}`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/** Ends QEMU: `quit` over QMP, then SIGKILL when it is still there after `graceMs`. */
+export async function killQemu(record: DomainRecord, rt: RuntimePaths, graceMs = 3000): Promise<void> {
+  if (!isQemuAlive(record.pid)) return;
+  try {
+    const qmp = await connectQmp(rt.qmpSocket, { guest: record.name, timeoutMs: 2000 });
+    try {
+      await qmp.execute('quit', undefined, { expectClose: true, timeoutMs: 2000 });
+    } finally {
+      qmp.close();
+    }
+  } catch {
+    // QMP busy or broken: the signal below still ends it.
+  }
+  if (await waitForExit(record.pid, graceMs)) return;
+  try {
+    process.kill(record.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  if (!(await waitForExit(record.pid, 5000))) {
+    throw runtimeError(
+      'E_DESTROY',
+      `guest "${record.name}": QEMU (pid ${record.pid}) survived SIGKILL`,
+      'check for a stuck D-state process: ps -o stat,wchan -p PID',
+    );
+  }
+}

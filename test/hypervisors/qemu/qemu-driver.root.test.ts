@@ -1,0 +1,267 @@
+/**
+ * The QEMU driver against the real qemu-system-x86_64 (TCG here): a Debian kernel with a busybox
+ * initramfs, driven through create, console, list, mem-set, vcpu-set, pause, sched, shutdown,
+ * guest reboot, xm reboot and destroy. Every step is bounded; afterAll kills any stray QEMU.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DomainInfo, HypervisorDriver } from '../../../src/hypervisors/driver.js';
+import { createQemuDriver } from '../../../src/hypervisors/qemu/driver.js';
+import { isQemuAlive } from '../../../src/hypervisors/qemu/registry.js';
+import { makePaths, type Paths } from '../../../src/paths.js';
+import { runCommand } from '../../../src/tools/exec.js';
+import { disk, domainConfig, vif } from './fixtures.js';
+import { openConsoleTap, type ConsoleTap } from './console-tap.js';
+import { buildBootImage, buildTestInitramfs, findTestKernel, GUEST_MARKER } from './guest-fixture.js';
+
+const NAME = `xkrt${process.pid}`;
+const BRIDGE = `xkbr${process.pid % 100000}`;
+const BOOT_MS = 120_000;
+const MiB = 1024 * 1024;
+
+let work: string;
+let paths: Paths;
+let driver: HypervisorDriver;
+let kernel: string;
+let initrd: string;
+let version: string;
+const timings: Record<string, number> = {};
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function find(name: string): Promise<DomainInfo | undefined> {
+  return (await driver.list()).find((d) => d.name === name);
+}
+
+function letters(info: DomainInfo | undefined): string {
+  const s = info?.state;
+  if (!s) return 'gone';
+  return [
+    s.running && 'r',
+    s.blocked && 'b',
+    s.paused && 'p',
+    s.shutdown && 's',
+    s.crashed && 'c',
+    s.dying && 'd',
+  ]
+    .filter(Boolean)
+    .join('');
+}
+
+async function pgrepName(): Promise<number[]> {
+  const result = await runCommand(['pgrep', '-f', `-name ${NAME}`], { allowFailure: true });
+  return result.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+const memtotal = (tap: ConsoleTap, from = 0): number[] =>
+  [
+    ...tap
+      .text()
+      .slice(from)
+      .matchAll(/STATUS cpus=\d+ memtotal=(\d+)/g),
+  ].map((m) => Number(m[1]));
+
+/** Waits until the guest reports a MemTotal (kB) that satisfies `ok` (the balloon moves in steps). */
+async function waitForMemtotal(
+  tap: ConsoleTap,
+  ok: (kb: number) => boolean,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const last = memtotal(tap).at(-1);
+    if (last !== undefined && ok(last)) return last;
+    if (Date.now() > deadline)
+      throw new Error(`guest MemTotal stayed at ${last} kB:\n${tap.text().slice(-1500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'xenkit-qemu-'));
+  paths = makePaths(path.join(work, 'root'));
+  driver = createQemuDriver({ paths, shutdownTimeoutMs: 60_000 });
+  const found = await findTestKernel();
+  kernel = found.kernel;
+  version = found.version;
+  initrd = path.join(work, 'initrd.img');
+  await buildTestInitramfs(found.modulesDir, work, initrd);
+  await runCommand(['ip', 'link', 'add', 'name', BRIDGE, 'type', 'bridge']);
+}, 600_000);
+
+afterAll(async () => {
+  for (const d of await driver.list().catch(() => [])) await driver.destroy(d.name).catch(() => undefined);
+  for (const pid of await pgrepName()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  await runCommand(['ip', 'link', 'del', BRIDGE], { allowFailure: true });
+  if (process.env.KEEP_WORK !== '1') rmSync(work, { recursive: true, force: true });
+  console.log('timings (ms):', JSON.stringify(timings));
+  expect(await pgrepName()).toEqual([]);
+});
+
+describe('the QEMU driver on a real guest', () => {
+  let tap: ConsoleTap;
+  let firstId = 0;
+
+  it('creates a guest from a host kernel and shows the marker on its console', async () => {
+    const started = Date.now();
+    const info = await driver.create(
+      domainConfig({
+        name: NAME,
+        bootloader: undefined,
+        kernel,
+        ramdisk: initrd,
+        memory: 256,
+        maxmem: 512,
+        vcpus: 1,
+        maxvcpus: 2,
+        disks: [],
+        vifs: [vif('00:16:3E:12:34:56', BRIDGE)],
+        onReboot: 'restart',
+      }),
+      { cfgPath: `/etc/xen/${NAME}.cfg` },
+    );
+    timings.create = Date.now() - started;
+    firstId = info.id;
+    expect(info.id).toBeGreaterThanOrEqual(1);
+    tap = openConsoleTap(driver, NAME, path.join(work, 'console.txt'));
+    await tap.waitFor(new RegExp(GUEST_MARKER), BOOT_MS);
+    timings.bootToMarker = Date.now() - started;
+    await tap.waitFor(/STATUS cpus=1 memtotal=\d+/, 30_000);
+    // The balloon takes the guest from its 512 MiB maxmem down to 256 MiB as it boots.
+    await waitForMemtotal(tap, (kb) => kb < 220 * 1024, 60_000);
+  });
+
+  it('lists it running with its ID, ballooned memory and a bridged tap', async () => {
+    const info = await find(NAME);
+    expect(letters(info)).toBe('r');
+    expect(info?.id).toBe(firstId);
+    expect(info?.maxMemoryMiB).toBe(512);
+    expect(info?.memoryMiB).toBe(256);
+    expect(info?.vcpus).toBe(1);
+    expect(info?.cpuTimeSec).toBeGreaterThan(0);
+    const link = await runCommand(['ip', '-j', 'link', 'show', `xkvif${firstId}.0`]);
+    expect((JSON.parse(link.stdout) as { master?: string }[])[0]?.master).toBe(BRIDGE);
+    // The guest's own view: the 256 MiB balloon is out of its 512 MiB.
+    expect(memtotal(tap).at(-1)).toBeLessThan(300 * 1024);
+  });
+
+  it('grows and shrinks the guest memory with the balloon, within maxmem', async () => {
+    const start = memtotal(tap).at(-1) ?? 0;
+    await driver.setMemory(NAME, 448 * MiB);
+    const grown = await waitForMemtotal(tap, (kb) => kb >= start + 180 * 1024, 60_000);
+    expect((await find(NAME))?.memoryMiB).toBe(448);
+    await driver.setMemory(NAME, 192 * MiB);
+    await waitForMemtotal(tap, (kb) => kb <= grown - 240 * 1024, 60_000);
+    await expect(driver.setMemory(NAME, 1024 * MiB)).rejects.toThrow(/more than its maxmem 512 MiB/);
+  });
+
+  it('hot-adds a vCPU the guest brings online', async () => {
+    await driver.setVcpus(NAME, 2);
+    await tap.waitFor(/STATUS cpus=2 /, 60_000);
+    expect((await find(NAME))?.vcpus).toBe(2);
+    await expect(driver.setVcpus(NAME, 3)).rejects.toThrow(/3 vCPUs is outside 1\.\.2/);
+  });
+
+  it('pauses and unpauses (state p, then r)', async () => {
+    await driver.pause(NAME);
+    expect(letters(await find(NAME))).toBe('p');
+    await driver.unpause(NAME);
+    expect(letters(await find(NAME))).toBe('r');
+  });
+
+  it('sets weight and cap in a cgroup holding the QEMU process', async () => {
+    const result = await driver.schedCredit(NAME, { weight: 512, cap: 50 });
+    expect(result).toEqual({ weight: 512, cap: 50 });
+    expect(await driver.schedCredit(NAME, {})).toEqual({ weight: 512, cap: 50 });
+    const pid = (await find(NAME))?.details.pid as number;
+    const cgroupLine = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    expect(cgroupLine).toContain(`/xenkit/${NAME}`);
+  });
+
+  it('replays the console log to a newly attached console', async () => {
+    await tap.detach();
+    tap = openConsoleTap(driver, NAME, path.join(work, 'console.txt'));
+    await tap.waitFor(/STATUS cpus=2 memtotal=\d+/, 5_000);
+    tap.type('status');
+    await tap.waitFor(/status\s+STATUS/, 30_000);
+  });
+
+  it('gives the guest a new ID when it reboots itself', async () => {
+    const before = (await find(NAME))?.details.pid;
+    const from = tap.text().length;
+    tap.type('reboot');
+    await tap.waitFor(/REBOOTING/, 30_000, from);
+    await tap.waitFor(new RegExp(GUEST_MARKER), BOOT_MS, from);
+    const info = await find(NAME);
+    expect(info?.id).toBe(firstId + 1);
+    expect(info?.details.pid).toBe(before);
+  });
+
+  it('removes the hot-added vCPU again (the guest ejects it)', async () => {
+    const from = tap.text().length;
+    await driver.setVcpus(NAME, 1);
+    await tap.waitFor(/STATUS cpus=1 /, 60_000, from);
+  });
+
+  it('shuts down through the ACPI power button and waits until QEMU is gone', async () => {
+    const pid = (await find(NAME))?.details.pid as number;
+    const started = Date.now();
+    await driver.shutdown(NAME, { wait: true });
+    timings.shutdown = Date.now() - started;
+    expect(await find(NAME)).toBeUndefined();
+    // Gone, or a zombie until the host's init reaps it (QEMU daemonized away from us).
+    expect(isQemuAlive(pid)).toBe(false);
+    // The kernel drops the tap once QEMU's file descriptor is closed, a moment after the exit.
+    for (let i = 0; i < 50 && existsSync(`/sys/class/net/xkvif${firstId}.0`); i++) await sleep(100);
+    expect(existsSync(`/sys/class/net/xkvif${firstId}.0`)).toBe(false);
+    expect(existsSync(path.join(paths.stateDir, 'qemu', NAME))).toBe(false);
+    await tap.ended;
+  });
+
+  it('boots the guest kernel out of a qcow2 image (pygrub style) under a higher ID, then xm reboot gives another', async () => {
+    const raw = path.join(work, 'disk.img');
+    const qcow2 = path.join(work, 'disk.qcow2');
+    await buildBootImage(kernel, initrd, version, work, raw);
+    await runCommand(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
+    const started = Date.now();
+    const info = await driver.create(
+      domainConfig({
+        name: NAME,
+        bootloader: 'pygrub',
+        disks: [disk(qcow2, 'xvda2', { format: 'qcow2' })],
+        vifs: [vif(undefined)],
+        memory: 256,
+        maxmem: 256,
+      }),
+      { cfgPath: undefined },
+    );
+    expect(info.id).toBeGreaterThan(firstId + 1);
+    expect(info.details.kernel).toMatch(new RegExp(`vmlinuz-${version.replace(/\./g, '\\.')}$`));
+    expect(info.details.initrd).toMatch(/initrd\.img-/);
+    tap = openConsoleTap(driver, NAME, path.join(work, 'console.txt'));
+    await tap.waitFor(new RegExp(GUEST_MARKER), BOOT_MS);
+    timings.pygrubBootToMarker = Date.now() - started;
+    await tap.detach();
+
+    const oldPid = info.details.pid;
+    await driver.reboot(NAME, { wait: true });
+    const after = await find(NAME);
+    expect(after?.id).toBe(info.id + 1);
+    expect(after?.details.pid).not.toBe(oldPid);
+    expect(letters(after)).toBe('r');
+  });
+
+  it('destroys the guest and leaves no QEMU behind', async () => {
+    await driver.destroy(NAME);
+    expect(await find(NAME)).toBeUndefined();
+    expect(await pgrepName()).toEqual([]);
+    await expect(driver.destroy(NAME)).rejects.toThrow(`guest "${NAME}" is not running`);
+  });
+});
