@@ -1,48 +1,66 @@
 /**
- * Login consoles: a getty on hvc0 (Xen's console) and on ttyS0 (QEMU's serial port), plus the
- * configured serial device, so the same image has a login prompt under either hypervisor.
+ * Login consoles. The same image must give a login prompt on hvc0 under Xen and on ttyS0 under
+ * QEMU, and must not wait at boot for the console the current hypervisor lacks. Statically enabled
+ * serial-getty@hvc0/ttyS0 units do wait (they bind to their device; seen here: a TCG boot sat on
+ * the missing hvc0 and, under load, gave up on a late ttyS0 too), so xenkit leaves the standard
+ * consoles to systemd-getty-generator, which starts a getty on every console the kernel really
+ * has: the kernel command line names both (`console=ttyS0 console=hvc0`, see boot-menu.ts; the QEMU
+ * driver passes `console=ttyS0`), and the generator always adds hvc0 when it exists. Only an extra
+ * serial device the user asked for (`--serial_device`) is enabled explicitly.
  */
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction } from '../plan/plan.js';
-import { enableUnits } from './systemd-units.js';
+import { enableUnits, findUnitFile } from './systemd-units.js';
 import type { CustomizeContext } from './types.js';
 
-/** How long boot waits for a console device that this hypervisor does not have. */
-const DEVICE_TIMEOUT = '5s';
+/** The consoles the kernel command line names; the generator gives each a getty. */
+export const KERNEL_CONSOLES = ['ttyS0', 'hvc0'] as const;
 
-/** The console devices of a guest: hvc0, ttyS0 and the configured serial device, deduplicated. */
-export function consoleDevices(spec: GuestSpec): string[] {
+const GENERATOR = [
+  '/usr/lib/systemd/system-generators/systemd-getty-generator',
+  '/lib/systemd/system-generators/systemd-getty-generator',
+];
+
+/** Console devices that need an explicitly enabled getty (a configured serial device other than the standard ones). */
+export function extraConsoleDevices(spec: GuestSpec): string[] {
   const configured = spec.boot.serialDevice.replace(/^\/dev\//, '');
-  return [...new Set(['hvc0', 'ttyS0', ...(configured ? [configured] : [])])];
+  return configured && !(KERNEL_CONSOLES as readonly string[]).includes(configured) ? [configured] : [];
 }
 
-/** The drop-in path that bounds the wait for a console device. */
-export function deviceTimeoutPath(device: string): string {
-  return `/etc/systemd/system/dev-${device.replace(/\//g, '-')}.device.d/50-xenkit-console.conf`;
-}
-
-/**
- * serial-getty@X BindsTo dev-X.device, and getty.target waits for it: without a bound, a guest
- * under QEMU (no hvc0) or Xen PV (no ttyS0) would sit 90 s at boot waiting for the missing one.
- */
-export function renderDeviceTimeout(): string {
-  return `# Written by xenkit: this console may not exist under this hypervisor; do not wait for it.\n[Unit]\nJobRunningTimeoutSec=${DEVICE_TIMEOUT}\n`;
+/** Every console with a login prompt: hvc0, ttyS0 and the configured serial device. */
+export function consoleDevices(spec: GuestSpec): string[] {
+  return [...KERNEL_CONSOLES, ...extraConsoleDevices(spec)];
 }
 
 /** What the console step does. */
 export function describeConsole(spec: GuestSpec): PlanAction[] {
-  return consoleDevices(spec).flatMap((device): PlanAction[] => [
-    { kind: 'run', argv: ['systemctl', '--root=<guest>', 'enable', `serial-getty@${device}.service`] },
-    { kind: 'write', path: deviceTimeoutPath(device), mode: 0o644, content: renderDeviceTimeout() },
-  ]);
+  return [
+    {
+      kind: 'note',
+      text: 'gettys on ttyS0 (QEMU) and hvc0 (Xen) come from systemd-getty-generator: the kernel command line names both consoles',
+    },
+    ...extraConsoleDevices(spec).map((device): PlanAction => ({
+      kind: 'run',
+      argv: ['systemctl', '--root=<guest>', 'enable', `serial-getty@${device}.service`],
+    })),
+  ];
 }
 
-/** Enables the gettys, bounds their device waits, and lists the devices in securetty if it exists. */
+/** Checks the generator is there, enables an extra serial getty, lists the consoles in securetty if it exists. */
 export async function applyConsole(c: CustomizeContext): Promise<void> {
-  const devices = consoleDevices(c.spec);
+  if (
+    !GENERATOR.some((g) => c.editor.exists(g)) &&
+    findUnitFile(c.editor, 'serial-getty@.service') !== undefined
+  ) {
+    // A systemd without the generator: fall back to enabling the standard consoles statically.
+    await enableUnits(
+      c,
+      KERNEL_CONSOLES.map((d) => `serial-getty@${d}.service`),
+    );
+  }
   const missing = await enableUnits(
     c,
-    devices.map((d) => `serial-getty@${d}.service`),
+    extraConsoleDevices(c.spec).map((d) => `serial-getty@${d}.service`),
   );
   for (const unit of missing) {
     c.step.sink({
@@ -50,14 +68,11 @@ export async function applyConsole(c: CustomizeContext): Promise<void> {
       message: `guest "${c.spec.name}": ${unit} is not installed, no login on that console`,
     });
   }
-  for (const device of devices) {
-    c.editor.writeFile(deviceTimeoutPath(device), renderDeviceTimeout(), { mode: 0o644 });
-  }
   // Debian dropped /etc/securetty in bullseye; older trees still gate root logins with it.
   const securetty = c.editor.read('/etc/securetty');
   if (securetty !== undefined) {
     const listed = new Set(securetty.split('\n').map((l) => l.trim()));
-    const added = devices.filter((d) => !listed.has(d));
+    const added = consoleDevices(c.spec).filter((d) => !listed.has(d));
     if (added.length > 0) {
       const base = securetty.endsWith('\n') || securetty === '' ? securetty : `${securetty}\n`;
       c.editor.writeFile('/etc/securetty', `${base}${added.join('\n')}\n`, { mode: 0o644 });

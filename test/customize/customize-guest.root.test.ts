@@ -126,15 +126,17 @@ describe('customizeGuest on a real bookworm tree', () => {
     ['systemctl --root', 0],
     ['direct symlinks', 1],
   ])(
-    'enables networkd and gettys on hvc0 and ttyS0 as the guest systemctl sees it (%s)',
+    'enables networkd as the guest systemctl sees it, and leaves the hvc0/ttyS0 gettys to its getty generator (%s)',
     async (_how, index) => {
       const { root } = guests[index] as Guest;
-      for (const unit of [
-        'systemd-networkd.service',
-        'serial-getty@ttyS0.service',
-        'serial-getty@hvc0.service',
-      ]) {
-        expect(await isEnabled(root, unit), unit).toBe('enabled');
+      expect(await isEnabled(root, 'systemd-networkd.service')).toBe('enabled');
+      expect(
+        fs.existsSync(path.join(root, 'usr/lib/systemd/system-generators/systemd-getty-generator')),
+      ).toBe(true);
+      for (const unit of ['serial-getty@ttyS0.service', 'serial-getty@hvc0.service']) {
+        expect(fs.existsSync(path.join(root, 'etc/systemd/system/getty.target.wants', unit)), unit).toBe(
+          false,
+        );
       }
     },
   );

@@ -77,7 +77,7 @@ describe('customizeGuest on a fake tree', () => {
     expect(seed.mode & 0o777).toBe(0o600);
   });
 
-  it('enables networkd and both gettys with the symlinks systemctl would make', async () => {
+  it('enables networkd, and both gettys where the guest has no getty generator, with the symlinks systemctl would make', async () => {
     const root = fakeTree();
     await run(root, makeSpec());
     const link = (rel: string): string => fs.readlinkSync(path.join(root, 'etc/systemd/system', rel));
@@ -96,9 +96,18 @@ describe('customizeGuest on a fake tree', () => {
     expect(link('getty.target.wants/serial-getty@ttyS0.service')).toBe(
       '/lib/systemd/system/serial-getty@.service',
     );
-    expect(readTree(root, 'etc/systemd/system/dev-hvc0.device.d/50-xenkit-console.conf')).toContain(
-      'JobRunningTimeoutSec=',
-    );
+  });
+
+  it('leaves hvc0 and ttyS0 to the getty generator when the guest has it (no boot-time wait for a missing console)', async () => {
+    const root = fakeTree();
+    fs.mkdirSync(path.join(root, 'usr/lib/systemd/system-generators'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'usr/lib/systemd/system-generators/systemd-getty-generator'), '', {
+      mode: 0o755,
+    });
+    await run(root, makeSpec());
+    const wants = path.join(root, 'etc/systemd/system/getty.target.wants');
+    expect(fs.existsSync(path.join(wants, 'serial-getty@hvc0.service'))).toBe(false);
+    expect(fs.existsSync(path.join(wants, 'serial-getty@ttyS0.service'))).toBe(false);
   });
 
   it('also enables a getty on a configured serial device', async () => {
