@@ -70,7 +70,10 @@ export async function attachConsole(io: ConsoleIO, options: AttachOptions): Prom
         input.off('data', onInput);
         input.off('end', finish);
         socket.off('close', finish);
-        socket.destroy();
+        socket.off('data', onOutput);
+        // end() rather than destroy(): what was typed just before Ctrl-] still reaches the guest.
+        socket.end();
+        socket.unref();
         resolve();
       };
       const onInput = (chunk: Buffer | string): void => {
@@ -83,7 +86,10 @@ export async function attachConsole(io: ConsoleIO, options: AttachOptions): Prom
         }
         socket.write(data);
       };
-      socket.on('data', (data: Buffer) => io.output.write(data));
+      const onOutput = (data: Buffer): void => {
+        io.output.write(data);
+      };
+      socket.on('data', onOutput);
       socket.on('error', () => undefined);
       socket.once('close', finish);
       input.on('data', onInput);
