@@ -54,10 +54,18 @@ export async function applySshHostKeys(c: CustomizeContext): Promise<void> {
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-hostkeys-'));
   try {
-    for (const type of HOST_KEY_TYPES) {
+    // RSA 3072 dominates (1-3 s here): make the three keys at once, on every core.
+    const exec = { sink: c.step.sink, signal: c.step.signal };
+    const prints = await Promise.all(
+      HOST_KEY_TYPES.map(async (type) => {
+        const file = path.join(tmp, `ssh_host_${type}_key`);
+        await generateKeyPair(type, file, `root@${c.spec.name}`, exec);
+        return fingerprintKey(`${file}.pub`, exec);
+      }),
+    );
+    for (const [i, type] of HOST_KEY_TYPES.entries()) {
       const file = path.join(tmp, `ssh_host_${type}_key`);
-      await generateKeyPair(type, file, `root@${c.spec.name}`, { sink: c.step.sink, signal: c.step.signal });
-      const print = await fingerprintKey(`${file}.pub`, { sink: c.step.sink, signal: c.step.signal });
+      const print = prints[i]!;
       c.editor.writeFile(`/etc/ssh/ssh_host_${type}_key`, fs.readFileSync(file), {
         mode: 0o600,
         uid: 0,
