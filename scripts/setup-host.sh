@@ -8,7 +8,7 @@ want_tests=0
 [ "${1:-}" = "--test" ] && want_tests=1
 
 # Tools xenkit drives to build and run guests.
-packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-linux mount
+packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-linux mount fuse3 qemu-system-common
   qemu-utils qemu-system-x86 openssh-client whois rsync zstd tar gzip xz-utils ca-certificates
   debian-archive-keyring iproute2 dnsmasq-base)
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).

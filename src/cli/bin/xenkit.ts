@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { runCreateImage } from '../create-image.js';
 import { packageVersion } from '../create-image.js';
+import { addCacheCommands } from '../cache-command.js';
+import { addImageCommands } from '../images/index.js';
 import { runCli } from '../run-cli.js';
 import { addDomainCommands, type DomainCommandDeps, type DomainCommandIO } from '../xm/index.js';
 
@@ -38,7 +40,9 @@ export function buildXenkitProgram(deps: DomainCommandDeps, setJson: (on: boolea
       if (code !== 0) process.exitCode = code;
     });
 
+  addImageCommands(program, { io, prog: 'xenkit', ...(deps.env ? { env: deps.env } : {}) });
   addDomainCommands(program, { ...deps, prog: 'xenkit' });
+  addCacheCommands(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   return program;
 }
 
