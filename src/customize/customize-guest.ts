@@ -10,6 +10,7 @@ import { applyAccounts, describeAccounts } from './accounts.js';
 import { applyApt, describeApt } from './apt-sources.js';
 import { applyBootMenu, describeBootMenu } from './boot-menu.js';
 import { applyConsole, describeConsole } from './console.js';
+import { applyCpuHotplug, describeCpuHotplug } from './cpu-hotplug.js';
 import { applyFstab, describeFstab } from './fstab.js';
 import { buildHookEnv } from './hook-env.js';
 import { listHooks, replacedStepIds, roleFile, runHooks, runRoles, type HookFile } from './hooks.js';
@@ -56,6 +57,12 @@ export const BUILTIN_STEPS: readonly BuiltinStep[] = [
     apply: applyBootMenu,
   },
   { id: 'console', title: 'login consoles', describe: (s) => describeConsole(s), apply: applyConsole },
+  {
+    id: 'cpu-hotplug',
+    title: 'online hot-added vCPUs',
+    describe: () => describeCpuHotplug(),
+    apply: applyCpuHotplug,
+  },
   {
     id: 'password',
     title: 'root password',

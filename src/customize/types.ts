@@ -64,6 +64,7 @@ export type BuiltinStepId =
   | 'fstab'
   | 'boot-menu'
   | 'console'
+  | 'cpu-hotplug'
   | 'password'
   | 'accounts'
   | 'ssh-host-keys'
