@@ -99,7 +99,7 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
     argv: [...argv],
     exitCode,
     signal,
-    stdout: options.binary ? (result.stdout as unknown as Buffer).toString('latin1') : stdout,
+    stdout: options.binary ? Buffer.from(result.stdout as unknown as Uint8Array).toString('latin1') : stdout,
     stderr,
     durationMs,
   };

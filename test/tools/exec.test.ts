@@ -77,3 +77,10 @@ describe('runCommand', () => {
     expect(result.exitCode).toBe(1);
   });
 });
+
+describe('runCommand with binary output', () => {
+  it('returns the bytes as latin1 text', async () => {
+    const result = await runCommand(['printf', '\\001\\377A'], { binary: true });
+    expect([...Buffer.from(result.stdout, 'latin1')]).toEqual([1, 255, 65]);
+  });
+});
