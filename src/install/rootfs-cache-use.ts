@@ -36,7 +36,6 @@ export interface CachedDiskSpec {
 /** What image mode hands to the storage step through the step state. */
 interface MountedDisk {
   image: ImageFile;
-  loop: string;
   mountPoint: string;
   uuid: string;
 }
@@ -69,16 +68,17 @@ export async function useEntryAsDisk(
   }
   if (disk.size > copied.bytes) await resizeExtFs(image.workPath, exec);
   await setExtIdentity(image.workPath, { uuid: disk.uuid, label: disk.label }, exec);
-  const loop = await attachLoop(image.workPath, ctx);
-  await mountFs(loop, staging, ctx, { fsType: 'ext4' });
-  const mounted: MountedDisk = { image, loop, mountPoint: staging, uuid: disk.uuid };
+  // `-o loop` lets mount attach an auto-clearing loop device (freed by the unmount): two fewer
+  // losetup runs on the path this cache exists to make fast.
+  await mountFs(image.workPath, staging, ctx, { fsType: 'ext4', options: ['loop'] });
+  const mounted: MountedDisk = { image, mountPoint: staging, uuid: disk.uuid };
   ctx.state.set(DISK_STATE, mounted);
   return 'done';
 }
 
 /**
- * The storage step's half of image mode: unmounts the customized filesystem, detaches its loop
- * device, checks its identity with blkid and hands the image to `remember` (for the commit).
+ * The storage step's half of image mode: unmounts the customized filesystem (which frees its
+ * loop device), checks its identity with blkid and hands the image to `remember` (for the commit).
  * Returns false when the disk was not made from the cache (the step then runs mkfs as usual).
  */
 export async function finishCachedDisk(
@@ -88,7 +88,6 @@ export async function finishCachedDisk(
   const mounted = ctx.state.get(DISK_STATE) as MountedDisk | undefined;
   if (!mounted) return false;
   await unmountFs(mounted.mountPoint, ctx);
-  await detachLoop(mounted.loop, ctx);
   ctx.state.delete(DISK_STATE);
   const found = await probeBlock(mounted.image.workPath, { sink: ctx.sink });
   if (found?.type !== 'ext4' || found.uuid?.toLowerCase() !== mounted.uuid.toLowerCase()) {
