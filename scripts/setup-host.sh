@@ -5,7 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_tests=0
-[ "${1:-}" = "--test" ] && want_tests=1
+want_links=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_tests=1 ;;
+    --link) want_links=1 ;;
+    *) echo "usage: setup-host.sh [--test] [--link]" >&2; exit 2 ;;
+  esac
+done
 
 # Tools xenkit drives to build and run guests.
 packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-linux mount fuse3 qemu-system-common
@@ -34,3 +41,15 @@ if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.
 fi
 npm ci --no-audit --no-fund
 npm run build
+
+# --link: put the commands on PATH (/usr/local/bin). The xen-tools names are linked only where
+# the Debian xen-tools package is not installed, so the two never shadow each other silently.
+if [ "$want_links" = 1 ]; then
+  for cmd in xenkit xm xen-create-image xen-delete-image xen-list-images xen-update-image; do
+    case "$cmd" in
+      xen-*) if [ -e "/usr/bin/$cmd" ]; then echo "setup-host: /usr/bin/$cmd (xen-tools) is installed; use: xenkit ${cmd#xen-}"; continue; fi ;;
+    esac
+    ln -sfn "$PWD/bin/$cmd.js" "/usr/local/bin/$cmd"
+  done
+fi
+
