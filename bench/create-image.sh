@@ -95,7 +95,7 @@ run_xenkit() {
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -a XT_COLD=() XK_COLD=() XT_WARM=() XK_WARM=() RSS=()
+declare -a XT_COLD=() XK_COLD=() XT_WARM=() XK_WARM=() RSS=() RSS_COLD=() RSS_WARM=()
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 for i in $(seq 1 "$COLD_RUNS"); do
@@ -107,7 +107,7 @@ for i in $(seq 1 "$COLD_RUNS"); do
   read -r secs rss < <(run_xenkit "$WORK/xk-cold$i" "xkb-xk-cold$i" --no-cache)
   rm -rf "$WORK/xk-cold$i"
   [ -n "${secs:-}" ] || exit 1
-  XK_COLD+=("$secs"); RSS+=("$rss")
+  XK_COLD+=("$secs"); RSS+=("$rss"); RSS_COLD+=("$rss")
   log "  xenkit cold: $secs s, node peak RSS $rss KB"
 done
 
@@ -127,7 +127,7 @@ for i in $(seq 1 "$WARM_RUNS"); do
   log "  xen-tools warm: ${XT_WARM[-1]} s"
   read -r secs rss < <(run_xenkit "$WORK/xk-warm" "xkb-xk-warm$i")
   [ -n "${secs:-}" ] || exit 1
-  XK_WARM+=("$secs"); RSS+=("$rss")
+  XK_WARM+=("$secs"); RSS+=("$rss"); RSS_WARM+=("$rss")
   log "  xenkit warm: $secs s, node peak RSS $rss KB"
 done
 
@@ -136,9 +136,10 @@ M_XK_COLD=$(printf '%s\n' "${XK_COLD[@]}" | median)
 M_XT_WARM=$(printf '%s\n' "${XT_WARM[@]}" | median)
 M_XK_WARM=$(printf '%s\n' "${XK_WARM[@]}" | median)
 MAX_RSS=$(printf '%s\n' "${RSS[@]}" | sort -n | tail -1)
-R_COLD=$(echo "scale=1; $M_XT_COLD / $M_XK_COLD" | bc)
-R_WARM=$(echo "scale=1; $M_XT_WARM / $M_XK_WARM" | bc)
+R_COLD=$(awk -v a="$M_XT_COLD" -v b="$M_XK_COLD" 'BEGIN {printf "%.2f", a / b}')
+R_WARM=$(awk -v a="$M_XT_WARM" -v b="$M_XK_WARM" 'BEGIN {printf "%.1f", a / b}')
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+mb() { printf '%s ' "$@" | awk '{for(i=1;i<=NF;i++) printf "%s%.0f", (i>1?", ":""), $i/1024}'; }
 fmt() { printf '%s' "$*" | tr '\n' ' ' | sed 's/ *$//' | awk '{for(i=1;i<=NF;i++) printf "%s%.1f", (i>1?", ":""), $i}'; }
 
 TABLE=$(cat <<EOF
@@ -148,7 +149,7 @@ TABLE=$(cat <<EOF
 | warm (caches primed) | $(printf '%.1f' "$M_XT_WARM") s | $(printf '%.2f' "$M_XK_WARM") s | ${R_WARM}x | $(fmt "${XT_WARM[@]}") / $(printf '%s ' "${XK_WARM[@]}" | awk '{for(i=1;i<=NF;i++) printf "%s%.2f", (i>1?", ":""), $i}') |
 | priming run | $(printf '%.1f' "$PRIME_XT") s | $(printf '%.1f' "$PRIME_XK") s | | |
 
-Peak RSS of the xenkit node process (children excluded), largest of all runs: $((MAX_RSS / 1024)) MB ($(printf '%s ' "${RSS[@]}" | awk '{for(i=1;i<=NF;i++) printf "%s%d", (i>1?", ":""), $i/1024}') MB).
+Peak RSS of the xenkit node process (getrusage, children excluded): largest $((MAX_RSS / 1024)) MB; cold $(mb "${RSS_COLD[@]}") MB, priming $(mb "$PRIME_RSS") MB, warm $(mb "${RSS_WARM[@]}") MB.
 EOF
 )
 
