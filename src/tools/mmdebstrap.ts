@@ -19,6 +19,8 @@ export interface MmdebstrapOptions {
   keyring?: string | undefined;
   /** Each becomes one `--aptopt` (permanent in the target's 99mmdebstrap). */
   aptOptions?: string[];
+  /** Each becomes one `--dpkgopt` (written to the target's dpkg.cfg.d/99mmdebstrap). */
+  dpkgOptions?: string[];
   setupHooks?: string[];
   essentialHooks?: string[];
   customizeHooks?: string[];
@@ -43,6 +45,7 @@ export function buildMmdebstrapArgv(options: MmdebstrapOptions): string[] {
   if (options.include.length > 0) argv.push(`--include=${options.include.join(',')}`);
   if (options.keyring) argv.push(`--keyring=${options.keyring}`);
   for (const opt of options.aptOptions ?? []) argv.push(`--aptopt=${opt}`);
+  for (const opt of options.dpkgOptions ?? []) argv.push(`--dpkgopt=${opt}`);
   if (options.skip && options.skip.length > 0) argv.push(`--skip=${options.skip.join(',')}`);
   for (const hook of options.setupHooks ?? []) argv.push(`--setup-hook=${hook}`);
   for (const hook of options.essentialHooks ?? []) argv.push(`--essential-hook=${hook}`);
