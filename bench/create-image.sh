@@ -38,7 +38,7 @@ COLD_RUNS=${COLD_RUNS:-$RUNS}
 WARM_RUNS=${WARM_RUNS:-$RUNS}
 
 [ "$(id -u)" = 0 ] || { echo "create-image.sh: run as root (both tools make filesystems)" >&2; exit 2; }
-command -v xen-create-image >/dev/null || { echo "create-image.sh: xen-tools is not installed" >&2; exit 2; }
+[ -x /usr/bin/xen-create-image ] || { echo "create-image.sh: xen-tools is not installed" >&2; exit 2; }
 [ -f "$REPO/dist/cli/bin/xen-create-image.js" ] || (cd "$REPO" && npm run build >/dev/null)
 
 ARCHIVES=/var/cache/apt/archives
@@ -67,7 +67,7 @@ elapsed() { echo "$2 - $1" | bc; }
 run_xentools() {
   local name=$1 cache=$2 t0 t1
   t0=$(now)
-  if ! xen-create-image --hostname="$name" "${COMMON[@]}" --cache="$cache" --install-method=debootstrap \
+  if ! /usr/bin/xen-create-image --hostname="$name" "${COMMON[@]}" --cache="$cache" --install-method=debootstrap \
       --dir="$WORK/xt/dir" --output="$WORK/xt/etc" >"$WORK/logs/$name.out" 2>&1; then
     echo "xen-tools run $name failed; see below" >&2; tail -20 "$WORK/logs/$name.out" >&2; exit 1
   fi
