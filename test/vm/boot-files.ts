@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { writeCpioNewc, type CpioEntry } from './cpio.js';
@@ -21,9 +20,9 @@ export interface GuestKernel {
 /** Modules the initramfs loads before it can mount the host's root (the rest come from the root). */
 const INITRAMFS_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'];
 
-/** Where generated boot files are cached (XENKIT_VM_CACHE, else under the temp directory). */
+/** Where generated boot files are cached (XENKIT_VM_CACHE, else /var/cache/xenkit-vm). */
 export function vmCacheDir(): string {
-  const dir = process.env.XENKIT_VM_CACHE ?? path.join(os.tmpdir(), 'xenkit-vm-cache');
+  const dir = process.env.XENKIT_VM_CACHE ?? '/var/cache/xenkit-vm';
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

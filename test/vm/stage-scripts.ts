@@ -57,7 +57,8 @@ XEN_BIN=/usr/lib/xen-4.17/bin
 echo "xenkit-vm: xen modules loaded at $(cut -d' ' -f1 /proc/uptime) s"
 $XEN_BIN/xenstored --pid-file /run/xenstore.pid || echo "xenkit-vm: xenstored failed"
 $XEN_BIN/xen-init-dom0 || echo "xenkit-vm: xen-init-dom0 failed"
-$XEN_BIN/xenconsoled --pid-file /run/xenconsoled.pid || echo "xenkit-vm: xenconsoled failed"
+mkdir -p /var/log/xen/console
+$XEN_BIN/xenconsoled --pid-file /run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console || echo "xenkit-vm: xenconsoled failed"
 `;
 
 /** The per-job stage 2 script. */
@@ -69,7 +70,7 @@ export function renderStage2(options: Stage2Options): string {
 J=${VM_JOB_DIR}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
 echo 1 > /proc/sys/kernel/sysrq
-mount -t tmpfs -o mode=1777 tmp /tmp
+# /tmp stays the host's (under the overlay): the checkout or a cache may live there.
 mkdir -p /dev/pts /dev/shm /run/lock /run/lvm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs shm /dev/shm

@@ -11,7 +11,7 @@ import { runInVm, VmFailedError } from './vm.js';
 const isRoot = process.getuid?.() === 0;
 
 function tempDirs(): string[] {
-  return fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('xenkit-vm-') && f !== 'xenkit-vm-cache');
+  return fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('xenkit-vm-'));
 }
 
 function qemuProcesses(): string[] {
