@@ -1,0 +1,227 @@
+/**
+ * The seed's lab, for real: a guest built by `xen-create-image` (mmdebstrap from the Debian
+ * mirror) runs under QEMU (TCG here) through `xm`: create, login on its serial console, hostname,
+ * DHCP network, `list`, `mem-set`, `vcpu-set`, `shutdown -w`, a second create with a higher ID,
+ * `destroy`, and `autostart` + `start --auto`. Every phase is timed and bounded; afterAll
+ * destroys the guest, kills any QEMU left with its name, and removes the scratch root.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBin } from '../helpers/cli.js';
+import {
+  assertBuilt,
+  killQemu,
+  PhaseClock,
+  pollUntil,
+  qemuPids,
+  startedId,
+  xm,
+  xmList,
+} from './lab-guest.js';
+import { SerialConsole } from './serial-console.js';
+import type { XmListRow } from './xm-list.js';
+
+const isRoot = process.getuid?.() === 0;
+const NAME = `xke${process.pid}`;
+const PASSWORD = `Lab-${randomBytes(6).toString('hex')}`;
+/** TCG on a loaded 2-core machine: about 2 minutes to the login prompt; allow for much worse. */
+const BOOT_MS = 600_000;
+const MEMORY_MIB = 512;
+
+describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () => {
+  const clock = new PhaseClock();
+  let scratch = '';
+  let root = '';
+  let firstId = 0;
+  let lastId = 0;
+  let serial: SerialConsole | undefined;
+
+  const runDir = (): string => path.join(root, 'run/xenkit/qemu', NAME);
+  const connect = async (): Promise<SerialConsole> =>
+    SerialConsole.connect(path.join(runDir(), 'console.sock'), NAME, path.join(scratch, 'console.txt'));
+  const shell = (): SerialConsole => {
+    if (!serial) throw new Error('not logged in on the console');
+    return serial;
+  };
+  const inGuest = async (command: string, timeoutMs?: number): Promise<string> => {
+    const result = await shell().run(command, timeoutMs);
+    if (result.status !== 0)
+      throw new Error(`in ${NAME}: \`${command}\` exited ${result.status}:\n${result.output}`);
+    return result.output;
+  };
+  const memTotal = async (): Promise<number> => {
+    const line = (await inGuest('free -m')).split('\n').find((l) => l.startsWith('Mem:'));
+    return Number(line?.split(/\s+/)[1]);
+  };
+  const listed = async (): Promise<XmListRow | undefined> =>
+    (await xmList(root)).find((row) => row.name === NAME);
+
+  beforeAll(async () => {
+    assertBuilt();
+    scratch = fs.mkdtempSync('/var/tmp/xenkit-lab-');
+    root = path.join(scratch, 'root');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'pw'), `${PASSWORD}\n`, { mode: 0o600 });
+    console.log(`[e2e] guest ${NAME} under ${root}`);
+  });
+
+  afterAll(async () => {
+    serial?.close();
+    if (root) await runBin('xm', ['destroy', NAME, '--root', root], { timeoutMs: 60_000 });
+    await killQemu(NAME);
+    console.log(`[e2e] phases of ${NAME}:\n${clock.render()}`);
+    const left = await qemuPids(NAME);
+    if (scratch && process.env.KEEP_WORK !== '1') fs.rmSync(scratch, { recursive: true, force: true });
+    expect(left).toEqual([]);
+  });
+
+  it('builds the guest with xen-create-image', async () => {
+    const result = await clock.time('xen-create-image', () =>
+      runBin(
+        'xen-create-image',
+        [
+          `--root=${root}`,
+          `--hostname=${NAME}`,
+          '--dist=bookworm',
+          '--dir=/srv/xen',
+          '--size=2G',
+          '--swap=256M',
+          '--dhcp',
+          '--vcpus=1',
+          '--maxvcpus=2',
+          `--memory=${MEMORY_MIB}M`,
+          `--maxmem=${MEMORY_MIB}M`,
+          '--password-file=/pw',
+        ],
+        { timeoutMs: 1_500_000 },
+      ),
+    );
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(fs.existsSync(path.join(root, 'etc/xen', `${NAME}.cfg`))).toBe(true);
+  });
+
+  it('starts it with xm create', async () => {
+    const result = await clock.time('xm create', () => xm(root, ['create', NAME]));
+    firstId = startedId(result, NAME);
+    lastId = firstId;
+    expect(firstId).toBeGreaterThanOrEqual(1);
+    expect(await qemuPids(NAME)).toHaveLength(1);
+  });
+
+  it('reaches a login prompt on its serial console, where root logs in with its password', async () => {
+    serial = await connect();
+    await clock.time('boot to login prompt', () => shell().waitForLogin(BOOT_MS));
+    await clock.time('root login', () => shell().login('root', PASSWORD, 120_000));
+    expect(await inGuest('id -un')).toBe('root\n');
+  });
+
+  it('answers hostname with the guest name', async () => {
+    expect((await inGuest('hostname')).trim()).toBe(NAME);
+  });
+
+  it("has its network up by DHCP from QEMU's user network", async () => {
+    const addresses = await clock.time('network up', () =>
+      pollUntil(
+        'the guest IPv4 addresses',
+        () => inGuest('ip -4 -o addr show scope global'),
+        (text) => text.includes('inet 10.0.2.15/24'),
+        180_000,
+      ),
+    );
+    expect(addresses).toMatch(/inet 10\.0\.2\.15\/24 .*dynamic/);
+    expect(await inGuest('ip -4 route show default')).toContain('via 10.0.2.2');
+  });
+
+  it("is listed by xm list with the cfg's Mem and VCPUs, after Domain-0", async () => {
+    const rows = await xmList(root);
+    expect(rows[0]?.name).toBe('Domain-0');
+    expect(rows[0]?.id).toBe(0);
+    const row = rows.find((r) => r.name === NAME);
+    expect(row).toMatchObject({ id: firstId, memMiB: MEMORY_MIB, vcpus: 1 });
+    expect(row?.state).toMatch(/^[r-][b-]----$/);
+    expect(row?.timeSec).toBeGreaterThan(0);
+  });
+
+  it('shrinks the memory the guest sees with xm mem-set 256M', async () => {
+    const before = await memTotal();
+    await xm(root, ['mem-set', NAME, '256M']);
+    const after = await clock.time('mem-set 256M seen in the guest', () =>
+      pollUntil('free -m total', memTotal, (total) => total <= before - 200, 180_000),
+    );
+    console.log(`[e2e] free -m total: ${before} -> ${after} MiB`);
+    expect(after).toBeLessThan(256);
+    expect((await listed())?.memMiB).toBe(256);
+  });
+
+  it('gives the guest a second CPU with xm vcpu-set 2 (onlined by the udev rule)', async () => {
+    expect((await inGuest('nproc')).trim()).toBe('1');
+    await xm(root, ['vcpu-set', NAME, '2']);
+    await clock.time('vcpu-set 2 seen in the guest', () =>
+      pollUntil(
+        'nproc',
+        async () => (await inGuest('nproc')).trim(),
+        (n) => n === '2',
+        180_000,
+      ),
+    );
+    expect((await listed())?.vcpus).toBe(2);
+  });
+
+  it('ends it cleanly with xm shutdown -w', async () => {
+    try {
+      const result = await clock.time('shutdown -w', () =>
+        runBin('xm', ['shutdown', '-w', NAME, '--root', root], { timeoutMs: 400_000 }),
+      );
+      expect(result.code, result.stderr + result.stdout).toBe(0);
+      expect(await qemuPids(NAME)).toEqual([]);
+      expect(await listed()).toBeUndefined();
+      await shell().waitClosed(10_000);
+    } finally {
+      // So that the later steps still run when the guest did not power off.
+      serial?.close();
+      serial = undefined;
+      if ((await qemuPids(NAME)).length > 0) await xm(root, ['destroy', NAME]);
+    }
+  });
+
+  it('gives it a higher ID on a second xm create, and xm destroy kills it', async () => {
+    const result = await xm(root, ['create', NAME]);
+    const id = startedId(result, NAME);
+    expect(id).toBeGreaterThan(lastId);
+    lastId = id;
+    expect((await listed())?.id).toBe(id);
+    const [pid] = await qemuPids(NAME);
+    expect(pid).toBeDefined();
+    await clock.time('destroy', () => xm(root, ['destroy', NAME]));
+    expect(await qemuPids(NAME)).toEqual([]);
+    expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+    expect(await listed()).toBeUndefined();
+  });
+
+  it('starts it with xm start --auto once xm autostart turned it on', async () => {
+    const log = path.join(runDir(), 'console.log');
+    const logStart = fs.existsSync(log) ? fs.statSync(log).size : 0;
+    await xm(root, ['autostart', NAME, 'on']);
+    const link = path.join(root, 'etc/xen/auto', `${NAME}.cfg`);
+    expect(fs.realpathSync(link)).toBe(fs.realpathSync(path.join(root, 'etc/xen', `${NAME}.cfg`)));
+    const result = await clock.time('start --auto', () => xm(root, ['start', '--auto']));
+    const id = startedId(result, NAME);
+    expect(id).toBeGreaterThan(lastId);
+    expect((await listed())?.id).toBe(id);
+    // It really boots: its own kernel writes to the console (QEMU logs it even with no client).
+    await pollUntil(
+      'the console log of the autostarted guest',
+      async () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(logStart) : ''),
+      (text) => /Linux version \d/.test(text),
+      300_000,
+    );
+    // Already running: a second start --auto leaves it alone.
+    await xm(root, ['start', '--auto']);
+    expect(await qemuPids(NAME)).toHaveLength(1);
+    await xm(root, ['destroy', NAME]);
+    await xm(root, ['autostart', NAME, 'off']);
+    expect(fs.existsSync(link)).toBe(false);
+  });
+});
