@@ -8,6 +8,7 @@
 // Exit 0 when it logged in (whatever the commands returned), 1 otherwise.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const [socketPath, user, passwordFile, timeoutText, ...commands] = process.argv.slice(2);
 if (!socketPath || !user || !passwordFile || !timeoutText) {
@@ -16,7 +17,6 @@ if (!socketPath || !user || !passwordFile || !timeoutText) {
 }
 const password = readFileSync(passwordFile, 'utf8').split('\n')[0];
 const deadline = Date.now() + Number(timeoutText) * 1000;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const socket = net.createConnection(socketPath);
 let text = '';
