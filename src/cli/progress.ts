@@ -19,7 +19,10 @@ function seconds(ms: number): string {
 }
 
 /** A Reporter that draws progress on `stream` (normally stderr, so stdout stays clean for --json). */
-export function createProgressReporter(stream: NodeJS.WritableStream, mode: ProgressMode): Reporter & { stop(): void } {
+export function createProgressReporter(
+  stream: NodeJS.WritableStream,
+  mode: ProgressMode,
+): Reporter & { stop(): void } {
   const started = new Map<string, { title: string; at: number }>();
   let current: { id: string; title: string; at: number; detail: string } | undefined;
   let frame = 0;
