@@ -3,7 +3,7 @@
 # by xenkit and one built by xen-tools 4.9.2 with the same options, both booted the same way
 # (xenkit's `xm create` under QEMU: TCG on this machine), plus QEMU's memory overhead.
 #
-#   bench/boot-time.sh [--runs N] [--mirror URL] [--out FILE] [--no-results]
+#   bench/boot-time.sh [--runs N] [--mirror URL] [--out FILE] [--no-results] [--keep-logs DIR]
 #
 # Both guests: bookworm, 2G ext4 root, swap, 512M memory, DHCP, a generated root password:
 #   xen-create-image --hostname=H --dir=D --dhcp --dist=bookworm --size=2G --memory=512M --nohosts --genpass=1
@@ -15,7 +15,8 @@
 # /proc/PID/smaps into the guest RAM block (what the guest touched of its 512M) and the rest
 # (QEMU itself: TCG translation cache, devices, libraries): the overhead.
 # Prints a table and replaces the "Boot time" section of bench/RESULTS.md (--no-results: not).
-# Everything the bench made (scratch dir, guests, /var/log/xen-tools/<name>.log) is removed.
+# Everything the bench made (scratch dir, guests, /var/log/xen-tools/<name>.log) is removed;
+# --keep-logs DIR first copies the build outputs, console logs and probe results there.
 set -euo pipefail
 
 RUNS=3
@@ -24,13 +25,15 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$REPO/bench/RESULTS.md"
 WRITE_RESULTS=1
 BOOT_TIMEOUT=900
+KEEP_LOGS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift 2 ;;
     --mirror) MIRROR=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-results) WRITE_RESULTS=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --keep-logs) KEEP_LOGS=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "boot-time.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +57,9 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 qemu_pids() { pgrep -f "qemu-system.* -name $1," || true; }
 
 cleanup() {
+  if [ -n "$KEEP_LOGS" ] && [ -d "$WORK/logs" ]; then
+    mkdir -p "$KEEP_LOGS" && cp -r "$WORK/logs/." "$KEEP_LOGS/" && rm -f "$KEEP_LOGS"/*.pw
+  fi
   for name in "$XK" "$XT"; do
     "${XM[@]}" destroy "$name" --root "$ROOT" >/dev/null 2>&1 || true
     for pid in $(qemu_pids "$name"); do kill -9 "$pid" 2>/dev/null || true; done

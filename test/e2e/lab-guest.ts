@@ -1,5 +1,5 @@
 /** Helpers of the lab end-to-end test: the xm CLI under a scratch root, phases timed, QEMU found by name. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../../src/tools/exec.js';
 import { REPO, runBin, type CliResult } from '../helpers/cli.js';
@@ -32,6 +32,16 @@ export function startedId(result: CliResult, name: string): number {
 export async function qemuPids(name: string): Promise<number[]> {
   const result = await runCommand(['pgrep', '-f', `qemu-system.* -name ${name},`], { allowFailure: true });
   return result.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/** Whether `pid` has ended: no such process, or a zombie its parent (here PID 1) has not reaped yet. */
+export function isProcessGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
 }
 
 /** Kills every QEMU of `name` (the last resort of a cleanup). */

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBin } from '../helpers/cli.js';
 import {
   assertBuilt,
+  isProcessGone,
   killQemu,
   PhaseClock,
   pollUntil,
@@ -196,7 +197,7 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     expect(pid).toBeDefined();
     await clock.time('destroy', () => xm(root, ['destroy', NAME]));
     expect(await qemuPids(NAME)).toEqual([]);
-    expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+    expect(isProcessGone(pid ?? 0)).toBe(true);
     expect(await listed()).toBeUndefined();
   });
 

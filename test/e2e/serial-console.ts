@@ -94,6 +94,13 @@ export class SerialConsole {
   async waitForLogin(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      // systemd gives up on a device after 90 s; on a starved TCG host that can be ttyS0 itself.
+      const gaveUp = /Dependency failed for .*Serial Getty on ttyS0/.exec(this.received);
+      if (gaveUp) {
+        throw new Error(
+          `console of ${this.label}: systemd gave up on the ttyS0 getty (a device job timed out: host too loaded?):\n${stripCr(this.received.slice(-1500))}`,
+        );
+      }
       const from = this.received.length;
       this.send('\r');
       const left = deadline - Date.now();
