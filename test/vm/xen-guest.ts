@@ -1,0 +1,104 @@
+/**
+ * The userspace of the Xen test guests: a busybox initramfs booted with the Debian kernel as cfg
+ * `kernel`/`ramdisk`. busybox init handles what `xl shutdown`/`xl reboot` ask of a guest (the
+ * kernel runs /sbin/poweroff or /sbin/reboot), a loop onlines vCPUs that `xl vcpu-set` hot-adds,
+ * and the guest mounts its root disk read-only and prints what it finds to its console.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { resolveModules, vmCacheDir, type GuestKernel } from './boot-files.js';
+import { writeCpioNewc, type CpioEntry } from './cpio.js';
+
+/** Printed on the guest console once its userspace runs. */
+export const GUEST_UP_MARKER = 'xenkit-guest: up';
+
+const INITTAB = `::sysinit:/etc/rc
+hvc0::respawn:-/bin/sh
+::ctrlaltdel:/sbin/reboot
+::shutdown:/bin/echo xenkit-guest: going down
+`;
+
+// rc writes to hvc0 itself: a PVH guest's /dev/console is not the Xen console unless the
+// kernel command line says console=hvc0, and xenkit's cfg does not.
+const RC = `#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+[ -c /dev/hvc0 ] && exec > /dev/hvc0 2>&1
+for m in $(cat /modules/order); do insmod "/modules/$m" 2>/dev/null; done
+sleep 1
+for d in /dev/xvda2 /dev/xvda /dev/xvda1; do
+  [ -b $d ] && mount -o ro -t ext4 $d /mnt 2>/dev/null && break
+done
+echo "xenkit-guest: root hostname=$(cat /mnt/etc/hostname 2>/dev/null) type=$(cat /sys/hypervisor/guest_type 2>/dev/null)"
+# Hot-added vCPUs arrive offline; nothing else here would bring them up.
+( while :; do
+    for c in /sys/devices/system/cpu/cpu*/online; do
+      [ -f $c ] && [ "$(cat $c)" = 0 ] && echo 1 > $c
+    done
+    sleep 1
+  done ) &
+echo "${GUEST_UP_MARKER} cpus=$(nproc)"
+`;
+
+/** Builds (or reuses) the guest initramfs for `kernel`; returns its path. */
+export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busybox'): string {
+  // ext4 needs crc32c through a softdep, which modules.dep does not list.
+  const modules = resolveModules(kernel.version, ['xen-blkfront', 'crc32c_generic', 'ext4']);
+  const busyboxData = fs.readFileSync(busybox);
+  const key = createHash('sha256')
+    .update(kernel.version)
+    .update(INITTAB)
+    .update(RC)
+    .update(busyboxData)
+    .update(modules.join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  const target = path.join(vmCacheDir(), `xen-guest-${kernel.version}-${key}.cpio`);
+  if (fs.existsSync(target)) return target;
+  const modDir = path.join('/lib/modules', kernel.version);
+  const applets = [
+    'sh',
+    'init',
+    'poweroff',
+    'reboot',
+    'halt',
+    'mount',
+    'insmod',
+    'sleep',
+    'cat',
+    'echo',
+    'nproc',
+  ];
+  const entries: CpioEntry[] = [
+    ...['bin', 'sbin', 'etc', 'dev', 'proc', 'sys', 'mnt', 'modules', 'tmp'].map((name): CpioEntry => ({
+      kind: 'dir',
+      name,
+    })),
+    { kind: 'file', name: 'bin/busybox', data: busyboxData, mode: 0o755 },
+    ...applets.map((a): CpioEntry => ({ kind: 'symlink', name: `bin/${a}`, target: 'busybox' })),
+    ...['init', 'poweroff', 'reboot', 'halt'].map((a): CpioEntry => ({
+      kind: 'symlink',
+      name: `sbin/${a}`,
+      target: '../bin/busybox',
+    })),
+    { kind: 'symlink', name: 'init', target: 'bin/busybox' },
+    { kind: 'file', name: 'etc/inittab', data: Buffer.from(INITTAB) },
+    { kind: 'file', name: 'etc/rc', data: Buffer.from(RC), mode: 0o755 },
+    {
+      kind: 'file',
+      name: 'modules/order',
+      data: Buffer.from(modules.map((m) => path.basename(m)).join('\n')),
+    },
+    ...modules.map((m): CpioEntry => ({
+      kind: 'file',
+      name: `modules/${path.basename(m)}`,
+      data: fs.readFileSync(path.join(modDir, m)),
+    })),
+  ];
+  const temp = `${target}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, writeCpioNewc(entries));
+  fs.renameSync(temp, target);
+  return target;
+}

@@ -1,0 +1,134 @@
+/**
+ * The bash script the Xen VM test runs in the nested dom0, all scenarios in one boot: xenkit's
+ * xen-create-image builds a pv guest (Debian kernel + busybox ramdisk, ext4 root from a tar
+ * tree), `xm` drives it through the xl driver, and real `xl` checks the results. Facts come back
+ * as `@@ key=value` lines (read with parseFacts from lvm-scenarios.ts).
+ */
+import { GUEST_UP_MARKER } from './xen-guest.js';
+
+/** Host paths the script needs (all visible in dom0). */
+export interface XenScenarioInputs {
+  repo: string;
+  tarball: string;
+  kernel: string;
+  guestInitramfs: string;
+  /** The scratch disk that holds the guests' image files. */
+  disk: string;
+}
+
+/** The whole scenario script. */
+export function renderXenScenarios(inputs: XenScenarioInputs): string {
+  const { repo, tarball, kernel, guestInitramfs, disk } = inputs;
+  return String.raw`
+set -u
+REPO=${repo}
+ROOT=/srv/xk
+CON=/var/log/xen/console
+export XENKIT_ROOT=$ROOT
+fact() { echo "@@ $1=$2"; }
+T0=0
+begin() { T0=$(date +%s.%N); echo "=== $1"; }
+end() { fact "time.$1" "$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $T0}")"; }
+xm() { node $REPO/bin/xm.js "$@"; }
+# Waits until FILE holds PATTERN N times (default 1), at most SECONDS.
+wait_for() {
+  local file=$1 pattern=$2 count=$3 limit=$4 i
+  for i in $(seq $limit); do
+    [ "$(grep -c "$pattern" "$file" 2>/dev/null)" -ge "$count" ] && return 0
+    sleep 1
+  done
+  return 1
+}
+domid() { xl domid "$1" 2>/dev/null; }
+xlfield() { xl list "$1" 2>/dev/null | awk -v c=$2 'NR==2{print $c}'; }
+
+begin setup
+mkfs.ext4 -q ${disk} && mkdir -p /srv && mount ${disk} /srv && mkdir -p $ROOT/etc/xen $ROOT/etc/xen-tools $ROOT/srv/xen
+printf 'Correct-Horse-7-Battery\n' > $ROOT/pw
+bindfile() { touch $ROOT/$1 && mount --bind $2 $ROOT/$1; }
+bindfile tree.tar ${tarball} && bindfile vmlinuz ${kernel} && bindfile guest.cpio ${guestInitramfs}
+ip link add xenbr0 type bridge && ip link set xenbr0 up
+fact setup.exit $?
+end setup
+
+begin create
+node $REPO/bin/xen-create-image.js --hostname=xg1 --dir=/srv/xen --size=256M --noswap --memory=256M \
+  --vcpus=2 --maxvcpus=2 --dhcp --install-method=tar --install-source=/tree.tar --dist=bookworm \
+  --kernel=/vmlinuz --initrd=/guest.cpio --password-file=/pw > /run/xenkit-vm/create.out 2>&1
+fact create.exit $?
+tail -5 /run/xenkit-vm/create.out
+cp $ROOT/etc/xen/xg1.cfg /tmp/xg1.cfg && cat /tmp/xg1.cfg | grep -v '^#' | grep -v '^$'
+end create
+
+begin start
+xm create xg1
+fact start.exit $?
+wait_for $CON/guest-xg1.log "${GUEST_UP_MARKER}" 1 240
+fact start.up $?
+fact start.root "$(grep -o 'root hostname=[^ ]* type=[A-Za-z]*' $CON/guest-xg1.log | head -1)"
+fact start.id "$(domid xg1)"
+end start
+
+begin list
+xm list > /tmp/xm-list.out; fact list.exit $?
+cat /tmp/xm-list.out
+xl list
+fact list.header "$(head -1 /tmp/xm-list.out | tr -s ' \t' ' ')"
+fact list.row "$(grep '^xg1 ' /tmp/xm-list.out | awk '{print $1, $2, $3, $4}')"
+fact list.xlrow "$(xl list xg1 | awk 'NR==2{print $1, $2, $3, $4}')"
+end list
+
+begin vcpu-set
+# Down, not up: xl refuses more vCPUs than the host (one here) has without --ignore-host.
+fact vcpu-set.before "$(xlfield xg1 4)"
+xm vcpu-set xg1 1; fact vcpu-set.exit $?
+for i in $(seq 60); do [ "$(xlfield xg1 4)" = 1 ] && break; sleep 1; done
+fact vcpu-set.vcpus "$(xlfield xg1 4)"
+end vcpu-set
+
+begin mem-set
+xm mem-set xg1 192; fact mem-set.exit $?
+for i in $(seq 60); do [ "$(xlfield xg1 3)" = 192 ] && break; sleep 1; done
+fact mem-set.mem "$(xlfield xg1 3)"
+end mem-set
+
+begin pause
+xm pause xg1; fact pause.exit $?
+fact pause.state "$(xlfield xg1 5)"
+xm unpause xg1; fact unpause.exit $?
+fact unpause.state "$(xlfield xg1 5)"
+end pause
+
+begin reboot
+before=$(domid xg1)
+xm reboot xg1; fact reboot.exit $?
+for i in $(seq 120); do id=$(domid xg1); [ -n "$id" ] && [ "$id" != "$before" ] && break; sleep 1; done
+fact reboot.before "$before"
+fact reboot.after "$(domid xg1)"
+wait_for $CON/guest-xg1.log "${GUEST_UP_MARKER}" 2 240
+fact reboot.up $?
+end reboot
+
+begin shutdown
+xm shutdown -w xg1; fact shutdown.exit $?
+fact shutdown.after "$(xl list xg1 2>&1 | awk 'NR==2{print $5}')"
+for i in $(seq 20); do xl list xg1 >/dev/null 2>&1 || break; sleep 1; done
+fact shutdown.gone "$(xl list xg1 >/dev/null 2>&1; echo $?)"
+grep -c 'going down' $CON/guest-xg1.log | sed 's/^/going down: /'
+end shutdown
+
+begin pvh
+sed -e "s/^type *=.*/type = 'pvh'/" -e "s/^name *=.*/name = 'xg2'/" /tmp/xg1.cfg > /tmp/xg2.cfg
+xl create /tmp/xg2.cfg; fact pvh.exit $?
+wait_for $CON/guest-xg2.log "${GUEST_UP_MARKER}" 1 240
+fact pvh.up $?
+fact pvh.type "$(grep -o 'type=[A-Za-z]*' $CON/guest-xg2.log | head -1)"
+fact pvh.xltype "$(xl list -l xg2 | grep -o '"type": "[a-z]*"' | head -1)"
+xl list
+xl destroy xg2
+end pvh
+# Kept in the job directory for a look after a failure (XENKIT_VM_KEEP=1 keeps it).
+cp $CON/*.log /run/xenkit-vm/ 2>/dev/null
+xl dmesg > /run/xenkit-vm/xl-dmesg.log 2>&1
+`;
+}

@@ -1,0 +1,108 @@
+/**
+ * Xen for real, in a nested Xen 4.17 under QEMU TCG: inside dom0, xenkit's xen-create-image
+ * builds a pv guest, `xm` (through the xl driver) starts, lists, resizes, pauses, reboots and
+ * shuts it down, and real `xl create` accepts the generated config as pv and as pvh.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../../src/tools/exec.js';
+import { miniTreeTarball } from './mini-tree.js';
+import { REPO } from '../helpers/cli.js';
+import { findGuestKernel } from './boot-files.js';
+import { parseFacts } from './lvm-scenarios.js';
+import { runInVm, type VmRunResult } from './vm.js';
+import { buildXenGuestInitramfs } from './xen-guest.js';
+import { renderXenScenarios } from './xen-scenarios.js';
+
+const isRoot = process.getuid?.() === 0;
+const hasXen =
+  fs.existsSync('/usr/lib/xen-4.17/bin/xl') &&
+  fs.readdirSync('/boot').some((f) => /^xen-4\.17.*\.gz$/.test(f));
+
+describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
+  let result: VmRunResult;
+  let facts: Map<string, string>;
+  const fact = (key: string): string | undefined => facts.get(key);
+
+  beforeAll(async () => {
+    if (!fs.existsSync(path.join(REPO, 'dist/cli/bin/xm.js')))
+      await runCommand(['npm', 'run', 'build'], { cwd: REPO });
+    const kernel = findGuestKernel();
+    const script = renderXenScenarios({
+      repo: REPO,
+      tarball: await miniTreeTarball(),
+      kernel: kernel.path,
+      guestInitramfs: buildXenGuestInitramfs(kernel),
+      disk: '/dev/vda',
+    });
+    result = await runInVm({
+      kind: 'xen',
+      command: { script },
+      scratchDiskMiB: 1024,
+      memoryMiB: 2048,
+      dom0MemoryMiB: 1024,
+      // Under the project's hookTimeout (1 200 s), so a hung VM is reported with its console.
+      timeoutMs: 1_100_000,
+      keepTempDir: process.env.XENKIT_VM_KEEP === '1',
+    });
+    facts = parseFacts(result.stdout);
+    const times = [...facts].filter(([k]) => k.startsWith('time.')).map(([k, v]) => `${k.slice(5)} ${v} s`);
+    console.log(
+      `Xen VM: dom0 ready after ${result.bootSeconds} s, whole run ${(result.durationMs / 1000).toFixed(1)} s; ${times.join(', ')}`,
+    );
+    if (process.env.XENKIT_VM_KEEP === '1') console.log(`kept ${result.tempDir} (${os.hostname()})`);
+  });
+
+  it('builds a pv guest with xen-create-image inside dom0', () => {
+    expect(fact('setup.exit'), result.stdout + result.stderr).toBe('0');
+    expect(fact('create.exit'), result.stdout).toBe('0');
+  });
+
+  it('starts it with xm create, and the guest boots and finds its root disk', () => {
+    expect(fact('start.exit'), result.stdout + result.stderr).toBe('0');
+    expect(fact('start.up'), result.stdout).toBe('0');
+    expect(fact('start.root')).toBe('root hostname=xg1 type=PV');
+  });
+
+  it('lists it with xm list, in the seed columns, with what xl reports', () => {
+    expect(fact('list.exit')).toBe('0');
+    expect(fact('list.header')).toBe('Name ID Mem VCPUs State Time(s)');
+    expect(fact('list.row')).toBe(fact('list.xlrow'));
+    expect(fact('list.row')).toMatch(/^xg1 \d+ 256 2$/);
+  });
+
+  it.each([
+    ['vcpu-set', 'vcpu-set.vcpus', '1'],
+    ['mem-set', 'mem-set.mem', '192'],
+  ])('changes the guest with xm %s', (verb, key, want) => {
+    expect(fact(`${verb}.exit`), result.stdout + result.stderr).toBe('0');
+    expect(fact(key)).toBe(want);
+  });
+
+  it('pauses and unpauses it', () => {
+    expect(fact('pause.exit')).toBe('0');
+    expect(fact('pause.state')).toMatch(/p/);
+    expect(fact('unpause.exit')).toBe('0');
+    expect(fact('unpause.state')).not.toMatch(/p/);
+  });
+
+  it('reboots it under a higher domain ID, and it comes back up', () => {
+    expect(fact('reboot.exit'), result.stdout + result.stderr).toBe('0');
+    expect(Number(fact('reboot.after'))).toBeGreaterThan(Number(fact('reboot.before')));
+    expect(fact('reboot.up')).toBe('0');
+  });
+
+  it('shuts it down and waits until it is gone', () => {
+    expect(fact('shutdown.exit'), result.stdout + result.stderr).toBe('0');
+    expect(fact('shutdown.gone')).toBe('1');
+  });
+
+  it('has real xl boot the same config as a pvh guest', () => {
+    expect(fact('pvh.exit'), result.stdout + result.stderr).toBe('0');
+    expect(fact('pvh.up')).toBe('0');
+    expect(fact('pvh.type')).toBe('type=PVH');
+    expect(fact('pvh.xltype')).toBe('"type": "pvh"');
+  });
+});
