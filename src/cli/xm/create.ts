@@ -18,9 +18,11 @@ async function isFile(file: string): Promise<boolean> {
  * root, then /etc/xen/ARG and /etc/xen/ARG.cfg.
  */
 export async function resolveCfgArg(paths: Paths, arg: string, prog = 'xm'): Promise<string> {
+  // With a root, an absolute path means the file inside it (as everywhere in xenkit); the host's
+  // own file of that name is only a fallback (e.g. a cfg already given with the root prefix).
   const candidates = [
-    path.resolve(arg),
     ...(path.isAbsolute(arg) ? [underRoot(paths, arg)] : []),
+    path.resolve(arg),
     ...(arg.includes('/') ? [] : [path.join(paths.xenDir, arg), path.join(paths.xenDir, `${arg}.cfg`)]),
   ];
   const unique = [...new Set(candidates)];
