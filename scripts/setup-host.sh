@@ -19,7 +19,7 @@ packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-
   qemu-utils qemu-system-x86 openssh-client whois rsync zstd tar gzip xz-utils ca-certificates
   debian-archive-keyring iproute2 dnsmasq-base)
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).
-[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17)
+[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17)
 
 missing=()
 for p in "${packages[@]}"; do
