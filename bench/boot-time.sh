@@ -98,21 +98,27 @@ sed -n 's/^Root Password *: *\([^ ]*\).*/\1/p' "$WORK/logs/xt-create.out" | head
 XT_CFG="$WORK/xt/etc/$XT.cfg"
 log "  built in ${XK_BUILD%.*} s (xenkit) and ${XT_BUILD%.*} s (xen-tools)"
 
-# rss_split PID: "total_kb guest_ram_kb" from smaps (the guest RAM block is the one mapping of at
-# least the guest's memory size).
+# rss_split PID: "total_kb guest_ram_kb tcg_kb" from smaps. The guest RAM block is the mapping of
+# exactly the guest's memory size (rw-p); TCG's translation cache is the big executable (rwxp)
+# mapping (1 GiB reserved by default); what is left is QEMU itself.
 rss_split() {
   awk -v ram_kb=$((MEM_MIB * 1024)) '
+    /^[0-9a-f]+-[0-9a-f]+ / { perms = $2 }
     /^Size:/ { size = $2 }
-    /^Rss:/ { total += $2; if (size >= ram_kb && $2 > guest) guest = $2 }
-    END { print total, guest }' "/proc/$1/smaps"
+    /^Rss:/ {
+      total += $2
+      if (size >= ram_kb && size <= ram_kb + 4096 && perms !~ /x/ && $2 > guest) guest = $2
+      if (perms ~ /x/ && perms ~ /w/ && size >= 65536 && $2 > tcg) tcg = $2
+    }
+    END { print total, guest + 0, tcg + 0 }' "/proc/$1/smaps"
 }
 
-# boot NAME CFG PWFILE PROBE DISK: boots, prints "seconds_to_login rss_kb guest_ram_kb", destroys
+# boot NAME CFG PWFILE PROBE DISK: boots, prints "seconds_to_login rss_kb guest_ram_kb tcg_kb", destroys
 # the guest, then replays the root filesystem's journal as the next mount would: the QEMU driver
 # reads the kernel with debugfs, which refuses an ext4 left with needs_recovery by a destroy
 # ("Block bitmap checksum does not match") and the next `xm create` would fail.
 boot() {
-  local name=$1 cfg=$2 pwfile=$3 probe=$4 disk=$5 t0 t1 rundir log pid secs rss
+  local name=$1 cfg=$2 pwfile=$3 probe=$4 disk=$5 t0 t1 rundir log pid secs rss guest tcg
   rundir="$ROOT/run/xenkit/qemu/$name"
   log="$rundir/console.log"
   t0=$(now)
@@ -129,7 +135,7 @@ boot() {
   t1=$(now)
   secs=$(echo "$t1 - $t0" | bc)
   pid=$(cat "$rundir/qemu.pid")
-  read -r rss guest < <(rss_split "$pid")
+  read -r rss guest tcg < <(rss_split "$pid")
   cp "$log" "$WORK/logs/$name-console-$(date +%s).log"
   if [ "$probe" = 1 ]; then
     node "$REPO/bench/lib/console-run.mjs" "$rundir/console.sock" root "$pwfile" 300 \
@@ -139,7 +145,7 @@ boot() {
   fi
   "${XM[@]}" destroy --root "$ROOT" "$name" >/dev/null
   e2fsck -E journal_only -y "$disk" >/dev/null 2>&1 || true
-  echo "$secs $rss $guest"
+  echo "$secs $rss $guest $tcg"
 }
 
 # probe_field NAME COMMAND-PREFIX: the output of that probe command, on one line.
@@ -156,7 +162,7 @@ probe_field() {
     console.log(out);' "$WORK/logs/$1-probe.jsonl" "$2"
 }
 
-declare -A SECS RSS GUEST
+declare -A SECS RSS GUEST TCG
 for i in $(seq 1 "$RUNS"); do
   for who in XK XT; do
     if [ "$who" = XK ]; then
@@ -165,21 +171,22 @@ for i in $(seq 1 "$RUNS"); do
       name=$XT cfg=$XT_CFG pw="$WORK/xt.pw" disk="$WORK/xt/dir/domains/$XT/disk.img"
     fi
     log "boot $i/$RUNS: $name"
-    read -r secs rss guest < <(boot "$name" "$cfg" "$pw" "$([ "$i" = 1 ] && echo 1 || echo 0)" "$disk")
+    read -r secs rss guest tcg < <(boot "$name" "$cfg" "$pw" "$([ "$i" = 1 ] && echo 1 || echo 0)" "$disk")
     [ -n "${secs:-}" ] || exit 1
-    SECS[$who]+="$secs "; RSS[$who]+="$rss "; GUEST[$who]+="$guest "
-    log "  login prompt after $secs s; QEMU RSS $((rss / 1024)) MiB, of it guest RAM $((guest / 1024)) MiB"
+    SECS[$who]+="$secs "; RSS[$who]+="$rss "; GUEST[$who]+="$guest "; TCG[$who]+="$tcg "
+    log "  login prompt after $secs s; QEMU RSS $((rss / 1024)) MiB: guest RAM $((guest / 1024)), TCG cache $((tcg / 1024))"
   done
 done
 
 row() {
-  local who=$1 label=$2 name=$3 secs med rss guest
+  local who=$1 label=$2 name=$3 secs med rss guest tcg
   secs=$(echo "${SECS[$who]}" | tr ' ' '\n' | grep . | awk '{ printf "%.1f, ", $1 }' | sed 's/, $//')
   med=$(echo "${SECS[$who]}" | tr ' ' '\n' | grep . | median)
-  rss=$(echo "${RSS[$who]}" | tr ' ' '\n' | grep . | median)
-  guest=$(echo "${GUEST[$who]}" | tr ' ' '\n' | grep . | median)
-  printf '| %s | %s | **%.1f** | %d | %d | %d | %s | %s | %s |\n' "$label" "$secs" "$med" \
-    $((rss / 1024)) $((guest / 1024)) $(((rss - guest) / 1024)) \
+  rss=$(echo "${RSS[$who]}" | tr ' ' '\n' | grep . | median | cut -d. -f1)
+  guest=$(echo "${GUEST[$who]}" | tr ' ' '\n' | grep . | median | cut -d. -f1)
+  tcg=$(echo "${TCG[$who]}" | tr ' ' '\n' | grep . | median | cut -d. -f1)
+  printf '| %s | %s | **%.1f** | %d | %d | %d | %d | %s | %s | %s |\n' "$label" "$secs" "$med" \
+    $((rss / 1024)) $((guest / 1024)) $((tcg / 1024)) $(((rss - guest - tcg) / 1024)) \
     "$(probe_field "$name" 'ip -4')" "$(probe_field "$name" 'findmnt') / swap: $(probe_field "$name" 'swapon')" \
     "$(probe_field "$name" 'systemd-analyze')"
 }
@@ -193,13 +200,14 @@ Measured $(date -u +%Y-%m-%d) by \`bench/boot-time.sh --runs $RUNS\` on $(nproc)
 at the start $LOAD_START; QEMU $QEMU_VERSION, accel ${ACCEL:-tcg} (\`/dev/kvm\` here is not hardware-backed).
 Both guests: bookworm, 2G ext4, ${MEM_MIB}M, DHCP, \`--genpass=1\`, same mirror; built in ${XK_BUILD%.*} s (xenkit)
 and ${XT_BUILD%.*} s (xen-tools, \`--cache=no\`), each booted $RUNS times by xenkit's \`xm create\`, alternating.
-Time: from \`xm create\` to \`login:\` in the console log. Memory at the login prompt, MiB (medians):
-QEMU's RSS, the part of it that is guest RAM (the ${MEM_MIB} MiB block, as far as the guest touched it),
-and the rest: QEMU's own overhead (TCG translation cache, devices, libraries). Network, root, swap and
+Time: from \`xm create\` to \`login:\` in the console log. Memory at the login prompt, MiB (medians,
+from /proc/PID/smaps): QEMU's RSS; of it the guest RAM (the ${MEM_MIB} MiB block, as far as the guest has
+touched it), TCG's translation cache (1 GiB reserved by default) and the rest (QEMU itself: devices,
+libraries, heap). QEMU's overhead is RSS minus guest RAM. Network, root, swap and
 \`systemd-analyze\`: after a root login on the first boot.
 
-| guest | boots (s) | median (s) | QEMU RSS | guest RAM | overhead | network (\`ip -4 addr\`) | root / swap | systemd-analyze |
-|---|---|---|---|---|---|---|---|---|
+| guest | boots (s) | median (s) | QEMU RSS | guest RAM | TCG cache | rest | network (\`ip -4 addr\`) | root / swap | systemd-analyze |
+|---|---|---|---|---|---|---|---|---|---|
 $(row XK "xenkit" "$XK")
 $(row XT "xen-tools 4.9.2" "$XT")
 EOF
