@@ -139,8 +139,9 @@ boot() {
   cp "$log" "$WORK/logs/$name-console-$(date +%s).log"
   if [ "$probe" = 1 ]; then
     node "$REPO/bench/lib/console-run.mjs" "$rundir/console.sock" root "$pwfile" 300 \
-      'ip -4 -o addr show scope global' 'findmnt -n -o SOURCE /' 'swapon --show=NAME --noheadings' \
-      'free -m | sed -n 2p' 'systemd-analyze 2>/dev/null | head -1' \
+      "ip -4 -o addr show scope global | awk '{ print \$2, \$4 }'" 'findmnt -n -o SOURCE /' \
+      'swapon --show=NAME --noheadings' 'systemctl --failed --plain --no-legend | cut -d" " -f1' \
+      'systemd-analyze 2>/dev/null | head -1' \
       >"$WORK/logs/$name-probe.jsonl" 2>"$WORK/logs/$name-probe.err" || true
   fi
   "${XM[@]}" destroy --root "$ROOT" "$name" >/dev/null
@@ -185,10 +186,10 @@ row() {
   rss=$(echo "${RSS[$who]}" | tr ' ' '\n' | grep . | median | cut -d. -f1)
   guest=$(echo "${GUEST[$who]}" | tr ' ' '\n' | grep . | median | cut -d. -f1)
   tcg=$(echo "${TCG[$who]}" | tr ' ' '\n' | grep . | median | cut -d. -f1)
-  printf '| %s | %s | **%.1f** | %d | %d | %d | %d | %s | %s | %s |\n' "$label" "$secs" "$med" \
+  printf '| %s | %s | **%.1f** | %d | %d | %d | %d | %s | %s | %s | %s |\n' "$label" "$secs" "$med" \
     $((rss / 1024)) $((guest / 1024)) $((tcg / 1024)) $(((rss - guest - tcg) / 1024)) \
     "$(probe_field "$name" 'ip -4')" "$(probe_field "$name" 'findmnt') / swap: $(probe_field "$name" 'swapon')" \
-    "$(probe_field "$name" 'systemd-analyze')"
+    "$(probe_field "$name" 'systemctl --failed')" "$(probe_field "$name" 'systemd-analyze')"
 }
 
 QEMU_VERSION=$(qemu-system-x86_64 --version | head -1 | sed 's/^QEMU emulator version //')
@@ -203,11 +204,11 @@ and ${XT_BUILD%.*} s (xen-tools, \`--cache=no\`), each booted $RUNS times by xen
 Time: from \`xm create\` to \`login:\` in the console log. Memory at the login prompt, MiB (medians,
 from /proc/PID/smaps): QEMU's RSS; of it the guest RAM (the ${MEM_MIB} MiB block, as far as the guest has
 touched it), TCG's translation cache (1 GiB reserved by default) and the rest (QEMU itself: devices,
-libraries, heap). QEMU's overhead is RSS minus guest RAM. Network, root, swap and
+libraries, heap). QEMU's overhead is RSS minus guest RAM. Network, root, swap, failed units and
 \`systemd-analyze\`: after a root login on the first boot.
 
-| guest | boots (s) | median (s) | QEMU RSS | guest RAM | TCG cache | rest | network (\`ip -4 addr\`) | root / swap | systemd-analyze |
-|---|---|---|---|---|---|---|---|---|---|
+| guest | boots (s) | median (s) | QEMU RSS | guest RAM | TCG cache | rest | network (\`ip -4 addr\`) | root / swap | failed units | systemd-analyze |
+|---|---|---|---|---|---|---|---|---|---|---|
 $(row XK "xenkit" "$XK")
 $(row XT "xen-tools 4.9.2" "$XT")
 EOF
