@@ -221,7 +221,9 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     await inGuest('echo autostarted > /root/xenkit-e2e-mark && sync');
     // Keep the filesystem busy so that, when destroy kills it, writeback has left the on-disk
     // metadata half updated (what made debugfs refuse the image: "bitmap checksum does not match").
-    await inGuest('(for i in $(seq 1 90); do date > /root/busy-$i; sleep 1; done) >/dev/null 2>&1 &');
+    await inGuest(
+      "setsid -f sh -c 'for i in $(seq 1 90); do date > /root/busy-$i; sleep 1; done' >/dev/null 2>&1",
+    );
     await new Promise((resolve) => setTimeout(resolve, 40_000));
     await xm(root, ['autostart', NAME, 'off']);
     expect(fs.existsSync(link)).toBe(false);
