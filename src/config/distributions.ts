@@ -43,7 +43,20 @@ const UBUNTU_SECURITY = 'http://security.ubuntu.com/ubuntu';
 const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 const UBUNTU_KEYRING = '/usr/share/keyrings/ubuntu-archive-keyring.gpg';
 
-const GUEST_PACKAGES = ['systemd-sysv', 'udev', 'openssh-server', 'iproute2', 'ca-certificates', 'less'];
+/**
+ * Installed in every guest on top of the bootstrap variant. `dbus` is what lets systemd-logind
+ * start (its unit is conditional on a D-Bus service), and logind is what turns the ACPI power
+ * button (QEMU's `system_powerdown`, `xl shutdown` of an HVM guest) into a clean poweroff.
+ */
+const GUEST_PACKAGES = [
+  'systemd-sysv',
+  'udev',
+  'dbus',
+  'openssh-server',
+  'iproute2',
+  'ca-certificates',
+  'less',
+];
 
 function debian(
   release: string,

@@ -5,7 +5,10 @@ import path from 'node:path';
 import type { StepContext } from './plan.js';
 
 function hiddenName(file: string, tag: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.xenkit-${tag}-${randomBytes(4).toString('hex')}`);
+  return path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.xenkit-${tag}-${randomBytes(4).toString('hex')}`,
+  );
 }
 
 /**
@@ -13,7 +16,11 @@ function hiddenName(file: string, tag: string): string {
  * link under a hidden name) until the plan commits, so unwinding puts it back; with nothing there
  * before, unwinding removes the new file.
  */
-export async function moveIntoPlace(source: string, dest: string, ctx: Pick<StepContext, 'undo'>): Promise<void> {
+export async function moveIntoPlace(
+  source: string,
+  dest: string,
+  ctx: Pick<StepContext, 'undo'>,
+): Promise<void> {
   const backup = hiddenName(dest, 'old');
   let hadOld = false;
   try {

@@ -34,7 +34,10 @@ function snapshot(dir: string, skip: (rel: string) => boolean = () => false): Ma
       if (skip(rel)) continue;
       const st = fs.lstatSync(full);
       // A directory's mtime changes when an entry is added and removed again; that touches nothing.
-      out.set(rel, st.isDirectory() ? `${st.mode}:${st.ino}` : `${st.mode}:${st.size}:${st.ino}:${st.mtimeMs}`);
+      out.set(
+        rel,
+        st.isDirectory() ? `${st.mode}:${st.ino}` : `${st.mode}:${st.size}:${st.ino}:${st.mtimeMs}`,
+      );
       if (st.isDirectory()) walk(full);
     }
   };

@@ -167,6 +167,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     async shutdown(name, options) {
       const record = await mustRead(name);
       await qmpOf(record, (q) => q.execute('system_powerdown'));
+      // Without -w, one press, as xl does; with -w, waitForPoweroff presses again while it waits.
       if (options.wait) {
         await waitForPoweroff(record, registry.runtimePaths(name), timeoutOf(options));
         await registry.read(name);

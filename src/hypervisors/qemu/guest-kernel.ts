@@ -5,8 +5,11 @@
  * Choice of kernel: the newest `/boot/vmlinuz-VERSION` by version order, with the matching
  * `/boot/initrd.img-VERSION` when present. (grub.cfg is not consulted: Debian's default entry is
  * the newest kernel anyway, and a guest built for Xen often has no grub at all.)
- * ext2/3/4 images are read with `debugfs` without mounting; other filesystems (xfs, btrfs) are
- * mounted read-only on an auto-clearing loop device and unmounted afterwards. A qcow2 (or other
+ * ext2/3/4 images are read with `debugfs` without mounting, in its catastrophic mode (`-c`: no
+ * allocation bitmaps are read, so an image whose bitmaps a killed guest left half written still
+ * reads); when the journal still needs recovery, it is replayed into a scratch copy first, never
+ * into the guest's own disk. Other filesystems (xfs, btrfs) are mounted read-only without log
+ * replay on an auto-clearing loop device and unmounted afterwards. A qcow2 (or other
  * non-raw) image is first converted to a temporary raw file, which is removed again.
  * Images with a partition table are not searched: name `kernel=` in the cfg for those.
  */
@@ -17,6 +20,7 @@ import type { DiskConfig } from '../../model/domain-config.js';
 import { probeBlock } from '../../tools/blkid.js';
 import { runCommand } from '../../tools/exec.js';
 import { mountArgv, unmountDir } from '../../tools/mount.js';
+import { copyImage } from '../../tools/cp.js';
 import { convertImage } from '../../tools/qemu-img.js';
 import { blockFormat } from './argv.js';
 
@@ -103,12 +107,36 @@ export async function extractGuestKernel(
       );
     }
     const found = /^ext[234]$/.test(type)
-      ? await copyWithDebugfs(image, cacheDir, guest, disk.target)
+      ? await copyWithDebugfs(await replayedCopy(image, scratch), cacheDir, guest, disk.target)
       : await copyFromMount(image, type, scratch, cacheDir, guest, disk.target);
     return found;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** True when the ext2/3/4 filesystem in `image` has a journal that still needs recovery. */
+export async function needsJournalRecovery(image: string): Promise<boolean> {
+  const result = await runCommand(['dumpe2fs', '-h', image], { allowFailure: true });
+  const features = /^Filesystem features:\s*(.*)$/m.exec(result.stdout)?.[1] ?? '';
+  return features.split(/\s+/).includes('needs_recovery');
+}
+
+/**
+ * The image to read the kernel from: `image` itself when its journal is clean (or it is a block
+ * device, too big to copy), else a sparse scratch copy with the journal replayed, so that a
+ * kernel installed just before the guest was killed is read as the guest will see it.
+ */
+async function replayedCopy(image: string, scratch: string): Promise<string> {
+  if (image.startsWith('/dev/') || !(await needsJournalRecovery(image))) return image;
+  let copy = image;
+  if (!image.startsWith(scratch + path.sep)) {
+    copy = path.join(scratch, 'replayed.raw');
+    await copyImage(image, copy);
+  }
+  // Exit 1 means "errors corrected"; anything worse still leaves debugfs -c to try.
+  await runCommand(['e2fsck', '-p', '-E', 'journal_only', copy], { allowFailure: true });
+  return copy;
 }
 
 function noKernel(guest: string, target: string): Error {
@@ -125,7 +153,7 @@ async function copyWithDebugfs(
   guest: string,
   target: string,
 ): Promise<GuestBootFiles> {
-  const listing = await runCommand(['debugfs', '-R', 'ls -p /boot', image]);
+  const listing = await runCommand(['debugfs', '-c', '-R', 'ls -p /boot', image]);
   const chosen = chooseKernel(parseDebugfsLs(listing.stdout));
   if (!chosen) throw noKernel(guest, target);
   const kernel = path.join(cacheDir, `vmlinuz-${chosen.version}`);
@@ -138,7 +166,7 @@ async function copyWithDebugfs(
 async function dumpFile(image: string, inside: string, out: string): Promise<void> {
   rmSync(out, { force: true });
   // debugfs exits 0 even when dump fails, so the result is checked on disk.
-  const result = await runCommand(['debugfs', '-R', `dump "${inside}" "${out}"`, image]);
+  const result = await runCommand(['debugfs', '-c', '-R', `dump "${inside}" "${out}"`, image]);
   let size = -1;
   try {
     size = statSync(out).size;

@@ -16,24 +16,38 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
   return true;
 }
 
+/** How often the power button is pressed again while a shutdown is awaited. */
+export const POWER_BUTTON_REPEAT_MS = 10_000;
+
+/**
+ * Presses the guest's ACPI power button (QMP `system_powerdown`). A press the guest is not yet
+ * listening for (still booting, no logind or acpid running yet) is simply lost, as on real
+ * hardware.
+ */
+export async function pressPowerButton(record: DomainRecord, rt: RuntimePaths): Promise<void> {
+  await withQmp(rt.qmpSocket, { guest: record.name, timeoutMs: 5000 }, (q) => q.execute('system_powerdown'));
+}
+
 /**
  * Waits until the guest has powered off: QEMU has exited, or (on_poweroff=preserve) sits in the
- * shutdown state. Throws a clear timeout error suggesting destroy.
+ * shutdown state. While waiting, the power button is pressed again every `repeatMs`, so that a
+ * press lost during the guest's boot does not leave it running; a guest already on its way down
+ * ignores the repeats. Throws a clear timeout error suggesting destroy.
  */
 export async function waitForPoweroff(
   record: DomainRecord,
   rt: RuntimePaths,
   timeoutMs: number,
+  repeatMs = POWER_BUTTON_REPEAT_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const preserve = record.config.onPoweroff === 'preserve';
+  let nextPress = Date.now() + repeatMs;
   while (isQemuAlive(record.pid)) {
-    if (preserve) {
-      const status = await withQmp(rt.qmpSocket, { guest: record.name, timeoutMs: 2000 }, (q) =>
-        q.execute<{ status: string }>('query-status'),
-      ).catch(() => undefined);
-      if (status?.status === 'shutdown') return;
-    }
+    const status = await withQmp(rt.qmpSocket, { guest: record.name, timeoutMs: 2000 }, (q) =>
+      q.execute<{ status: string }>('query-status'),
+    ).catch(() => undefined);
+    if (preserve && status?.status === 'shutdown') return;
     if (Date.now() >= deadline) {
       throw runtimeError(
         'E_SHUTDOWN_TIMEOUT',
@@ -41,7 +55,11 @@ export async function waitForPoweroff(
         `the guest may ignore the ACPI power button (no acpid/systemd-logind); end it with: xm destroy ${record.name}`,
       );
     }
-    await sleep(100);
+    if (Date.now() >= nextPress && status?.status === 'running') {
+      await pressPowerButton(record, rt).catch(() => undefined);
+      nextPress = Date.now() + repeatMs;
+    }
+    await sleep(250);
   }
 }
 
