@@ -13,6 +13,7 @@ import {
   type RootfsEntry,
 } from '../install/rootfs-cache-store.js';
 import { makePaths, resolveRoot, type Paths } from '../paths.js';
+import { isAlive } from '../plan/lock-file.js';
 import type { CliIO } from './run-cli.js';
 
 /** What the cache commands need from outside. */
@@ -208,15 +209,6 @@ export async function pruneCache(
     removed.push({ key: dir.split('/').pop() ?? dir, reason: 'left over by an interrupted build' });
   }
   return { removed, kept };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Adds `cache list`, `cache verify` and `cache prune` to `program`. */

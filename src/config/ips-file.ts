@@ -6,12 +6,12 @@
  * it is marked, when any domain config in /etc/xen names it in a vif `ip=`, or when it is listed
  * in the state file /var/lib/xenkit/ips.used (`ADDRESS NAME`), written under a lock.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError, ValidationErrors, type XenkitError } from '../errors.js';
 import { broadcastOf, formatIp, networkOf, parseIp, parseIpWithPrefix } from '../model/net-address.js';
 import type { Paths } from '../paths.js';
+import { withLock } from '../plan/lock-file.js';
 
 /** One line of the pool: a single address or a range. */
 export interface PoolEntry {
@@ -141,68 +141,6 @@ export async function findFreeIp(
   return undefined;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Runs `fn` holding an O_EXCL lock file that contains our pid. A lock whose pid is gone is
- * stale (a crashed run) and is taken over; a live one is waited for up to `timeoutMs`.
- */
-export async function withLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  await mkdir(path.dirname(lockFile), { recursive: true });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(lockFile, 'wx', 0o644);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readOptionalSync(lockFile).trim());
-      if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) {
-        try {
-          unlinkSync(lockFile);
-        } catch {
-          // someone else removed it first
-        }
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw runtimeError(
-          'E_LOCKED',
-          `${lockFile} is held by process ${holder}`,
-          'wait for the other xen-create-image to finish',
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      unlinkSync(lockFile);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function readOptionalSync(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /** Takes the first free address for `name` under the lock and records it; throws when none is left. */
 export async function claimIp(
   paths: Paths,
@@ -210,7 +148,7 @@ export async function claimIp(
   name: string,
   configDir?: string,
 ): Promise<PoolAddress> {
-  return withLock(path.join(paths.lockDir, 'ips.lock'), async () => {
+  return withLock(path.join(paths.lockDir, 'ips.lock'), 'the address pool', async () => {
     const free = await findFreeIp(paths, ipfile, configDir);
     if (!free) {
       throw runtimeError(
@@ -232,7 +170,7 @@ export async function claimIp(
 
 /** Gives a claimed address back (the undo of claimIp). */
 export async function releaseIp(paths: Paths, address: string): Promise<void> {
-  await withLock(path.join(paths.lockDir, 'ips.lock'), async () => {
+  await withLock(path.join(paths.lockDir, 'ips.lock'), 'the address pool', async () => {
     const state = usedStateFile(paths);
     const kept = (await readOptional(state))
       .split('\n')

@@ -8,7 +8,8 @@ export interface LockHandle {
   release(): void;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -63,5 +64,20 @@ function readOr(file: string, fallback: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch {
     return fallback;
+  }
+}
+
+/** Runs `fn` holding the lock at `file` (see acquireLock), waiting up to `waitMs` for it. */
+export async function withLock<T>(
+  file: string,
+  what: string,
+  fn: () => Promise<T>,
+  waitMs = 10_000,
+): Promise<T> {
+  const lock = await acquireLock(file, what, waitMs);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
   }
 }

@@ -1,5 +1,4 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -9,7 +8,6 @@ import {
   parseIpsFile,
   releaseIp,
   usedStateFile,
-  withLock,
 } from '../../src/config/ips-file.js';
 import { exitCodeFor, ValidationErrors } from '../../src/errors.js';
 import { makePaths } from '../../src/paths.js';
@@ -94,27 +92,5 @@ describe('the address pool', () => {
     const { paths, ipfile } = scratch({ 'etc/xen-tools/ips.txt': '10.0.0.1: used\n' });
     expect(await findFreeIp(paths, ipfile)).toBeUndefined();
     await expect(claimIp(paths, ipfile, 'x')).rejects.toThrow(/no free address left/);
-  });
-});
-
-describe('withLock', () => {
-  it('takes over a stale lock left by a dead process', async () => {
-    const { root } = scratch({});
-    const lock = path.join(root, 'run/lock/xenkit/test.lock');
-    const dead = spawnSync('true').pid;
-    mkdirSync(path.dirname(lock), { recursive: true });
-    writeFileSync(lock, `${dead}\n`);
-    expect(await withLock(lock, async () => readFileSync(lock, 'utf8'))).toBe(`${process.pid}\n`);
-    expect(existsSync(lock)).toBe(false);
-  });
-
-  it('waits for a live holder, then gives up naming it', async () => {
-    const { root } = scratch({});
-    const lock = path.join(root, 'held.lock');
-    writeFileSync(lock, `${process.pid}\n`);
-    await expect(withLock(lock, async () => 'never', 300)).rejects.toThrow(
-      `${lock} is held by process ${process.pid}`,
-    );
-    expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
   });
 });
