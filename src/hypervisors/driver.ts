@@ -72,6 +72,12 @@ export interface HostInfo {
   details: Record<string, unknown>;
 }
 
+/** Options of vcpu-set. */
+export interface VcpuSetOptions {
+  /** Allow more vCPUs than the host has physical CPUs (xl refuses that by default). */
+  ignoreHost?: boolean;
+}
+
 export interface HypervisorDriver {
   readonly name: 'xl' | 'qemu';
   hostInfo(): Promise<HostInfo>;
@@ -85,7 +91,7 @@ export interface HypervisorDriver {
   destroy(name: string): Promise<void>;
   pause(name: string): Promise<void>;
   unpause(name: string): Promise<void>;
-  setVcpus(name: string, count: number): Promise<void>;
+  setVcpus(name: string, count: number, options?: VcpuSetOptions): Promise<void>;
   /** Bytes. */
   setMemory(name: string, bytes: number): Promise<void>;
   /** Reads, and with `params` sets, the scheduler weight/cap. */

@@ -124,9 +124,14 @@ export async function unpauseXlDomain(name: string, options: XlOptions = {}): Pr
   await runXl(['unpause', name], options);
 }
 
-/** `xl vcpu-set NAME N`. */
-export async function setXlVcpus(name: string, count: number, options: XlOptions = {}): Promise<void> {
-  await runXl(['vcpu-set', name, String(count)], options);
+/** `xl vcpu-set [--ignore-host] NAME N`. */
+export async function setXlVcpus(
+  name: string,
+  count: number,
+  options: XlOptions = {},
+  ignoreHost = false,
+): Promise<void> {
+  await runXl(['vcpu-set', ...(ignoreHost ? ['--ignore-host'] : []), name, String(count)], options);
 }
 
 /** `xl mem-set NAME <KiB>k` (xl's bare number means KiB; the explicit suffix removes any doubt). */

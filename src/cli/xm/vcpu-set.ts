@@ -14,9 +14,14 @@ export function addVcpuSetCommand(program: Command, deps: DomainCommandDeps): vo
         "domain's maxvcpus (set in its config at start; raising it needs a restart).",
     )
     .argument('<name>', 'domain name')
-    .argument('<count>', 'number of vCPUs');
+    .argument('<count>', 'number of vCPUs')
+    .option(
+      '--ignore-host',
+      'allow more vCPUs than the host has physical CPUs (xl refuses that otherwise; QEMU allows it)',
+    );
   addCommonOptions(command).action(async (name: string, countText: string, _opts: unknown, cmd: Command) => {
-    const session = new Session(deps, flagsOf(cmd));
+    const flags = flagsOf<{ ignoreHost?: boolean }>(cmd);
+    const session = new Session(deps, flags);
     const count = parseCount(countText, `domain "${name}": vCPU count`, 'e.g. `vcpu-set NAME 2`');
     const domain = await session.findRunning(name);
     if (count > domain.maxVcpus) {
@@ -26,7 +31,7 @@ export function addVcpuSetCommand(program: Command, deps: DomainCommandDeps): vo
         `set maxvcpus = ${count} in its config and restart it`,
       );
     }
-    await (await session.driver()).setVcpus(name, count);
+    await (await session.driver()).setVcpus(name, count, { ignoreHost: flags.ignoreHost === true });
     session.report(`Domain ${name}: ${count} vCPU${count === 1 ? '' : 's'} (was ${domain.vcpus})`, {
       ok: true,
       action: 'vcpu-set',

@@ -143,7 +143,7 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
     destroy: (name) => destroyXlDomain(name, xl),
     pause: (name) => pauseXlDomain(name, xl),
     unpause: (name) => unpauseXlDomain(name, xl),
-    setVcpus: (name, count) => setXlVcpus(name, count, xl),
+    setVcpus: (name, count, options) => setXlVcpus(name, count, xl, options?.ignoreHost === true),
     setMemory: (name, bytes) => setXlMemory(name, bytes, xl),
     async schedCredit(name, params) {
       return schedXlCredit(await readScheduler(), name, params, xl);

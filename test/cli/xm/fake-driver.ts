@@ -133,8 +133,9 @@ export class FakeDriver implements HypervisorDriver {
     this.find(name).state = { ...NO_STATE, running: true };
   }
 
-  async setVcpus(name: string, count: number): Promise<void> {
-    this.record('setVcpus', name, count);
+  async setVcpus(name: string, count: number, options?: { ignoreHost?: boolean }): Promise<void> {
+    if (options?.ignoreHost) this.record('setVcpus', name, count, options);
+    else this.record('setVcpus', name, count);
     this.find(name).vcpus = count;
   }
 

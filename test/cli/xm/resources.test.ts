@@ -26,6 +26,12 @@ describe('xm vcpu-set', () => {
     expect(driver.calls).toEqual([{ method: 'setVcpus', args: ['web', 3] }]);
   });
 
+  it('passes --ignore-host on to the driver', async () => {
+    const run = await runXm(driver, root, ['vcpu-set', 'web', '2', '--ignore-host']);
+    expect(run.code).toBe(0);
+    expect(driver.calls).toEqual([{ method: 'setVcpus', args: ['web', 2, { ignoreHost: true }] }]);
+  });
+
   it('refuses more vCPUs than maxvcpus with exit 2 and says how to raise it', async () => {
     const run = await runXm(driver, root, ['vcpu-set', 'web', '8']);
     expect(run.code).toBe(2);

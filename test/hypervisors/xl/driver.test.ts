@@ -82,6 +82,11 @@ describe('the xl driver', () => {
     ['unpause', (d: ReturnType<typeof driver>) => d.unpause('test2'), 'unpause test2'],
     ['vcpu-set', (d: ReturnType<typeof driver>) => d.setVcpus('test2', 2), 'vcpu-set test2 2'],
     [
+      'vcpu-set --ignore-host',
+      (d: ReturnType<typeof driver>) => d.setVcpus('test2', 4, { ignoreHost: true }),
+      'vcpu-set --ignore-host test2 4',
+    ],
+    [
       'mem-set',
       (d: ReturnType<typeof driver>) => d.setMemory('test2', 256 * 1024 * 1024),
       'mem-set test2 262144k',
