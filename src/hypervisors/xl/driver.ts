@@ -29,7 +29,18 @@ import { schedulerOf } from './parse-info.js';
 import type { XlDomainRecord } from './parse-list-long.js';
 import type { XlListRow, XlUptimeRow } from './parse-list.js';
 
+/**
+ * How long `shutdown -w` keeps waiting for the domain to leave `xl list` after xl's own wait
+ * ended: xl returns once the domain has shut down, and its destruction (on_poweroff=destroy)
+ * follows a moment later. A domain kept by on_poweroff=preserve stays listed; that is fine.
+ */
+const GONE_WAIT_MS = 15_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 export interface XlDriverOptions {
+  /** See GONE_WAIT_MS (tests shorten it). */
+  goneWaitMs?: number;
   paths: Paths;
   /** How to run xl (binary, environment, exec log sink). */
   xl?: XlOptions;
@@ -138,7 +149,13 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
 
     // xl attaches to the terminal itself, so the console runs on our stdio, not on io's streams.
     console: (name) => attachXlConsole(name, xl),
-    shutdown: (name, opts) => shutdownXlDomain(name, opts.wait, { ...xl, timeoutMs: opts.timeoutMs }),
+    async shutdown(name, opts) {
+      await shutdownXlDomain(name, opts.wait, { ...xl, timeoutMs: opts.timeoutMs });
+      if (!opts.wait) return;
+      const deadline = Date.now() + (options.goneWaitMs ?? GONE_WAIT_MS);
+      while ((await listXlDomains(xl)).some((row) => row.name === name) && Date.now() < deadline)
+        await sleep(250);
+    },
     reboot: (name, opts) => rebootXlDomain(name, opts.wait, { ...xl, timeoutMs: opts.timeoutMs }),
     destroy: (name) => destroyXlDomain(name, xl),
     pause: (name) => pauseXlDomain(name, xl),

@@ -70,11 +70,6 @@ describe('the xl driver', () => {
   });
 
   it.each([
-    [
-      'shutdown -w',
-      (d: ReturnType<typeof driver>) => d.shutdown('test2', { wait: true }),
-      'shutdown -w test2',
-    ],
     ['shutdown', (d: ReturnType<typeof driver>) => d.shutdown('test2', { wait: false }), 'shutdown test2'],
     ['reboot -w', (d: ReturnType<typeof driver>) => d.reboot('test2', { wait: true }), 'reboot -w test2'],
     ['destroy', (d: ReturnType<typeof driver>) => d.destroy('test2'), 'destroy test2'],
@@ -94,6 +89,22 @@ describe('the xl driver', () => {
   ])('runs xl %s', async (_label, act, expected) => {
     await act(driver());
     expect(fake.calls()).toEqual([expected]);
+  });
+
+  it("waits with shutdown -w until xl no longer lists the domain (its destruction follows xl's wait)", async () => {
+    const listed = fs.readFileSync(path.join(fake.dir, 'list.out'), 'utf8');
+    fake.reply('list', { out: listed.replace(/^test2 .*\n/m, '') });
+    await createXlDriver({ paths: makePaths('/'), xl: fake.xl }).shutdown('test2', { wait: true });
+    expect(fake.calls()).toEqual(['shutdown -w test2', 'list']);
+  });
+
+  it('gives up waiting for a domain that stays listed (on_poweroff=preserve) after goneWaitMs', async () => {
+    const d = createXlDriver({ paths: makePaths('/'), xl: fake.xl, goneWaitMs: 600 });
+    await d.shutdown('test2', { wait: true });
+    const calls = fake.calls();
+    expect(calls[0]).toBe('shutdown -w test2');
+    expect(calls.slice(1).every((c) => c === 'list')).toBe(true);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
   });
 
   it('uses sched-credit2 on a credit2 host, setting then reading back', async () => {
