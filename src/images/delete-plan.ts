@@ -1,9 +1,10 @@
 /**
  * Deleting a stopped guest, as xen-delete-image does: the autostart link, the domain config and
  * the image directory DIR/domains/NAME (with every image file the cfg names that no other guest
- * uses); also xenkit's record of an `--ip=auto` address. The creation log stays, as in xen-tools.
- * Transactional: everything is first renamed aside (undo renames it back) and only removed once
- * the whole plan succeeded.
+ * uses); the logical volumes of an LVM guest (`--lvm VG`: NAME-disk, NAME-swap; and every
+ * /dev/VG/NAME-* the cfg names); also xenkit's record of an `--ip=auto` address. The creation log
+ * stays, as in xen-tools. Transactional: everything (files and volumes) is first renamed aside
+ * (undo renames it back) and only removed once the whole plan succeeded.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -13,8 +14,11 @@ import { runtimeError, usageError } from '../errors.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { underRoot, type Paths } from '../paths.js';
 import { acquireLock } from '../plan/lock-file.js';
-import type { Plan, PlanAction, PlanStep } from '../plan/plan.js';
+import type { Plan, PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { setImmutable } from '../tools/chattr.js';
+import { listVolumes, lvremoveArgv, removeVolume, renameVolume } from '../tools/lvm.js';
+import { assertNotOpen, temporaryVolumeName } from '../storage/lvm.js';
+import { existingVolumes, guestVolumeRefs } from '../storage/lvm-guest.js';
 import {
   autostartPathOf,
   cfgPathOf,
@@ -39,6 +43,10 @@ export interface DeleteOptions {
   /** `--dir`: the images are in DIR/domains/NAME (default: where the cfg's disks are). */
   dir: string | undefined;
   extension: string;
+  /** `--lvm VG`: also remove /dev/VG/NAME-disk and NAME-swap (cfg or not). */
+  lvm?: string | undefined;
+  /** `dir`/`lvm` are xen-tools.conf defaults, not command-line orders: a missing VG is no error. */
+  storageFromConf?: boolean;
   /** Delete a guest whose images back linked clones (they break). */
   force: boolean;
   running?: RunningCheckOptions;
@@ -47,7 +55,10 @@ export interface DeleteOptions {
 /** One thing that goes. */
 export interface Removal {
   path: string;
-  kind: 'autostart' | 'config' | 'image' | 'directory';
+  kind: 'autostart' | 'config' | 'image' | 'directory' | 'volume';
+  /** For a volume: its VG and LV name. */
+  vg?: string;
+  lv?: string;
 }
 
 /** What deleting one guest does. */
@@ -116,13 +127,14 @@ export async function inspectDelete(
     removals.push({ path: disk.path, kind: 'image' });
   }
   if (guestDir && isPresent(guestDir)) removals.push({ path: guestDir, kind: 'directory' });
+  removals.push(...(await volumeRemovals(paths, name, guest, options, others)));
   if (removals.length === 0) {
     throw runtimeError(
       'E_NO_GUEST',
       `guest "${name}": nothing to delete (no ${cfgPath}${guestDir ? `, no ${guestDir}` : ''})`,
-      options.dir
-        ? 'check the name and --dir'
-        : 'check the name; give --dir=DIR if its images are in DIR/domains/NAME',
+      options.dir || options.lvm
+        ? `check the name and ${options.lvm ? '--lvm' : '--dir'}`
+        : 'check the name; give --dir=DIR if its images are in DIR/domains/NAME, --lvm=VG for volumes',
     );
   }
   const ownImages = (guest?.disks ?? []).filter((d) => d.isFile).map((d) => d.path);
@@ -142,6 +154,28 @@ export async function inspectDelete(
     unmarkBases: guest ? await basesFreedBy(paths, guest) : [],
     kept: isPresent(logPathOf(paths, name)) ? [logPathOf(paths, name)] : [],
   };
+}
+
+/** The guest's volumes that exist and no other guest's cfg names; refuses any that is open. */
+async function volumeRemovals(
+  paths: Paths,
+  name: string,
+  guest: GuestFiles | undefined,
+  options: DeleteOptions,
+  others: Set<string>,
+): Promise<Removal[]> {
+  const vg = options.lvm;
+  const refs = guestVolumeRefs(
+    name,
+    vg,
+    (guest?.disks ?? []).map((d) => d.config.target),
+  );
+  if (refs.length === 0) return [];
+  const volumes = (await existingVolumes(refs, options.storageFromConf ? undefined : vg)).filter(
+    (lv) => !others.has(lv.path) && !others.has(underRoot(paths, lv.path)),
+  );
+  volumes.forEach(assertNotOpen);
+  return volumes.map((lv) => ({ path: lv.path, kind: 'volume', vg: lv.vg, lv: lv.name }));
 }
 
 /** Addresses the `--ip=auto` pool has recorded for `name`. */
@@ -185,7 +219,11 @@ async function basesFreedBy(
 /** The dry-run view of deleting `target`. */
 export function describeDelete(target: DeleteTarget): PlanAction[] {
   return [
-    ...target.removals.map((r): PlanAction => ({ kind: 'remove', path: r.path })),
+    ...target.removals.map((r): PlanAction =>
+      r.kind === 'volume' && r.vg && r.lv
+        ? { kind: 'run', argv: lvremoveArgv(r.vg, r.lv) }
+        : { kind: 'remove', path: r.path },
+    ),
     ...target.addresses.map((a): PlanAction => ({ kind: 'note', text: `release address ${a}` })),
     ...target.unmarkBases.map((b): PlanAction => ({
       kind: 'note',
@@ -209,6 +247,10 @@ export function buildDeletePlan(paths: Paths, targets: readonly DeleteTarget[]):
       ctx.undo.push(`release the lock of guest ${target.name}`, () => lock.release());
       ctx.undo.afterCommit(`release the lock of guest ${target.name}`, () => lock.release());
       for (const removal of target.removals) {
+        if (removal.kind === 'volume') {
+          await putVolumeAside(removal, ctx);
+          continue;
+        }
         if (!isPresent(removal.path)) continue;
         await clearImmutable(removal.path);
         const aside = path.join(
@@ -234,6 +276,20 @@ export function buildDeletePlan(paths: Paths, targets: readonly DeleteTarget[]):
     },
   }));
   return { subject: `delete ${targets.map((t) => t.name).join(', ')}`, steps };
+}
+
+/** Renames a volume aside (undo: back), removed after the commit; refuses it if it got opened. */
+async function putVolumeAside(removal: Removal, ctx: StepContext): Promise<void> {
+  const { vg, lv } = removal;
+  if (!vg || !lv) return;
+  const exec = { sink: ctx.sink, signal: ctx.signal };
+  const current = (await listVolumes(vg, exec)).find((v) => v.name === lv);
+  if (!current) return;
+  assertNotOpen(current);
+  const aside = temporaryVolumeName(lv, 'old');
+  await renameVolume(vg, lv, aside, exec);
+  ctx.undo.push(`put back ${removal.path}`, () => renameVolume(vg, aside, lv, { sink: ctx.sink }));
+  ctx.undo.afterCommit(`remove ${removal.path}`, () => removeVolume(vg, aside, { sink: ctx.sink }));
 }
 
 /** Clears the immutable flag of a base image (or of every image in a directory) before removal. */

@@ -1,6 +1,7 @@
 /**
  * xen-update-image: `apt-get update` and an upgrade inside a stopped guest's root filesystem. The
- * image is loop-mounted read-write (a qcow2 one through a FUSE export), /proc, /sys and /dev are
+ * image (or logical volume) is loop-mounted read-write (a qcow2 one through a FUSE export; a
+ * volume must not be open anywhere else), /proc, /sys and /dev are
  * mounted into it, a policy-rc.d keeps every daemon from starting, the host's resolv.conf stands in
  * for the guest's, and apt runs in a chroot without questions. Every one of those is undone in
  * reverse on success, failure or a signal.
@@ -12,7 +13,10 @@ import { runtimeError } from '../errors.js';
 import { underRoot, type Paths } from '../paths.js';
 import { acquireLock } from '../plan/lock-file.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import { assertNotOpen, lvmVolumeNames, lvmVolumePath } from '../storage/lvm.js';
+import { parseVolumePath } from '../storage/lvm-guest.js';
 import { runCommand } from '../tools/exec.js';
+import { listVolumes } from '../tools/lvm.js';
 import { mountArgv, mountFs, unmountFs, type MountOptions } from '../tools/mount.js';
 import { cfgPathOf, checkGuestName, isPresent, readGuest } from './guest-files.js';
 import {
@@ -27,8 +31,12 @@ import { isQcow2File, readBaseMarks } from './linked-base.js';
 import { refuseRunningGuest, type RunningCheckOptions } from './running.js';
 
 export interface UpdateOptions {
-  /** `--dir`: the root image is DIR/domains/NAME/disk.img (xen-tools' only way). */
+  /** `--dir`: the root image is DIR/domains/NAME/disk.img. */
   dir: string | undefined;
+  /** `--lvm VG`: the root filesystem is the volume /dev/VG/NAME-disk. */
+  lvm?: string | undefined;
+  /** `dir`/`lvm` come from xen-tools.conf: the guest's own cfg, when there is one, wins. */
+  storageFromConf?: boolean;
   /** `upgrade` as xen-tools 4.9.2 runs it, or `dist-upgrade` (also takes new dependencies). */
   upgrade: 'upgrade' | 'dist-upgrade';
   /** Remove the downloaded packages afterwards (`apt-get clean`), so the image does not grow. */
@@ -55,38 +63,70 @@ export interface UpdateOutcome {
   durationMs: number;
 }
 
-/** The root image of `name`: DIR/domains/NAME/disk.img with --dir, else the cfg's first disk. */
+/** The root image of `name`: /dev/VG/NAME-disk with --lvm, DIR/domains/NAME/disk.img with --dir, else the cfg's first disk. */
 export function rootImageOf(
   paths: Paths,
   name: string,
-  dir: string | undefined,
+  options: Pick<UpdateOptions, 'dir' | 'lvm' | 'storageFromConf'>,
 ): { image: string; format: string } {
+  const hasCfg = isPresent(cfgPathOf(paths, name));
+  const { dir, lvm } = options.storageFromConf && hasCfg ? { dir: undefined, lvm: undefined } : options;
+  if (lvm) {
+    const image = lvmVolumePath(lvm, lvmVolumeNames(name).disk);
+    if (!isBlockDevice(image)) {
+      throw runtimeError(
+        'E_NO_IMAGE',
+        `Logical volume '${image}' for host '${name}' not found`,
+        `check the name and --lvm; list the volumes with: lvs ${lvm}`,
+      );
+    }
+    return { image, format: 'raw' };
+  }
   if (dir) {
     const image = path.join(underRoot(paths, dir), 'domains', name, 'disk.img');
     if (!isPresent(image)) {
       throw runtimeError(
         'E_NO_IMAGE',
         `Disk image '${image}' for host '${name}' not found`,
-        'check the name and --dir',
+        'check the name and --dir (or --lvm=VG for a guest on volumes)',
       );
     }
     return { image, format: isQcow2File(image) ? 'qcow2' : 'raw' };
   }
-  if (!isPresent(cfgPathOf(paths, name))) {
+  if (!hasCfg) {
     throw runtimeError(
       'E_NO_GUEST',
       `guest "${name}": no domain config ${cfgPathOf(paths, name)}`,
-      'give --dir=DIR if its images are in DIR/domains/NAME',
+      'give --dir=DIR if its images are in DIR/domains/NAME, --lvm=VG if it is on volumes',
     );
   }
-  const disk = readGuest(paths, name).disks.find((d) => d.isFile);
-  if (!disk)
-    throw runtimeError(
-      'E_NO_IMAGE',
-      `guest "${name}": its cfg names no image file`,
-      'xen-update-image works on file images',
-    );
-  return { image: disk.path, format: isQcow2File(disk.path) ? 'qcow2' : 'raw' };
+  const disks = readGuest(paths, name).disks;
+  const file = disks.find((d) => d.isFile);
+  if (file) return { image: file.path, format: isQcow2File(file.path) ? 'qcow2' : 'raw' };
+  // A volume in the cfg is a host device path: it is not moved under --root.
+  const volume = disks.map((d) => d.config.target).find((t) => parseVolumePath(t) && isBlockDevice(t));
+  if (volume) return { image: volume, format: 'raw' };
+  throw runtimeError(
+    'E_NO_IMAGE',
+    `guest "${name}": its cfg names no image file or logical volume that exists`,
+    'xen-update-image works on image files and LVM volumes',
+  );
+}
+
+function isBlockDevice(file: string): boolean {
+  try {
+    return fs.statSync(file).isBlockDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a volume that is open (mounted, used by a running domain): two writers break it. */
+async function refuseOpenVolume(image: string): Promise<void> {
+  const ref = parseVolumePath(image);
+  if (!ref) return;
+  const lv = (await listVolumes(ref.vg).catch(() => [])).find((v) => v.name === ref.name);
+  if (lv) assertNotOpen(lv);
 }
 
 /** Parses apt-get's `N upgraded, M newly installed, ...` line. */
@@ -116,8 +156,9 @@ export async function buildUpdatePlan(
   options: UpdateOptions,
 ): Promise<{ plan: Plan; outcome: UpdateOutcome }> {
   const name = checkGuestName(rawName);
-  const { image, format } = rootImageOf(paths, name, options.dir);
+  const { image, format } = rootImageOf(paths, name, options);
   await refuseRunningGuest(name, paths, 'update', options.running);
+  await refuseOpenVolume(image);
   refuseBaseImage(paths, name, image);
   const outcome: UpdateOutcome = {
     name,
@@ -151,6 +192,7 @@ export async function buildUpdatePlan(
         ctx.undo.push(`release the lock of guest ${name}`, () => lock.release());
         ctx.undo.afterCommit(`release the lock of guest ${name}`, () => lock.release());
         await refuseRunningGuest(name, paths, 'update', options.running);
+        await refuseOpenVolume(image);
         const view = await openRawView(image, format, ctx);
         const tree = await mountTree(view.rawPath, ctx);
         ctx.state.set('view', view);

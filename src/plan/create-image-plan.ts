@@ -12,7 +12,13 @@ import { describeCustomizeSteps, customizeGuest, runFinalRoles } from '../custom
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from '../formats/xl-cfg-template.js';
-import { describeInstall, installRootTree, releaseTarget, type InstallResult } from '../install/index.js';
+import {
+  describeInstall,
+  installRootTree,
+  releaseTarget,
+  removeTree,
+  type InstallResult,
+} from '../install/index.js';
 import {
   describeRootfsCacheInstall,
   finishCachedDisk,
@@ -35,7 +41,7 @@ import {
   prepareDevice,
   type ImageFile,
 } from '../storage/index.js';
-import { lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
+import { lvmCheckSteps, lvmCommitSteps, lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { acquireLock } from './lock-file.js';
 import type { Plan, PlanStep, StepContext } from './plan.js';
 import { moveIntoPlace, writeFileAtomically } from './write-file.js';
@@ -115,6 +121,8 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     },
   });
 
+  steps.push(...lvmCheckSteps(spec));
+
   steps.push({
     id: 'install.staging',
     title: 'Create the staging directory for the root tree',
@@ -124,7 +132,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await fs.mkdir(staging, { mode: 0o755 });
       ctx.undo.push(`remove staging tree ${staging}`, async () => {
         await releaseTarget(staging, ctx.sink);
-        await fs.rm(staging, { recursive: true, force: true });
+        await removeTree(staging, { sink: ctx.sink });
       });
     },
   });
@@ -178,7 +186,8 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     actions: [{ kind: 'remove', path: staging }],
     run: async (ctx) => {
       await releaseTarget(staging, ctx.sink);
-      await fs.rm(staging, { recursive: true, force: true });
+      // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
+      await removeTree(staging, { sink: ctx.sink, signal: ctx.signal });
     },
   });
 
@@ -215,6 +224,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       }
     },
   });
+  steps.push(...lvmCommitSteps(spec));
 
   return { plan: { subject: `guest ${spec.hostname}`, steps }, outcome };
 }

@@ -1,14 +1,22 @@
 /**
- * The plan steps that put an LVM-backed guest on disk: check the VG, create and wipe
- * `HOSTNAME-disk` (and `HOSTNAME-swap`), each with its lvremove undo, then mkfs the staging tree
- * onto the volume and write the swap signature. A failure later in the plan removes the volumes.
+ * The plan steps that put an LVM-backed guest on disk: check the VG before the bootstrap, create
+ * and wipe `HOSTNAME-disk` (and `HOSTNAME-swap`), each with its lvremove undo, then mkfs the
+ * staging tree onto the volume and write the swap signature. A failure later in the plan removes
+ * the volumes; with --force the old volumes are only swapped out in the last step.
  */
 import type { GuestIds } from '../customize/types.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanStep } from '../plan/plan.js';
-import { lvcreateArgv, zeroDeviceArgv } from '../tools/lvm.js';
+import { lvcreateArgv, lvsArgv, vgsArgv, zeroDeviceArgv } from '../tools/lvm.js';
 import { describeMakeFilesystem, makeFilesystem } from './filesystem.js';
-import { checkVolumeGroup, createGuestVolume, lvmVolumeNames, lvmVolumePath } from './lvm.js';
+import {
+  checkVolumeGroup,
+  createGuestVolume,
+  lvmVolumeNames,
+  lvmVolumePath,
+  type GuestVolume,
+} from './lvm.js';
+import { commitGuestVolumes } from './lvm-replace.js';
 import { describeMakeSwap, makeSwap } from './swap.js';
 
 /** The disk and swap volume paths of an LVM guest (swap undefined without swap). */
@@ -19,6 +27,60 @@ export function lvmImagePaths(spec: GuestSpec): { disk: string | undefined; swap
     disk: lvmVolumePath(spec.storage.vg, names.disk),
     swap: spec.swap ? lvmVolumePath(spec.storage.vg, names.swap) : undefined,
   };
+}
+
+/** The volumes the guest needs, by name and size (disk first). */
+function guestVolumes(spec: GuestSpec): { name: string; sizeBytes: number }[] {
+  const names = lvmVolumeNames(spec.hostname);
+  return [
+    { name: names.disk, sizeBytes: spec.disk.size },
+    ...(spec.swap ? [{ name: names.swap, sizeBytes: spec.swap.size }] : []),
+  ];
+}
+
+/**
+ * The step that runs before the bootstrap: the VG exists, has room, and the guest's volumes are
+ * new (or replaceable with --force), so a guest that cannot fit fails in seconds, not minutes.
+ */
+export function lvmCheckSteps(spec: GuestSpec): PlanStep[] {
+  if (spec.storage.kind !== 'lvm') return [];
+  const { vg, thinPool } = spec.storage;
+  const sizes = guestVolumes(spec)
+    .map((v) => v.name)
+    .join(' and ');
+  return [
+    {
+      id: 'storage.check',
+      title: `Check that volume group ${vg} can hold ${sizes}`,
+      actions: [
+        { kind: 'run', argv: vgsArgv(vg) },
+        { kind: 'run', argv: lvsArgv(vg) },
+      ],
+      run: (ctx) => checkVolumeGroup(vg, thinPool, guestVolumes(spec), spec.force, ctx),
+    },
+  ];
+}
+
+/** The last step: with --force, the new volumes take the old ones' names (the old go after the commit). */
+export function lvmCommitSteps(spec: GuestSpec): PlanStep[] {
+  if (spec.storage.kind !== 'lvm' || !spec.force) return [];
+  return [
+    {
+      id: 'storage.commit-volumes',
+      title: 'Swap the new volumes in for the old ones',
+      actions: [
+        {
+          kind: 'note',
+          text: 'volumes made under temporary names replace the old ones (lvrename); the old ones are removed last',
+        },
+      ],
+      run: (ctx) => commitGuestVolumes((ctx.state.get('lvmVolumes') as GuestVolume[] | undefined) ?? [], ctx),
+    },
+  ];
+}
+
+function remember(state: Map<string, unknown>, volume: GuestVolume): void {
+  state.set('lvmVolumes', [...((state.get('lvmVolumes') as GuestVolume[] | undefined) ?? []), volume]);
 }
 
 /** Steps that create, wipe and fill the guest's logical volumes. */
@@ -51,11 +113,11 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
         ...describeMakeFilesystem({ ...fsOptions, target: disk }),
       ],
       run: async (ctx) => {
-        await checkVolumeGroup(vg, thinPool, [spec.disk.size, ...(spec.swap ? [spec.swap.size] : [])], ctx);
         const volume = await createGuestVolume(
           { vg, name: names.disk, sizeBytes: spec.disk.size, thinPool, replace: spec.force },
           ctx,
         );
+        remember(ctx.state, volume);
         ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
         await makeFilesystem({ ...fsOptions, target: volume.path, sizeBytes: volume.sizeBytes }, ctx);
       },
@@ -76,6 +138,7 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
           { vg, name: names.swap, sizeBytes: swapSize, thinPool, replace: spec.force },
           ctx,
         );
+        remember(ctx.state, volume);
         await makeSwap({ target: volume.path, uuid: ids.swapUuid }, ctx);
       },
     });

@@ -5,8 +5,8 @@
  * volumes need no wipe: a thin pool maps new blocks on first write and reads unmapped ones as
  * zeros (with the pool's default zeroing on, a partly written new block is zero-filled too).
  */
-import { open } from 'node:fs/promises';
-import { access } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, open } from 'node:fs/promises';
 import { runtimeError, usageError } from '../errors.js';
 import {
   createVolume,
@@ -43,7 +43,9 @@ export interface GuestVolumeRequest {
 /** A created (and wiped) volume. */
 export interface GuestVolume {
   vg: string;
+  /** The name it was made under: `finalName`, or a temporary one while an old volume exists. */
   name: string;
+  finalName: string;
   path: string;
   /** Rounded up to whole extents by LVM. */
   sizeBytes: number;
@@ -51,16 +53,20 @@ export interface GuestVolume {
 }
 
 /**
- * Checks, before anything is created, that the VG (and pool) exist and that a thick guest fits:
- * every volume is rounded up to whole extents, as lvcreate will.
+ * Checks, before anything is created (the plan runs this before the bootstrap), that the VG (and
+ * pool) exist, that a thick guest fits (every volume rounded up to whole extents, as lvcreate
+ * will), and that the guest's volumes are either new or, with `--force`, not in use. Usage errors:
+ * the command line asks for something this VG cannot give.
  */
 export async function checkVolumeGroup(
   vg: string,
   thinPool: string | undefined,
-  sizes: number[],
-  ctx: StorageContext,
+  volumes: { name: string; sizeBytes: number }[],
+  replace: boolean,
+  ctx: Pick<StorageContext, 'sink' | 'signal'>,
 ): Promise<void> {
-  const group = await readVolumeGroup(vg, { sink: ctx.sink, signal: ctx.signal });
+  const exec = { sink: ctx.sink, signal: ctx.signal };
+  const group = await readVolumeGroup(vg, exec);
   if (!group) {
     throw usageError(
       'E_LVM_NO_VG',
@@ -68,10 +74,21 @@ export async function checkVolumeGroup(
       'list the volume groups with: vgs',
     );
   }
+  const all = await listVolumes(vg, exec);
+  for (const volume of volumes) {
+    const existing = all.find((lv) => lv.name === volume.name);
+    if (!existing) continue;
+    if (!replace) {
+      throw usageError(
+        'E_LVM_EXISTS',
+        `logical volume ${vg}/${volume.name} exists already`,
+        'remove the old guest first (xen-delete-image --lvm ' + vg + '), or add --force to replace it',
+      );
+    }
+    assertNotOpen(existing);
+  }
   if (thinPool) {
-    const pool = (await listVolumes(vg, { sink: ctx.sink, signal: ctx.signal })).find(
-      (lv) => lv.name === thinPool,
-    );
+    const pool = all.find((lv) => lv.name === thinPool);
     if (!pool || pool.attr.charAt(0) !== 't') {
       throw usageError(
         'E_LVM_NO_POOL',
@@ -82,38 +99,43 @@ export async function checkVolumeGroup(
     return;
   }
   const extent = group.extentBytes || 4 * 1024 * 1024;
-  const needed = sizes.reduce((sum, s) => sum + Math.ceil(s / extent) * extent, 0);
+  const needed = volumes.reduce((sum, v) => sum + Math.ceil(v.sizeBytes / extent) * extent, 0);
   if (needed > group.freeBytes) {
-    throw runtimeError(
+    const sizes = volumes.map((v) => `${v.name} ${humanSize(v.sizeBytes)}`).join(' + ');
+    throw usageError(
       'E_LVM_NO_SPACE',
-      `volume group "${vg}" has ${humanSize(group.freeBytes)} free, the guest needs ${humanSize(needed)}`,
-      'choose smaller --size/--swap, use --lvm_thin, or extend the volume group (vgextend)',
+      `volume group "${vg}" has ${humanSize(group.freeBytes)} free, the guest needs ${humanSize(needed)} (${sizes})`,
+      replace
+        ? 'with --force the old volumes stay until the new guest is complete, so both must fit; ' +
+            'choose smaller --size/--swap, delete the old guest first, or extend the VG (vgextend)'
+        : 'choose smaller --size/--swap, use --lvm_thin, or extend the volume group (vgextend)',
     );
   }
 }
 
 /**
  * Creates one volume, registers its removal on the undo stack, and wipes it: a new guest never
- * sees an old guest's data.
+ * sees an old guest's data. When a volume of that name exists (`--force`), the new one is made
+ * under a temporary name and the old one stays untouched; commitGuestVolumes swaps them at the end.
  */
 export async function createGuestVolume(
   request: GuestVolumeRequest,
   ctx: StorageContext,
 ): Promise<GuestVolume> {
   const exec = { sink: ctx.sink, signal: ctx.signal };
-  const { vg, name } = request;
-  const existing = (await listVolumes(vg, exec)).find((lv) => lv.name === name);
+  const { vg } = request;
+  const existing = (await listVolumes(vg, exec)).find((lv) => lv.name === request.name);
   if (existing) {
     if (!request.replace) {
       throw runtimeError(
         'E_LVM_EXISTS',
-        `logical volume ${vg}/${name} exists already`,
+        `logical volume ${vg}/${request.name} exists already`,
         'remove the old guest first (xen-delete-image), or add --force to replace it',
       );
     }
     assertNotOpen(existing);
-    await removeVolume(vg, name, exec);
   }
+  const name = existing ? temporaryVolumeName(request.name, 'new') : request.name;
   const sizeBytes = Math.ceil(request.sizeBytes / 512) * 512;
   await createVolume({ vg, name, sizeBytes, thinPool: request.thinPool }, exec);
   ctx.undo.push(`remove logical volume ${vg}/${name}`, () => removeVolume(vg, name, { sink: ctx.sink }));
@@ -124,10 +146,16 @@ export async function createGuestVolume(
   return {
     vg,
     name,
+    finalName: request.name,
     path,
     sizeBytes: created?.sizeBytes ?? sizeBytes,
     wiped: request.thinPool ? 'thin' : 'zeroed',
   };
+}
+
+/** `NAME.xenkit-new-XXXX` / `NAME.xenkit-old-XXXX`: a name no guest uses (LVM allows dots). */
+export function temporaryVolumeName(name: string, kind: 'new' | 'old'): string {
+  return `${name}.xenkit-${kind}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Zeroes a device: in the kernel with blkdiscard, else by writing zeros from here. */
@@ -145,29 +173,6 @@ export async function wipeDevice(device: string, sizeBytes: number, ctx: Storage
   } finally {
     await handle.close();
   }
-}
-
-/** The guest's volumes that exist in `vg` (disk first, then swap). */
-export async function findGuestVolumes(
-  vg: string,
-  hostname: string,
-  ctx: Pick<StorageContext, 'sink' | 'signal'>,
-): Promise<LogicalVolume[]> {
-  const names = lvmVolumeNames(hostname);
-  const all = await listVolumes(vg, { sink: ctx.sink, signal: ctx.signal });
-  return [names.disk, names.swap].flatMap((n) => all.filter((lv) => lv.name === n));
-}
-
-/** Removes every volume of the guest (none is removed if any is in use); returns their names. */
-export async function deleteGuestVolumes(
-  vg: string,
-  hostname: string,
-  ctx: Pick<StorageContext, 'sink' | 'signal'>,
-): Promise<string[]> {
-  const volumes = await findGuestVolumes(vg, hostname, ctx);
-  volumes.forEach(assertNotOpen);
-  for (const lv of volumes) await removeVolume(vg, lv.name, { sink: ctx.sink, signal: ctx.signal });
-  return volumes.map((lv) => lv.name);
 }
 
 /** Throws E_LVM_BUSY when the volume is open (a running guest, a mount). */

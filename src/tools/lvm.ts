@@ -78,6 +78,16 @@ export function lvextendArgv(vg: string, name: string, sizeBytes: number): strin
   return ['lvextend', '--size', `${sizeBytes}b`, `${vg}/${name}`];
 }
 
+/** The argv that renames a volume inside its VG (works while closed; the data stays as it is). */
+export function lvrenameArgv(vg: string, from: string, to: string): string[] {
+  return ['lvrename', vg, from, to];
+}
+
+/** The argv that shrinks a volume back to `sizeBytes` (only ever to undo a grow before the fs grew). */
+export function lvreduceArgv(vg: string, name: string, sizeBytes: number): string[] {
+  return ['lvreduce', '--yes', '--force', '--size', `${sizeBytes}b`, `${vg}/${name}`];
+}
+
 /** The argv that lists the volumes of `vg` as JSON, sizes in bytes. */
 export function lvsArgv(vg: string): string[] {
   return [
@@ -177,6 +187,26 @@ export async function extendVolume(
   options: ExecOptions = {},
 ): Promise<void> {
   await runCommand(lvextendArgv(vg, name, sizeBytes), options);
+}
+
+/** Renames a volume inside `vg`. */
+export async function renameVolume(
+  vg: string,
+  from: string,
+  to: string,
+  options: ExecOptions = {},
+): Promise<void> {
+  await runCommand(lvrenameArgv(vg, from, to), options);
+}
+
+/** Shrinks a volume back to `sizeBytes` (undo of a grow whose filesystem did not grow yet). */
+export async function reduceVolume(
+  vg: string,
+  name: string,
+  sizeBytes: number,
+  options: ExecOptions = {},
+): Promise<void> {
+  await runCommand(lvreduceArgv(vg, name, sizeBytes), options);
 }
 
 /** Zeroes `device` with blkdiscard; returns false when the kernel or device cannot (caller falls back). */

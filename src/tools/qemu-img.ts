@@ -104,3 +104,18 @@ export async function createOverlay(
 ): Promise<void> {
   await runCommand(createOverlayArgv(base, baseFormat, overlay), exec);
 }
+
+/** The argv of `qemu-img resize` (`--shrink` is needed to make an image smaller). */
+export function resizeImageArgv(path: string, format: string, sizeBytes: number, shrink = false): string[] {
+  return ['qemu-img', 'resize', '-f', format, ...(shrink ? ['--shrink'] : []), path, String(sizeBytes)];
+}
+
+/** Sets the virtual size of an image (the filesystem inside is grown separately). */
+export async function resizeImage(
+  path: string,
+  format: string,
+  sizeBytes: number,
+  options: ExecOptions & { shrink?: boolean } = {},
+): Promise<void> {
+  await runCommand(resizeImageArgv(path, format, sizeBytes, options.shrink), options);
+}

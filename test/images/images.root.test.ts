@@ -7,7 +7,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as deleteMain } from '../../src/cli/bin/xen-delete-image.js';
@@ -17,28 +16,14 @@ import { deriveXenToolsMac } from '../../src/model/mac.js';
 import { makePaths, type Paths } from '../../src/paths.js';
 import { executePlan } from '../../src/plan/executor.js';
 import { runtimePathsFor } from '../../src/hypervisors/qemu/runtime-paths.js';
+import { captureIo } from '../helpers/capture-io.js';
 import { runBin } from '../helpers/cli.js';
 import { imageUuid, withMountedImage } from '../helpers/image-files.js';
 import { hostStorageState } from '../helpers/storage-fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
 
-function capture() {
-  let out = '';
-  let err = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        add(chunk.toString());
-        done();
-      },
-    });
-  return {
-    io: { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) },
-    out: () => out,
-    err: () => err,
-  };
-}
+const capture = captureIo;
 
 /** Runs `xenkit ARGS` (the image commands) in this process; returns status and output. */
 async function xenkit(args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -81,4 +81,23 @@ describe('the LVM storage steps of xen-create-image', () => {
     expect(plan.steps.map((s) => s.id)).not.toContain('storage.swap');
     expect(outcome.swapPath).toBeUndefined();
   });
+
+  it('checks the volume group before anything is bootstrapped', async () => {
+    const { plan } = await planFor(['--lvm=vg0']);
+    const ids = plan.steps.map((s) => s.id);
+    expect(ids.indexOf('storage.check')).toBeGreaterThan(-1);
+    expect(ids.indexOf('storage.check')).toBeLessThan(ids.indexOf('install.staging'));
+    expect(argvOf(plan.steps.find((s) => s.id === 'storage.check')!.actions).map((a) => a[0])).toEqual([
+      'vgs',
+      'lvs',
+    ]);
+  });
+
+  it('swaps new volumes in for the old ones only as the very last step with --force', async () => {
+    expect((await planFor(['--lvm=vg0'])).plan.steps.map((s) => s.id)).not.toContain(
+      'storage.commit-volumes',
+    );
+    const { plan } = await planFor(['--lvm=vg0', '--force']);
+    expect(plan.steps.at(-1)?.id).toBe('storage.commit-volumes');
+  });
 });

@@ -49,14 +49,19 @@ create() {
     --install-source=/tree.tar --dist=bookworm "$@"
 }
 lvnames() { lvs --noheadings -o lv_name "$1" | tr -d ' ' | sort | paste -sd, -; }
-node_lib() {
-  node --input-type=module -e "
-    import { UndoStack } from '$REPO/dist/plan/undo-stack.js';
-    import * as lvm from '$REPO/dist/storage/lvm.js';
-    import * as grow from '$REPO/dist/storage/lvm-resize.js';
-    const ctx = { undo: new UndoStack(), sink: () => undefined, signal: new AbortController().signal };
-    $1"
+xenkit() { node $REPO/bin/xenkit.js "$@" --root=$ROOT; }
+# An apt-get for the small tree (no apt, no libc, no network in the VM): a script run by a static
+# busybox that records how xen-update-image ran it, and answers like apt-get upgrade.
+fake_apt() {
+  cp /bin/busybox $1/usr/local/busybox
+  printf '%s\n' '#!/usr/local/busybox sh' \
+    'echo "args $*" >> /var/log/fake-apt.log' \
+    '[ -x /usr/sbin/policy-rc.d ] && echo policy-rc.d >> /var/log/fake-apt.log' \
+    '[ -r /proc/self/stat ] && echo proc >> /var/log/fake-apt.log' \
+    'echo "0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded."' > $1/usr/bin/apt-get
+  chmod 755 $1/usr/bin/apt-get
 }
+vuuid() { blkid -p -o value -s UUID "$1"; }
 
 begin setup
 pvcreate -q ${mainDisk} ${wipeDisk} && vgcreate -q vg0 ${mainDisk} && vgcreate -q vgw ${wipeDisk} \
@@ -108,20 +113,77 @@ fact wipe.swap "$(grep -a -c ${marker} /dev/vgw/wipe1-swap)"
 fact wipe.free "$(vgs --noheadings --units m -o vg_free vgw | tr -d ' ')"
 end wipe
 
+begin update
+mount /dev/vg0/web1-disk /mnt/check && { mkdir -p /mnt/check/usr/local; fake_apt /mnt/check; umount /mnt/check; }
+node $REPO/bin/xen-update-image.js --root=$ROOT --lvm=vg0 web1 > $LOGS/update.out 2>&1
+fact update.exit $?
+tail -3 $LOGS/update.out
+fact update.said "$(grep -c 'Updated web1 (/dev/vg0/web1-disk): 0 upgraded' $LOGS/update.out)"
+fact update.open "$(lvs --noheadings -o lv_attr vg0/web1-disk | tr -d ' ' | cut -c6)"
+mount -o ro /dev/vg0/web1-disk /mnt/check && {
+  fact update.ran "$(paste -sd'|' /mnt/check/var/log/fake-apt.log)"
+  fact update.policy "$(test -e /mnt/check/usr/sbin/policy-rc.d && echo left || echo gone)"
+  umount /mnt/check
+}
+fact update.mounts "$(grep -c xenkit-tree /proc/mounts)"
+end update
+
 begin resize
-node_lib "const r = await grow.growGuestDisk('vg0', 'web1', 384 * 1024 * 1024, ctx); console.log(JSON.stringify(r));"
+mount /dev/vg0/web1-disk /mnt/check && { echo ${marker}-keep > /mnt/check/root/keep.txt; umount /mnt/check; }
+SWAPUUID=$(vuuid /dev/vg0/web1-swap)
+xenkit resize-image web1 --size=384M --swap=64M > $LOGS/resize.out 2>&1
 fact resize.exit $?
+tail -3 $LOGS/resize.out
 fact resize.lvsize "$(lvs --noheadings --units b --nosuffix -o lv_size vg0/web1-disk | tr -d ' ')"
+fact resize.swapsize "$(lvs --noheadings --units b --nosuffix -o lv_size vg0/web1-swap | tr -d ' ')"
+fact resize.swapuuid "$(test "$(vuuid /dev/vg0/web1-swap)" = "$SWAPUUID" && echo same || echo changed)"
 fact resize.fsbytes "$(dumpe2fs -h /dev/vg0/web1-disk 2>/dev/null | awk -F: '/^Block count/{c=$2} /^Block size/{s=$2} END{print c*s}')"
 e2fsck -f -n /dev/vg0/web1-disk > /dev/null 2>&1
 fact resize.fsck $?
-node_lib "await grow.growGuestDisk('vg0', 'web1', 128 * 1024 * 1024, ctx);" 2>&1 | grep -o 'E_[A-Z_]*\|is not larger than' | head -2 | paste -sd' ' -
+mount -o ro /dev/vg0/web1-disk /mnt/check && { fact resize.keep "$(cat /mnt/check/root/keep.txt)"; umount /mnt/check; }
 end resize
 
+begin force-fail
+OLDUUID=$(vuuid /dev/vg0/web1-disk)
+touch $ROOT/blocked
+create --hostname=web1 --lvm=vg0 --size=96M --swap=32M --force --output=/blocked > $LOGS/force-fail.out 2>&1
+fact force-fail.exit $?
+tail -3 $LOGS/force-fail.out
+fact force-fail.made "$(grep -c '✔ Make the ext4 disk /dev/vg0/web1-disk' $LOGS/force-fail.out)"
+fact force-fail.lvs "$(lvnames vg0)"
+fact force-fail.uuid "$(test "$(vuuid /dev/vg0/web1-disk)" = "$OLDUUID" && echo same || echo changed)"
+fact force-fail.size "$(lvs --noheadings --units m --nosuffix -o lv_size vg0/web1-disk | tr -d ' ')"
+mount -o ro /dev/vg0/web1-disk /mnt/check && { fact force-fail.keep "$(cat /mnt/check/root/keep.txt)"; umount /mnt/check; }
+end force-fail
+
+begin force-ok
+create --hostname=web1 --lvm=vg0 --size=96M --swap=32M --force > $LOGS/force-ok.out 2>&1
+fact force-ok.exit $?
+tail -3 $LOGS/force-ok.out
+fact force-ok.lvs "$(lvnames vg0)"
+fact force-ok.uuid "$(test "$(vuuid /dev/vg0/web1-disk)" = "$OLDUUID" && echo same || echo changed)"
+fact force-ok.size "$(lvs --noheadings --units m --nosuffix -o lv_size vg0/web1-disk | tr -d ' ')"
+mount -o ro /dev/vg0/web1-disk /mnt/check && {
+  fact force-ok.fstab "$(grep -c "UUID=$(vuuid /dev/vg0/web1-disk)" /mnt/check/etc/fstab)"
+  umount /mnt/check
+}
+end force-ok
+
 begin delete
-node_lib "console.log(JSON.stringify(await lvm.deleteGuestVolumes('vg0', 'web1', ctx)));"
+node $REPO/bin/xen-delete-image.js --root=$ROOT --lvm=vg0 --dry-run web1 > $LOGS/delete-dry.out 2>&1
+fact delete.dry-exit $?
+fact delete.dry-said "$(grep -c 'Would remove LVM \(disk\|swap\) volume /dev/vg0/web1-' $LOGS/delete-dry.out)"
+fact delete.dry-lvs "$(lvnames vg0)"
+mount -o ro /dev/vg0/web1-disk /mnt/check
+node $REPO/bin/xen-delete-image.js --root=$ROOT --lvm=vg0 web1 > $LOGS/delete-busy.out 2>&1
+fact delete.busy-exit $?
+fact delete.busy-said "$(grep -c 'vg0/web1-disk is in use' $LOGS/delete-busy.out)"
+umount /mnt/check
+node $REPO/bin/xen-delete-image.js --root=$ROOT --lvm=vg0 web1 > $LOGS/delete.out 2>&1
 fact delete.exit $?
+cat $LOGS/delete.out
 fact delete.lvs "$(lvnames vg0)"
+fact delete.cfg "$(test -e $ROOT/etc/xen/web1.cfg && echo left || echo gone)"
 end delete
 
 begin rollback-space
@@ -129,6 +191,8 @@ create --hostname=big1 --lvm=vg0 --size=50G --swap=64M > $LOGS/big.out 2>&1
 fact rollback-space.exit $?
 fact rollback-space.refused "$(grep -c 'volume group "vg0" has .* free, the guest needs' $LOGS/big.out)"
 fact rollback-space.made "$(grep -c '✔ Make the ext4 disk' $LOGS/big.out)"
+fact rollback-space.installed "$(grep -c '✔ Install' $LOGS/big.out)"
+tail -3 $LOGS/big.out
 fact rollback-space.lvs "$(lvnames vg0)"
 end rollback-space
 
@@ -142,7 +206,9 @@ fact rollback-late.lvs "$(lvnames vg0)"
 end rollback-late
 
 begin thin-delete
-node_lib "console.log(JSON.stringify(await lvm.deleteGuestVolumes('vg0', 'thin1', ctx)));"
+xenkit delete-image thin1 > $LOGS/thin-delete.out 2>&1
+fact thin-delete.exit $?
+cat $LOGS/thin-delete.out
 fact thin-delete.lvs "$(lvnames vg0)"
 end thin-delete
 `;

@@ -1,7 +1,8 @@
 /**
  * LVM for real, inside a plain Linux VM (the host kernel has no device-mapper): xenkit's own
  * xen-create-image from this checkout builds guests on thick and thin volumes, wipes what an
- * old volume left behind, grows and deletes volumes, and leaves no volume behind on failure.
+ * old volume left behind; xen-update-image, resize-image and xen-delete-image work on them; a
+ * failed create leaves no volume behind, and a failed --force leaves the old guest as it was.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -90,25 +91,65 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('wipe.swap')).toBe('0');
   });
 
-  it('grows the disk volume and its ext4 filesystem, and refuses to shrink', () => {
+  it('updates a guest on LVM: apt-get runs chrooted in the mounted volume, and everything is put back', () => {
+    expect(fact('update.exit'), result.stdout).toBe('0');
+    expect(fact('update.said')).toBe('1');
+    expect(fact('update.ran')).toBe(
+      'args update|policy-rc.d|proc|args -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade|policy-rc.d|proc|args clean|policy-rc.d|proc',
+    );
+    expect(fact('update.policy')).toBe('gone');
+    expect(fact('update.open')).toBe('-');
+    expect(fact('update.mounts')).toBe('0');
+  });
+
+  it('grows the disk volume, its ext4 and the swap with resize-image; the data survives', () => {
     expect(fact('resize.exit'), result.stdout).toBe('0');
     expect(Number(fact('resize.lvsize'))).toBe(384 * MiB);
     expect(Number(fact('resize.fsbytes'))).toBe(384 * MiB);
+    expect(Number(fact('resize.swapsize'))).toBe(64 * MiB);
+    expect(fact('resize.swapuuid')).toBe('same');
     expect(fact('resize.fsck')).toBe('0');
-    expect(result.stdout).toContain('E_RESIZE_SHRINK');
+    expect(fact('resize.keep')).toBe(`${marker}-keep`);
   });
 
-  it('deletes every volume of a guest and nothing else', () => {
+  it('leaves the old guest untouched when --force over it fails', () => {
+    expect(fact('force-fail.exit')).not.toBe('0');
+    expect(fact('force-fail.made'), result.stdout).toBe('1');
+    expect(fact('force-fail.lvs')).toBe('pool0,thin1-disk,thin1-swap,web1-disk,web1-swap');
+    expect(fact('force-fail.uuid')).toBe('same');
+    expect(fact('force-fail.size')).toBe('384.00');
+    expect(fact('force-fail.keep')).toBe(`${marker}-keep`);
+  });
+
+  it('replaces the old guest with --force only once the new one is complete', () => {
+    expect(fact('force-ok.exit'), result.stdout).toBe('0');
+    expect(fact('force-ok.lvs')).toBe('pool0,thin1-disk,thin1-swap,web1-disk,web1-swap');
+    expect(fact('force-ok.uuid')).toBe('changed');
+    expect(fact('force-ok.size')).toBe('96.00');
+    expect(fact('force-ok.fstab')).toBe('1');
+  });
+
+  it('deletes an LVM guest with xen-delete-image --lvm: dry run first, refused while in use', () => {
+    expect(fact('delete.dry-exit')).toBe('0');
+    expect(fact('delete.dry-said')).toBe('2');
+    expect(fact('delete.dry-lvs')).toBe('pool0,thin1-disk,thin1-swap,web1-disk,web1-swap');
+    expect(fact('delete.busy-exit')).toBe('1');
+    expect(fact('delete.busy-said')).toBe('1');
     expect(fact('delete.exit'), result.stdout).toBe('0');
-    expect(result.stdout).toContain('["web1-disk","web1-swap"]');
     expect(fact('delete.lvs')).toBe('pool0,thin1-disk,thin1-swap');
+    expect(fact('delete.cfg')).toBe('gone');
+  });
+
+  it('deletes a thin guest from its cfg alone (xenkit delete-image NAME)', () => {
+    expect(fact('thin-delete.exit'), result.stdout).toBe('0');
     expect(fact('thin-delete.lvs')).toBe('pool0');
   });
 
-  it('refuses a guest larger than the volume group before creating any volume', () => {
-    expect(fact('rollback-space.exit')).toBe('1');
+  it('refuses a guest larger than the volume group before bootstrapping, with exit 2', () => {
+    expect(fact('rollback-space.exit')).toBe('2');
     expect(fact('rollback-space.refused'), result.stdout).toBe('1');
     expect(fact('rollback-space.made')).toBe('0');
+    expect(fact('rollback-space.installed')).toBe('0');
     expect(fact('rollback-space.lvs')).toBe('pool0,thin1-disk,thin1-swap');
   });
 

@@ -5,9 +5,9 @@ import { packageVersion } from '../create-image.js';
 import {
   opt,
   parseCompatArgs,
-  readConfStorage,
   refuseVolumeStorage,
   renderCompatHelp,
+  resolveCompatStorage,
 } from '../images/compat-args.js';
 import { runDelete } from '../images/delete-image.js';
 import type { ImageCommandDeps } from '../images/deps.js';
@@ -15,7 +15,7 @@ import { runCli, type CliIO } from '../run-cli.js';
 
 const TABLE = [
   opt('dir', 'string', 'the directory the images were saved in (images in DIR/domains/NAME)', 'DIR'),
-  opt('lvm', 'string', 'the LVM volume group (not available in this version)', 'VG'),
+  opt('lvm', 'string', 'the LVM volume group of the guest (volumes /dev/VG/NAME-disk, NAME-swap)', 'VG'),
   opt('evms', 'string', 'the EVMS container (not available)', 'C'),
   opt('zpool', 'string', 'the ZFS pool (not available)', 'POOL'),
   opt('extension', 'optional', 'file extension of the configs (default .cfg)', 'EXT'),
@@ -66,13 +66,15 @@ export async function main(
       if (all.length === 0)
         throw usageError('E_USAGE', 'no guest named', 'xen-delete-image --dir=/home/xen NAME');
       const ext = values.get('extension');
-      const dir = (values.get('dir') as string | undefined) ?? (await readConfStorage(paths)).dir;
+      const { dir, lvm, fromConf } = await resolveCompatStorage(values, paths);
       return runDelete(
         paths,
         {
           names: all,
           options: {
             dir,
+            lvm,
+            storageFromConf: fromConf,
             extension: typeof ext === 'string' ? ext : '.cfg',
             force: values.get('force') === true,
             running: { xl: deps.xl },

@@ -5,9 +5,9 @@ import { packageVersion } from '../create-image.js';
 import {
   opt,
   parseCompatArgs,
-  readConfStorage,
   refuseVolumeStorage,
   renderCompatHelp,
+  resolveCompatStorage,
 } from '../images/compat-args.js';
 import type { ImageCommandDeps } from '../images/deps.js';
 import { runUpdate } from '../images/update-image.js';
@@ -15,7 +15,7 @@ import { runCli, type CliIO } from '../run-cli.js';
 
 const TABLE = [
   opt('dir', 'string', 'the directory holding the images (DIR/domains/NAME/disk.img)', 'DIR'),
-  opt('lvm', 'string', 'the LVM volume group (not available in this version)', 'VG'),
+  opt('lvm', 'string', 'the LVM volume group of the guest (volumes /dev/VG/NAME-disk, NAME-swap)', 'VG'),
   opt('evms', 'string', 'the EVMS container (not available)', 'C'),
   opt('dist-upgrade', 'flag', 'xenkit: apt-get dist-upgrade instead of upgrade'),
   opt('dry-run', 'flag', 'xenkit: print the plan and change nothing'),
@@ -58,13 +58,15 @@ export async function main(
       if (names.length === 0)
         throw usageError('E_USAGE', 'no guest named', 'xen-update-image --dir=/home/xen NAME');
       const paths = makePaths(resolveRoot(values.get('root') as string | undefined, deps.env ?? process.env));
-      const dir = (values.get('dir') as string | undefined) ?? (await readConfStorage(paths)).dir;
+      const { dir, lvm, fromConf } = await resolveCompatStorage(values, paths);
       return runUpdate(
         paths,
         {
           names,
           options: {
             dir,
+            lvm,
+            storageFromConf: fromConf,
             upgrade: values.get('dist-upgrade') ? 'dist-upgrade' : 'upgrade',
             clean: true,
             running: { xl: deps.xl },

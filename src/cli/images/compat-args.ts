@@ -72,17 +72,33 @@ export async function readConfStorage(paths: Paths): Promise<{ dir?: string; lvm
   return { dir: get('dir'), lvm: get('lvm') };
 }
 
-/** Refuses the storage kinds this version cannot delete or update (no LVM/EVMS/ZFS here). */
+/** Refuses the storage kinds this version cannot delete or update (EVMS and ZFS; LVM works). */
 export function refuseVolumeStorage(values: CompatArgs['values'], program: string): void {
-  for (const key of ['lvm', 'evms', 'zpool']) {
+  for (const key of ['evms', 'zpool']) {
     if (values.get(key) !== undefined) {
       throw usageError(
-        'E_LVM_UNSUPPORTED',
-        `${program}: --${key} ${String(values.get(key))}: volume storage is not available in this version`,
-        'xenkit guests live in image files: use --dir DIR (or nothing: the images named in the cfg)',
+        'E_STORAGE_UNSUPPORTED',
+        `${program}: --${key} ${String(values.get(key))}: ${key === 'evms' ? 'EVMS' : 'ZFS'} storage is not available in this version`,
+        'xenkit guests live in image files (--dir DIR) or LVM volumes (--lvm VG)',
       );
     }
   }
+}
+
+/**
+ * Where the guests live, as xen-tools decides it: `--dir` or `--lvm` on the command line wins
+ * and clears the other; otherwise both come from xen-tools.conf (`fromConf`: a default the
+ * guest's own cfg may overrule, not an order).
+ */
+export async function resolveCompatStorage(
+  values: CompatArgs['values'],
+  paths: Paths,
+): Promise<{ dir: string | undefined; lvm: string | undefined; fromConf: boolean }> {
+  const dir = values.get('dir') as string | undefined;
+  const lvm = values.get('lvm') as string | undefined;
+  if (dir !== undefined || lvm !== undefined) return { dir, lvm, fromConf: false };
+  const conf = await readConfStorage(paths);
+  return { dir: conf.dir, lvm: conf.lvm, fromConf: true };
 }
 
 /** Renders an option table as help text. */

@@ -22,15 +22,21 @@ export interface DeleteRun {
   prog: string;
 }
 
+/** xen-tools' words for a volume: `LVM disk volume`, `LVM swap volume`, else `LVM volume`. */
+function volumeWords(path: string): string {
+  if (path.endsWith('-disk')) return 'LVM disk volume';
+  if (path.endsWith('-swap')) return 'LVM swap volume';
+  return 'LVM volume';
+}
+
 /** The lines xen-delete-image prints for one guest (`Deleting:`, `Removing:`, `Would delete:`). */
 export function renderDeleteLines(target: DeleteTarget, dryRun: boolean): string[] {
-  const lines = target.removals.map((r) =>
-    dryRun
-      ? `Would delete: ${r.path}`
-      : r.kind === 'directory'
-        ? `Removing: ${r.path}`
-        : `Deleting: ${r.path}`,
-  );
+  const lines = target.removals.map((r) => {
+    if (r.kind === 'volume')
+      return `${dryRun ? 'Would remove' : 'Removing'} ${volumeWords(r.path)} ${r.path}`;
+    if (dryRun) return `Would delete: ${r.path}`;
+    return r.kind === 'directory' ? `Removing: ${r.path}` : `Deleting: ${r.path}`;
+  });
   for (const a of target.addresses) lines.push(`${dryRun ? 'Would release' : 'Released'} address: ${a}`);
   for (const b of target.unmarkBases)
     lines.push(
@@ -90,12 +96,14 @@ export function addDeleteImageCommand(program: Command, deps: ImageCommandDeps):
     .summary('delete stopped guests: images, config, autostart link')
     .description(
       'Delete the stopped guests NAME...: their autostart link, /etc/xen/NAME.cfg and image directory ' +
-        'DIR/domains/NAME (and image files the cfg names that no other guest uses), and give back an ' +
+        'DIR/domains/NAME (and image files the cfg names that no other guest uses), the logical volumes ' +
+        'of an LVM guest (--lvm VG: NAME-disk, NAME-swap, and every /dev/VG/NAME-* the cfg names), and give back an ' +
         '--ip=auto address. The log /var/log/xen-tools/NAME.log is kept, as xen-tools keeps it. A running ' +
         'guest is skipped; a guest whose images back linked clones is refused without --force.',
     )
     .argument('<names...>', 'guests to delete')
     .option('--dir <dir>', 'the images are in DIR/domains/NAME (default: where the cfg says)')
+    .option('--lvm <vg>', 'also remove the volumes /dev/VG/NAME-disk and NAME-swap (even without a cfg)')
     .option('--force', 'delete a guest even though linked clones use its images (they break)')
     .option('--dry-run', 'say what would be deleted, delete nothing')
     .option('--json', 'print the result as JSON')
@@ -103,7 +111,14 @@ export function addDeleteImageCommand(program: Command, deps: ImageCommandDeps):
     .action(
       async (
         names: string[],
-        flags: { dir?: string; force?: boolean; dryRun?: boolean; json?: boolean; root?: string },
+        flags: {
+          dir?: string;
+          lvm?: string;
+          force?: boolean;
+          dryRun?: boolean;
+          json?: boolean;
+          root?: string;
+        },
       ) => {
         const code = await runDelete(
           pathsFor(deps, flags.root),
@@ -111,6 +126,7 @@ export function addDeleteImageCommand(program: Command, deps: ImageCommandDeps):
             names,
             options: {
               dir: flags.dir,
+              lvm: flags.lvm,
               extension: '.cfg',
               force: flags.force === true,
               running: { xl: deps.xl },

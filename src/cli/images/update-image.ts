@@ -79,12 +79,13 @@ export function addUpdateImageCommand(program: Command, deps: ImageCommandDeps):
     .command('update-image')
     .summary("apt-get update and upgrade inside stopped guests' images")
     .description(
-      'Mount the root image of each stopped guest NAME, and run apt-get update and dist-upgrade in a ' +
+      'Mount the root image (or logical volume) of each stopped guest NAME, and run apt-get update and dist-upgrade in a ' +
         'chroot (no daemon starts: policy-rc.d; no questions: noninteractive, configs kept), then apt-get ' +
         'clean. Everything mounted or changed for the run is put back, also on failure or a signal.',
     )
     .argument('<names...>', 'guests to update')
     .option('--dir <dir>', 'the root image is DIR/domains/NAME/disk.img (default: the first disk of the cfg)')
+    .option('--lvm <vg>', 'the root filesystem is the volume /dev/VG/NAME-disk')
     .option('--upgrade', 'plain `apt-get upgrade` (as xen-tools) instead of dist-upgrade')
     .option('--no-clean', 'keep the downloaded packages in the image')
     .option('--dry-run', 'print the plan and change nothing')
@@ -96,6 +97,7 @@ export function addUpdateImageCommand(program: Command, deps: ImageCommandDeps):
         names: string[],
         flags: {
           dir?: string;
+          lvm?: string;
           upgrade?: boolean;
           clean?: boolean;
           dryRun?: boolean;
@@ -110,6 +112,7 @@ export function addUpdateImageCommand(program: Command, deps: ImageCommandDeps):
             names,
             options: {
               dir: flags.dir,
+              lvm: flags.lvm,
               upgrade: flags.upgrade ? 'upgrade' : 'dist-upgrade',
               clean: flags.clean !== false,
               running: { xl: deps.xl },

@@ -1,29 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main as deleteMain } from '../../../src/cli/bin/xen-delete-image.js';
 import { main as listMain } from '../../../src/cli/bin/xen-list-images.js';
 import { main as updateMain } from '../../../src/cli/bin/xen-update-image.js';
 import type { Paths } from '../../../src/paths.js';
+import { captureIo } from '../../helpers/capture-io.js';
 import { makeFakeGuest, makeRoot } from '../../images/fake-guests.js';
 
-function capture(): { io: { stdout: Writable; stderr: Writable }; out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        add(chunk.toString());
-        done();
-      },
-    });
-  return {
-    io: { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) },
-    out: () => out,
-    err: () => err,
-  };
-}
+const capture = captureIo;
 
 let paths: Paths;
 afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
@@ -59,7 +44,8 @@ describe('xen-delete-image', () => {
   });
 
   it.each([
-    [['--lvm=vg0', 'foo'], 2, 'volume storage is not available'],
+    [['--evms=c0', 'foo'], 2, 'EVMS storage is not available'],
+    [['--lvm=nosuchvg', 'foo'], 2, 'volume group "nosuchvg" does not exist'],
     [[], 2, 'no guest named'],
     [['missing'], 1, 'nothing to delete'],
   ])('fails on %j with status %i', async (argv, status, message) => {
@@ -106,7 +92,7 @@ describe('xen-list-images', () => {
 
 describe('xen-update-image', () => {
   it.each([
-    [['--evms=c', 'foo'], 2, 'volume storage is not available'],
+    [['--evms=c', 'foo'], 2, 'EVMS storage is not available'],
     [['--dir=/srv', 'nope'], 1, "Disk image '"],
   ])('refuses %j', async (argv, status, message) => {
     paths = makeRoot();

@@ -1,0 +1,44 @@
+/**
+ * `--force` over an existing LVM guest without losing it on failure: the new volumes are made
+ * under temporary names (createGuestVolume), and only once the whole guest is complete are the old
+ * volumes renamed aside, the new ones renamed to the guest's names, and the old ones removed after
+ * the commit. Every rename registers its reverse, so a failure at any point leaves the old guest
+ * as it was.
+ */
+import { listVolumes, removeVolume, renameVolume } from '../tools/lvm.js';
+import type { StorageContext } from './context.js';
+import { assertNotOpen, temporaryVolumeName, type GuestVolume } from './lvm.js';
+
+/** The undo description of putting a replaced volume back under its name. */
+function putBackDescription(vg: string, name: string): string {
+  return `put back the old logical volume ${vg}/${name}`;
+}
+
+/** Swaps each volume made under a temporary name into place; the old ones go after the commit. */
+export async function commitGuestVolumes(
+  volumes: readonly GuestVolume[],
+  ctx: StorageContext,
+): Promise<void> {
+  const exec = { sink: ctx.sink, signal: ctx.signal };
+  for (const volume of volumes) {
+    if (volume.name === volume.finalName) continue;
+    const { vg, finalName } = volume;
+    const old = (await listVolumes(vg, exec)).find((lv) => lv.name === finalName);
+    if (old) {
+      // It may have been started or mounted while the new guest was built.
+      assertNotOpen(old);
+      const aside = temporaryVolumeName(finalName, 'old');
+      await renameVolume(vg, finalName, aside, exec);
+      ctx.undo.push(putBackDescription(vg, finalName), () =>
+        renameVolume(vg, aside, finalName, { sink: ctx.sink }),
+      );
+      ctx.undo.afterCommit(`remove the replaced logical volume ${vg}/${aside}`, () =>
+        removeVolume(vg, aside, { sink: ctx.sink }),
+      );
+    }
+    await renameVolume(vg, volume.name, finalName, exec);
+    ctx.undo.push(`rename ${vg}/${finalName} back to ${volume.name}`, () =>
+      renameVolume(vg, finalName, volume.name, { sink: ctx.sink }),
+    );
+  }
+}
