@@ -12,13 +12,7 @@ import { describeCustomizeSteps, customizeGuest, runFinalRoles } from '../custom
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from '../formats/xl-cfg-template.js';
-import {
-  describeInstall,
-  installRootTree,
-  releaseTarget,
-  removeTree,
-  type InstallResult,
-} from '../install/index.js';
+import { describeInstall, installRootTree, releaseTarget, type InstallResult } from '../install/index.js';
 import {
   describeRootfsCacheInstall,
   finishCachedDisk,
@@ -132,7 +126,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await fs.mkdir(staging, { mode: 0o755 });
       ctx.undo.push(`remove staging tree ${staging}`, async () => {
         await releaseTarget(staging, ctx.sink);
-        await removeTree(staging, { sink: ctx.sink });
+        await fs.rm(staging, { recursive: true, force: true });
       });
     },
   });
@@ -186,8 +180,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     actions: [{ kind: 'remove', path: staging }],
     run: async (ctx) => {
       await releaseTarget(staging, ctx.sink);
-      // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
-      await removeTree(staging, { sink: ctx.sink, signal: ctx.signal });
+      await fs.rm(staging, { recursive: true, force: true });
     },
   });
 
