@@ -55,6 +55,27 @@ export async function killQemu(name: string): Promise<void> {
   }
 }
 
+/**
+ * Builds a full bookworm guest NAME under ROOT with the real xen-create-image (mmdebstrap from the
+ * mirror, its own kernel, DHCP, 2G ext4 root, the root password from ROOT/pw), plus `extra` options.
+ */
+export async function createLabGuest(root: string, name: string, extra: string[]): Promise<CliResult> {
+  return runBin(
+    'xen-create-image',
+    [
+      `--root=${root}`,
+      `--hostname=${name}`,
+      '--dist=bookworm',
+      '--dir=/srv/xen',
+      '--size=2G',
+      '--dhcp',
+      '--password-file=/pw',
+      ...extra,
+    ],
+    { timeoutMs: 1_500_000 },
+  );
+}
+
 /** Throws a clear error when the CLI has not been built (the bins load dist/). */
 export function assertBuilt(): void {
   for (const file of ['dist/cli/bin/xm.js', 'dist/cli/bin/xen-create-image.js']) {

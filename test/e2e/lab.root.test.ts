@@ -14,6 +14,7 @@ import { runCommand } from '../../src/tools/exec.js';
 import { runBin } from '../helpers/cli.js';
 import {
   assertBuilt,
+  createLabGuest,
   isProcessGone,
   killQemu,
   PhaseClock,
@@ -82,24 +83,13 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
 
   it('builds the guest with xen-create-image', async () => {
     const result = await clock.time('xen-create-image', () =>
-      runBin(
-        'xen-create-image',
-        [
-          `--root=${root}`,
-          `--hostname=${NAME}`,
-          '--dist=bookworm',
-          '--dir=/srv/xen',
-          '--size=2G',
-          '--swap=256M',
-          '--dhcp',
-          '--vcpus=1',
-          '--maxvcpus=2',
-          `--memory=${MEMORY_MIB}M`,
-          `--maxmem=${MEMORY_MIB}M`,
-          '--password-file=/pw',
-        ],
-        { timeoutMs: 1_500_000 },
-      ),
+      createLabGuest(root, NAME, [
+        '--swap=256M',
+        '--vcpus=1',
+        '--maxvcpus=2',
+        `--memory=${MEMORY_MIB}M`,
+        `--maxmem=${MEMORY_MIB}M`,
+      ]),
     );
     expect(result.code, result.stderr + result.stdout).toBe(0);
     expect(fs.existsSync(path.join(root, 'etc/xen', `${NAME}.cfg`))).toBe(true);

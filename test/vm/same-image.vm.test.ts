@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, runBin } from '../helpers/cli.js';
-import { assertBuilt, killQemu, startedId, xm } from '../e2e/lab-guest.js';
+import { assertBuilt, createLabGuest, killQemu, startedId, xm } from '../e2e/lab-guest.js';
 import { SerialConsole } from '../e2e/serial-console.js';
 import { parseFacts } from './lvm-scenarios.js';
 import { renderSameImageScenario } from './same-image-scenario.js';
@@ -68,23 +68,7 @@ describe.skipIf(!isRoot || !hasXen)('the same guest image under QEMU and under X
   });
 
   it('is built by xen-create-image with its own kernel', async () => {
-    const result = await timed('create', () =>
-      runBin(
-        'xen-create-image',
-        [
-          `--root=${root}`,
-          `--hostname=${NAME}`,
-          '--dist=bookworm',
-          '--dir=/srv/xen',
-          '--size=2G',
-          '--swap=128M',
-          '--dhcp',
-          '--memory=384M',
-          '--password-file=/pw',
-        ],
-        { timeoutMs: 1_500_000 },
-      ),
-    );
+    const result = await timed('create', () => createLabGuest(root, NAME, ['--swap=128M', '--memory=384M']));
     expect(result.code, result.stderr + result.stdout).toBe(0);
   }, 1_600_000);
 
