@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { PlanAction } from '../plan/plan.js';
+import type { PlanAction, StepContext } from '../plan/plan.js';
 import { fingerprintKey, generateKeyPair, type HostKeyType } from '../tools/ssh-keygen.js';
 import type { CustomizeContext } from './types.js';
 
@@ -40,6 +40,61 @@ export function describeSshHostKeys(hostname: string): PlanAction[] {
   ];
 }
 
+/** Host keys made on the host in a private temporary directory, with their fingerprints. */
+export interface HostKeySet {
+  dir: string;
+  keys: { type: HostKeyType; bits: number; fingerprint: string }[];
+  /** Removes the temporary directory (idempotent). */
+  dispose(): void;
+}
+
+/** Makes the three host keys at once, on every core (RSA 3072 dominates: 1-3 s here). */
+export async function generateHostKeys(
+  comment: string,
+  options: { sink?: StepContext['sink']; signal?: AbortSignal } = {},
+): Promise<HostKeySet> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-hostkeys-'));
+  const dispose = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    const keys = await Promise.all(
+      HOST_KEY_TYPES.map(async (type) => {
+        const file = path.join(dir, `ssh_host_${type}_key`);
+        await generateKeyPair(type, file, comment, options);
+        const print = await fingerprintKey(`${file}.pub`, options);
+        return { type, bits: print.bits, fingerprint: print.fingerprint };
+      }),
+    );
+    return { dir, keys, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+}
+
+const AHEAD_KEY = 'customize.hostKeysAhead';
+
+/**
+ * Starts making the host keys for `hostname` now, in the background of the steps that follow
+ * (copying or installing the image), so the customization only has to copy them in. The keys
+ * are removed again when the command ends, whichever way it ends.
+ */
+export function startHostKeysAhead(hostname: string, ctx: StepContext): void {
+  const keys = generateHostKeys(`root@${hostname}`, { sink: ctx.sink, signal: ctx.signal });
+  // Awaited later (or never, when an earlier step fails); a failure surfaces where it is awaited.
+  keys.catch(() => undefined);
+  const dispose = async (): Promise<void> => (await keys.catch(() => undefined))?.dispose();
+  ctx.undo.push('remove the host keys made ahead', dispose);
+  ctx.undo.afterCommit('remove the host keys made ahead', dispose);
+  ctx.state.set(AHEAD_KEY, { hostname, keys });
+}
+
+/** The keys started by startHostKeysAhead for `hostname`, or fresh ones. */
+async function hostKeysFor(hostname: string, ctx: StepContext): Promise<HostKeySet> {
+  const ahead = ctx.state.get(AHEAD_KEY) as { hostname: string; keys: Promise<HostKeySet> } | undefined;
+  if (ahead?.hostname === hostname) return ahead.keys;
+  return generateHostKeys(`root@${hostname}`, { sink: ctx.sink, signal: ctx.signal });
+}
+
 /**
  * Replaces every host key in the guest with fresh ones. Keys are made in a private temporary
  * directory on the host and then copied in, so ssh-keygen never writes through a guest symlink.
@@ -52,34 +107,24 @@ export async function applySshHostKeys(c: CustomizeContext): Promise<void> {
   for (const name of c.editor.list('/etc/ssh')) {
     if (/^ssh_host_.*_key(\.pub)?$/.test(name)) c.editor.remove(`/etc/ssh/${name}`);
   }
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-hostkeys-'));
+  const set = await hostKeysFor(c.spec.name, c.step);
   try {
-    // RSA 3072 dominates (1-3 s here): make the three keys at once, on every core.
-    const exec = { sink: c.step.sink, signal: c.step.signal };
-    const prints = await Promise.all(
-      HOST_KEY_TYPES.map(async (type) => {
-        const file = path.join(tmp, `ssh_host_${type}_key`);
-        await generateKeyPair(type, file, `root@${c.spec.name}`, exec);
-        return fingerprintKey(`${file}.pub`, exec);
-      }),
-    );
-    for (const [i, type] of HOST_KEY_TYPES.entries()) {
-      const file = path.join(tmp, `ssh_host_${type}_key`);
-      const print = prints[i]!;
-      c.editor.writeFile(`/etc/ssh/ssh_host_${type}_key`, fs.readFileSync(file), {
+    for (const key of set.keys) {
+      const file = path.join(set.dir, `ssh_host_${key.type}_key`);
+      c.editor.writeFile(`/etc/ssh/ssh_host_${key.type}_key`, fs.readFileSync(file), {
         mode: 0o600,
         uid: 0,
         gid: 0,
       });
-      c.editor.writeFile(`/etc/ssh/ssh_host_${type}_key.pub`, fs.readFileSync(`${file}.pub`), {
+      c.editor.writeFile(`/etc/ssh/ssh_host_${key.type}_key.pub`, fs.readFileSync(`${file}.pub`), {
         mode: 0o644,
         uid: 0,
         gid: 0,
       });
-      c.result.sshHostKeys.push({ type, bits: print.bits, fingerprint: print.fingerprint });
+      c.result.sshHostKeys.push({ type: key.type, bits: key.bits, fingerprint: key.fingerprint });
     }
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    set.dispose();
   }
 }
 

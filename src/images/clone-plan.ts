@@ -15,6 +15,7 @@ import { writeFileAtomically } from '../plan/write-file.js';
 import { copyImageArgv } from '../tools/cp.js';
 import { createOverlayArgv } from '../tools/qemu-img.js';
 import { renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
+import { startHostKeysAhead } from '../customize/identity.js';
 import { cloneImage, identifyClone, type ClonedDisk } from './clone-steps.js';
 import {
   cfgPathOf,
@@ -180,6 +181,8 @@ export async function buildClonePlan(
         ctx.undo.afterCommit(`release the lock of guest ${guest}`, () => lock.release());
       }
       await refuseRunningGuest(source.name, paths, 'clone', options.running);
+      // RSA keygen takes longer than copying the images: run it alongside.
+      startHostKeysAhead(name, ctx);
     },
   });
   steps.push({
