@@ -1,7 +1,8 @@
 #!/bin/bash
 # Benchmark: xenkit's xen-create-image against xen-tools 4.9.2, same options, same run.
 #
-#   bench/create-image.sh [--runs N] [--cold-runs N] [--warm-runs N] [--mirror URL] [--out FILE]
+#   bench/create-image.sh [--runs N] [--cold-runs N] [--warm-runs N] [--case all|cold|warm]
+#                         [--mirror URL] [--out FILE]
 #
 # Guest: bookworm, 2G ext4 root, 512M swap, DHCP, sparse images, the same mirror.
 #   cold: xen-tools --cache=no with an empty /var/cache/apt/archives;
@@ -10,7 +11,8 @@
 #         xenkit after a priming run that built its root-tree cache entry.
 # Runs alternate between the two tools so both see the same machine load. Reports medians, the
 # ratios, and the peak RSS of the xenkit node process itself (XENKIT_REPORT_RUSAGE=1:
-# getrusage(RUSAGE_SELF), children excluded). Writes bench/RESULTS.md.
+# getrusage(RUSAGE_SELF), children excluded). Writes bench/RESULTS.md; with --case cold or warm
+# (one case only) it prints the table and writes only the --out file, if one is named.
 #
 # The host's /var/cache/apt/archives/*.deb are moved aside for the run (xen-tools --cache=yes
 # would copy all of them into the guest) and moved back at the end; everything the bench made
@@ -23,19 +25,28 @@ WARM_RUNS=""
 MIRROR=http://deb.debian.org/debian
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$REPO/bench/RESULTS.md"
+OUT_GIVEN=0
+CASE=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift 2 ;;
     --cold-runs) COLD_RUNS=$2; shift 2 ;;
     --warm-runs) WARM_RUNS=$2; shift 2 ;;
     --mirror) MIRROR=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --out) OUT=$2; OUT_GIVEN=1; shift 2 ;;
+    --case) CASE=$2; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "create-image.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 COLD_RUNS=${COLD_RUNS:-$RUNS}
 WARM_RUNS=${WARM_RUNS:-$RUNS}
+case "$CASE" in
+  all) ;;
+  cold) WARM_RUNS=0 ;;
+  warm) COLD_RUNS=0 ;;
+  *) echo "create-image.sh: --case is all, cold or warm, not $CASE" >&2; exit 2 ;;
+esac
 
 [ "$(id -u)" = 0 ] || { echo "create-image.sh: run as root (both tools make filesystems)" >&2; exit 2; }
 [ -x /usr/bin/xen-create-image ] || { echo "create-image.sh: xen-tools is not installed" >&2; exit 2; }
@@ -111,15 +122,18 @@ for i in $(seq 1 "$COLD_RUNS"); do
   log "  xenkit cold: $secs s, node peak RSS $rss KB"
 done
 
-find "$ARCHIVES" -maxdepth 1 -name '*.deb' -delete
-log "priming xen-tools (--cache=yes)"
-PRIME_XT=$(run_xentools xkb-xt-prime yes)
-log "  xen-tools priming: $PRIME_XT s"
-log "priming xenkit (builds the root-tree cache entry)"
-read -r PRIME_XK PRIME_RSS < <(run_xenkit "$WORK/xk-warm" xkb-xk-prime)
-[ -n "${PRIME_XK:-}" ] || exit 1
-RSS+=("$PRIME_RSS")
-log "  xenkit priming: $PRIME_XK s, node peak RSS $PRIME_RSS KB"
+PRIME_XT=0 PRIME_XK=0 PRIME_RSS=0
+if [ "$WARM_RUNS" -gt 0 ]; then
+  find "$ARCHIVES" -maxdepth 1 -name '*.deb' -delete
+  log "priming xen-tools (--cache=yes)"
+  PRIME_XT=$(run_xentools xkb-xt-prime yes)
+  log "  xen-tools priming: $PRIME_XT s"
+  log "priming xenkit (builds the root-tree cache entry)"
+  read -r PRIME_XK PRIME_RSS < <(run_xenkit "$WORK/xk-warm" xkb-xk-prime)
+  [ -n "${PRIME_XK:-}" ] || exit 1
+  RSS+=("$PRIME_RSS")
+  log "  xenkit priming: $PRIME_XK s, node peak RSS $PRIME_RSS KB"
+fi
 
 for i in $(seq 1 "$WARM_RUNS"); do
   log "warm $i/$WARM_RUNS: xen-tools --cache=yes"
@@ -131,31 +145,45 @@ for i in $(seq 1 "$WARM_RUNS"); do
   log "  xenkit warm: $secs s, node peak RSS $rss KB"
 done
 
-M_XT_COLD=$(printf '%s\n' "${XT_COLD[@]}" | median)
-M_XK_COLD=$(printf '%s\n' "${XK_COLD[@]}" | median)
-M_XT_WARM=$(printf '%s\n' "${XT_WARM[@]}" | median)
-M_XK_WARM=$(printf '%s\n' "${XK_WARM[@]}" | median)
 MAX_RSS=$(printf '%s\n' "${RSS[@]}" | sort -n | tail -1)
-R_COLD=$(awk -v a="$M_XT_COLD" -v b="$M_XK_COLD" 'BEGIN {printf "%.2f", a / b}')
-R_WARM=$(awk -v a="$M_XT_WARM" -v b="$M_XK_WARM" 'BEGIN {printf "%.1f", a / b}')
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 mb() { printf '%s ' "$@" | awk '{for(i=1;i<=NF;i++) printf "%s%.0f", (i>1?", ":""), $i/1024}'; }
-fmt() { printf '%s' "$*" | tr '\n' ' ' | sed 's/ *$//' | awk '{for(i=1;i<=NF;i++) printf "%s%.1f", (i>1?", ":""), $i}'; }
+fmt() { printf '%s' "$*" | tr '\n' ' ' | sed 's/ *$//' | awk -v d="${DIGITS:-1}" '{for(i=1;i<=NF;i++) printf "%s%.*f", (i>1?", ":""), d, $i}'; }
+
+ROWS=""
+RSS_NOTE=""
+if [ "$COLD_RUNS" -gt 0 ]; then
+  M_XT_COLD=$(printf '%s\n' "${XT_COLD[@]}" | median)
+  M_XK_COLD=$(printf '%s\n' "${XK_COLD[@]}" | median)
+  R_COLD=$(awk -v a="$M_XT_COLD" -v b="$M_XK_COLD" 'BEGIN {printf "%.2f", a / b}')
+  ROWS+="| cold (no caches) | $(printf '%.1f' "$M_XT_COLD") s | $(printf '%.1f' "$M_XK_COLD") s | ${R_COLD}x | $(fmt "${XT_COLD[@]}") / $(fmt "${XK_COLD[@]}") |"$'\n'
+  RSS_NOTE+="cold $(mb "${RSS_COLD[@]}") MB"
+fi
+if [ "$WARM_RUNS" -gt 0 ]; then
+  M_XT_WARM=$(printf '%s\n' "${XT_WARM[@]}" | median)
+  M_XK_WARM=$(printf '%s\n' "${XK_WARM[@]}" | median)
+  R_WARM=$(awk -v a="$M_XT_WARM" -v b="$M_XK_WARM" 'BEGIN {printf "%.1f", a / b}')
+  ROWS+="| warm (caches primed) | $(printf '%.1f' "$M_XT_WARM") s | $(printf '%.2f' "$M_XK_WARM") s | ${R_WARM}x | $(fmt "${XT_WARM[@]}") / $(DIGITS=2 fmt "${XK_WARM[@]}") |"$'\n'
+  ROWS+="| priming run | $(printf '%.1f' "$PRIME_XT") s | $(printf '%.1f' "$PRIME_XK") s | | |"$'\n'
+  RSS_NOTE+="${RSS_NOTE:+, }priming $(mb "$PRIME_RSS") MB, warm $(mb "${RSS_WARM[@]}") MB"
+fi
 
 TABLE=$(cat <<EOF
 | case | xen-tools 4.9.2 (median) | xenkit (median) | xenkit faster by | runs (xen-tools / xenkit, s) |
 |---|---|---|---|---|
-| cold (no caches) | $(printf '%.1f' "$M_XT_COLD") s | $(printf '%.1f' "$M_XK_COLD") s | ${R_COLD}x | $(fmt "${XT_COLD[@]}") / $(fmt "${XK_COLD[@]}") |
-| warm (caches primed) | $(printf '%.1f' "$M_XT_WARM") s | $(printf '%.2f' "$M_XK_WARM") s | ${R_WARM}x | $(fmt "${XT_WARM[@]}") / $(printf '%s ' "${XK_WARM[@]}" | awk '{for(i=1;i<=NF;i++) printf "%s%.2f", (i>1?", ":""), $i}') |
-| priming run | $(printf '%.1f' "$PRIME_XT") s | $(printf '%.1f' "$PRIME_XK") s | | |
+${ROWS%$'\n'}
 
-Peak RSS of the xenkit node process (getrusage, children excluded): largest $((MAX_RSS / 1024)) MB; cold $(mb "${RSS_COLD[@]}") MB, priming $(mb "$PRIME_RSS") MB, warm $(mb "${RSS_WARM[@]}") MB.
+Peak RSS of the xenkit node process (getrusage, children excluded): largest $((MAX_RSS / 1024)) MB; $RSS_NOTE.
 EOF
 )
 
 echo
 echo "$TABLE"
 
+if [ "$CASE" != all ] && [ "$OUT_GIVEN" = 0 ]; then
+  log "one case only: $OUT left as it is (name a file with --out to keep this table)"
+  exit 0
+fi
 CPU=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 {
   echo "# create-image benchmark: xenkit vs xen-tools 4.9.2"

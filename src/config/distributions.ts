@@ -47,6 +47,8 @@ const UBUNTU_KEYRING = '/usr/share/keyrings/ubuntu-archive-keyring.gpg';
  * Installed in every guest on top of the bootstrap variant. `dbus` is what lets systemd-logind
  * start (its unit is conditional on a D-Bus service), and logind is what turns the ACPI power
  * button (QEMU's `system_powerdown`, `xl shutdown` of an HVM guest) into a clean poweroff.
+ * `zstd` is the compressor initramfs-tools is configured for (without it, it falls back to
+ * single-threaded gzip: 3.5 s instead of 2.8 s per generation, a larger initramfs).
  */
 const GUEST_PACKAGES = [
   'systemd-sysv',
@@ -56,6 +58,7 @@ const GUEST_PACKAGES = [
   'iproute2',
   'ca-certificates',
   'less',
+  'zstd',
 ];
 
 function debian(

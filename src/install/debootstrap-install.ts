@@ -16,6 +16,7 @@ import {
   type DebootstrapOptions,
 } from '../tools/debootstrap.js';
 import { packageCacheDir, resolveBootstrapSources } from './bootstrap-sources.js';
+import { guestInitramfsFiles, installsKernel, writeGuestInitramfsConfig } from './guest-initramfs.js';
 import type { InstallRequest } from './install-request.js';
 
 const POLICY_RC_D = 'usr/sbin/policy-rc.d';
@@ -56,6 +57,12 @@ export function describeDebootstrapInstall(request: InstallRequest): PlanAction[
     mode: 0o755,
     content: POLICY_RC_D_SCRIPT,
   });
+  if (installsKernel(options.include)) {
+    for (const file of guestInitramfsFiles()) {
+      const at = path.join(request.target, file.path);
+      actions.push({ kind: 'write', path: at, mode: file.mode, content: file.content });
+    }
+  }
   if (request.install.aptProxy)
     actions.push({ kind: 'note', text: `http_proxy=${request.install.aptProxy}` });
   actions.push({ kind: 'run', argv: buildDebootstrapArgv(options) });
@@ -79,6 +86,8 @@ export async function installWithDebootstrap(request: InstallRequest, ctx: StepC
   const policy = path.join(request.target, POLICY_RC_D);
   await mkdir(path.dirname(policy), { recursive: true, mode: 0o755 });
   await writeFile(policy, POLICY_RC_D_SCRIPT, { mode: 0o755 });
+  // debootstrap extracts over what is there: the kernel's postinst then builds the small initramfs.
+  if (installsKernel(options.include)) await writeGuestInitramfsConfig(request.target);
   const stepId = request.stepId ?? 'install.bootstrap';
   try {
     await runDebootstrap(options, {

@@ -11,3 +11,4 @@ export { releaseTarget, guardTarget, listMountsUnder, listProcessesInTree } from
 export { findGuestKernel, countInstalledPackages, measureTreeBytes } from './tree-facts.js';
 export { resolveBootstrapSources, packageCacheDir } from './bootstrap-sources.js';
 export { DEFAULT_MMDEBSTRAP_VARIANT } from './mmdebstrap-install.js';
+export { removeTree } from './remove-tree.js';

@@ -127,7 +127,7 @@ export async function installRootTree(request: InstallRequest, ctx: StepContext)
   return {
     method,
     packagesInstalled: await countInstalledPackages(request.target),
-    treeBytes: await measureTreeBytes(request.target),
+    treeBytes: await measureTreeBytes(request.target, { sink: ctx.sink, signal: ctx.signal }),
     ...(kernel ? { kernel: kernel.kernel } : {}),
     ...(kernel?.initrd ? { initrd: kernel.initrd } : {}),
     sanitized,

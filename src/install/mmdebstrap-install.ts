@@ -16,6 +16,7 @@ import {
 } from '../tools/mmdebstrap.js';
 import type { MmdebstrapVariant } from '../tools/mmdebstrap.js';
 import { packageCacheDir, resolveBootstrapSources } from './bootstrap-sources.js';
+import { guestInitramfsFiles, installsKernel, writeGuestInitramfsConfig } from './guest-initramfs.js';
 import type { InstallRequest } from './install-request.js';
 
 /**
@@ -26,6 +27,15 @@ import type { InstallRequest } from './install-request.js';
 export const DEFAULT_MMDEBSTRAP_VARIANT: MmdebstrapVariant = 'apt';
 
 const ARCHIVES = '/var/cache/apt/archives';
+
+/**
+ * The host directory mmdebstrap copies the guest's initramfs configuration from: beside the
+ * target (a directory this run owns, not a guessable name in a world-writable /tmp), and the
+ * same in `--dry-run` as in the run.
+ */
+export function initramfsSourceDir(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.initramfs`);
+}
 
 /**
  * sync-in needs the archive directory inside, which the setup stage has not made yet. This is the
@@ -64,6 +74,10 @@ function extraSuites(request: InstallRequest, components: string[]): string[] {
 export function mmdebstrapOptionsFor(request: InstallRequest, command?: string): MmdebstrapOptions {
   const sources = resolveBootstrapSources(request.install, request.packages, request.withBasePackages);
   const cache = request.install.cache ? packageCacheDir(request.install) : undefined;
+  // Before any package is configured, so the kernel's postinst already builds the small initramfs.
+  const initramfsHooks = installsKernel(sources.include)
+    ? [`copy-in ${quoteHookWord(path.join(initramfsSourceDir(request.target), 'etc'))} /`]
+    : [];
   return {
     command,
     suite: sources.suite,
@@ -79,10 +93,17 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
     // rebuild); it is dropped from the guest's dpkg configuration afterwards.
     dpkgOptions: [UNSAFE_IO],
     skip: cache ? ['essential/unlink'] : [],
-    setupHooks: cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : [],
+    setupHooks: [
+      ...initramfsHooks,
+      ...(cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : []),
+    ],
     customizeHooks: cache ? [`sync-out ${ARCHIVES} ${quoteHookWord(cache)}`] : [],
     verbose: true,
   };
+}
+
+function copiesInitramfsConfig(options: MmdebstrapOptions): boolean {
+  return options.setupHooks?.some((hook) => hook.startsWith('copy-in ')) ?? false;
 }
 
 /** The actions of an mmdebstrap install, for `--dry-run`. */
@@ -90,6 +111,12 @@ export function describeMmdebstrapInstall(request: InstallRequest, command?: str
   const options = mmdebstrapOptionsFor(request, command);
   const actions: PlanAction[] = [];
   if (request.install.cache) actions.push({ kind: 'mkdir', path: packageCacheDir(request.install) });
+  if (copiesInitramfsConfig(options)) {
+    for (const file of guestInitramfsFiles()) {
+      const at = path.join(initramfsSourceDir(request.target), file.path);
+      actions.push({ kind: 'write', path: at, mode: file.mode, content: file.content });
+    }
+  }
   actions.push({ kind: 'run', argv: buildMmdebstrapArgv(options) });
   if (request.install.aptProxy) {
     actions.push({ kind: 'note', text: `drop the install-time proxy from ${aptConfPath(request.target)}` });
@@ -122,11 +149,23 @@ export async function installWithMmdebstrap(
 ): Promise<void> {
   if (request.install.cache) await mkdir(packageCacheDir(request.install), { recursive: true, mode: 0o755 });
   const stepId = request.stepId ?? 'install.bootstrap';
-  await runMmdebstrap(mmdebstrapOptionsFor(request, command), {
-    signal: ctx.signal,
-    sink: ctx.sink,
-    onProgress: (text) => ctx.reporter.progress(stepId, text),
-  });
+  const options = mmdebstrapOptionsFor(request, command);
+  const initramfsDir = initramfsSourceDir(request.target);
+  try {
+    if (copiesInitramfsConfig(options)) {
+      // A stale copy from a killed run is replaced, never trusted.
+      await rm(initramfsDir, { recursive: true, force: true });
+      await mkdir(initramfsDir, { mode: 0o700 });
+      await writeGuestInitramfsConfig(initramfsDir);
+    }
+    await runMmdebstrap(options, {
+      signal: ctx.signal,
+      sink: ctx.sink,
+      onProgress: (text) => ctx.reporter.progress(stepId, text),
+    });
+  } finally {
+    await rm(initramfsDir, { recursive: true, force: true });
+  }
   if (request.install.aptProxy) await dropInstallProxy(request.target, request.install.aptProxy);
   await dropLine(path.join(request.target, 'etc/dpkg/dpkg.cfg.d/99mmdebstrap'), UNSAFE_IO);
 }

@@ -5,7 +5,7 @@
  * rootfs-cache-use.ts). Entries are built under a per-key lock, so concurrent creations share
  * one bootstrap; a corrupt entry is rebuilt, never used.
  */
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import type { StepContext } from '../plan/plan.js';
@@ -33,6 +33,7 @@ import {
 } from './rootfs-cache-store.js';
 import type { RootfsCacheTarget } from './rootfs-cache-plan.js';
 import { useEntryAsDisk, useEntryAsTree } from './rootfs-cache-use.js';
+import { removeTree } from './remove-tree.js';
 import { releaseTarget } from './target-guard.js';
 
 export { finishCachedDisk, hasCachedDisk, type CachedDiskSpec } from './rootfs-cache-use.js';
@@ -72,7 +73,7 @@ async function buildEntry(
   const undo = `remove the unfinished cache entry ${buildDir}`;
   ctx.undo.push(undo, async () => {
     await releaseTarget(tree, ctx.sink);
-    await rm(buildDir, { recursive: true, force: true });
+    await removeTree(buildDir, { sink: ctx.sink });
   });
   await mkdir(tree, { mode: 0o755 });
   ctx.sink({ type: 'info', message: `root-tree cache: building entry ${key} in ${buildDir}` });
@@ -80,7 +81,7 @@ async function buildEntry(
   ctx.reporter.progress('install.tree', 'storing the root tree in the cache');
   const image = path.join(buildDir, IMAGE_FILE);
   await buildPristineImage(tree, image, { sink: ctx.sink, signal: ctx.signal });
-  await rm(tree, { recursive: true, force: true });
+  await removeTree(tree, { sink: ctx.sink, signal: ctx.signal });
   const sums = await checksumImage(image, ctx.signal);
   const handle = await open(image, 'r+');
   await handle.sync();

@@ -1,6 +1,8 @@
 /** Facts about an installed root tree: package count, size, the guest's kernel and initrd. */
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { runtimeError } from '../errors.js';
+import { runCommand, type ExecOptions } from '../tools/exec.js';
 
 /** Counts packages dpkg records as fully installed in `var/lib/dpkg/status` (0 when there is none). */
 export async function countInstalledPackages(target: string): Promise<number> {
@@ -19,36 +21,22 @@ export function countInstalledInStatus(status: string): number {
 }
 
 /**
- * The apparent size of a tree in bytes (like `du -sb`): every inode once, however many hard
- * links it has, without crossing into other filesystems.
+ * The apparent size of a tree in bytes (`du -sbx`): every inode once, however many hard links it
+ * has, without crossing into other filesystems. du rather than a walk in node: 30 ms instead of
+ * seconds for a 15 000-file tree, and no lstat result per file in this process's heap.
  */
-export async function measureTreeBytes(target: string): Promise<number> {
-  const top = await lstat(target);
-  const seen = new Set<string>();
-  let total = 0;
-  const stack = [target];
-  while (stack.length > 0) {
-    const dir = stack.pop() as string;
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      continue; // unreadable or vanished: size what can be seen
-    }
-    for (const name of names) {
-      const full = path.join(dir, name);
-      const st = await lstat(full).catch(() => undefined);
-      if (!st || st.dev !== top.dev) continue;
-      if (st.nlink > 1 && !st.isDirectory()) {
-        const key = `${st.ino}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
-      total += st.size;
-      if (st.isDirectory()) stack.push(full);
-    }
+export async function measureTreeBytes(target: string, exec: ExecOptions = {}): Promise<number> {
+  // Exit status 1 means some entries could not be read; the total of the rest is still printed.
+  const result = await runCommand(['du', '-s', '-b', '-x', '--', target], { ...exec, allowFailure: true });
+  const bytes = /^(\d+)\s/.exec(result.stdout)?.[1];
+  if (bytes === undefined) {
+    throw runtimeError(
+      'E_TREE_SIZE',
+      `cannot measure the tree "${target}": ${result.stderr.trim().split('\n').at(-1) ?? 'du printed nothing'}`,
+      'check that the directory exists and is readable',
+    );
   }
-  return total + top.size;
+  return Number(bytes);
 }
 
 export interface GuestKernel {

@@ -1,4 +1,5 @@
 /** Typed log events: every external command, step and message of a run, one formatter per kind. */
+import path from 'node:path';
 
 export type LogEvent =
   | {
@@ -9,7 +10,10 @@ export type LogEvent =
       durationMs: number;
       stdout: string;
       stderr: string;
+      /** The output was logged line by line as `output` events; stdout/stderr are its tail. */
+      streamed?: boolean;
     }
+  | { type: 'output'; command: string; stream: 'stdout' | 'stderr'; line: string }
   | { type: 'step-start'; id: string; title: string }
   | { type: 'step-end'; id: string; outcome: 'ok' | 'failed' | 'skipped'; durationMs: number }
   | { type: 'undo'; description: string; outcome: 'ok' | 'failed'; error?: string }
@@ -35,11 +39,15 @@ export function formatEvent(event: LogEvent): string {
   switch (event.type) {
     case 'exec': {
       const status = event.signal ? `killed by ${event.signal}` : `exit ${event.exitCode ?? '?'}`;
-      const lines = [`$ ${event.argv.map(quoteArg).join(' ')}  # ${status}, ${event.durationMs} ms`];
+      const shown = event.streamed ? ', output above' : '';
+      const lines = [`$ ${event.argv.map(quoteArg).join(' ')}  # ${status}, ${event.durationMs} ms${shown}`];
+      if (event.streamed) return lines[0] as string;
       if (event.stdout.trim()) lines.push(indent(tail(event.stdout)));
       if (event.stderr.trim()) lines.push(indent(tail(event.stderr), '! '));
       return lines.join('\n');
     }
+    case 'output':
+      return `${event.stream === 'stderr' ? '! ' : '  '}${path.basename(event.command)}| ${event.line}`;
     case 'step-start':
       return `== ${event.title}`;
     case 'step-end':

@@ -3,9 +3,11 @@
  * an AbortSignal, stdin for secrets (never argv or the environment), and a log event per run.
  * execa is used here and nowhere else.
  */
+import { finished } from 'node:stream/promises';
 import { execa, type ResultPromise } from 'execa';
 import { XenkitError } from '../errors.js';
 import { quoteArg, silentSink, type EventSink } from '../log/events.js';
+import { LineTail } from './line-tail.js';
 
 export interface ExecOptions {
   cwd?: string;
@@ -27,6 +29,12 @@ export interface ExecOptions {
   binary?: boolean;
   /** Called with each output line as it arrives (progress parsing); output is still captured. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Stream the output instead of buffering it: each line goes to onLine and to the sink (an
+   * `output` event) as it arrives, and the result's stdout and stderr hold only their last
+   * `captureTail` characters (what an error message quotes). For installers that print a lot.
+   */
+  captureTail?: number;
 }
 
 export interface ExecResult {
@@ -56,6 +64,7 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
   const started = Date.now();
   const env = { ...baseEnv(), ...options.env };
   const onLine = options.inheritStdio || options.binary ? undefined : options.onLine;
+  const streaming = options.captureTail !== undefined && !options.inheritStdio && !options.binary;
   // preserveNewlines keeps the captured text byte-identical to a run without the tap.
   const tap = (stream: 'stdout' | 'stderr') => ({
     *transform(line: unknown): Generator<unknown> {
@@ -71,7 +80,8 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
     input: options.input,
     stdin: options.input === undefined && !options.inheritStdio ? 'ignore' : undefined,
     stdio: options.inheritStdio ? 'inherit' : undefined,
-    ...(onLine ? { stdout: ['pipe', tap('stdout')], stderr: ['pipe', tap('stderr')] } : {}),
+    ...(onLine && !streaming ? { stdout: ['pipe', tap('stdout')], stderr: ['pipe', tap('stderr')] } : {}),
+    ...(streaming ? { buffer: false } : {}),
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
     forceKillAfterDelay: 5000,
@@ -80,10 +90,17 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
     encoding: options.binary ? 'buffer' : 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });
+  const tails = streaming
+    ? streamLines(child, options.captureTail ?? 0, (line, stream) => {
+        onLine?.(line, stream);
+        sink({ type: 'output', command: file, stream, line });
+      })
+    : undefined;
   const result = await child;
+  if (tails) await tails.done;
   const durationMs = Date.now() - started;
-  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  const stdout = tails ? tails.stdout.text : typeof result.stdout === 'string' ? result.stdout : '';
+  const stderr = tails ? tails.stderr.text : typeof result.stderr === 'string' ? result.stderr : '';
   const exitCode = result.exitCode ?? -1;
   const signal = result.signal ?? undefined;
   sink({
@@ -94,6 +111,7 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
     durationMs,
     stdout,
     stderr,
+    ...(tails ? { streamed: true } : {}),
   });
   const out: ExecResult = {
     argv: [...argv],
@@ -105,6 +123,27 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
   };
   if (result.failed && !options.allowFailure) throw execError(out, result);
   return out;
+}
+
+/** Feeds a child's stdout and stderr through LineTails; `done` settles once both have ended. */
+function streamLines(
+  child: ResultPromise,
+  limit: number,
+  onLine: (line: string, stream: 'stdout' | 'stderr') => void,
+): { stdout: LineTail; stderr: LineTail; done: Promise<void> } {
+  const tails = {
+    stdout: new LineTail(limit, (line) => onLine(line, 'stdout')),
+    stderr: new LineTail(limit, (line) => onLine(line, 'stderr')),
+  };
+  const ends = (['stdout', 'stderr'] as const).map(async (name) => {
+    const stream = child[name];
+    if (!stream) return;
+    stream.on('data', (chunk: Buffer | string) => tails[name].push(chunk));
+    // A stream destroyed by a kill or a timeout still ends the run; execa reports why.
+    await finished(stream).catch(() => undefined);
+    tails[name].end();
+  });
+  return { ...tails, done: Promise.all(ends).then(() => undefined) };
 }
 
 function execError(

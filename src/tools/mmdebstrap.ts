@@ -63,6 +63,9 @@ export function quoteHookWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Characters of an installer's stdout and stderr kept in memory (for the error message). */
+export const INSTALLER_OUTPUT_TAIL = 16 * 1024;
+
 export interface RunToolOptions {
   signal?: AbortSignal;
   sink?: EventSink;
@@ -81,6 +84,8 @@ export async function runMmdebstrap(
     signal: run.signal,
     sink: run.sink,
     env: run.env,
+    // Thousands of lines: logged as they come, only a tail kept for the error message.
+    captureTail: INSTALLER_OUTPUT_TAIL,
     onLine: (line) => {
       const text = parse(line);
       if (text !== undefined) run.onProgress?.(text);

@@ -102,6 +102,19 @@ describe('installRootTree with a fake mmdebstrap', () => {
     expect(await exists(cache)).toBe(true);
   });
 
+  it('copies the guest initramfs configuration in before any package, and removes its source', async () => {
+    await installRootTree(request(), makeContext());
+    const source = path.join(path.dirname(target), `.${path.basename(target)}.initramfs`);
+    const argv = await fakeArgv(bin, 'mmdebstrap');
+    expect(argv.filter((a) => a.startsWith('--setup-hook='))[0]).toBe(`--setup-hook=copy-in ${source}/etc /`);
+    expect(await exists(source)).toBe(false);
+  });
+
+  it('leaves the initramfs alone when no kernel is installed', async () => {
+    await installRootTree(request({}, { withBasePackages: false, packages: ['htop'] }), makeContext());
+    expect((await fakeArgv(bin, 'mmdebstrap')).some((a) => a.includes('copy-in'))).toBe(false);
+  });
+
   it('passes the apt proxy as an apt option and removes it from the tree afterwards', async () => {
     const proxy = 'http://proxy.example:3142';
     await installRootTree(request({ aptProxy: proxy }), makeContext());
@@ -158,6 +171,10 @@ describe('installRootTree with a fake debootstrap', () => {
     );
     expect(argv.slice(-3)).toEqual(['bookworm', target, 'http://deb.debian.org/debian']);
     expect(await exists(path.join(target, 'usr/sbin/policy-rc.d'))).toBe(false);
+    // Written before debootstrap ran, so the kernel's postinst builds the small initramfs.
+    expect(await readFile(path.join(target, 'etc/initramfs-tools/conf.d/xenkit-guest'), 'utf8')).toMatch(
+      /^MODULES=list$/m,
+    );
   });
 
   it('runs the --debootstrap-cmd program with its arguments', async () => {

@@ -84,3 +84,41 @@ describe('runCommand with binary output', () => {
     expect([...Buffer.from(result.stdout, 'latin1')]).toEqual([1, 255, 65]);
   });
 });
+
+describe('runCommand with captureTail', () => {
+  const script =
+    'for i in $(seq 1 20000); do echo "out $i"; echo "err $i" >&2; done; echo "disk full" >&2; exit 4';
+
+  it('streams every line to onLine and the sink, and keeps only a tail of each stream', async () => {
+    const events: LogEvent[] = [];
+    const seen: string[] = [];
+    const result = await runCommand(['sh', '-c', script.replace('; exit 4', '')], {
+      captureTail: 200,
+      sink: (e) => events.push(e),
+      onLine: (line, stream) => seen.push(`${stream}:${line}`),
+    });
+    expect(seen.filter((l) => l.startsWith('stdout:'))).toHaveLength(20_000);
+    expect(seen).toContain('stderr:err 20000');
+    const output = events.filter((e) => e.type === 'output');
+    expect(output).toHaveLength(40_001);
+    expect(output[0]).toMatchObject({ type: 'output', command: 'sh', stream: 'stdout', line: 'out 1' });
+    expect(result.stdout.length).toBeLessThanOrEqual(200);
+    expect(result.stdout.endsWith('out 20000\n')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'exec', exitCode: 0, streamed: true });
+  });
+
+  it('still says how the program ended and quotes the last line of the tail', async () => {
+    const error = await runCommand(['sh', '-c', script], { captureTail: 1000 }).catch((e) => e);
+    expect(error).toBeInstanceOf(XenkitError);
+    expect(error.message).toBe('sh exited with status 4: disk full');
+    expect(error.details).toContain('err 20000');
+  });
+
+  it('returns a failed result with allowFailure', async () => {
+    const result = await runCommand(['sh', '-c', 'echo half; exit 2'], {
+      captureTail: 10,
+      allowFailure: true,
+    });
+    expect(result).toMatchObject({ exitCode: 2, stdout: 'half\n', stderr: '' });
+  });
+});
