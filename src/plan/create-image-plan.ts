@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { claimIp, releaseIp } from '../config/ips-file.js';
 import { describeCustomizeSteps, customizeGuest, runFinalRoles } from '../customize/customize-guest.js';
+import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from '../formats/xl-cfg-template.js';
@@ -106,6 +107,8 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       ctx.undo.push(`release the lock of guest ${spec.hostname}`, () => lock.release());
       ctx.undo.afterCommit(`release the lock of guest ${spec.hostname}`, () => lock.release());
       ctx.state.set('lock', lock);
+      // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
+      if (spec.install.enabled) startHostKeysAhead(spec.name, ctx);
       if (spec.network.autoIp) {
         const ipfile = path.join(paths.confDir, 'ips.txt');
         const claimed = await claimIp(paths, ipfile, spec.hostname);
