@@ -4,6 +4,7 @@
  * with no-ops for the whole run and restores them at the end, and it unmounts its /proc, /sys and
  * /dev mounts on exit; target-guard.ts catches what a killed mmdebstrap leaves behind.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findDistribution } from '../config/distributions.js';
@@ -27,6 +28,21 @@ import type { InstallRequest } from './install-request.js';
 export const DEFAULT_MMDEBSTRAP_VARIANT: MmdebstrapVariant = 'apt';
 
 const ARCHIVES = '/var/cache/apt/archives';
+
+/**
+ * mmdebstrap's own hook set that runs dpkg under eatmydata (fsync a no-op) and takes it out of
+ * the tree again at the end. `force-unsafe-io` alone still leaves dpkg's database syncs: with
+ * the hook, bookworm bootstraps took 56-70 s instead of 85-109 s (alternating, same load).
+ */
+export const EATMYDATA_HOOK_DIR = '/usr/share/mmdebstrap/hooks/eatmydata';
+
+/**
+ * Whether the host has the eatmydata hooks (shipped with mmdebstrap since 0.8) and what they run
+ * on the host: dpkg-architecture, from dpkg-dev, which mmdebstrap does not depend on.
+ */
+function canUseEatmydata(): boolean {
+  return existsSync(EATMYDATA_HOOK_DIR) && existsSync('/usr/bin/dpkg-architecture');
+}
 
 /**
  * The host directory mmdebstrap copies the guest's initramfs configuration from: beside the
@@ -98,6 +114,7 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
       ...(cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : []),
     ],
     customizeHooks: cache ? [`sync-out ${ARCHIVES} ${quoteHookWord(cache)}`] : [],
+    hookDirectories: canUseEatmydata() ? [EATMYDATA_HOOK_DIR] : [],
     verbose: true,
   };
 }

@@ -24,6 +24,8 @@ export interface MmdebstrapOptions {
   setupHooks?: string[];
   essentialHooks?: string[];
   customizeHooks?: string[];
+  /** Each becomes one `--hook-directory` (mmdebstrap runs the hooks that directory holds). */
+  hookDirectories?: string[];
   skip?: string[];
   /** `--verbose`: apt and dpkg output on stderr, which is what progress is parsed from. */
   verbose?: boolean;
@@ -50,6 +52,7 @@ export function buildMmdebstrapArgv(options: MmdebstrapOptions): string[] {
   for (const hook of options.setupHooks ?? []) argv.push(`--setup-hook=${hook}`);
   for (const hook of options.essentialHooks ?? []) argv.push(`--essential-hook=${hook}`);
   for (const hook of options.customizeHooks ?? []) argv.push(`--customize-hook=${hook}`);
+  for (const dir of options.hookDirectories ?? []) argv.push(`--hook-directory=${dir}`);
   // `--` so that a target or mirror starting with a dash is never read as an option.
   argv.push('--', options.suite, options.target, ...options.mirrors);
   return argv;

@@ -100,6 +100,17 @@ describe('mmdebstrap install of bookworm', () => {
     expect((await readdir(path.join(cold.target, 'var/lib/apt/lists'))).sort()).toEqual(['lock', 'partial']);
   });
 
+  it('takes eatmydata (used while dpkg ran) out of the tree again', async () => {
+    for (const file of ['usr/bin/dpkg.distrib', 'usr/bin/eatmydata']) {
+      await expect(lstat(path.join(cold.target, file)), file).rejects.toThrow();
+    }
+    expect((await lstat(path.join(cold.target, 'usr/bin/dpkg'))).size).toBeGreaterThan(100_000);
+    const diversions = await readFile(path.join(cold.target, 'var/lib/dpkg/diversions'), 'utf8').catch(
+      () => '',
+    );
+    expect(diversions).not.toContain('/usr/bin/dpkg');
+  });
+
   it('leaves no process running and nothing mounted inside the tree', async () => {
     expect(await listProcessesInTree(cold.target)).toEqual([]);
     expect(await listMountsUnder(cold.target)).toEqual([]);

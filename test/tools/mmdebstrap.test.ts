@@ -48,6 +48,7 @@ describe('buildMmdebstrapArgv', () => {
     ],
     ['customize hooks', { customizeHooks: ['sync-out /a /c'] }, ['--customize-hook=sync-out /a /c']],
     ['essential hooks', { essentialHooks: ['echo hi'] }, ['--essential-hook=echo hi']],
+    ['hook directories', { hookDirectories: ['/h/eatmydata'] }, ['--hook-directory=/h/eatmydata']],
   ])('passes %s through', (_name, extra, expected) => {
     const argv = buildMmdebstrapArgv({ ...base, ...extra });
     for (const arg of expected) expect(argv).toContain(arg);
