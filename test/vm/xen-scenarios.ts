@@ -84,6 +84,10 @@ fact vcpu-set.before "$(xlfield xg1 4)"
 xm vcpu-set xg1 1; fact vcpu-set.exit $?
 for i in $(seq 60); do [ "$(xlfield xg1 4)" = 1 ] && break; sleep 1; done
 fact vcpu-set.vcpus "$(xlfield xg1 4)"
+# Up again past the host's one CPU: only with --ignore-host (the guest onlines the new vCPU).
+xm vcpu-set xg1 2 --ignore-host; fact vcpu-set.upexit $?
+for i in $(seq 60); do [ "$(xlfield xg1 4)" = 2 ] && break; sleep 1; done
+fact vcpu-set.up "$(xlfield xg1 4)"
 end vcpu-set
 
 begin mem-set
@@ -116,6 +120,20 @@ for i in $(seq 20); do xl list xg1 >/dev/null 2>&1 || break; sleep 1; done
 fact shutdown.gone "$(xl list xg1 >/dev/null 2>&1; echo $?)"
 grep -c 'going down' $CON/guest-xg1.log | sed 's/^/going down: /'
 end shutdown
+
+begin autostart
+# What xendomains does at host boot: every cfg linked in /etc/xen/auto is started.
+xm autostart xg1 on; fact autostart.on $?
+fact autostart.link "$(readlink -f $ROOT/etc/xen/auto/xg1.cfg)"
+xm start --auto; fact autostart.exit $?
+fact autostart.id "$(domid xg1)"
+wait_for $CON/guest-xg1.log "${GUEST_UP_MARKER}" 3 240
+fact autostart.up $?
+xm start --auto; fact autostart.again $?
+fact autostart.same "$(domid xg1)"
+xm destroy xg1; fact autostart.destroy $?
+xm autostart xg1 off; fact autostart.off "$(test -e $ROOT/etc/xen/auto/xg1.cfg; echo $?)"
+end autostart
 
 begin pvh
 sed -e "s/^type *=.*/type = 'pvh'/" -e "s/^name *=.*/name = 'xg2'/" /tmp/xg1.cfg > /tmp/xg2.cfg

@@ -81,6 +81,11 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
     expect(fact(key)).toBe(want);
   });
 
+  it('gives it more vCPUs than the host has with xm vcpu-set --ignore-host', () => {
+    expect(fact('vcpu-set.upexit'), result.stdout + result.stderr).toBe('0');
+    expect(fact('vcpu-set.up')).toBe('2');
+  });
+
   it('pauses and unpauses it', () => {
     expect(fact('pause.exit')).toBe('0');
     expect(fact('pause.state')).toMatch(/p/);
@@ -97,6 +102,18 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
   it('shuts it down and waits until it is gone', () => {
     expect(fact('shutdown.exit'), result.stdout + result.stderr).toBe('0');
     expect(fact('shutdown.gone')).toBe('1');
+  });
+
+  it('starts it with xm start --auto once xm autostart linked it into /etc/xen/auto', () => {
+    expect(fact('autostart.on'), result.stdout + result.stderr).toBe('0');
+    expect(fact('autostart.link')).toBe('/srv/xk/etc/xen/xg1.cfg');
+    expect(fact('autostart.exit'), result.stdout + result.stderr).toBe('0');
+    expect(Number(fact('autostart.id'))).toBeGreaterThan(Number(fact('reboot.after')));
+    expect(fact('autostart.up')).toBe('0');
+    expect(fact('autostart.again')).toBe('0');
+    expect(fact('autostart.same')).toBe(fact('autostart.id'));
+    expect(fact('autostart.destroy')).toBe('0');
+    expect(fact('autostart.off')).toBe('1');
   });
 
   it('has real xl boot the same config as a pvh guest', () => {
