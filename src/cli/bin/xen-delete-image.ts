@@ -1,17 +1,10 @@
 /** `xen-delete-image`: the xen-tools-compatible front-end (same options, same output lines). */
 import { usageError } from '../../errors.js';
-import { makePaths, resolveRoot } from '../../paths.js';
-import { packageVersion } from '../create-image.js';
-import {
-  opt,
-  parseCompatArgs,
-  refuseVolumeStorage,
-  renderCompatHelp,
-  resolveCompatStorage,
-} from '../images/compat-args.js';
+import { opt, refuseVolumeStorage, resolveCompatStorage } from '../images/compat-args.js';
+import { runCompatCommand } from '../images/compat-main.js';
 import { runDelete } from '../images/delete-image.js';
 import type { ImageCommandDeps } from '../images/deps.js';
-import { runCli, type CliIO } from '../run-cli.js';
+import type { CliIO } from '../run-cli.js';
 
 const TABLE = [
   opt('dir', 'string', 'the directory the images were saved in (images in DIR/domains/NAME)', 'DIR'),
@@ -40,52 +33,42 @@ export async function main(
   io?: CliIO,
   deps: Partial<ImageCommandDeps> = {},
 ): Promise<number> {
-  const streams = io ?? { stdout: process.stdout, stderr: process.stderr };
-  const json = argv.includes('--json');
-  return runCli(
-    'xen-delete-image',
-    async () => {
-      const { values, names } = parseCompatArgs(argv, TABLE, 'xen-delete-image');
-      if (values.get('help') || values.get('manual')) {
-        streams.stdout.write(
-          renderCompatHelp(
-            SYNOPSIS,
-            TABLE,
-            'Delete guests made by xen-create-image: the autostart link, /etc/xen/NAME.cfg and DIR/domains/NAME. The log stays.',
-          ),
-        );
-        return 0;
-      }
-      if (values.get('version')) {
-        streams.stdout.write(`xen-delete-image release 4.9.2 (xenkit ${packageVersion()})\n`);
-        return 0;
-      }
-      refuseVolumeStorage(values, 'xen-delete-image');
-      const paths = makePaths(resolveRoot(values.get('root') as string | undefined, deps.env ?? process.env));
-      const all = [...names, ...((values.get('hostname') as string[] | undefined) ?? [])];
-      if (all.length === 0)
-        throw usageError('E_USAGE', 'no guest named', 'xen-delete-image --dir=/home/xen NAME');
-      const ext = values.get('extension');
-      const { dir, lvm, fromConf } = await resolveCompatStorage(values, paths);
-      return runDelete(
-        paths,
-        {
-          names: all,
-          options: {
-            dir,
-            lvm,
-            storageFromConf: fromConf,
-            extension: typeof ext === 'string' ? ext : '.cfg',
-            force: values.get('force') === true,
-            running: { xl: deps.xl },
+  return runCompatCommand(
+    {
+      prog: 'xen-delete-image',
+      table: TABLE,
+      synopsis: SYNOPSIS,
+      about:
+        'Delete guests made by xen-create-image: the autostart link, /etc/xen/NAME.cfg and DIR/domains/NAME. The log stays.',
+      run: async ({ values, names }, paths, streams) => {
+        refuseVolumeStorage(values, 'xen-delete-image');
+        const all = [...names, ...((values.get('hostname') as string[] | undefined) ?? [])];
+        if (all.length === 0)
+          throw usageError('E_USAGE', 'no guest named', 'xen-delete-image --dir=/home/xen NAME');
+        const ext = values.get('extension');
+        const { dir, lvm, fromConf } = await resolveCompatStorage(values, paths);
+        return runDelete(
+          paths,
+          {
+            names: all,
+            options: {
+              dir,
+              lvm,
+              storageFromConf: fromConf,
+              extension: typeof ext === 'string' ? ext : '.cfg',
+              force: values.get('force') === true,
+              running: { xl: deps.xl },
+            },
+            dryRun: values.get('dry-run') === true,
+            json: values.get('json') === true,
+            prog: 'xen-delete-image',
           },
-          dryRun: values.get('dry-run') === true,
-          json: values.get('json') === true,
-          prog: 'xen-delete-image',
-        },
-        { io: streams, ...deps },
-      );
+          { io: streams, ...deps },
+        );
+      },
     },
-    { io: streams, wantsJson: () => json },
+    argv,
+    io,
+    deps,
   );
 }

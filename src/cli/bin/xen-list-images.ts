@@ -1,10 +1,9 @@
 /** `xen-list-images`: the xen-tools-compatible front-end. */
-import { makePaths, resolveRoot } from '../../paths.js';
-import { packageVersion } from '../create-image.js';
-import { opt, parseCompatArgs, renderCompatHelp } from '../images/compat-args.js';
+import { opt } from '../images/compat-args.js';
+import { runCompatCommand } from '../images/compat-main.js';
 import type { ImageCommandDeps } from '../images/deps.js';
 import { runList } from '../images/list-images.js';
-import { runCli, type CliIO } from '../run-cli.js';
+import type { CliIO } from '../run-cli.js';
 import { usageError } from '../../errors.js';
 
 const TABLE = [
@@ -23,42 +22,31 @@ export async function main(
   io?: CliIO,
   deps: Partial<ImageCommandDeps> = {},
 ): Promise<number> {
-  const streams = io ?? { stdout: process.stdout, stderr: process.stderr };
-  const json = argv.includes('--json');
-  return runCli(
-    'xen-list-images',
-    async () => {
-      const { values, names } = parseCompatArgs(argv, TABLE, 'xen-list-images');
-      if (names.length > 0)
-        throw usageError(
-          'E_USAGE',
-          `unexpected argument "${names[0]}"`,
-          'xen-list-images takes no names; see --help',
+  return runCompatCommand(
+    {
+      prog: 'xen-list-images',
+      table: TABLE,
+      synopsis: 'Usage: xen-list-images [options]',
+      about: 'List the guests made by xen-create-image: every /etc/xen/*.cfg.',
+      run: async ({ values, names }, paths, streams) => {
+        if (names.length > 0)
+          throw usageError(
+            'E_USAGE',
+            `unexpected argument "${names[0]}"`,
+            'xen-list-images takes no names; see --help',
+          );
+        const ext = values.get('extension');
+        const test = values.get('test') as string | undefined;
+        return runList(
+          paths,
+          { configDir: test, extension: typeof ext === 'string' ? ext : '.cfg', running: { xl: deps.xl } },
+          values.get('json') === true,
+          { io: streams, ...deps },
         );
-      if (values.get('help') || values.get('manual')) {
-        streams.stdout.write(
-          renderCompatHelp(
-            'Usage: xen-list-images [options]',
-            TABLE,
-            'List the guests made by xen-create-image: every /etc/xen/*.cfg.',
-          ),
-        );
-        return 0;
-      }
-      if (values.get('version')) {
-        streams.stdout.write(`xen-list-images release 4.9.2 (xenkit ${packageVersion()})\n`);
-        return 0;
-      }
-      const paths = makePaths(resolveRoot(values.get('root') as string | undefined, deps.env ?? process.env));
-      const ext = values.get('extension');
-      const test = values.get('test') as string | undefined;
-      return runList(
-        paths,
-        { configDir: test, extension: typeof ext === 'string' ? ext : '.cfg', running: { xl: deps.xl } },
-        values.get('json') === true,
-        { io: streams, ...deps },
-      );
+      },
     },
-    { io: streams, wantsJson: () => json },
+    argv,
+    io,
+    deps,
   );
 }

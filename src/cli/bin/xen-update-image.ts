@@ -1,17 +1,10 @@
 /** `xen-update-image`: the xen-tools-compatible front-end (apt-get update and upgrade, as 4.9.2). */
 import { usageError } from '../../errors.js';
-import { makePaths, resolveRoot } from '../../paths.js';
-import { packageVersion } from '../create-image.js';
-import {
-  opt,
-  parseCompatArgs,
-  refuseVolumeStorage,
-  renderCompatHelp,
-  resolveCompatStorage,
-} from '../images/compat-args.js';
+import { opt, refuseVolumeStorage, resolveCompatStorage } from '../images/compat-args.js';
+import { runCompatCommand } from '../images/compat-main.js';
 import type { ImageCommandDeps } from '../images/deps.js';
 import { runUpdate } from '../images/update-image.js';
-import { runCli, type CliIO } from '../run-cli.js';
+import type { CliIO } from '../run-cli.js';
 
 const TABLE = [
   opt('dir', 'string', 'the directory holding the images (DIR/domains/NAME/disk.img)', 'DIR'),
@@ -34,51 +27,40 @@ export async function main(
   io?: CliIO,
   deps: Partial<ImageCommandDeps> = {},
 ): Promise<number> {
-  const streams = io ?? { stdout: process.stdout, stderr: process.stderr };
-  const json = argv.includes('--json');
-  return runCli(
-    'xen-update-image',
-    async () => {
-      const { values, names } = parseCompatArgs(argv, TABLE, 'xen-update-image');
-      if (values.get('help') || values.get('manual')) {
-        streams.stdout.write(
-          renderCompatHelp(
-            SYNOPSIS,
-            TABLE,
-            'Run apt-get update and apt-get upgrade inside the images of stopped guests.',
-          ),
-        );
-        return 0;
-      }
-      if (values.get('version')) {
-        streams.stdout.write(`xen-update-image release 4.9.2 (xenkit ${packageVersion()})\n`);
-        return 0;
-      }
-      refuseVolumeStorage(values, 'xen-update-image');
-      if (names.length === 0)
-        throw usageError('E_USAGE', 'no guest named', 'xen-update-image --dir=/home/xen NAME');
-      const paths = makePaths(resolveRoot(values.get('root') as string | undefined, deps.env ?? process.env));
-      const { dir, lvm, fromConf } = await resolveCompatStorage(values, paths);
-      return runUpdate(
-        paths,
-        {
-          names,
-          options: {
-            dir,
-            lvm,
-            storageFromConf: fromConf,
-            upgrade: values.get('dist-upgrade') ? 'dist-upgrade' : 'upgrade',
-            clean: true,
-            running: { xl: deps.xl },
+  return runCompatCommand(
+    {
+      prog: 'xen-update-image',
+      table: TABLE,
+      synopsis: SYNOPSIS,
+      about: 'Run apt-get update and apt-get upgrade inside the images of stopped guests.',
+      run: async ({ values, names }, paths, streams) => {
+        refuseVolumeStorage(values, 'xen-update-image');
+        if (names.length === 0)
+          throw usageError('E_USAGE', 'no guest named', 'xen-update-image --dir=/home/xen NAME');
+        const { dir, lvm, fromConf } = await resolveCompatStorage(values, paths);
+        return runUpdate(
+          paths,
+          {
+            names,
+            options: {
+              dir,
+              lvm,
+              storageFromConf: fromConf,
+              upgrade: values.get('dist-upgrade') ? 'dist-upgrade' : 'upgrade',
+              clean: true,
+              running: { xl: deps.xl },
+            },
+            dryRun: values.get('dry-run') === true,
+            json: values.get('json') === true,
+            quiet: values.get('json') === true,
+            prog: 'xen-update-image',
           },
-          dryRun: values.get('dry-run') === true,
-          json: values.get('json') === true,
-          quiet: values.get('json') === true,
-          prog: 'xen-update-image',
-        },
-        { io: streams, ...deps },
-      );
+          { io: streams, ...deps },
+        );
+      },
     },
-    { io: streams, wantsJson: () => json },
+    argv,
+    io,
+    deps,
   );
 }
