@@ -1,6 +1,5 @@
 /** `xen-delete-image` / `xenkit delete-image`: remove stopped guests, saying what goes. */
 import type { Command } from 'commander';
-import { exitCodeFor, XenkitError } from '../../errors.js';
 import {
   buildDeletePlan,
   describeDelete,
@@ -10,9 +9,8 @@ import {
 } from '../../images/delete-plan.js';
 import { executePlan } from '../../plan/executor.js';
 import type { Paths } from '../../paths.js';
-import { printError } from '../run-cli.js';
 import { withSignalAbort } from '../signals.js';
-import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
+import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
 
 export interface DeleteRun {
   names: string[];
@@ -49,44 +47,28 @@ export function renderDeleteLines(target: DeleteTarget, dryRun: boolean): string
 /** Deletes each guest in turn; a running or missing one is reported and the others still go. */
 export async function runDelete(paths: Paths, run: DeleteRun, deps: ImageCommandDeps): Promise<number> {
   const { io } = deps;
-  const results: Record<string, unknown>[] = [];
-  let status = 0;
-  for (const name of run.names) {
-    try {
-      const target = await inspectDelete(paths, name, run.options);
-      if (!run.dryRun)
-        await withSignalAbort((signal) => executePlan(buildDeletePlan(paths, [target]), { signal }));
-      if (!run.json)
-        io.stdout.write(
-          renderDeleteLines(target, run.dryRun)
-            .map((l) => `${l}\n`)
-            .join(''),
-        );
-      results.push({
-        name,
-        ok: true,
-        dryRun: run.dryRun,
-        removed: target.removals,
-        releasedAddresses: target.addresses,
-        unmarkedBases: target.unmarkBases,
-        kept: target.kept,
-        actions: describeDelete(target),
-      });
-    } catch (error) {
-      status = Math.max(status, exitCodeFor(error));
-      if (error instanceof XenkitError && error.code === 'E_RUNNING' && !run.json) {
-        // xen-tools' own words, so scripts that look for them keep working.
-        io.stdout.write(`Skipping xen guest '${name}' - it appears to be running.\n`);
-      } else if (!run.json) printError(run.prog, error, io, false);
-      results.push({
-        name,
-        ok: false,
-        error: error instanceof XenkitError ? error.toJSON() : { message: String(error) },
-      });
-    }
-  }
-  if (run.json) writeJson(io, { ok: status === 0, guests: results });
-  return status;
+  return forEachGuest(run, io, async (name, results) => {
+    const target = await inspectDelete(paths, name, run.options);
+    if (!run.dryRun)
+      await withSignalAbort((signal) => executePlan(buildDeletePlan(paths, [target]), { signal }));
+    if (!run.json)
+      io.stdout.write(
+        renderDeleteLines(target, run.dryRun)
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
+    results.push({
+      name,
+      ok: true,
+      dryRun: run.dryRun,
+      removed: target.removals,
+      releasedAddresses: target.addresses,
+      unmarkedBases: target.unmarkBases,
+      kept: target.kept,
+      actions: describeDelete(target),
+    });
+    return 0;
+  });
 }
 
 /** Registers `delete-image`. */

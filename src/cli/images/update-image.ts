@@ -1,6 +1,5 @@
 /** `xen-update-image` / `xenkit update-image`: apt inside stopped guests' images. */
 import type { Command } from 'commander';
-import { exitCodeFor, XenkitError } from '../../errors.js';
 import { buildUpdatePlan, type UpdateOptions } from '../../images/update-plan.js';
 import { logPathOf } from '../../images/guest-files.js';
 import { RunLog } from '../../log/run-log.js';
@@ -9,9 +8,8 @@ import { planToJSON } from '../../plan/plan.js';
 import type { Paths } from '../../paths.js';
 import { chooseProgressMode, createProgressReporter } from '../progress.js';
 import { renderPlan } from '../render-plan.js';
-import { printError } from '../run-cli.js';
 import { withSignalAbort } from '../signals.js';
-import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
+import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
 
 export interface UpdateRun {
   names: string[];
@@ -25,52 +23,37 @@ export interface UpdateRun {
 /** Updates each guest in turn; a running one is skipped with xen-tools' message. */
 export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommandDeps): Promise<number> {
   const { io } = deps;
-  const results: Record<string, unknown>[] = [];
-  let status = 0;
-  for (const name of run.names) {
-    try {
-      const { plan, outcome } = await buildUpdatePlan(paths, name, run.options);
-      if (run.dryRun) {
-        if (run.json) results.push({ name, ok: true, dryRun: true, plan: planToJSON(plan) });
-        else io.stdout.write(renderPlan(plan));
-        continue;
-      }
-      // The guest's log gets the apt runs, as xen-create-image's run went there.
-      const log = new RunLog(logPathOf(paths, name));
-      const reporter = createProgressReporter(
-        io.stderr,
-        chooseProgressMode(io.stderr as NodeJS.WriteStream, run.quiet || run.json),
-      );
-      try {
-        log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
-        await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
-      } finally {
-        reporter.stop();
-        log.close();
-      }
-      if (!outcome.isDebian) {
-        status = 1;
-        if (!run.json) io.stdout.write(`Xen image ${name} is not a Debian GNU/Linux image.  Skipping\n`);
-      } else if (!run.json) {
-        io.stdout.write(
-          `Updated ${name} (${outcome.image}): ${outcome.upgraded ?? '?'} upgraded, ${outcome.newlyInstalled ?? '?'} newly installed, in ${(outcome.durationMs / 1000).toFixed(1)} s\n`,
-        );
-      }
-      results.push({ ok: outcome.isDebian, ...outcome });
-    } catch (error) {
-      status = Math.max(status, exitCodeFor(error));
-      if (error instanceof XenkitError && error.code === 'E_RUNNING' && !run.json) {
-        io.stdout.write(`Skipping xen guest '${name}' - it appears to be running.\n`);
-      } else if (!run.json) printError(run.prog, error, io, false);
-      results.push({
-        name,
-        ok: false,
-        error: error instanceof XenkitError ? error.toJSON() : { message: String(error) },
-      });
+  return forEachGuest(run, io, async (name, results) => {
+    const { plan, outcome } = await buildUpdatePlan(paths, name, run.options);
+    if (run.dryRun) {
+      if (run.json) results.push({ name, ok: true, dryRun: true, plan: planToJSON(plan) });
+      else io.stdout.write(renderPlan(plan));
+      return 0;
     }
-  }
-  if (run.json) writeJson(io, { ok: status === 0, guests: results });
-  return status;
+    // The guest's log gets the apt runs, as xen-create-image's run went there.
+    const log = new RunLog(logPathOf(paths, name));
+    const reporter = createProgressReporter(
+      io.stderr,
+      chooseProgressMode(io.stderr as NodeJS.WriteStream, run.quiet || run.json),
+    );
+    try {
+      log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
+      await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
+    } finally {
+      reporter.stop();
+      log.close();
+    }
+    results.push({ ok: outcome.isDebian, ...outcome });
+    if (!outcome.isDebian) {
+      if (!run.json) io.stdout.write(`Xen image ${name} is not a Debian GNU/Linux image.  Skipping\n`);
+      return 1;
+    }
+    if (!run.json)
+      io.stdout.write(
+        `Updated ${name} (${outcome.image}): ${outcome.upgraded ?? '?'} upgraded, ${outcome.newlyInstalled ?? '?'} newly installed, in ${(outcome.durationMs / 1000).toFixed(1)} s\n`,
+      );
+    return 0;
+  });
 }
 
 /** Registers `update-image`. */
