@@ -13,7 +13,13 @@ import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from '../formats/xl-cfg-template.js';
-import { describeInstall, installRootTree, releaseTarget, type InstallResult } from '../install/index.js';
+import {
+  describeInstall,
+  installRootTree,
+  releaseTarget,
+  removeTree,
+  type InstallResult,
+} from '../install/index.js';
 import {
   describeRootfsCacheInstall,
   finishCachedDisk,
@@ -129,7 +135,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await fs.mkdir(staging, { mode: 0o755 });
       ctx.undo.push(`remove staging tree ${staging}`, async () => {
         await releaseTarget(staging, ctx.sink);
-        await fs.rm(staging, { recursive: true, force: true });
+        await removeTree(staging, { sink: ctx.sink });
       });
     },
   });
@@ -183,7 +189,8 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     actions: [{ kind: 'remove', path: staging }],
     run: async (ctx) => {
       await releaseTarget(staging, ctx.sink);
-      await fs.rm(staging, { recursive: true, force: true });
+      // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
+      await removeTree(staging, { sink: ctx.sink, signal: ctx.signal });
     },
   });
 
