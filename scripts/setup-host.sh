@@ -17,7 +17,9 @@ done
 # Tools xenkit drives to build and run guests.
 packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-linux mount fuse3 qemu-system-common
   qemu-utils qemu-system-x86 openssh-client whois rsync zstd tar gzip xz-utils ca-certificates
-  debian-archive-keyring iproute2 dnsmasq-base)
+  debian-archive-keyring iproute2 dnsmasq-base dpkg-dev)
+# dpkg-dev: dpkg-architecture, which mmdebstrap's eatmydata hook runs on the host (dpkg without
+# fsync during the build: a much faster cold create; without it xenkit still works, slower).
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).
 [ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17)
 
