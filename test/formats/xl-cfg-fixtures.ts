@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { makeSpec } from '../customize/fixtures.js';
 import type { GuestSpec, StorageSpec } from '../../src/model/guest-spec.js';
 import { deriveXenToolsMac, parseMac } from '../../src/model/mac.js';
 import { parseSize } from '../../src/model/size.js';
@@ -73,6 +74,8 @@ export function guestSpecFromXenToolsOptions(o: XenToolsOptions): GuestSpec {
     const guestDir = `${dir}/domains/${o.hostname}`;
     storage = { kind: 'file', dir, guestDir, allocation: o.image ?? 'sparse', format: 'raw' };
   }
+  // Accounts, install defaults and hooks as any other test guest; the rest from the options.
+  const base = makeSpec();
   return {
     name,
     hostname: o.hostname,
@@ -105,28 +108,8 @@ export function guestSpecFromXenToolsOptions(o: XenToolsOptions): GuestSpec {
       vlan: undefined,
       autoIp: false,
     },
-    accounts: {
-      rootPassword: { kind: 'none' },
-      hashMethod: 'sha512',
-      copyAccounts: false,
-      admins: [],
-      sshAuthorizedKeys: [],
-    },
-    install: {
-      method: 'debootstrap',
-      source: undefined,
-      dist,
-      arch: 'amd64',
-      mirror: 'http://deb.debian.org/debian',
-      securityMirror: undefined,
-      keyring: undefined,
-      aptProxy: undefined,
-      cache: true,
-      cacheDir: '/var/cache/apt/archives',
-      debootstrapCommand: undefined,
-      extraPackages: [],
-      enabled: true,
-    },
+    accounts: base.accounts,
+    install: { ...base.install, method: 'debootstrap', dist },
     boot: {
       type: 'pv',
       useGuestKernel: o.pygrub === true,
@@ -137,14 +120,7 @@ export function guestSpecFromXenToolsOptions(o: XenToolsOptions): GuestSpec {
       extra: undefined,
       serialDevice: 'hvc0',
     },
-    hooks: {
-      enabled: true,
-      dirs: [],
-      roles: [],
-      finalRoles: [],
-      roleArgs: undefined,
-      roleDir: '/etc/xen-tools/role.d',
-    },
+    hooks: base.hooks,
     output: {
       dir: '/etc/xen',
       extension: '.cfg',
