@@ -1,6 +1,6 @@
 /** Typed wrapper for debootstrap (or a compatible `--debootstrap-cmd`): argv and progress parsing. */
-import { runCommand, type ExecResult } from './exec.js';
-import { INSTALLER_OUTPUT_TAIL, type RunToolOptions } from './mmdebstrap.js';
+import type { ExecResult } from './exec.js';
+import { runInstaller, type RunToolOptions } from './mmdebstrap.js';
 
 export interface DebootstrapOptions {
   suite: string;
@@ -74,16 +74,5 @@ export async function runDebootstrap(
   options: DebootstrapOptions,
   run: RunToolOptions = {},
 ): Promise<ExecResult> {
-  const parse = createDebootstrapProgressParser();
-  return runCommand(buildDebootstrapArgv(options), {
-    signal: run.signal,
-    sink: run.sink,
-    env: run.env,
-    // Thousands of lines: logged as they come, only a tail kept for the error message.
-    captureTail: INSTALLER_OUTPUT_TAIL,
-    onLine: (line) => {
-      const text = parse(line);
-      if (text !== undefined) run.onProgress?.(text);
-    },
-  });
+  return runInstaller(buildDebootstrapArgv(options), createDebootstrapProgressParser(), run);
 }

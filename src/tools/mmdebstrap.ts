@@ -77,13 +77,16 @@ export interface RunToolOptions {
   onProgress?: (text: string) => void;
 }
 
-/** Runs mmdebstrap; throws E_EXEC (with the tail of its output) when it fails. */
-export async function runMmdebstrap(
-  options: MmdebstrapOptions,
+/**
+ * Runs an installer (argv) whose output lines `parse` turns into progress texts; throws E_EXEC
+ * (with the tail of its output) when it fails.
+ */
+export async function runInstaller(
+  argv: string[],
+  parse: (line: string) => string | undefined,
   run: RunToolOptions = {},
 ): Promise<ExecResult> {
-  const parse = createMmdebstrapProgressParser();
-  return runCommand(buildMmdebstrapArgv(options), {
+  return runCommand(argv, {
     signal: run.signal,
     sink: run.sink,
     env: run.env,
@@ -94,6 +97,14 @@ export async function runMmdebstrap(
       if (text !== undefined) run.onProgress?.(text);
     },
   });
+}
+
+/** Runs mmdebstrap; throws E_EXEC (with the tail of its output) when it fails. */
+export async function runMmdebstrap(
+  options: MmdebstrapOptions,
+  run: RunToolOptions = {},
+): Promise<ExecResult> {
+  return runInstaller(buildMmdebstrapArgv(options), createMmdebstrapProgressParser(), run);
 }
 
 /**
