@@ -5,7 +5,7 @@ import { packageVersion } from '../create-image.js';
 import { addCacheCommands } from '../cache-command.js';
 import { addImageCommands } from '../images/index.js';
 import { runCli } from '../run-cli.js';
-import { addDomainCommands, type DomainCommandDeps, type DomainCommandIO } from '../xm/index.js';
+import { addDomainCommands, processIO, type DomainCommandDeps, type DomainCommandIO } from '../xm/index.js';
 
 /** Builds the `xenkit` program; `setJson` learns whether the running command wants JSON errors. */
 export function buildXenkitProgram(deps: DomainCommandDeps, setJson: (on: boolean) => void): Command {
@@ -52,12 +52,7 @@ export async function main(
   io?: DomainCommandIO,
   deps: Partial<DomainCommandDeps> = {},
 ): Promise<number> {
-  const streams: DomainCommandIO = io ?? {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
-    isTTY: process.stdin.isTTY === true,
-  };
+  const streams: DomainCommandIO = io ?? processIO();
   const args = argv.length === 0 ? ['--help'] : argv;
   let json = args.includes('--json');
   return runCli(

@@ -1,6 +1,6 @@
 /** `xm`: the seed's toolstack commands over whichever hypervisor driver this host has. */
 import { Command } from 'commander';
-import { addDomainCommands, type DomainCommandDeps, type DomainCommandIO } from '../xm/index.js';
+import { addDomainCommands, processIO, type DomainCommandDeps, type DomainCommandIO } from '../xm/index.js';
 import { runCli } from '../run-cli.js';
 
 /** Builds the `xm` program; output goes to `deps.io`. */
@@ -28,12 +28,7 @@ export async function main(
   io?: DomainCommandIO,
   deps: Partial<DomainCommandDeps> = {},
 ): Promise<number> {
-  const streams: DomainCommandIO = io ?? {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
-    isTTY: process.stdin.isTTY === true,
-  };
+  const streams: DomainCommandIO = io ?? processIO();
   const args = argv.length === 0 ? ['--help'] : argv;
   return runCli(
     'xm',

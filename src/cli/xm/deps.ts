@@ -12,6 +12,16 @@ export interface DomainCommandIO extends CliIO {
   isTTY: boolean;
 }
 
+/** The process's own streams, for the command-line entry points. */
+export function processIO(): DomainCommandIO {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    isTTY: process.stdin.isTTY === true,
+  };
+}
+
 /** KVM or TCG, and why (from probeAccel). */
 export interface AccelInfo {
   kind: 'kvm' | 'tcg';

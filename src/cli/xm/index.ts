@@ -18,6 +18,7 @@ import { addUptimeCommand } from './uptime.js';
 import { addVcpuSetCommand } from './vcpu-set.js';
 
 export type { AccelInfo, DomainCommandDeps, DomainCommandIO } from './deps.js';
+export { processIO } from './deps.js';
 
 /**
  * Adds every domain verb to `program`: create, console, list, shutdown, reboot, destroy, pause,
