@@ -26,7 +26,7 @@ import { describeDomain } from './domain-info.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
 import { extractGuestKernel } from './guest-kernel.js';
 import { locateXenDevice } from './kernel-cmdline.js';
-import { killQemu, waitForPoweroff } from './lifecycle.js';
+import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
 import { withQmp } from './qmp-client.js';
 import { openRegistry, type DomainRecord } from './registry.js';
@@ -166,10 +166,11 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     },
     async shutdown(name, options) {
       const record = await mustRead(name);
-      await qmpOf(record, (q) => q.execute('system_powerdown'));
+      const rt = registry.runtimePaths(name);
+      await pressPowerButton(record, rt);
       // Without -w, one press, as xl does; with -w, waitForPoweroff presses again while it waits.
       if (options.wait) {
-        await waitForPoweroff(record, registry.runtimePaths(name), timeoutOf(options));
+        await waitForPoweroff(record, rt, timeoutOf(options));
         await registry.read(name);
       }
     },
@@ -179,7 +180,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       // power-off, since nothing of ours outlives this command to start the guest again.
       const record = await mustRead(name);
       const rt = registry.runtimePaths(name);
-      await qmpOf(record, (q) => q.execute('system_powerdown'));
+      await pressPowerButton(record, rt);
       await waitForPoweroff(record, rt, timeoutOf(options));
       if (record.config.onReboot === 'destroy' || record.config.onReboot === 'coredump-destroy') {
         await killQemu(record, rt);

@@ -25,7 +25,7 @@ export const POWER_BUTTON_REPEAT_MS = 10_000;
  * hardware.
  */
 export async function pressPowerButton(record: DomainRecord, rt: RuntimePaths): Promise<void> {
-  await withQmp(rt.qmpSocket, { guest: record.name, timeoutMs: 5000 }, (q) => q.execute('system_powerdown'));
+  await withQmp(rt.qmpSocket, { guest: record.name }, (q) => q.execute('system_powerdown'));
 }
 
 /**
