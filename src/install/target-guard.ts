@@ -4,6 +4,7 @@
  * (cancellation, SIGTERM, a crash) mounts and chrooted processes can survive them. These functions
  * find and remove both, so the caller's undo can delete the directory safely.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
@@ -123,8 +124,6 @@ export interface ReleaseReport {
   killed: TreeProcess[];
   unmounted: string[];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Kills every process chrooted into `dir` (and every helper started after xenkit that works in it)

@@ -1,4 +1,5 @@
 /** losetup: loop devices for image files, attached with an undo and detached in the normal flow. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { StepContext } from '../plan/plan.js';
 import type { EventSink } from '../log/events.js';
 import { runCommand, type ExecOptions } from './exec.js';
@@ -103,8 +104,4 @@ export async function detachLoopDevice(device: string, sink?: EventSink, attempt
     }
     await sleep(100 * 2 ** attempt);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

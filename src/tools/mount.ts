@@ -1,4 +1,5 @@
 /** mount/umount: filesystems mounted for a step, with an undo; and the kernel's mount table. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import type { EventSink } from '../log/events.js';
 import type { StepContext } from '../plan/plan.js';
@@ -122,8 +123,4 @@ export async function unmountDir(dir: string, sink?: EventSink, attempts = 6): P
   throw new XenkitError('E_UMOUNT', `could not unmount ${dir}: ${last || lazy.stderr.trim()}`, {
     hint: `find what still uses it with: fuser -vm ${dir}`,
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,10 +1,9 @@
 /** Ending QEMU guests: waiting for a power-off, and destroy (quit, then SIGKILL). */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runtimeError } from '../../errors.js';
 import { connectQmp, withQmp } from './qmp-client.js';
 import { isQemuAlive, type DomainRecord } from './registry.js';
 import type { RuntimePaths } from './runtime-paths.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `pid` is gone; true when it went within `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {

@@ -3,6 +3,7 @@
  * The table of `xl list` gives state, vCPUs online and CPU time; `xl list -l` gives the limits
  * (maxmem, maxvcpus) and the libxl config; `xl uptime` the start times.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { runtimeError, usageError } from '../../errors.js';
 import type { Paths } from '../../paths.js';
@@ -35,8 +36,6 @@ import type { XlListRow, XlUptimeRow } from './parse-list.js';
  * follows a moment later. A domain kept by on_poweroff=preserve stays listed; that is fine.
  */
 const GONE_WAIT_MS = 15_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface XlDriverOptions {
   /** See GONE_WAIT_MS (tests shorten it). */
