@@ -79,7 +79,7 @@ const AHEAD_KEY = 'customize.hostKeysAhead';
  * are removed again when the command ends, whichever way it ends.
  */
 export function startHostKeysAhead(hostname: string, ctx: StepContext): void {
-  const keys = generateHostKeys(`root@${hostname}`, { sink: ctx.sink, signal: ctx.signal });
+  const keys = generateGuestHostKeys(hostname, ctx);
   // Awaited later (or never, when an earlier step fails); a failure surfaces where it is awaited.
   keys.catch(() => undefined);
   const dispose = async (): Promise<void> => (await keys.catch(() => undefined))?.dispose();
@@ -92,6 +92,11 @@ export function startHostKeysAhead(hostname: string, ctx: StepContext): void {
 async function hostKeysFor(hostname: string, ctx: StepContext): Promise<HostKeySet> {
   const ahead = ctx.state.get(AHEAD_KEY) as { hostname: string; keys: Promise<HostKeySet> } | undefined;
   if (ahead?.hostname === hostname) return ahead.keys;
+  return generateGuestHostKeys(hostname, ctx);
+}
+
+/** The host keys of guest `hostname` (comment `root@HOSTNAME`), made now. */
+function generateGuestHostKeys(hostname: string, ctx: StepContext): Promise<HostKeySet> {
   return generateHostKeys(`root@${hostname}`, { sink: ctx.sink, signal: ctx.signal });
 }
 
