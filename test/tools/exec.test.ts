@@ -72,6 +72,39 @@ describe('runCommand', () => {
     expect(error.message).toContain('timed out');
   });
 
+  it('does not start a child when cancelled already', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('SIGINT'));
+    const marker = path.join(tmp, 'ran');
+    const error = await runCommand(['touch', marker], { signal: controller.signal }).catch((e) => e);
+    expect(error.code).toBe('E_CANCELLED');
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('says why a program could not be started', async () => {
+    const script = path.join(tmp, 'not-executable.sh');
+    fs.writeFileSync(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    const error = await runCommand([script]).catch((e) => e);
+    expect(error).toBeInstanceOf(XenkitError);
+    expect(error.code).toBe('E_EXEC');
+    expect(error.message).toContain('could not be started');
+    expect(error.message).toContain('EACCES');
+  });
+
+  it('takes input the child never reads without failing', async () => {
+    const result = await runCommand(['true'], { input: Buffer.alloc(1024 * 1024, 120) });
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('passes each line to onLine while capturing the whole output', async () => {
+    const lines: string[] = [];
+    const result = await runCommand(['sh', '-c', 'printf "a\\nb\\r\\n"; printf "c" >&2'], {
+      onLine: (line, stream) => lines.push(`${stream}:${line}`),
+    });
+    expect(result.stdout).toBe('a\nb\r\n');
+    expect(lines).toEqual(expect.arrayContaining(['stdout:a', 'stdout:b', 'stderr:c']));
+  });
+
   it('returns a failed result when failure is allowed', async () => {
     const result = await runCommand(['false'], { allowFailure: true });
     expect(result.exitCode).toBe(1);
