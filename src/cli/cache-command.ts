@@ -14,6 +14,7 @@ import {
 } from '../install/rootfs-cache-store.js';
 import { makePaths, resolveRoot, type Paths } from '../paths.js';
 import { isAlive } from '../plan/lock-file.js';
+import { addHostKeyCommands } from './host-keys-command.js';
 import type { CliIO } from './run-cli.js';
 
 /** What the cache commands need from outside. */
@@ -216,7 +217,7 @@ export function addCacheCommands(program: Command, deps: CacheCommandDeps): void
   const now = (): Date => deps.now?.() ?? new Date();
   const cache = program
     .command('cache')
-    .description('the root-tree cache that makes warm guest creation fast');
+    .description('the caches that make guest creation fast: root trees and spare host keys');
   const common = (c: Command): Command =>
     c
       .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
@@ -262,4 +263,6 @@ export function addCacheCommands(program: Command, deps: CacheCommandDeps): void
       `${result.removed.length} removed, ${result.kept} kept\n`;
     write(deps, flags, { ok: true, ...result }, text);
   });
+
+  addHostKeyCommands(cache, deps, common);
 }

@@ -8,6 +8,7 @@ import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { buildCreateImagePlan } from '../plan/create-image-plan.js';
 import { executePlan } from '../plan/executor.js';
+import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';
 import type { CliIO } from './run-cli.js';
 import { chooseProgressMode, createProgressReporter } from './progress.js';
@@ -152,6 +153,8 @@ export async function runCreateImage(
     return 0;
   } finally {
     reporter.stop();
+    for (const pid of refillDrawnPools(request.paths.root))
+      log.sink({ type: 'info', message: `host key pool: refill started in the background (pid ${pid})` });
     log.close();
     // For bench/create-image.sh: this process's own peak memory, children excluded.
     if (env.XENKIT_REPORT_RUSAGE === '1')

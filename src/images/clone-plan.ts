@@ -15,6 +15,7 @@ import { writeFileAtomically } from '../plan/write-file.js';
 import { copyImageArgv } from '../tools/cp.js';
 import { createOverlayArgv } from '../tools/qemu-img.js';
 import { renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
+import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
 import { cloneImage, identifyClone, type ClonedDisk } from './clone-steps.js';
 import {
@@ -182,7 +183,7 @@ export async function buildClonePlan(
       }
       await refuseRunningGuest(source.name, paths, 'clone', options.running);
       // RSA keygen takes longer than copying the images: run it alongside.
-      startHostKeysAhead(name, ctx);
+      startHostKeysAhead(name, ctx, hostKeyPoolDir(paths.cacheDir));
     },
   });
   steps.push({

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { claimIp, releaseIp } from '../config/ips-file.js';
 import { describeCustomizeSteps, customizeGuest, runFinalRoles } from '../customize/customize-guest.js';
+import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
@@ -114,7 +115,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       ctx.undo.afterCommit(`release the lock of guest ${spec.hostname}`, () => lock.release());
       ctx.state.set('lock', lock);
       // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
-      if (spec.install.enabled) startHostKeysAhead(spec.name, ctx);
+      if (spec.install.enabled) startHostKeysAhead(spec.name, ctx, hostKeyPoolDir(paths.cacheDir));
       if (spec.network.autoIp) {
         const ipfile = path.join(paths.confDir, 'ips.txt');
         const claimed = await claimIp(paths, ipfile, spec.hostname);

@@ -1,5 +1,6 @@
 /** `xenkit clone SRC NEW`: a full or linked copy of a stopped guest with an identity of its own. */
 import type { Command } from 'commander';
+import { refillDrawnPools } from '../../customize/host-key-pool.js';
 import { ErrorCollector, XenkitError } from '../../errors.js';
 import { buildClonePlan, type CloneOptions } from '../../images/clone-plan.js';
 import { RunLog } from '../../log/run-log.js';
@@ -119,6 +120,8 @@ export function addCloneCommand(program: Command, deps: ImageCommandDeps): void 
         throw error;
       } finally {
         reporter.stop();
+        for (const pid of refillDrawnPools(paths.root))
+          log.sink({ type: 'info', message: `host key pool: refill started in the background (pid ${pid})` });
       }
       const totalMs = Math.round(performance.now() - started);
       log.sink({ type: 'info', message: `clone done in ${totalMs} ms: ${JSON.stringify(outcome.timings)}` });

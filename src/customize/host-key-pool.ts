@@ -1,0 +1,257 @@
+/**
+ * Spare RSA host keys, made ahead of need. An RSA 3072 key takes 0.3-2 s of prime search on a
+ * small host, longer than everything else a clone does; ed25519 and ECDSA keys take milliseconds
+ * and are always made on the spot. The pool is opt-in: `xenkit cache host-keys fill` makes it
+ * (and records its size); from then on every key taken from it is replaced by a background refill.
+ *
+ * Layout of <cacheDir>/host-keys (0700, root's): `rsa-<hex>.key` private keys (0600, OpenSSH
+ * format), `size` (the size to refill to), `.lock` (held by a filler), `.new-<pid>-<hex>/` (a key
+ * being made: renamed into place when complete, so a half-made key is never seen) and
+ * `.taken-<pid>-<hex>` (a key being claimed: the rename is atomic, so no key is given out twice).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EventSink } from '../log/events.js';
+import { acquireLock, isAlive, type LockHandle } from '../plan/lock-file.js';
+import { baseEnv, runCommand } from '../tools/exec.js';
+import { generateKeyPair } from '../tools/ssh-keygen.js';
+
+/** How many spare keys `fill` makes when no size is given or recorded. */
+export const DEFAULT_POOL_SIZE = 4;
+/** The most a pool may hold (each key is 2.5 KB; the cap only guards against typos). */
+export const MAX_POOL_SIZE = 256;
+
+const KEY_FILE = /^rsa-[0-9a-f]{16}\.key$/;
+const TEMP_ENTRY = /^\.(new|taken)-(\d+)-[0-9a-f]+$/;
+
+interface PoolOptions {
+  sink?: EventSink;
+  signal?: AbortSignal;
+}
+
+/** The pool directory under a cache directory. */
+export function hostKeyPoolDir(cacheDir: string): string {
+  return path.join(cacheDir, 'host-keys');
+}
+
+/** What the pool holds now. */
+export interface PoolStatus {
+  dir: string;
+  /** Spare keys ready to be taken. */
+  keys: number;
+  /** The size refills top up to; 0 when the pool was never filled (or was cleared). */
+  size: number;
+  /** Whether a filler is running. */
+  filling: boolean;
+}
+
+export function poolStatus(dir: string): PoolStatus {
+  const lockPid = Number.parseInt(readOr(path.join(dir, '.lock'), ''), 10);
+  return {
+    dir,
+    keys: listKeys(dir).length,
+    size: readSize(dir),
+    filling: Number.isInteger(lockPid) && isAlive(lockPid),
+  };
+}
+
+function listKeys(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((name) => KEY_FILE.test(name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function readSize(dir: string): number {
+  const size = Number.parseInt(readOr(path.join(dir, 'size'), '0'), 10);
+  return Number.isInteger(size) && size > 0 ? Math.min(size, MAX_POOL_SIZE) : 0;
+}
+
+/** Creates the pool directory, private to root, and refuses one that is not private. */
+function ensurePoolDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+}
+
+/** The pool directories this process took a key from: they get a background refill at exit. */
+const drawnPools = new Set<string>();
+
+/**
+ * Takes one spare RSA key out of the pool at `dir` and installs it as `file` and `file.pub` with
+ * `comment`. Returns false when the pool has none (the caller makes one on the spot). A key that
+ * ssh-keygen cannot read is thrown away and the next one tried.
+ */
+export async function takePooledRsaKey(
+  dir: string,
+  file: string,
+  comment: string,
+  options: PoolOptions = {},
+): Promise<boolean> {
+  for (const name of listKeys(dir)) {
+    const taken = path.join(dir, `.taken-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      fs.renameSync(path.join(dir, name), taken);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // another run took it
+      throw error;
+    }
+    drawnPools.add(dir);
+    try {
+      fs.writeFileSync(file, fs.readFileSync(taken), { mode: 0o600 });
+    } finally {
+      fs.rmSync(taken, { force: true });
+    }
+    // Sets the comment and writes file.pub; fails on a damaged key.
+    const set = await runCommand(['ssh-keygen', '-q', '-c', '-C', comment, '-f', file], {
+      sink: options.sink,
+      signal: options.signal,
+      allowFailure: true,
+    });
+    if (set.exitCode === 0 && fs.existsSync(`${file}.pub`)) {
+      options.sink?.({
+        type: 'info',
+        message: `rsa host key taken from the pool ${dir} (${listKeys(dir).length} left)`,
+      });
+      return true;
+    }
+    options.sink?.({ type: 'warn', message: `damaged key ${name} in ${dir} thrown away` });
+    fs.rmSync(file, { force: true });
+    fs.rmSync(`${file}.pub`, { force: true });
+  }
+  return false;
+}
+
+/** Result of a fill. */
+export interface FillResult {
+  dir: string;
+  made: number;
+  keys: number;
+  size: number;
+  /** True when another filler held the pool and `background` asked not to wait. */
+  skipped: boolean;
+}
+
+/**
+ * Tops the pool up to `size` keys (recording `size` for later refills), making keys on every
+ * core. With `background`, the recorded size is used and a running filler means nothing to do.
+ */
+export async function fillPool(
+  dir: string,
+  request: { size?: number; background?: boolean },
+  options: PoolOptions & { onKey?: (made: number, wanted: number) => void } = {},
+): Promise<FillResult> {
+  ensurePoolDir(dir);
+  let lock: LockHandle;
+  try {
+    lock = await acquireLock(
+      path.join(dir, '.lock'),
+      `host key pool ${dir}`,
+      request.background ? 0 : 60_000,
+    );
+  } catch (error) {
+    if (request.background)
+      return { dir, made: 0, keys: listKeys(dir).length, size: readSize(dir), skipped: true };
+    throw error;
+  }
+  try {
+    removeLeftovers(dir);
+    const size = request.size ?? (readSize(dir) || (request.background ? 0 : DEFAULT_POOL_SIZE));
+    if (!request.background) fs.writeFileSync(path.join(dir, 'size'), `${size}\n`, { mode: 0o600 });
+    const wanted = Math.max(0, size - listKeys(dir).length);
+    let made = 0;
+    const workers = Math.min(wanted, Math.max(1, os.availableParallelism()));
+    let next = 0;
+    // Settled, not raced: a cancelled fill returns once every worker has cleaned up after itself.
+    const runs = await Promise.allSettled(
+      Array.from({ length: workers }, async () => {
+        while (next < wanted && !options.signal?.aborted) {
+          next++;
+          await makeOneKey(dir, options);
+          made++;
+          options.onKey?.(made, wanted);
+        }
+      }),
+    );
+    const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return { dir, made, keys: listKeys(dir).length, size, skipped: false };
+  } finally {
+    lock.release();
+  }
+}
+
+/** Makes one key in a private directory and renames it into the pool once it is complete. */
+async function makeOneKey(dir: string, options: PoolOptions): Promise<void> {
+  const hex = randomBytes(8).toString('hex');
+  const work = path.join(dir, `.new-${process.pid}-${hex}`);
+  fs.mkdirSync(work, { mode: 0o700 });
+  try {
+    await generateKeyPair('rsa', path.join(work, 'key'), 'xenkit-pool', options);
+    fs.renameSync(path.join(work, 'key'), path.join(dir, `rsa-${hex}.key`));
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Removes what an interrupted filler or claimer left (only of processes that are gone). */
+function removeLeftovers(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const match = TEMP_ENTRY.exec(name);
+    if (match && !isAlive(Number(match[2])))
+      fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+/** Removes every spare key and the recorded size (refills stop until the next fill). */
+export async function clearPool(dir: string): Promise<{ removed: number }> {
+  if (!fs.existsSync(dir)) return { removed: 0 };
+  const lock = await acquireLock(path.join(dir, '.lock'), `host key pool ${dir}`, 60_000);
+  try {
+    const keys = listKeys(dir);
+    for (const name of keys) fs.rmSync(path.join(dir, name), { force: true });
+    fs.rmSync(path.join(dir, 'size'), { force: true });
+    removeLeftovers(dir);
+    return { removed: keys.length };
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Starts a background refill of every pool this process took a key from (like `git gc --auto`):
+ * a detached, niced `xenkit cache host-keys fill --background`, which does nothing when another
+ * filler runs or the pool was cleared. Returns the pids started.
+ */
+export function refillDrawnPools(root: string): number[] {
+  const pids: number[] = [];
+  const bin = fileURLToPath(new URL('../../bin/xenkit.js', import.meta.url));
+  for (const dir of drawnPools) {
+    if (readSize(dir) === 0 || !fs.existsSync(bin)) continue;
+    const child = spawn(
+      'nice',
+      ['-n', '19', process.execPath, bin, 'cache', 'host-keys', 'fill', '--background', '--root', root],
+      { detached: true, stdio: 'ignore', env: baseEnv() },
+    );
+    child.on('error', () => undefined);
+    child.unref();
+    if (child.pid) pids.push(child.pid);
+  }
+  drawnPools.clear();
+  return pids;
+}
