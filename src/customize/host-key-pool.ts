@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventSink } from '../log/events.js';
 import { acquireLock, isAlive, type LockHandle } from '../plan/lock-file.js';
+import { settleAll } from '../plan/settle-all.js';
 import { baseEnv, runCommand } from '../tools/exec.js';
 import { generateKeyPair } from '../tools/ssh-keygen.js';
 
@@ -178,7 +179,7 @@ export async function fillPool(
     const workers = Math.min(wanted, Math.max(1, os.availableParallelism()));
     let next = 0;
     // Settled, not raced: a cancelled fill returns once every worker has cleaned up after itself.
-    const runs = await Promise.allSettled(
+    await settleAll(
       Array.from({ length: workers }, async () => {
         while (next < wanted && !options.signal?.aborted) {
           next++;
@@ -188,8 +189,6 @@ export async function fillPool(
         }
       }),
     );
-    const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
     return { dir, made, keys: listKeys(dir).length, size, skipped: false };
   } finally {
     lock.release();

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PlanAction, StepContext } from '../plan/plan.js';
-import { fingerprintKey, generateKeyPair, type HostKeyType } from '../tools/ssh-keygen.js';
+import { fingerprintPublicKey, generateKeyPair, type HostKeyType } from '../tools/ssh-keygen.js';
 import { takePooledRsaKey } from './host-key-pool.js';
 import type { CustomizeContext } from './types.js';
 
@@ -68,7 +68,7 @@ export async function generateHostKeys(comment: string, options: HostKeyOptions 
         const pooled = type === 'rsa' && options.pool !== undefined;
         if (!pooled || !(await takePooledRsaKey(options.pool!, file, comment, options)))
           await generateKeyPair(type, file, comment, options);
-        const print = await fingerprintKey(`${file}.pub`, options);
+        const print = fingerprintPublicKey(fs.readFileSync(`${file}.pub`, 'utf8'));
         return { type, bits: print.bits, fingerprint: print.fingerprint };
       }),
     );

@@ -33,18 +33,35 @@ export function hasUnit(editor: TreeEditor, unit: string): boolean {
 export async function enableUnits(c: CustomizeContext, units: string[]): Promise<string[]> {
   const present = units.filter((u) => hasUnit(c.editor, u));
   const missing = units.filter((u) => !present.includes(u));
-  if (present.length === 0) return missing;
+  // Units enabled already (a clone, an update) cost nothing: no systemctl run, no tree walk.
+  const toEnable = present.filter((u) => !isEnabled(c.editor, u));
+  if (toEnable.length === 0) return missing;
   if (c.useSystemctl && (await hasCommand('systemctl'))) {
     const before = listTree(c.root);
-    await runCommand(['systemctl', '--quiet', `--root=${c.root}`, 'enable', ...present], {
+    await runCommand(['systemctl', '--quiet', `--root=${c.root}`, 'enable', ...toEnable], {
       sink: c.step.sink,
       signal: c.step.signal,
     });
     for (const created of [...listTree(c.root)].filter((p) => !before.has(p))) c.editor.noteCreated(created);
   } else {
-    for (const unit of present) linkUnit(c.editor, unit, new Set());
+    for (const unit of toEnable) linkUnit(c.editor, unit, new Set());
   }
   return missing;
+}
+
+/**
+ * Whether a unit's own [Install] links (WantedBy, RequiredBy, Alias) are all in place, as
+ * `systemctl is-enabled` sees it; a unit without any is static and needs no enabling.
+ */
+export function isEnabled(editor: TreeEditor, unit: string): boolean {
+  const file = findUnitFile(editor, unit);
+  if (!file) return false;
+  const install = parseInstallSection(editor.read(file) ?? '');
+  return [
+    ...install.wantedBy.map((target) => `${CONFIG_DIR}/${target}.wants/${unit}`),
+    ...install.requiredBy.map((target) => `${CONFIG_DIR}/${target}.requires/${unit}`),
+    ...install.alias.map((alias) => `${CONFIG_DIR}/${alias}`),
+  ].every((link) => editor.isPresent(link));
 }
 
 /** Makes the [Install] symlinks of one unit the way `systemctl enable` does. */

@@ -10,6 +10,7 @@ import { deriveXenToolsMac, randomXenMac } from '../model/mac.js';
 import type { StaticAddress } from '../model/guest-spec.js';
 import { underRoot, type Paths } from '../paths.js';
 import { acquireLock } from '../plan/lock-file.js';
+import { settleAll } from '../plan/settle-all.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { writeFileAtomically } from '../plan/write-file.js';
 import { copyImageArgv } from '../tools/cp.js';
@@ -201,11 +202,14 @@ export async function buildClonePlan(
     run: (ctx) =>
       timed('images', async () => {
         await makeDirWithUndo(guestDir, ctx);
-        for (const [i, change] of changes.entries()) {
-          const disk = source.disks[i];
-          if (!disk) continue;
-          outcome.disks.push(await cloneImage(disk, change, options.linked, ctx));
-        }
+        // All images at once: overlays are a qemu-img run each, copies are I/O on other files.
+        const cloned = await settleAll(
+          changes.map((change, i) => {
+            const disk = source.disks[i];
+            return disk ? cloneImage(disk, change, options.linked, ctx) : Promise.resolve(undefined);
+          }),
+        );
+        for (const disk of cloned) if (disk) outcome.disks.push(disk);
       }),
   });
   steps.push({

@@ -9,7 +9,8 @@ import { probeBlock } from '../tools/blkid.js';
 import { copyImage } from '../tools/cp.js';
 import { checkExtFs } from '../tools/e2fsck.js';
 import { makeSwapSignature } from '../tools/mkfs.js';
-import { createOverlay, readImageInfo } from '../tools/qemu-img.js';
+import { createOverlay } from '../tools/qemu-img.js';
+import { settleAll } from '../plan/settle-all.js';
 import { setBtrfsUuid } from '../tools/btrfstune.js';
 import { setExtUuid } from '../tools/tune2fs.js';
 import { readExtFeatures, setExtUuidKeepingSeed } from '../tools/tune2fs-uuid.js';
@@ -44,8 +45,9 @@ export async function cloneImage(
   // Registered before the tool runs: a cancelled cp leaves a partial file that must go too.
   ctx.undo.push(`remove image ${target}`, () => fs.rm(target, { force: true }));
   if (linked) {
-    const info = await readImageInfo(disk.path, { sink: ctx.sink });
-    await createOverlay(disk.path, info.format, target, exec);
+    // The format the cfg names, never a probe of the image: a raw guest disk can be made to look
+    // like qcow2 (with a backing file of the attacker's choosing) by whoever ran inside it.
+    await createOverlay(disk.path, change.from.format, target, exec);
     await fs.chmod(target, 0o600);
   } else {
     await copyImage(disk.path, target, exec);
@@ -86,45 +88,54 @@ export async function identifyClone(
     timings[key] = (timings[key] ?? 0) + Math.round(performance.now() - started);
   };
   let started = performance.now();
-  const views: RawView[] = [];
-  for (const disk of disks) {
-    const view = await openRawView(disk.path, disk.format, ctx);
-    views.push(view);
-    const found = await probeBlock(view.rawPath, { sink: ctx.sink });
-    disk.fsType = found?.type;
-    disk.oldUuid = found?.uuid;
-    if (found?.uuid && (found.type === 'swap' || found.usage === 'filesystem')) disk.newUuid = randomUUID();
-  }
+  // Every image is opened and probed at once: each is a qemu-storage-daemon start and a blkid.
+  const views: RawView[] = await settleAll(disks.map((disk) => openRawView(disk.path, disk.format, ctx)));
+  await settleAll(
+    disks.map(async (disk, i) => {
+      const found = await probeBlock(views[i]!.rawPath, { sink: ctx.sink });
+      disk.fsType = found?.type;
+      disk.oldUuid = found?.uuid;
+      if (found?.uuid && (found.type === 'swap' || found.usage === 'filesystem')) disk.newUuid = randomUUID();
+    }),
+  );
   t('open', started);
   const uuids = new Map(disks.filter((d) => d.oldUuid && d.newUuid).map((d) => [d.oldUuid!, d.newUuid!]));
 
-  started = performance.now();
-  for (const [i, disk] of disks.entries()) {
-    if (disk.fsType === 'swap' && disk.newUuid)
-      await makeSwapSignature(views[i]!.rawPath, disk.newUuid, undefined, exec);
-  }
-  t('swap', started);
+  // New swap signatures while the root filesystem is customized.
+  const swaps = (async () => {
+    const began = performance.now();
+    await settleAll(
+      disks.map(async (disk, i) => {
+        if (disk.fsType === 'swap' && disk.newUuid)
+          await makeSwapSignature(views[i]!.rawPath, disk.newUuid, undefined, exec);
+      }),
+    );
+    t('swap', began);
+  })();
 
   let result: (CloneIdentityResult & { mac: string }) | undefined;
   let hasGrub = false;
   started = performance.now();
-  for (const [i, disk] of disks.entries()) {
-    if (result || !disk.newUuid || disk.fsType === 'swap') continue;
-    const tree = await mountTree(views[i]!.rawPath, ctx, { fsType: disk.fsType });
-    try {
-      if (!existsSync(path.join(tree.dir, 'etc/fstab'))) continue;
-      disk.isRoot = true;
-      const release = readCodename(path.join(tree.dir, 'etc/os-release'));
-      const mac = request.chooseMac(await release);
-      const t0 = performance.now();
-      const identity = await applyCloneIdentity(tree.dir, { ...request, mac, uuids }, ctx);
-      timings['customize'] = Math.round(performance.now() - t0);
-      hasGrub = GRUB_MARKERS.some((m) => existsSync(path.join(tree.dir, m)));
-      result = { ...identity, mac };
-    } finally {
-      await unmountTree(tree, ctx);
+  const customized = (async () => {
+    for (const [i, disk] of disks.entries()) {
+      if (result || !disk.newUuid || disk.fsType === 'swap') continue;
+      const tree = await mountTree(views[i]!.rawPath, ctx, { fsType: disk.fsType });
+      try {
+        if (!existsSync(path.join(tree.dir, 'etc/fstab'))) continue;
+        disk.isRoot = true;
+        const release = readCodename(path.join(tree.dir, 'etc/os-release'));
+        const mac = request.chooseMac(await release);
+        const t0 = performance.now();
+        const identity = await applyCloneIdentity(tree.dir, { ...request, mac, uuids }, ctx);
+        timings['customize'] = Math.round(performance.now() - t0);
+        hasGrub = GRUB_MARKERS.some((m) => existsSync(path.join(tree.dir, m)));
+        result = { ...identity, mac };
+      } finally {
+        await unmountTree(tree, ctx);
+      }
     }
-  }
+  })();
+  await settleAll([customized, swaps]);
   t('mount+customize', started);
   if (!result) {
     throw runtimeError(
@@ -135,18 +146,20 @@ export async function identifyClone(
   }
 
   started = performance.now();
-  for (const [i, disk] of disks.entries()) {
-    if (!disk.newUuid || disk.fsType === 'swap' || !disk.fsType) continue;
-    await setUuid(disk.fsType, views[i]!.rawPath, disk.newUuid, hasGrub, exec);
-    const after = await probeBlock(views[i]!.rawPath, { sink: ctx.sink });
-    if (after?.uuid?.toLowerCase() !== disk.newUuid) {
-      throw runtimeError(
-        'E_CLONE_UUID',
-        `${disk.path}: UUID is ${after?.uuid ?? 'gone'} after the change, not ${disk.newUuid}`,
-        'report this as a bug',
-      );
-    }
-  }
+  await settleAll(
+    disks.map(async (disk, i) => {
+      if (!disk.newUuid || disk.fsType === 'swap' || !disk.fsType) return;
+      await setUuid(disk.fsType, views[i]!.rawPath, disk.newUuid, hasGrub, exec);
+      const after = await probeBlock(views[i]!.rawPath, { sink: ctx.sink });
+      if (after?.uuid?.toLowerCase() !== disk.newUuid) {
+        throw runtimeError(
+          'E_CLONE_UUID',
+          `${disk.path}: UUID is ${after?.uuid ?? 'gone'} after the change, not ${disk.newUuid}`,
+          'report this as a bug',
+        );
+      }
+    }),
+  );
   t('uuid', started);
   started = performance.now();
   await Promise.all(views.map((view) => closeRawView(view, ctx)));

@@ -1,7 +1,9 @@
 /**
  * "Is this guest running?" before any command touches its images: the QEMU runtime registry
- * (a live QEMU process recorded for the name) or, on a Xen dom0, `xl list NAME`.
+ * (a live QEMU process recorded for the name) or, on a Xen host, `xl list NAME`.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Paths } from '../paths.js';
 import { openRegistry } from '../hypervisors/qemu/registry.js';
 import { runtimeError } from '../errors.js';
@@ -14,8 +16,19 @@ export type RunningEvidence =
 
 export interface RunningCheckOptions {
   sink?: EventSink;
-  /** The xl binary; `false` skips the Xen check (tests). Default `xl` on PATH. */
+  /** The xl binary; `false` skips the Xen check (tests). Default `xl` on PATH, asked on Xen only. */
   xl?: string | false;
+  /** Where /sys is looked for (tests). Default `/`. */
+  sysRoot?: string;
+}
+
+/** Whether this kernel runs on Xen (dom0 or domU): `/sys/hypervisor/type` says `xen`. */
+async function underXen(sysRoot: string): Promise<boolean> {
+  try {
+    return (await fs.readFile(path.join(sysRoot, 'sys/hypervisor/type'), 'utf8')).trim() === 'xen';
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `name` runs under the QEMU driver (registry) or Xen (`xl list NAME` exits 0). */
@@ -27,6 +40,8 @@ export async function checkGuestRunning(
   const record = await openRegistry(paths).read(name);
   if (record) return { running: true, by: 'qemu', pid: record.pid };
   if (options.xl === false) return { running: false };
+  // Not under Xen at all (no /sys/hypervisor/type saying xen): no domain can run, skip xl.
+  if (options.xl === undefined && !(await underXen(options.sysRoot ?? '/'))) return { running: false };
   // Like xen-tools' xenRunning: xl answers 0 only for a domain it knows; a host that is not a
   // dom0 (or has no xl) makes it fail, which means "not running under Xen".
   const result = await runCommand([options.xl ?? 'xl', 'list', name], {

@@ -1,4 +1,5 @@
 /** ssh-keygen: host keys made on the host (guests have too little entropy early on) and fingerprints. */
+import { createHash } from 'node:crypto';
 import { runtimeError } from '../errors.js';
 import type { EventSink } from '../log/events.js';
 import { runCommand } from './exec.js';
@@ -54,4 +55,66 @@ export async function fingerprintKey(file: string, options: KeygenOptions = {}):
     signal: options.signal,
   });
   return parseFingerprint(result.stdout.split('\n')[0] ?? '');
+}
+
+const KEY_TYPES: Record<string, string> = {
+  'ssh-ed25519': 'ED25519',
+  'ssh-rsa': 'RSA',
+  'ecdsa-sha2-nistp256': 'ECDSA',
+  'ecdsa-sha2-nistp384': 'ECDSA',
+  'ecdsa-sha2-nistp521': 'ECDSA',
+};
+
+/**
+ * The fingerprint of a public key line (`TYPE BASE64 COMMENT`, a .pub file) computed here, as
+ * `ssh-keygen -l -E sha256` prints it: SHA256 of the key blob, base64 without padding; bits from
+ * the key itself (the RSA modulus, the ECDSA curve). Saves a process per key.
+ */
+export function fingerprintPublicKey(line: string): KeyFingerprint {
+  const [name = '', data = '', ...rest] = line.trim().split(/\s+/);
+  const type = KEY_TYPES[name];
+  const blob = Buffer.from(data, 'base64');
+  const fields = type ? readSshStrings(blob) : undefined;
+  // ssh-rsa: name, e, n; ecdsa: name, curve, point; ssh-ed25519: name, key.
+  const wanted = type === 'ED25519' ? 2 : 3;
+  if (!type || fields?.length !== wanted || fields[0]?.toString('latin1') !== name) {
+    throw runtimeError(
+      'E_SSH_KEYGEN',
+      `not an SSH public key this tool knows: "${line.trim().slice(0, 40)}"`,
+    );
+  }
+  const bits =
+    type === 'RSA'
+      ? bitLength(fields[2] ?? Buffer.alloc(0))
+      : type === 'ED25519'
+        ? 256
+        : Number(/nistp(\d+)$/.exec(name)?.[1]);
+  return {
+    bits,
+    fingerprint: `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`,
+    comment: rest.join(' '),
+    type,
+  };
+}
+
+/** Splits an SSH wire-format blob into its length-prefixed strings; undefined if malformed. */
+function readSshStrings(blob: Buffer): Buffer[] | undefined {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at < blob.length) {
+    if (at + 4 > blob.length) return undefined;
+    const length = blob.readUInt32BE(at);
+    if (at + 4 + length > blob.length) return undefined;
+    out.push(blob.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return out;
+}
+
+/** Bit length of an unsigned big-endian integer (an SSH mpint may lead with a zero byte). */
+function bitLength(mpint: Buffer): number {
+  let i = 0;
+  while (i < mpint.length && mpint[i] === 0) i++;
+  if (i === mpint.length) return 0;
+  return (mpint.length - i - 1) * 8 + (32 - Math.clz32(mpint[i]!));
 }

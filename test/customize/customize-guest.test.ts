@@ -3,6 +3,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { customizeGuest, describeCustomize } from '../../src/customize/customize-guest.js';
 import { generatePassword, hashPassword } from '../../src/customize/password.js';
+import { isEnabled } from '../../src/customize/systemd-units.js';
+import { TreeEditor } from '../../src/customize/tree-editor.js';
 import type { GuestIds } from '../../src/customize/types.js';
 import type { GuestSpec } from '../../src/model/guest-spec.js';
 import { makeContext, makeFakeTree, makeSpec, readTree, tempDir, writeFiles } from './fixtures.js';
@@ -96,6 +98,20 @@ describe('customizeGuest on a fake tree', () => {
     expect(link('getty.target.wants/serial-getty@ttyS0.service')).toBe(
       '/lib/systemd/system/serial-getty@.service',
     );
+  });
+
+  it('leaves units that are enabled already alone: no systemctl run on a customized tree', async () => {
+    const root = fakeTree();
+    await run(root, makeSpec());
+    const again = makeContext();
+    await customizeGuest(root, makeSpec(), IDS, again.ctx, { host: hostFiles(), useSystemctl: true });
+    const ran = again.events
+      .filter((e) => e.type === 'exec')
+      .map((e) => (e.type === 'exec' ? e.argv[0] : ''));
+    expect(ran).not.toContain('systemctl');
+    expect(isEnabled(new TreeEditor(root), 'systemd-networkd.service')).toBe(true);
+    fs.rmSync(path.join(root, 'etc/systemd/system/dbus-org.freedesktop.network1.service'));
+    expect(isEnabled(new TreeEditor(root), 'systemd-networkd.service')).toBe(false);
   });
 
   it('leaves hvc0 and ttyS0 to the getty generator when the guest has it (no boot-time wait for a missing console)', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/tools/exec.js';
-import { fingerprintKey, generateKeyPair } from '../../src/tools/ssh-keygen.js';
+import { fingerprintKey, fingerprintPublicKey, generateKeyPair } from '../../src/tools/ssh-keygen.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-keygen-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -24,6 +24,8 @@ describe('ssh-keygen (real)', () => {
       const derived = await runCommand(['ssh-keygen', '-y', '-P', '', '-f', file]);
       expect(fs.readFileSync(`${file}.pub`, 'utf8')).toContain(derived.stdout.trim().split(' ')[1]);
       expect((await fingerprintKey(file)).fingerprint).toBe(print.fingerprint);
+      // Computed here from the .pub file: the same as ssh-keygen says.
+      expect(fingerprintPublicKey(fs.readFileSync(`${file}.pub`, 'utf8'))).toEqual(print);
     },
   );
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseFingerprint } from '../../src/tools/ssh-keygen.js';
+import { fingerprintPublicKey, parseFingerprint } from '../../src/tools/ssh-keygen.js';
 
 describe('parseFingerprint', () => {
   it.each([
@@ -22,5 +22,40 @@ describe('parseFingerprint', () => {
 
   it('refuses a line that is not a fingerprint', () => {
     expect(() => parseFingerprint('ssh-keygen: no such file')).toThrow(/cannot read ssh-keygen fingerprint/);
+  });
+});
+
+describe('fingerprintPublicKey', () => {
+  // Vectors checked against `ssh-keygen -l -E sha256 -f FILE.pub` (OpenSSH 9.2).
+  it.each([
+    [
+      'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCf4H0q8UUaMMGxNvzevVj/jblSc/jFRsncp4mZo7Xn5JiZTp9p5QAFsUM3DaTHkwoHApq2keXhb7ssj5t4QSk0ZQqYHZeSMQ0ljrZdDglyOwg0kQ+MEy60u2HyIMoBJzs21IdqEIIocT2JUVI6Bl2ljegLt9aOTcsvQ7oT0DQ9dkvd8oInN6y1zrtnVjGdDhH8EvsGYcncGG5Z/A141yAnIJSDsVFMSn4p+jA7L661grBDVMWVkTnlWHCtstjD1YFZmPxUsU5oI8DPldGe8Wp9iYaPXvd0XP9Jn402jFm3PSjPv1ltLVkxpqLusxPsGXnt+lAG1Iu3F/n5FoZm3CLx a b',
+      {
+        bits: 2048,
+        fingerprint: 'SHA256:GiW0LjJ0pllUPnf9ZFkX2taGd4xn84vrJZ58fd6yeog',
+        comment: 'a b',
+        type: 'RSA',
+      },
+    ],
+    [
+      'ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBEBVetB0sg5mvG3I8PFmGOnD8bmxgWi/SOU5ZKiMYTq2rXqH4Srr9ikyBuPyVFQB80zm34obhJiIoU10xcQiqK1CqEojdW3Tow5gu51FEgQfhgkcZDGbvuLpNNX+2BL+Zw== x',
+      {
+        bits: 384,
+        fingerprint: 'SHA256:LUBEyyJPFJjTuwpLbffwCPWXK7KdTuTxCn/TncrHejY',
+        comment: 'x',
+        type: 'ECDSA',
+      },
+    ],
+  ])('computes what ssh-keygen -l prints (%#)', (line, expected) => {
+    expect(fingerprintPublicKey(line + '\n')).toEqual(expected);
+  });
+
+  it.each([
+    ['ssh-dss AAAAB3NzaC1kc3M= old'],
+    ['ssh-rsa AAAAB3NzaC1yc2E'],
+    ['ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ== mismatched'],
+    ['garbage'],
+  ])('refuses what is not a key it knows: %s', (line) => {
+    expect(() => fingerprintPublicKey(line)).toThrow(/not an SSH public key/);
   });
 });
