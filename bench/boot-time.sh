@@ -41,7 +41,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "boot-time.sh: run as root (images, loop mounts, QEMU)" >&2; exit 2; }
 command -v xen-create-image >/dev/null || { echo "boot-time.sh: xen-tools is not installed" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || { echo "boot-time.sh: QEMU is not installed" >&2; exit 2; }
-[ -f "$REPO/dist/cli/bin/xm.js" ] || (cd "$REPO" && npm run build >/dev/null)
+[ -f "$REPO/dist/bundle/cli.mjs" ] || (cd "$REPO" && npm run build >/dev/null)
 
 XK=xkboot$$
 XT=xtboot$$

@@ -50,7 +50,7 @@ esac
 
 [ "$(id -u)" = 0 ] || { echo "create-image.sh: run as root (both tools make filesystems)" >&2; exit 2; }
 [ -x /usr/bin/xen-create-image ] || { echo "create-image.sh: xen-tools is not installed" >&2; exit 2; }
-[ -f "$REPO/dist/cli/bin/xen-create-image.js" ] || (cd "$REPO" && npm run build >/dev/null)
+[ -f "$REPO/dist/bundle/cli.mjs" ] || (cd "$REPO" && npm run build >/dev/null)
 
 ARCHIVES=/var/cache/apt/archives
 WORK=$(mktemp -d /var/tmp/xenkit-bench.XXXXXX)

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/bin/xen-create-image.js';
+import { xenCreateImage as main } from '../dist/bundle/cli.mjs';
 
 process.exitCode = await main(process.argv.slice(2));

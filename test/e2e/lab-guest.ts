@@ -78,7 +78,7 @@ export async function createLabGuest(root: string, name: string, extra: string[]
 
 /** Throws a clear error when the CLI has not been built (the bins load dist/). */
 export function assertBuilt(): void {
-  for (const file of ['dist/cli/bin/xm.js', 'dist/cli/bin/xen-create-image.js']) {
+  for (const file of ['dist/bundle/cli.mjs']) {
     if (!existsSync(path.join(REPO, file)))
       throw new Error(`${file} is missing: run \`npm run build\` first`);
   }

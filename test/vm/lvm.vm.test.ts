@@ -26,7 +26,7 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
   const fact = (key: string): string | undefined => facts.get(key);
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(REPO, 'dist/cli/bin/xen-create-image.js'))) {
+    if (!fs.existsSync(path.join(REPO, 'dist/bundle/cli.mjs'))) {
       await runCommand(['npm', 'run', 'build'], { cwd: REPO });
     }
     const tarball = await miniTreeTarball();

@@ -27,7 +27,7 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
   const fact = (key: string): string | undefined => facts.get(key);
 
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(REPO, 'dist/cli/bin/xm.js')))
+    if (!fs.existsSync(path.join(REPO, 'dist/bundle/cli.mjs')))
       await runCommand(['npm', 'run', 'build'], { cwd: REPO });
     const kernel = findGuestKernel();
     const script = renderXenScenarios({

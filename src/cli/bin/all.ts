@@ -1,0 +1,7 @@
+/** Every command's entry point in one module: what the bundle that bin/ loads is built from. */
+export { main as xenCreateImage } from './xen-create-image.js';
+export { main as xenDeleteImage } from './xen-delete-image.js';
+export { main as xenListImages } from './xen-list-images.js';
+export { main as xenUpdateImage } from './xen-update-image.js';
+export { main as xenkit } from './xenkit.js';
+export { main as xm } from './xm.js';
