@@ -59,6 +59,23 @@ export function initramfsSourceDir(target: string): string {
  */
 const CREATE_ARCHIVES_HOOK = `mkdir -p "$1"${ARCHIVES}/`;
 
+/**
+ * The guest's initramfs built once instead of twice. The kernel's postinst builds it
+ * (`update-initramfs -c`), before every package that adds to it is configured, and the
+ * initramfs-tools trigger builds it again at the end (3-4 s each). From the essential stage on,
+ * update-initramfs is diverted to a no-op; the customize stage removes the diversion and builds
+ * the initramfs of every installed kernel once, with everything in place. The guest's own
+ * update-initramfs is the package's, untouched, from then on.
+ */
+const INITRAMFS_BIN = '/usr/sbin/update-initramfs';
+const INITRAMFS_DIVERT = `dpkg-divert --quiet --local --rename --divert ${INITRAMFS_BIN}.xenkit`;
+export const DEFER_INITRAMFS_HOOK =
+  `chroot "$1" ${INITRAMFS_DIVERT} --add ${INITRAMFS_BIN}` +
+  ` && printf '#!/bin/sh\\nexit 0\\n' > "$1${INITRAMFS_BIN}" && chmod 755 "$1${INITRAMFS_BIN}"`;
+export const BUILD_INITRAMFS_HOOK =
+  `rm -f "$1${INITRAMFS_BIN}" && chroot "$1" ${INITRAMFS_DIVERT} --remove ${INITRAMFS_BIN}` +
+  ` && chroot "$1" update-initramfs -c -k all`;
+
 /** The apt option that sends downloads through `proxy`. */
 function proxyOption(proxy: string): string {
   return `Acquire::http::Proxy "${proxy}"`;
@@ -91,7 +108,8 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
   const sources = resolveBootstrapSources(request.install, request.packages, request.withBasePackages);
   const cache = request.install.cache ? packageCacheDir(request.install) : undefined;
   // Before any package is configured, so the kernel's postinst already builds the small initramfs.
-  const initramfsHooks = installsKernel(sources.include)
+  const kernel = installsKernel(sources.include);
+  const initramfsHooks = kernel
     ? [`copy-in ${quoteHookWord(path.join(initramfsSourceDir(request.target), 'etc'))} /`]
     : [];
   return {
@@ -113,7 +131,11 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
       ...initramfsHooks,
       ...(cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : []),
     ],
-    customizeHooks: cache ? [`sync-out ${ARCHIVES} ${quoteHookWord(cache)}`] : [],
+    essentialHooks: kernel ? [DEFER_INITRAMFS_HOOK] : [],
+    customizeHooks: [
+      ...(kernel ? [BUILD_INITRAMFS_HOOK] : []),
+      ...(cache ? [`sync-out ${ARCHIVES} ${quoteHookWord(cache)}`] : []),
+    ],
     hookDirectories: canUseEatmydata() ? [EATMYDATA_HOOK_DIR] : [],
     verbose: true,
   };

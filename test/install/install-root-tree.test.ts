@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeInstall, installRootTree } from '../../src/install/install-root-tree.js';
 import type { InstallRequest } from '../../src/install/install-request.js';
+import { BUILD_INITRAMFS_HOOK, DEFER_INITRAMFS_HOOK } from '../../src/install/mmdebstrap-install.js';
 import { XenkitError } from '../../src/errors.js';
 import { fakeArgv, installFakeTools, setFakeMode } from './fake-tools.js';
 import { makeContext, makeInstallSpec } from './fixtures.js';
@@ -100,6 +101,17 @@ describe('installRootTree with a fake mmdebstrap', () => {
       ]),
     );
     expect(await exists(cache)).toBe(true);
+  });
+
+  it('builds the initramfs once: update-initramfs diverted from the essential stage to the customize stage', async () => {
+    await installRootTree(request(), makeContext());
+    const argv = await fakeArgv(bin, 'mmdebstrap');
+    expect(argv).toContain(`--essential-hook=${DEFER_INITRAMFS_HOOK}`);
+    expect(argv).toContain(`--customize-hook=${BUILD_INITRAMFS_HOOK}`);
+    expect(DEFER_INITRAMFS_HOOK).toContain('--add /usr/sbin/update-initramfs');
+    expect(BUILD_INITRAMFS_HOOK).toMatch(
+      /--remove \/usr\/sbin\/update-initramfs && chroot "\$1" update-initramfs -c -k all$/,
+    );
   });
 
   it('copies the guest initramfs configuration in before any package, and removes its source', async () => {

@@ -87,8 +87,17 @@ describe('mmdebstrap install of bookworm', () => {
     );
     // Logged line by line as it ran; zstd is in the guest, so no fallback to gzip.
     const lines = cold.ctx.events.flatMap((e) => (e.type === 'output' ? [e.line] : []));
-    expect(lines.some((l) => l.startsWith('update-initramfs: Generating'))).toBe(true);
+    // Built once, in the customize stage, not by the kernel postinst and again by the trigger.
+    expect(lines.filter((l) => l.startsWith('update-initramfs: Generating'))).toHaveLength(1);
     expect(lines.some((l) => l.includes('No zstd'))).toBe(false);
+    // The package's update-initramfs is back, with no diversion left behind.
+    const tool = await readFile(path.join(cold.target, 'usr/sbin/update-initramfs'), 'utf8');
+    expect(tool).toContain('initramfs-tools');
+    await expect(lstat(path.join(cold.target, 'usr/sbin/update-initramfs.xenkit'))).rejects.toThrow();
+    const diversions = await readFile(path.join(cold.target, 'var/lib/dpkg/diversions'), 'utf8').catch(
+      () => '',
+    );
+    expect(diversions).not.toContain('update-initramfs');
   });
 
   it('leaves no SSH host keys, no machine-id, no .debs and no package lists in the tree', async () => {
