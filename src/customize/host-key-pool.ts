@@ -84,7 +84,7 @@ function readSize(dir: string): number {
   return Number.isInteger(size) && size > 0 ? Math.min(size, MAX_POOL_SIZE) : 0;
 }
 
-/** Creates the pool directory, private to root, and refuses one that is not private. */
+/** Creates the pool directory (under root's cache directory) and makes it private: 0700. */
 function ensurePoolDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   fs.chmodSync(dir, 0o700);
