@@ -153,8 +153,7 @@ export async function runCreateImage(
     return 0;
   } finally {
     reporter.stop();
-    for (const pid of refillDrawnPools(request.paths.root))
-      log.sink({ type: 'info', message: `host key pool: refill started in the background (pid ${pid})` });
+    refillDrawnPools(request.paths.root, log.sink);
     log.close();
     // For bench/create-image.sh: this process's own peak memory, children excluded.
     if (env.XENKIT_REPORT_RUSAGE === '1')

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventSink } from '../log/events.js';
-import { acquireLock, isAlive, type LockHandle } from '../plan/lock-file.js';
+import { acquireLock, isAlive, lockHolder, type LockHandle } from '../plan/lock-file.js';
 import { settleAll } from '../plan/settle-all.js';
 import { baseEnv, runCommand } from '../tools/exec.js';
 import { generateKeyPair } from '../tools/ssh-keygen.js';
@@ -51,12 +51,11 @@ export interface PoolStatus {
 }
 
 export function poolStatus(dir: string): PoolStatus {
-  const lockPid = Number.parseInt(readOr(path.join(dir, '.lock'), ''), 10);
   return {
     dir,
     keys: listKeys(dir).length,
     size: readSize(dir),
-    filling: Number.isInteger(lockPid) && isAlive(lockPid),
+    filling: lockHolder(path.join(dir, '.lock')) !== undefined,
   };
 }
 
@@ -71,16 +70,14 @@ function listKeys(dir: string): string[] {
   }
 }
 
-function readOr(file: string, fallback: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return fallback;
-  }
-}
-
+/** The recorded size; 0 when there is none (never filled, or cleared). */
 function readSize(dir: string): number {
-  const size = Number.parseInt(readOr(path.join(dir, 'size'), '0'), 10);
+  let size: number;
+  try {
+    size = Number.parseInt(fs.readFileSync(path.join(dir, 'size'), 'utf8'), 10);
+  } catch {
+    return 0;
+  }
   return Number.isInteger(size) && size > 0 ? Math.min(size, MAX_POOL_SIZE) : 0;
 }
 
@@ -235,9 +232,9 @@ export async function clearPool(dir: string): Promise<{ removed: number }> {
 /**
  * Starts a background refill of every pool this process took a key from (like `git gc --auto`):
  * a detached, niced `xenkit cache host-keys fill --background`, which does nothing when another
- * filler runs or the pool was cleared. Returns the pids started.
+ * filler runs or the pool was cleared. Each start is logged to `sink`; returns the pids started.
  */
-export function refillDrawnPools(root: string): number[] {
+export function refillDrawnPools(root: string, sink?: EventSink): number[] {
   const pids: number[] = [];
   const bin = fileURLToPath(new URL('../../bin/xenkit.js', import.meta.url));
   for (const dir of drawnPools) {
@@ -249,7 +246,9 @@ export function refillDrawnPools(root: string): number[] {
     );
     child.on('error', () => undefined);
     child.unref();
-    if (child.pid) pids.push(child.pid);
+    if (!child.pid) continue;
+    pids.push(child.pid);
+    sink?.({ type: 'info', message: `host key pool: refill started in the background (pid ${child.pid})` });
   }
   drawnPools.clear();
   return pids;

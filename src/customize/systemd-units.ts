@@ -57,11 +57,16 @@ export function isEnabled(editor: TreeEditor, unit: string): boolean {
   const file = findUnitFile(editor, unit);
   if (!file) return false;
   const install = parseInstallSection(editor.read(file) ?? '');
+  return installLinks(install, unit).every((link) => editor.isPresent(link));
+}
+
+/** The symlinks `systemctl enable` makes for a unit's own [Install] section (Also= aside). */
+function installLinks(install: InstallSection, unit: string): string[] {
   return [
     ...install.wantedBy.map((target) => `${CONFIG_DIR}/${target}.wants/${unit}`),
     ...install.requiredBy.map((target) => `${CONFIG_DIR}/${target}.requires/${unit}`),
     ...install.alias.map((alias) => `${CONFIG_DIR}/${alias}`),
-  ].every((link) => editor.isPresent(link));
+  ];
 }
 
 /** Makes the [Install] symlinks of one unit the way `systemctl enable` does. */
@@ -71,11 +76,7 @@ export function linkUnit(editor: TreeEditor, unit: string, done: Set<string>): v
   const file = findUnitFile(editor, unit);
   if (!file) return;
   const install = parseInstallSection(editor.read(file) ?? '');
-  for (const target of [...install.wantedBy, ...install.requiredBy]) {
-    const kind = install.wantedBy.includes(target) ? 'wants' : 'requires';
-    editor.symlink(`${CONFIG_DIR}/${target}.${kind}/${unit}`, file);
-  }
-  for (const alias of install.alias) editor.symlink(`${CONFIG_DIR}/${alias}`, file);
+  for (const link of installLinks(install, unit)) editor.symlink(link, file);
   for (const also of install.also) linkUnit(editor, also, done);
 }
 

@@ -42,8 +42,8 @@ export async function acquireLock(file: string, what: string, waitMs = 0): Promi
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const holder = Number.parseInt(readOr(file, ''), 10);
-    if (!Number.isFinite(holder) || !isAlive(holder)) {
+    const holder = lockHolder(file);
+    if (holder === undefined) {
       // A crashed run left it behind; remove and retry.
       fs.rmSync(file, { force: true });
       continue;
@@ -59,12 +59,16 @@ export async function acquireLock(file: string, what: string, waitMs = 0): Promi
   }
 }
 
-function readOr(file: string, fallback: string): string {
+/** The pid in the lock file at `file` if that process lives; undefined for no lock or a stale one. */
+export function lockHolder(file: string): number | undefined {
+  let text: string;
   try {
-    return fs.readFileSync(file, 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch {
-    return fallback;
+    return undefined;
   }
+  const pid = Number.parseInt(text, 10);
+  return Number.isFinite(pid) && isAlive(pid) ? pid : undefined;
 }
 
 /** Runs `fn` holding the lock at `file` (see acquireLock), waiting up to `waitMs` for it. */

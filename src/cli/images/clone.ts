@@ -120,8 +120,7 @@ export function addCloneCommand(program: Command, deps: ImageCommandDeps): void 
         throw error;
       } finally {
         reporter.stop();
-        for (const pid of refillDrawnPools(paths.root))
-          log.sink({ type: 'info', message: `host key pool: refill started in the background (pid ${pid})` });
+        refillDrawnPools(paths.root, log.sink);
       }
       const totalMs = Math.round(performance.now() - started);
       log.sink({ type: 'info', message: `clone done in ${totalMs} ms: ${JSON.stringify(outcome.timings)}` });
