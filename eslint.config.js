@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './scripts/eslint-layers.mjs';
 
 export default tseslint.config(
   { ignores: ['dist/', 'dist-check/', 'node_modules/', 'test/fixtures/', 'test/golden/'] },
@@ -10,6 +11,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-throw-literal': 'error',
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { xenkit: layersPlugin },
+    rules: { 'xenkit/layers': 'error' },
   },
   {
     files: ['bin/**/*.js', 'bench/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.mjs', 'test/**/*.mjs'],

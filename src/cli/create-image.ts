@@ -1,12 +1,13 @@
 /** `xen-create-image` / `xenkit create-image`: argv -> spec -> plan -> executed plan -> summary. */
 import { readFileSync } from 'node:fs';
-import { resolveCreateImage, renderCreateImageHelp, renderDumpConfig } from '../config/create-image.js';
+import { resolveCreateImage, renderDumpConfig } from '../config/create-image.js';
+import { renderCreateImageHelp } from './create-image-options.js';
 import { effectiveHashMethod, generatePassword, hashPassword } from '../customize/password.js';
 import { usageError, XenkitError } from '../errors.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
-import { buildCreateImagePlan } from '../plan/create-image-plan.js';
+import { buildCreateImagePlan } from '../images/create-image-plan.js';
 import { executePlan } from '../plan/executor.js';
 import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';

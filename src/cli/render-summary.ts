@@ -1,7 +1,7 @@
 /** The summary printed when a guest was created: files, MAC, addresses, host keys, password. */
 import type { GuestSpec } from '../model/guest-spec.js';
 import { formatSize } from '../model/size.js';
-import type { CreateImageOutcome } from '../plan/create-image-plan.js';
+import type { CreateImageOutcome } from '../images/create-image-plan.js';
 
 export interface CreateSummary {
   name: string;

@@ -4,11 +4,12 @@
  */
 import { statSync } from 'node:fs';
 import { usageError, XenkitError } from '../errors.js';
-import { parseGetopt } from '../cli/getopt.js';
-import { flagsOf, renderCreateImageHelp, type CreateImageFlags } from '../cli/create-image-options.js';
+import { parseGetopt } from './getopt.js';
+import { flagsOf, type CreateImageFlags } from './create-image-flags.js';
 import { renderXenToolsConf, type ShellRunner } from '../formats/xen-tools-conf.js';
 import type { GuestSpec } from '../model/guest-spec.js';
-import { detectHostFacts, type HostFacts } from '../model/host-facts.js';
+import type { HostFacts } from '../model/host-facts.js';
+import { detectHostFacts } from '../tools/host-probe.js';
 import { makePaths, resolveRoot, underRoot, type Paths } from '../paths.js';
 import { findFreeIp, type PoolAddress } from './ips-file.js';
 import { cliLayer, loadSettings } from './layer.js';
@@ -17,7 +18,6 @@ import type { SettingsReader } from './settings-reader.js';
 import { settingValues, type Settings } from './settings.js';
 import { validateSettings } from './validate.js';
 
-export { renderCreateImageHelp };
 export type { CreateImageFlags };
 
 export interface CreateImageRequest {

@@ -14,10 +14,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../errors.js';
 import { parseXenToolsConf, type ConfEntries, type ShellRunner } from '../formats/xen-tools-conf.js';
+import { runShellCommand } from '../tools/shell.js';
 import type { HostFacts } from '../model/host-facts.js';
 import { underRoot, type Paths } from '../paths.js';
-import type { ParsedOption } from '../cli/getopt.js';
-import { suggestName } from '../cli/getopt.js';
+import type { ParsedOption } from './getopt.js';
+import { suggestName } from './getopt.js';
 import { CREATE_IMAGE_OPTIONS, filesystemDefaults, findOptionByKey, isPatternKey } from './options.js';
 import type { Setting, Settings } from './settings.js';
 import { findDistribution } from './distributions.js';
@@ -121,7 +122,7 @@ export async function readConfLayer(
   runShell: ShellRunner | undefined,
 ): Promise<Settings> {
   const text = await readFile(file, 'utf8');
-  const conf = await parseXenToolsConf(text, file, { runShell });
+  const conf = await parseXenToolsConf(text, file, { runShell: runShell ?? runShellCommand });
   warnings.push(...conf.warnings);
   return confLayer(conf, warnings);
 }

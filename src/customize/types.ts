@@ -1,17 +1,11 @@
 /** Shared types of the guest customization: what the planner hands in and what comes back. */
 import type { Distribution } from '../config/distributions.js';
-import type { FsType, GuestSpec } from '../model/guest-spec.js';
+import type { GuestIds } from '../model/guest-ids.js';
+import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction, StepContext } from '../plan/plan.js';
 import type { TreeEditor } from './tree-editor.js';
 
-/** Identities decided up front by the planner (filesystem UUIDs, the root password's hash). */
-export interface GuestIds {
-  rootUuid: string;
-  rootFs: FsType;
-  swapUuid?: string;
-  /** A crypt(3) hash ($6$, $5$ or $y$) for root; never the password itself. */
-  passwordHash?: string;
-}
+export type { GuestIds } from '../model/guest-ids.js';
 
 export interface SshHostKey {
   type: string;

@@ -2,7 +2,6 @@
  * The xen-tools.conf syntax, read exactly as xen-tools 4.9.2's `readConfigurationFile`
  * (Xen::Tools::Common) does, with two deliberate differences noted below.
  */
-import { runCommand } from '../tools/exec.js';
 import { usageError, ValidationErrors, type XenkitError } from '../errors.js';
 
 /** One `key = value` setting with where it came from. */
@@ -31,13 +30,8 @@ export interface ShellResult {
 export type ShellRunner = (command: string) => Promise<ShellResult>;
 
 export interface ParseConfOptions {
-  runShell?: ShellRunner;
-}
-
-/** Runs `command` through `/bin/sh -c`, as Perl's backticks do. */
-export async function runShellCommand(command: string): Promise<ShellResult> {
-  const result = await runCommand(['/bin/sh', '-c', command], { allowFailure: true, timeoutMs: 60_000 });
-  return { stdout: result.stdout, exitCode: result.exitCode, stderr: result.stderr };
+  /** Runs backtick commands (tools/shell.ts runShellCommand does it as Perl does). */
+  runShell: ShellRunner;
 }
 
 const KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -73,9 +67,9 @@ function logicalLines(text: string): { text: string; line: number }[] {
 export async function parseXenToolsConf(
   text: string,
   file: string,
-  options: ParseConfOptions = {},
+  options: ParseConfOptions,
 ): Promise<ConfEntries> {
-  const runShell = options.runShell ?? runShellCommand;
+  const { runShell } = options;
   const entries: ConfEntry[] = [];
   const warnings: string[] = [];
   const errors: XenkitError[] = [];

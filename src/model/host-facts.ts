@@ -1,7 +1,7 @@
-/** HostFacts: what the host is and has, read once and passed to config defaults and the planner. */
-import { access, constants, readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { runCommand } from '../tools/exec.js';
+/**
+ * HostFacts: what the host is and has, read once (tools/host-probe.ts) and passed to config
+ * defaults and the planner.
+ */
 
 export interface HostFacts {
   /** Debian architecture name (`amd64`, `arm64`). */
@@ -52,57 +52,4 @@ export function debianArchOf(nodeArch: string): string {
     riscv64: 'riscv64',
   };
   return map[nodeArch] ?? nodeArch;
-}
-
-async function isExecutableOnPath(name: string, pathEnv: string): Promise<boolean> {
-  for (const dir of pathEnv.split(':')) {
-    if (!dir) continue;
-    try {
-      await access(path.join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
-
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Reads the host's facts: os-release, architecture (dpkg, else node), tools on PATH, KVM, Xen. */
-export async function detectHostFacts(env: NodeJS.ProcessEnv = process.env): Promise<HostFacts> {
-  const osRelease = parseOsRelease((await readText('/etc/os-release')) ?? '');
-  const pathEnv = env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-  const commands: Record<string, boolean> = {};
-  for (const name of PROBED_COMMANDS) commands[name] = await isExecutableOnPath(name, pathEnv);
-  let arch = debianArchOf(process.arch);
-  if (await isExecutableOnPath('dpkg', pathEnv)) {
-    const result = await runCommand(['dpkg', '--print-architecture'], {
-      allowFailure: true,
-      timeoutMs: 10_000,
-    });
-    if (result.exitCode === 0 && result.stdout.trim()) arch = result.stdout.trim();
-  }
-  const capabilities = (await readText('/proc/xen/capabilities')) ?? '';
-  let hasKvm: boolean;
-  try {
-    await access('/dev/kvm', constants.F_OK);
-    hasKvm = true;
-  } catch {
-    hasKvm = false;
-  }
-  return {
-    arch,
-    osId: osRelease.ID,
-    codename: osRelease.VERSION_CODENAME || undefined,
-    commands,
-    hasKvm,
-    isXenDom0: capabilities.includes('control_d'),
-  };
 }

@@ -4,7 +4,7 @@
  * staging tree onto the volume and write the swap signature. A failure later in the plan removes
  * the volumes; with --force the old volumes are only swapped out in the last step.
  */
-import type { GuestIds } from '../customize/types.js';
+import type { GuestIds } from '../model/guest-ids.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanStep } from '../plan/plan.js';
 import { lvcreateArgv, lvsArgv, vgsArgv, zeroDeviceArgv } from '../tools/lvm.js';

@@ -3,15 +3,10 @@
  * output parsed into types. Every run goes through runCommand.
  */
 import { runtimeError, XenkitError } from '../errors.js';
-import type { SchedParams } from '../hypervisors/driver.js';
-import { parseXlInfo, parseXlSchedCredit } from '../hypervisors/xl/parse-info.js';
-import { parseXlListLong, type XlDomainRecord } from '../hypervisors/xl/parse-list-long.js';
-import {
-  parseXlList,
-  parseXlUptime,
-  type XlListRow,
-  type XlUptimeRow,
-} from '../hypervisors/xl/parse-list.js';
+import type { SchedParams } from '../model/domain-state.js';
+import { parseXlInfo, parseXlSchedCredit } from './xl-parse-info.js';
+import { parseXlListLong, type XlDomainRecord } from './xl-parse-list-long.js';
+import { parseXlList, parseXlUptime, type XlListRow, type XlUptimeRow } from './xl-parse-list.js';
 import type { EventSink } from '../log/events.js';
 import { runCommand, type ExecResult } from './exec.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { flagsOf, renderCreateImageHelp } from '../../src/cli/create-image-options.js';
+import { renderCreateImageHelp } from '../../src/cli/create-image-options.js';
+import { flagsOf } from '../../src/config/create-image-flags.js';
 import { CREATE_IMAGE_OPTIONS } from '../../src/config/options.js';
 import type { Settings } from '../../src/config/settings.js';
 

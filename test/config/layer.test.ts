@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseGetopt } from '../../src/cli/getopt.js';
+import { parseGetopt } from '../../src/config/getopt.js';
 import { builtinDefaults, cliLayer, loadSettings, mergeLayers } from '../../src/config/layer.js';
 import { CREATE_IMAGE_OPTIONS } from '../../src/config/options.js';
 import { settingValues, type Settings } from '../../src/config/settings.js';

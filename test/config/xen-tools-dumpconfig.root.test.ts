@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveCreateImage } from '../../src/config/create-image.js';
 import { confToRecord, parseXenToolsConf } from '../../src/formats/xen-tools-conf.js';
+import { runShellCommand } from '../../src/tools/shell.js';
 
 const TOOL = '/usr/bin/xen-create-image';
 const CONF = '/etc/xen-tools/xen-tools.conf';
@@ -50,7 +51,9 @@ describe.skipIf(!existsSync(TOOL) || !existsSync(CONF))('xen-create-image --dump
 
     const perl = parseDumper(run.stdout);
     expect(Object.keys(perl).length).toBeGreaterThan(50);
-    const conf = confToRecord(await parseXenToolsConf(readFileSync(CONF, 'utf8'), CONF));
+    const conf = confToRecord(
+      await parseXenToolsConf(readFileSync(CONF, 'utf8'), CONF, { runShell: runShellCommand }),
+    );
     const fromConf = Object.keys(conf).filter((key) => !CLI_KEYS.includes(key));
     expect(fromConf.length).toBeGreaterThan(5);
     for (const key of fromConf) expect([key, perl[key]]).toEqual([key, conf[key]]);

@@ -4,6 +4,7 @@ import { release, tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { runShellCommand } from '../../src/tools/shell.js';
 import { exitCodeFor, ValidationErrors, XenkitError } from '../../src/errors.js';
 import {
   confToRecord,
@@ -124,6 +125,7 @@ describe('parseXenToolsConf', () => {
     const conf = await parseXenToolsConf(
       'kernel = /boot/vmlinuz-`uname -r`\nx = `echo a; echo b`\n',
       'real.conf',
+      { runShell: runShellCommand },
     );
     expect(confToRecord(conf)).toEqual({ kernel: `/boot/vmlinuz-${release()}`, x: 'a\nb' });
   });
@@ -178,14 +180,16 @@ describe.skipIf(!hasPerlXenTools)('parseXenToolsConf against xen-tools 4.9.2 (Pe
     ['duplicates', 'fs = ext3\nfs = ext4\n'],
     ['quoted values', "passwd = '1'\nmemory = 128 Mb\n"],
   ])('reads %s exactly as readConfigurationFile', async (_name, text) => {
-    const conf = await parseXenToolsConf(text, 'parity.conf');
+    const conf = await parseXenToolsConf(text, 'parity.conf', { runShell: runShellCommand });
     expect(confToRecord(conf)).toEqual(perlRead(text));
   });
 });
 
 describe.skipIf(!existsSync(STOCK_CONF))('the real /etc/xen-tools/xen-tools.conf', () => {
   it('parses, with its backtick commands run for real', async () => {
-    const conf = await parseXenToolsConf(readFileSync(STOCK_CONF, 'utf8'), STOCK_CONF);
+    const conf = await parseXenToolsConf(readFileSync(STOCK_CONF, 'utf8'), STOCK_CONF, {
+      runShell: runShellCommand,
+    });
     const record = confToRecord(conf);
     expect(record.kernel).toBe(`/boot/vmlinuz-${release()}`);
     expect(record.initrd).toBe(`/boot/initrd.img-${release()}`);

@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classifyTemplate, renderGuestCfgFromTemplate } from '../../src/formats/xl-cfg-template.js';
+import { classifyTemplate } from '../../src/formats/xl-cfg-template.js';
+import { renderGuestCfgFromTemplate } from '../../src/images/guest-cfg-template.js';
 import {
   GOLDEN_DIR,
   GOLDEN_NOW,

@@ -3,11 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildTemplateVars } from '../../src/formats/xl-cfg-template-vars.js';
-import {
-  classifyTemplate,
-  fillNativeTemplate,
-  renderGuestCfgFromTemplate,
-} from '../../src/formats/xl-cfg-template.js';
+import { classifyTemplate, fillNativeTemplate } from '../../src/formats/xl-cfg-template.js';
+import { renderGuestCfgFromTemplate } from '../../src/images/guest-cfg-template.js';
 import { guestSpecFromXenToolsOptions, readGolden, type XenToolsOptions } from './xl-cfg-fixtures.js';
 
 const specOf = (name: string) =>

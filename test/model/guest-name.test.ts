@@ -3,9 +3,12 @@ import { assertGuestName, GUEST_NAME_MAX, guestNameProblem } from '../../src/mod
 import { XenkitError } from '../../src/errors.js';
 
 describe('guest names', () => {
-  it.each(['web1', 'web1.example.org', 'test_2', 'A-b.c', 'x'.repeat(GUEST_NAME_MAX)])('accepts %s', (name) => {
-    expect(guestNameProblem(name)).toBeUndefined();
-  });
+  it.each(['web1', 'web1.example.org', 'test_2', 'A-b.c', 'x'.repeat(GUEST_NAME_MAX)])(
+    'accepts %s',
+    (name) => {
+      expect(guestNameProblem(name)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['', 'is empty'],

@@ -3,7 +3,7 @@ import { resolveCreateImage } from '../../src/config/create-image.js';
 import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
 import { makePaths } from '../../src/paths.js';
 import type { PlanAction } from '../../src/plan/plan.js';
-import { buildCreateImagePlan } from '../../src/plan/create-image-plan.js';
+import { buildCreateImagePlan } from '../../src/images/create-image-plan.js';
 import { fakeHost, makeRoot } from '../config/fixtures.js';
 
 const cleanups: (() => void)[] = [];

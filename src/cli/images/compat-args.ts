@@ -7,7 +7,7 @@ import type { OptionDef } from '../../config/options.js';
 import { usageError } from '../../errors.js';
 import { parseXenToolsConf } from '../../formats/xen-tools-conf.js';
 import type { Paths } from '../../paths.js';
-import { parseGetopt, type ParsedOption } from '../getopt.js';
+import { parseGetopt, type ParsedOption } from '../../config/getopt.js';
 
 /** Parsed options by key (lists for `list` options) and the plain arguments. */
 export interface CompatArgs {

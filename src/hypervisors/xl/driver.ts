@@ -26,9 +26,9 @@ import {
   type XlOptions,
 } from '../../tools/xl.js';
 import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver } from '../driver.js';
-import { schedulerOf } from './parse-info.js';
-import type { XlDomainRecord } from './parse-list-long.js';
-import type { XlListRow, XlUptimeRow } from './parse-list.js';
+import { schedulerOf } from '../../tools/xl-parse-info.js';
+import type { XlDomainRecord } from '../../tools/xl-parse-list-long.js';
+import type { XlListRow, XlUptimeRow } from '../../tools/xl-parse-list.js';
 
 /**
  * How long `shutdown -w` keeps waiting for the domain to leave `xl list` after xl's own wait

@@ -1,6 +1,6 @@
 /** Parsers for `xl info` (`key : value` lines) and the `Name ID Weight Cap` table of `xl sched-credit[2]`. */
-import { runtimeError } from '../../errors.js';
-import type { SchedParams } from '../driver.js';
+import { runtimeError } from '../errors.js';
+import type { SchedParams } from '../model/domain-state.js';
 
 /** `xl info` as a map from key (`xen_scheduler`, `total_memory`, ...) to its text value. */
 export function parseXlInfo(text: string): Record<string, string> {

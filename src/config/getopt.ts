@@ -4,7 +4,7 @@
  * case-insensitive names and unique-prefix abbreviations (Getopt::Long's auto_abbrev).
  */
 import { ErrorCollector, ValidationErrors, type XenkitError } from '../errors.js';
-import type { OptionDef } from '../config/options.js';
+import type { OptionDef } from './options.js';
 
 /** One option as found on the command line. */
 export interface ParsedOption {

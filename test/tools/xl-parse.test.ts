@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseXlInfo, parseXlSchedCredit, schedulerOf } from '../../../src/hypervisors/xl/parse-info.js';
-import { parseXlListLong } from '../../../src/hypervisors/xl/parse-list-long.js';
-import { parseStateLetters, parseXlList, parseXlUptime } from '../../../src/hypervisors/xl/parse-list.js';
-import { renderList, type ListRow } from '../../../src/cli/render-list.js';
-import { XenkitError } from '../../../src/errors.js';
+import { parseXlInfo, parseXlSchedCredit, schedulerOf } from '../../src/tools/xl-parse-info.js';
+import { parseXlListLong } from '../../src/tools/xl-parse-list-long.js';
+import { parseStateLetters, parseXlList, parseXlUptime } from '../../src/tools/xl-parse-list.js';
+import { renderList, type ListRow } from '../../src/cli/render-list.js';
+import { XenkitError } from '../../src/errors.js';
 
 const fixture = (name: string): string =>
-  fs.readFileSync(path.join(import.meta.dirname, 'fixtures/xen-4.17', name), 'utf8');
+  fs.readFileSync(path.join(import.meta.dirname, '../hypervisors/xl/fixtures/xen-4.17', name), 'utf8');
 
 describe('parseXlList', () => {
   it('reads every row of the table, Domain-0 included', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { levenshtein, parseGetopt, suggestName } from '../../src/cli/getopt.js';
+import { levenshtein, parseGetopt, suggestName } from '../../src/config/getopt.js';
 import { CREATE_IMAGE_OPTIONS } from '../../src/config/options.js';
 import { exitCodeFor, ValidationErrors, XenkitError } from '../../src/errors.js';
 

@@ -1,6 +1,6 @@
 /** Parsers for `xl list` (the table) and `xl uptime`, whose layouts come from xl's own printf formats. */
-import { runtimeError } from '../../errors.js';
-import type { DomainState } from '../driver.js';
+import { runtimeError } from '../errors.js';
+import type { DomainState } from '../model/domain-state.js';
 
 /** One row of `xl list`. */
 export interface XlListRow {

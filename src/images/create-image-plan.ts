@@ -13,7 +13,7 @@ import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
-import { renderGuestCfgFromTemplate } from '../formats/xl-cfg-template.js';
+import { renderGuestCfgFromTemplate } from './guest-cfg-template.js';
 import {
   describeInstall,
   installRootTree,
@@ -44,9 +44,9 @@ import {
   type ImageFile,
 } from '../storage/index.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
-import { acquireLock } from './lock-file.js';
-import type { Plan, PlanStep, StepContext } from './plan.js';
-import { moveIntoPlace, writeFileAtomically } from './write-file.js';
+import { acquireLock } from '../plan/lock-file.js';
+import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 
 export interface CreateImageInputs {
   spec: GuestSpec;

@@ -2,7 +2,7 @@
  * Parser for `xl list -l`: a JSON array of `{domid, config: libxl_domain_config}` (xl.conf's default
  * output_format). Only the fields xenkit needs are typed; the rest is kept as details.
  */
-import { runtimeError } from '../../errors.js';
+import { runtimeError } from '../errors.js';
 
 /** What `xl list -l` tells about one domain beyond the table. */
 export interface XlDomainRecord {
