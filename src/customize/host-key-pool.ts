@@ -9,7 +9,6 @@
  * being made: renamed into place when complete, so a half-made key is never seen) and
  * `.taken-<pid>-<hex>` (a key being claimed: the rename is atomic, so no key is given out twice).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { EventSink } from '../log/events.js';
 import { acquireLock, isAlive, lockHolder, type LockHandle } from '../plan/lock-file.js';
 import { settleAll } from '../plan/settle-all.js';
-import { baseEnv, runCommand } from '../tools/exec.js';
+import { runCommand, spawnDetached } from '../tools/exec.js';
 import { generateKeyPair } from '../tools/ssh-keygen.js';
 
 /** How many spare keys `fill` makes when no size is given or recorded. */
@@ -239,16 +238,22 @@ export function refillDrawnPools(root: string, sink?: EventSink): number[] {
   const bin = fileURLToPath(new URL('../../bin/xenkit.js', import.meta.url));
   for (const dir of drawnPools) {
     if (readSize(dir) === 0 || !fs.existsSync(bin)) continue;
-    const child = spawn(
+    const pid = spawnDetached([
       'nice',
-      ['-n', '19', process.execPath, bin, 'cache', 'host-keys', 'fill', '--background', '--root', root],
-      { detached: true, stdio: 'ignore', env: baseEnv() },
-    );
-    child.on('error', () => undefined);
-    child.unref();
-    if (!child.pid) continue;
-    pids.push(child.pid);
-    sink?.({ type: 'info', message: `host key pool: refill started in the background (pid ${child.pid})` });
+      '-n',
+      '19',
+      process.execPath,
+      bin,
+      'cache',
+      'host-keys',
+      'fill',
+      '--background',
+      '--root',
+      root,
+    ]);
+    if (!pid) continue;
+    pids.push(pid);
+    sink?.({ type: 'info', message: `host key pool: refill started in the background (pid ${pid})` });
   }
   drawnPools.clear();
   return pids;

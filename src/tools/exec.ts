@@ -276,3 +276,26 @@ export async function hasCommand(name: string): Promise<boolean> {
   }
   return false;
 }
+
+/**
+ * Starts `argv` detached from this process (own session, no stdio, the base environment) and
+ * does not wait for it: background work that must outlive the command, such as refilling the
+ * host key pool. Returns the child's pid, or undefined when it could not be started.
+ */
+export function spawnDetached(
+  argv: readonly string[],
+  options: Pick<ExecOptions, 'sink'> = {},
+): number | undefined {
+  const [file, ...args] = argv;
+  if (file === undefined) return undefined;
+  const child = spawn(file, args, { detached: true, stdio: 'ignore', env: baseEnv() });
+  child.on('error', () => undefined);
+  child.unref();
+  if (child.pid !== undefined) {
+    options.sink?.({
+      type: 'info',
+      message: `started in the background (pid ${child.pid}): ${argv.map(quoteArg).join(' ')}`,
+    });
+  }
+  return child.pid;
+}

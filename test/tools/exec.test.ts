@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCommand } from '../../src/tools/exec.js';
+import { runCommand, spawnDetached } from '../../src/tools/exec.js';
 import { XenkitError } from '../../src/errors.js';
 import type { LogEvent } from '../../src/log/events.js';
 
@@ -153,5 +153,33 @@ describe('runCommand with captureTail', () => {
       allowFailure: true,
     });
     expect(result).toMatchObject({ exitCode: 2, stdout: 'half\n', stderr: '' });
+  });
+});
+
+describe('spawnDetached', () => {
+  it('starts the child in its own session with the base environment and returns its pid', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-detached-'));
+    const out = path.join(dir, 'out');
+    process.env.XENKIT_SECRET_PROBE = 'leak';
+    try {
+      const pid = spawnDetached([
+        'sh',
+        '-c',
+        `echo "$$ $(ps -o sid= -p $$) \${XENKIT_SECRET_PROBE:-none}" > ${out}.tmp && mv ${out}.tmp ${out}`,
+      ]);
+      expect(pid).toBeGreaterThan(0);
+      for (let i = 0; i < 100 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 50));
+      const [childPid, sid, secret] = fs.readFileSync(out, 'utf8').trim().split(/\s+/);
+      expect(Number(childPid)).toBe(pid);
+      expect(Number(sid)).toBe(pid);
+      expect(secret).toBe('none');
+    } finally {
+      delete process.env.XENKIT_SECRET_PROBE;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('returns undefined for a program that does not exist', () => {
+    expect(spawnDetached(['/nonexistent/xenkit-no-such-program'])).toBeUndefined();
   });
 });
