@@ -25,6 +25,7 @@ export const LAYERS = {
   install: 4,
   images: 5,
   cli: 6,
+  index: 7,
 };
 
 const SRC = path.resolve('src');
