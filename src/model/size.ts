@@ -62,6 +62,19 @@ export function formatSize(bytes: number): string {
   return `${bytes}B`;
 }
 
+/** Byte counts for people, one decimal in powers of 1024: `2.0G`, `1.6M`, `512B`; `-` when unknown. */
+export function formatApproxSize(bytes: number | undefined): string {
+  if (bytes === undefined) return '-';
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value}B` : `${value.toFixed(1)}${units[unit]}`;
+}
+
 /** Whole MiB in `bytes`, as xl.cfg's `memory` wants it. */
 export function toMiB(bytes: number): number {
   return Math.floor(bytes / 1024 ** 2);

@@ -1,6 +1,6 @@
 /** xen-list-images output: xen-tools' lines per guest, then xenkit's disk and state lines. */
 import type { ListedGuest } from '../../images/list-images.js';
-import { formatSize } from './format-size.js';
+import { formatApproxSize } from '../../model/size.js';
 
 /**
  * One guest as xen-tools prints it (`Name:`, `Memory: N MB`, `IP: A [MAC: M]` or `DHCP [MAC: M]`,
@@ -18,7 +18,7 @@ export function renderListedGuest(guest: ListedGuest): string {
       lines.push(`Disk: ${disk.vdev} ${disk.path} (missing)`);
       continue;
     }
-    const sizes = `${formatSize(disk.virtualSize)}, ${formatSize(disk.allocatedSize)} used`;
+    const sizes = `${formatApproxSize(disk.virtualSize)}, ${formatApproxSize(disk.allocatedSize)} used`;
     const parent = disk.parent ? `, linked clone of ${disk.parent}` : '';
     const base = disk.isBase ? ', read-only base of linked clones' : '';
     lines.push(`Disk: ${disk.vdev} ${disk.path} (${disk.format}, ${sizes}${parent}${base})`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { opt, parseCompatArgs } from '../../../src/cli/images/compat-args.js';
-import { formatSize } from '../../../src/cli/images/format-size.js';
+import { formatApproxSize } from '../../../src/model/size.js';
 
 const TABLE = [
   opt('dir', 'string', 'dir', 'DIR'),
@@ -30,7 +30,7 @@ describe('parseCompatArgs (Getopt::Long style)', () => {
   });
 });
 
-describe('formatSize', () => {
+describe('formatApproxSize', () => {
   it.each([
     [undefined, '-'],
     [512, '512B'],
@@ -38,6 +38,6 @@ describe('formatSize', () => {
     [2 * 1024 ** 3, '2.0G'],
     [785_645_568, '749.3M'],
   ])('formats %j as %s', (bytes, text) => {
-    expect(formatSize(bytes)).toBe(text);
+    expect(formatApproxSize(bytes)).toBe(text);
   });
 });
