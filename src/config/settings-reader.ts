@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { ErrorCollector } from '../errors.js';
+import { escapeControlChars } from '../log/escape-control.js';
 import { parseSize, type ParseSizeOptions } from '../model/size.js';
 import { underRoot, type Paths } from '../paths.js';
 import { describeInput, isUserSet, type Setting, type Settings } from './settings.js';
@@ -40,7 +41,7 @@ export class SettingsReader {
   /** Records a problem with `key`: `<input> "<value>" <problem>`. */
   fail(key: string, code: string, problem: string, hint: string): void {
     const value = this.settings[key]?.value;
-    const shown = Array.isArray(value) ? value.join(' ') : String(value ?? '');
+    const shown = escapeControlChars(Array.isArray(value) ? value.join(' ') : String(value ?? ''));
     this.errors.add(code, `${this.what(key)} "${shown}" ${problem}`, hint);
   }
 

@@ -162,6 +162,13 @@ export async function validateNetwork(
   }
 
   const macText = r.string('mac');
+  if (macText !== undefined && r.bool('randommac')) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('mac')} "${macText}" and ${r.what('randommac')} both given`,
+      'choose one: --mac=MAC for a fixed address, or --randommac for a random one',
+    );
+  }
   let mac: string | undefined;
   let macSource: NetworkSpec['macSource'] = 'derived';
   if (macText !== undefined) {

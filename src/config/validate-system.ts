@@ -201,14 +201,32 @@ function readPublicKeys(r: SettingsReader, file: string): string[] {
   return keys;
 }
 
-/** Validates root password, hash, accounts and SSH keys. */
-export function validateAccounts(r: SettingsReader): AccountsSpec | undefined {
+/**
+ * Validates root password, hash, accounts and SSH keys. With `installs` false (`--install=0`)
+ * the filesystem stays empty: there is no /etc/shadow to put a password in, so none is
+ * generated, and asking for one (or for accounts or keys) is an error.
+ */
+export function validateAccounts(r: SettingsReader, installs: boolean): AccountsSpec | undefined {
   const before = r.errors.errors.length;
   const chosen: string[] = [];
   if (r.bool('passwd')) chosen.push('passwd');
   if (r.string('password') !== undefined) chosen.push('password');
   if (r.string('password-file') !== undefined) chosen.push('password-file');
   if (r.bool('password-stdin')) chosen.push('password-stdin');
+  if (!installs) {
+    const asked = [...chosen];
+    if (r.list('ssh-key').length > 0) asked.push('ssh-key');
+    if (r.list('admins').length > 0) asked.push('admins');
+    if (r.bool('accounts')) asked.push('accounts');
+    for (const key of asked) {
+      r.errors.add(
+        'E_CONFLICT',
+        `${r.what(key)} and ${r.what('install')} "0" both given: nothing is installed to put it in`,
+        `drop ${r.what(key)}, or leave --install out to install a system`,
+      );
+    }
+    if (asked.length > 0) return undefined;
+  }
   if (chosen.length > 1) {
     r.errors.add(
       'E_PASSWORD',
@@ -232,7 +250,7 @@ export function validateAccounts(r: SettingsReader): AccountsSpec | undefined {
         ? '--password puts the password where other users can see it (ps, shell history): prefer --password-file or --password-stdin'
         : `${r.what('password')}: the root password is stored in plain text in that file`,
     );
-  } else if (genpass) rootPassword = { kind: 'generate', length: length ?? 20 };
+  } else if (genpass && installs) rootPassword = { kind: 'generate', length: length ?? 20 };
   const hashMethod = r.oneOf('hash_method', ['sha512', 'yescrypt', 'sha256', 'md5'] as const);
   if (hashMethod === 'md5')
     r.warnings.push(`${r.what('hash_method')} "md5" is weak: prefer sha512 or yescrypt`);

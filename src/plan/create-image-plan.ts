@@ -167,16 +167,18 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   }
 
   const customizeSteps = describeCustomizeSteps(spec, ids);
-  steps.push({
-    id: 'customize',
-    title: `Customize the guest (${customizeSteps.map((s) => s.title).join(', ')})`,
-    actions: customizeSteps.flatMap((s) => s.actions),
-    run: async (ctx) => {
-      const result = await customizeGuest(staging, spec, ids, ctx);
-      outcome.sshHostKeys = result.sshHostKeys;
-      if (spec.hooks.finalRoles.length > 0) await runFinalRoles(staging, spec, ctx);
-    },
-  });
+  // --install=0 leaves the filesystem empty, as xen-tools does: nothing to customize.
+  if (spec.install.enabled)
+    steps.push({
+      id: 'customize',
+      title: `Customize the guest (${customizeSteps.map((s) => s.title).join(', ')})`,
+      actions: customizeSteps.flatMap((s) => s.actions),
+      run: async (ctx) => {
+        const result = await customizeGuest(staging, spec, ids, ctx);
+        outcome.sshHostKeys = result.sshHostKeys;
+        if (spec.hooks.finalRoles.length > 0) await runFinalRoles(staging, spec, ctx);
+      },
+    });
 
   steps.push(
     ...(spec.storage.kind === 'lvm'
