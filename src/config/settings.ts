@@ -56,3 +56,14 @@ export function isOn(setting: Setting | undefined): boolean {
   if (Array.isArray(value)) return value.length > 0;
   return !OFF.has(value.trim().toLowerCase());
 }
+
+/**
+ * Whether two settings were given on the same layer (the command line, the environment, or
+ * one file). Two options that contradict each other on one layer are a conflict; across layers
+ * the higher one simply wins.
+ */
+export function isSameLayer(a: Setting | undefined, b: Setting | undefined): boolean {
+  if (!isUserSet(a) || !isUserSet(b) || !a || !b) return false;
+  if (a.origin.kind === 'file' && b.origin.kind === 'file') return a.origin.file === b.origin.file;
+  return a.origin.kind === b.origin.kind;
+}

@@ -12,6 +12,7 @@ import {
 } from '../model/net-address.js';
 import type { PoolAddress } from './ips-file.js';
 import type { SettingsReader } from './settings-reader.js';
+import { isSameLayer } from './settings.js';
 
 /** What the network validation needs besides the settings. */
 export interface NetworkContext {
@@ -50,6 +51,11 @@ export async function validateNetwork(
     );
   }
 
+  for (const key of ['gateway', 'netmask', 'broadcast']) {
+    if (dhcp && r.string(key) !== undefined && isSameLayer(r.get('dhcp'), r.get(key))) {
+      r.warnings.push(`${r.what(key)} is ignored with ${r.what('dhcp')}: DHCP supplies it`);
+    }
+  }
   const netmaskText = r.string('netmask');
   const netmask =
     netmaskText === undefined

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { AccountsSpec, BootSpec, HookSpec, InstallSpec, PasswordSource } from '../model/guest-spec.js';
 import type { Distribution } from './distributions.js';
 import type { SettingsReader } from './settings-reader.js';
+import { isSameLayer } from './settings.js';
 
 const URL_RE = /^(https?|ftp|file):\/\/[^\s]+$/i;
 const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -236,6 +237,14 @@ export function validateAccounts(r: SettingsReader, installs: boolean): Accounts
   }
   let rootPassword: PasswordSource = { kind: 'none' };
   const genpass = r.bool('genpass');
+  const given = chosen[0];
+  if (genpass && given && isSameLayer(r.get('genpass'), r.get(given))) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('genpass')} and ${r.what(given)} both given`,
+      `choose one: a generated password (--genpass=1) or ${r.what(given)}`,
+    );
+  }
   const length = r.int('genpass_len', 8, 256);
   if (chosen[0] === 'passwd') rootPassword = { kind: 'prompt' };
   else if (chosen[0] === 'password-file') {

@@ -15,7 +15,7 @@ import { findDistribution, knownReleases, type Distribution } from './distributi
 import type { PoolAddress } from './ips-file.js';
 import { CREATE_IMAGE_OPTIONS } from './options.js';
 import { SettingsReader } from './settings-reader.js';
-import type { Settings } from './settings.js';
+import { isSameLayer, type Settings } from './settings.js';
 import { validateNetwork } from './validate-network.js';
 import { validateDisk, validateStorage } from './validate-storage.js';
 import { validateAccounts, validateBoot, validateHooks, validateInstall } from './validate-system.js';
@@ -204,6 +204,20 @@ export async function validateSettings(
       `${r.what('partitions')}: custom partition layouts are not supported yet; using swap + root`,
     );
   const flags = ['boot', 'keep', 'copyhosts', 'nohosts'].map((key) => r.bool(key) ?? false);
+  if (flags[0] && install?.enabled === false) {
+    // An empty filesystem cannot boot: a contradiction on one layer, else the lower layer's boot
+    // gives way to the higher one's install=0.
+    if (isSameLayer(r.get('boot'), r.get('install'))) {
+      r.errors.add(
+        'E_CONFLICT',
+        `${r.what('boot')} and ${r.what('install')} "0" both given: an empty filesystem cannot boot`,
+        'drop --boot, or leave --install out to install a system',
+      );
+    } else {
+      warnings.push(`${r.what('boot')} is ignored with ${r.what('install')} "0": nothing to boot`);
+      flags[0] = false;
+    }
+  }
   errors.throwIfAny();
   if (
     !id ||

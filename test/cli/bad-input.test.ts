@@ -408,6 +408,19 @@ const CASES: Case[] = [
     { 'etc/xen-tools/g.conf': 'ide = 1\nscsi = 1\n' },
     /g\.conf:1: ide and .*g\.conf:2: scsi both given/,
   ],
+  [
+    '--genpass=1 with --passwd',
+    [...BASE, '--genpass=1', '--passwd'],
+    {},
+    /^--genpass and --passwd both given/,
+  ],
+  [
+    'genpass and password-file in one conf file',
+    BASE,
+    { [CONF]: 'genpass = 1\npassword-file = /pw\n', pw: 'x\n' },
+    /xen-tools\.conf:1: genpass and .*xen-tools\.conf:2: password-file both given/,
+  ],
+  ['--boot with --install=0', [...BASE, '--boot', '--install=0'], {}, /^--boot and --install "0" both given/],
   // --install=0 leaves the filesystem empty: nothing to put a password, key or account in
   [
     '--install=0 with --passwd',

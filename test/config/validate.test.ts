@@ -89,6 +89,22 @@ describe('pairs of options across layers: the higher layer decides, no conflict'
     expect(holds(spec)).toBe(true);
   });
 
+  it('takes a password source on the command line over genpass = 1 in the conf', async () => {
+    const { spec } = await resolve([...BASE, '--dhcp', '--passwd'], { [CONF]: 'genpass = 1\n' });
+    expect(spec.accounts.rootPassword).toEqual({ kind: 'prompt' });
+  });
+
+  it('does not boot an --install=0 guest that the conf says to boot, and says so', async () => {
+    const { spec, warnings } = await resolve([...BASE, '--dhcp', '--install=0'], { [CONF]: 'boot = 1\n' });
+    expect(spec.startAfter).toBe(false);
+    expect(warnings.join('\n')).toMatch(/boot is ignored with --install "0"/);
+  });
+
+  it('warns that a gateway given with --dhcp is ignored', async () => {
+    const { warnings } = await resolve([...BASE, '--dhcp', '--gateway=10.0.0.1']);
+    expect(warnings.join('\n')).toMatch(/^--gateway is ignored with --dhcp/m);
+  });
+
   it('takes --ide with the --disk_device it implies', async () => {
     const { spec } = await resolve([...BASE, '--dhcp', '--ide', '--disk_device=hda']);
     expect(spec.disk.device).toBe('hda2');
