@@ -369,6 +369,12 @@ const CASES: Case[] = [
     {},
     /^--password contains a control character/,
   ],
+  [
+    'a --dir with a component over 255 bytes',
+    ['--hostname=web1', `--dir=/srv/${'d'.repeat(256)}`, '--dhcp'],
+    {},
+    /^--dir "\/srv\/d{55}\.\.\." is too long for a path/,
+  ],
   // conflicting options on one layer (xen-tools 4.9.2 picked one silently)
   [
     '--noswap with --swap',
