@@ -31,8 +31,10 @@ export function printError(prog: string, error: unknown, io: CliIO, asJson: bool
     const label = e.code === 'E_INTERNAL' ? 'internal error' : 'error';
     io.stderr.write(`${prog}: ${label}: ${escapeControlChars(e.message)}\n`);
     if (e.hint) io.stderr.write(`  hint: ${escapeControlChars(e.hint)}\n`);
-    if (e.details && debug) io.stderr.write(`${e.details}\n`);
-    else if (e.details && e.kind === 'runtime') io.stderr.write(`${indent(e.details)}\n`);
+    // Details keep their lines (a tool's last output lines), never its escape sequences.
+    const details = e.details === undefined ? undefined : escapeControlChars(e.details, '\n\t');
+    if (details && debug) io.stderr.write(`${details}\n`);
+    else if (details && e.kind === 'runtime') io.stderr.write(`${indent(details)}\n`);
     const stack = debug ? rootStack(raw) : undefined;
     if (stack) io.stderr.write(`${stack}\n`);
   }

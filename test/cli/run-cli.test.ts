@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
-import { runtimeError } from '../../src/errors.js';
+import { runtimeError, XenkitError } from '../../src/errors.js';
 import { captureIo } from '../helpers/capture-io.js';
 
 const errno = (code: string, message: string): Error => Object.assign(new Error(message), { code });
@@ -64,6 +64,13 @@ describe('runCli', () => {
     const error = runtimeError('E_X', 'guest "a\nb\u001b[2J"', 'hint\rx');
     await runCli('xenkit', () => Promise.reject(error), { io });
     expect(err()).toBe('xenkit: error: guest "a\\nb\\x1b[2J"\n  hint: hint\\rx\n');
+  });
+
+  it("keeps the lines of a failed tool's output but not its escape sequences", async () => {
+    const { io, err } = captureIo();
+    const error = new XenkitError('E_EXEC', 'mkfs failed', { details: 'line 1\n\u001b[31mline 2\u001b[0m' });
+    await runCli('xenkit', () => Promise.reject(error), { io });
+    expect(err()).toBe('xenkit: error: mkfs failed\n  line 1\n  \\x1b[31mline 2\\x1b[0m\n');
   });
 
   it('writes unexpected errors as JSON with one-line messages', async () => {
