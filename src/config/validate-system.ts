@@ -219,14 +219,32 @@ export function validateAccounts(r: SettingsReader, installs: boolean): Accounts
     if (r.list('ssh-key').length > 0) asked.push('ssh-key');
     if (r.list('admins').length > 0) asked.push('admins');
     if (r.bool('accounts')) asked.push('accounts');
+    // Refused when asked for on the layer of install=0 or above it (the command line); a conf
+    // file's `passwd = 1` gives way to --install=0 on the command line.
+    const install = r.get('install');
+    const overridden = (key: string): boolean =>
+      install?.origin.kind === 'cli' && r.get(key)?.origin.kind === 'file';
     for (const key of asked) {
+      if (overridden(key)) {
+        r.warnings.push(`${r.what(key)} is ignored with ${r.what('install')} "0": nothing is installed`);
+        continue;
+      }
       r.errors.add(
         'E_CONFLICT',
         `${r.what(key)} and ${r.what('install')} "0" both given: nothing is installed to put it in`,
         `drop ${r.what(key)}, or leave --install out to install a system`,
       );
     }
-    if (asked.length > 0) return undefined;
+    if (!asked.every(overridden)) return undefined;
+    const hashMethod = r.oneOf('hash_method', ['sha512', 'yescrypt', 'sha256', 'md5'] as const);
+    if (!hashMethod) return undefined;
+    return {
+      rootPassword: { kind: 'none' },
+      hashMethod,
+      copyAccounts: false,
+      admins: [],
+      sshAuthorizedKeys: [],
+    };
   }
   if (chosen.length > 1) {
     r.errors.add(

@@ -15,7 +15,7 @@ import { findDistribution, knownReleases, type Distribution } from './distributi
 import type { PoolAddress } from './ips-file.js';
 import { CREATE_IMAGE_OPTIONS } from './options.js';
 import { SettingsReader } from './settings-reader.js';
-import { isSameLayer, type Settings } from './settings.js';
+import type { Settings } from './settings.js';
 import { validateNetwork } from './validate-network.js';
 import { validateDisk, validateStorage } from './validate-storage.js';
 import { validateAccounts, validateBoot, validateHooks, validateInstall } from './validate-system.js';
@@ -205,9 +205,9 @@ export async function validateSettings(
     );
   const flags = ['boot', 'keep', 'copyhosts', 'nohosts'].map((key) => r.bool(key) ?? false);
   if (flags[0] && install?.enabled === false) {
-    // An empty filesystem cannot boot: a contradiction on one layer, else the lower layer's boot
-    // gives way to the higher one's install=0.
-    if (isSameLayer(r.get('boot'), r.get('install'))) {
+    // An empty filesystem cannot boot. A conf file's boot = 1 gives way to --install=0 on the
+    // command line; asked for on the layer of install=0 or above, it is a contradiction.
+    if (r.get('install')?.origin.kind !== 'cli' || r.get('boot')?.origin.kind !== 'file') {
       r.errors.add(
         'E_CONFLICT',
         `${r.what('boot')} and ${r.what('install')} "0" both given: an empty filesystem cannot boot`,

@@ -427,6 +427,12 @@ const CASES: Case[] = [
     /xen-tools\.conf:1: genpass and .*xen-tools\.conf:2: password-file both given/,
   ],
   ['--boot with --install=0', [...BASE, '--boot', '--install=0'], {}, /^--boot and --install "0" both given/],
+  [
+    '--boot with install = 0 in the conf',
+    [...BASE, '--boot'],
+    { [CONF]: 'install = 0\n' },
+    /^--boot and .*xen-tools\.conf:1: install "0" both given/,
+  ],
   // --install=0 leaves the filesystem empty: nothing to put a password, key or account in
   [
     '--install=0 with --passwd',

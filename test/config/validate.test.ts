@@ -112,6 +112,15 @@ describe('pairs of options across layers: the higher layer decides, no conflict'
 });
 
 describe('--install=0', () => {
+  it("ignores a conf file's passwd = 1 and ssh-key, with a warning", async () => {
+    const { spec, warnings } = await resolve([...BASE, '--dhcp', '--install=0'], {
+      'etc/xen-tools/xen-tools.conf': "passwd = '1'\nssh-key = /nope.pub\n",
+    });
+    expect(spec.accounts).toMatchObject({ rootPassword: { kind: 'none' }, sshAuthorizedKeys: [] });
+    expect(warnings.join('\n')).toMatch(/xen-tools\.conf:1: passwd is ignored with --install "0"/);
+    expect(warnings.join('\n')).toMatch(/xen-tools\.conf:2: ssh-key is ignored with --install "0"/);
+  });
+
   it('generates no password (there is no /etc/shadow to put it in) and says the filesystem stays empty', async () => {
     const { spec, warnings } = await resolve([...BASE, '--dhcp', '--install=0']);
     expect(spec.install.enabled).toBe(false);
