@@ -1,6 +1,8 @@
 /** The one top-level handler: runs a command, maps errors to messages and exit codes. */
 import { CommanderError } from 'commander';
 import { exitCodeFor, ValidationErrors, XenkitError } from '../errors.js';
+import { escapeControlChars } from '../log/escape-control.js';
+import { describeUnexpectedError } from '../system-errors.js';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream;
@@ -9,32 +11,42 @@ export interface CliIO {
 
 export const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr };
 
-/** Prints an error the way every xenkit command does: one line each, then `hint:`. */
+/**
+ * Prints an error the way every xenkit command does: one line each, then `hint:`. An error
+ * that is not a XenkitError (a bug, or a system error no step expected) is one line too; its
+ * stack trace is printed only with XENKIT_DEBUG set.
+ */
 export function printError(prog: string, error: unknown, io: CliIO, asJson: boolean): void {
+  const debug = Boolean(process.env.XENKIT_DEBUG);
   if (asJson) {
-    const body =
-      error instanceof XenkitError
-        ? error.toJSON()
-        : {
-            code: 'E_INTERNAL',
-            kind: 'runtime',
-            message: error instanceof Error ? error.message : String(error),
-          };
-    io.stdout.write(JSON.stringify({ ok: false, error: body }, null, 2) + '\n');
+    io.stdout.write(
+      JSON.stringify({ ok: false, error: describeUnexpectedError(error).toJSON() }, null, 2) + '\n',
+    );
     return;
   }
   const errors = error instanceof ValidationErrors ? error.errors : [error];
-  for (const e of errors) {
-    if (e instanceof XenkitError) {
-      io.stderr.write(`${prog}: error: ${e.message}\n`);
-      if (e.hint) io.stderr.write(`  hint: ${e.hint}\n`);
-      if (e.details && process.env.XENKIT_DEBUG) io.stderr.write(`${e.details}\n`);
-      else if (e.details && e.kind === 'runtime') io.stderr.write(`${indent(e.details)}\n`);
-    } else {
-      const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      io.stderr.write(`${prog}: internal error: ${message}\n`);
-    }
+  for (const raw of errors) {
+    const e = describeUnexpectedError(raw);
+    // Messages quote user input: a control character in it must not reach the terminal.
+    const label = e.code === 'E_INTERNAL' ? 'internal error' : 'error';
+    io.stderr.write(`${prog}: ${label}: ${escapeControlChars(e.message)}\n`);
+    if (e.hint) io.stderr.write(`  hint: ${escapeControlChars(e.hint)}\n`);
+    // Details keep their lines (a tool's last output lines), never its escape sequences.
+    const details = e.details === undefined ? undefined : escapeControlChars(e.details, '\n\t');
+    if (details && debug) io.stderr.write(`${details}\n`);
+    else if (details && e.kind === 'runtime') io.stderr.write(`${indent(details)}\n`);
+    const stack = debug ? rootStack(raw) : undefined;
+    if (stack) io.stderr.write(`${stack}\n`);
   }
+}
+
+/** The stack of the first error in the cause chain that is not a XenkitError (where it began). */
+function rootStack(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 8; depth += 1) {
+    if (!(e instanceof XenkitError)) return e.stack;
+    e = e.cause;
+  }
+  return undefined;
 }
 
 function indent(text: string): string {

@@ -20,7 +20,7 @@ import { underRoot, type Paths } from '../paths.js';
 import type { ParsedOption } from './getopt.js';
 import { suggestName } from './getopt.js';
 import { CREATE_IMAGE_OPTIONS, filesystemDefaults, findOptionByKey, isPatternKey } from './options.js';
-import type { Setting, Settings } from './settings.js';
+import { isOn, type Setting, type Settings } from './settings.js';
 import { findDistribution } from './distributions.js';
 
 /** Settings that make one choice together; the highest layer naming any member decides. */
@@ -28,6 +28,11 @@ export const CHOICE_GROUPS: readonly {
   name: string;
   members: readonly string[];
   companions?: Record<string, string>;
+  /**
+   * Only a member that is on (a true flag, a value other than 0/no/false/off) makes the choice:
+   * `noswap = 0` in a file says nothing against the swap size of a lower layer.
+   */
+  onlyWhenOn?: boolean;
 }[] = [
   {
     name: 'storage',
@@ -37,6 +42,12 @@ export const CHOICE_GROUPS: readonly {
   },
   { name: 'network', members: ['ip', 'dhcp'] },
   { name: 'password', members: ['passwd', 'password', 'password-file', 'password-stdin'] },
+  // Pairs xen-tools 4.9.2 resolved silently whatever their layer (noswap over swap, ide over
+  // scsi over disk_device, mac over randommac). Across layers the higher one now decides; two
+  // members on one layer are a conflict (validation refuses them).
+  { name: 'swap', members: ['noswap', 'swap'], onlyWhenOn: true },
+  { name: 'disk names', members: ['ide', 'scsi', 'disk_device'], onlyWhenOn: true },
+  { name: 'mac', members: ['mac', 'randommac'], onlyWhenOn: true },
 ];
 
 /** The built-in defaults, with the host's codename and bootstrapper filled in. */
@@ -103,7 +114,9 @@ export function mergeLayers(layers: readonly Settings[]): Settings {
   const merged: Settings = {};
   for (const layer of layers) {
     for (const group of CHOICE_GROUPS) {
-      const primary = group.members.find((m) => layer[m] !== undefined);
+      const primary = group.members.find(
+        (m) => layer[m] !== undefined && (!group.onlyWhenOn || isOn(layer[m])),
+      );
       if (primary === undefined) continue;
       for (const member of group.members) delete merged[member];
       for (const [companion, owner] of Object.entries(group.companions ?? {})) {

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { ErrorCollector } from '../errors.js';
+import { escapeControlChars } from '../log/escape-control.js';
 import { parseSize, type ParseSizeOptions } from '../model/size.js';
 import { underRoot, type Paths } from '../paths.js';
 import { describeInput, isUserSet, type Setting, type Settings } from './settings.js';
@@ -40,7 +41,7 @@ export class SettingsReader {
   /** Records a problem with `key`: `<input> "<value>" <problem>`. */
   fail(key: string, code: string, problem: string, hint: string): void {
     const value = this.settings[key]?.value;
-    const shown = Array.isArray(value) ? value.join(' ') : String(value ?? '');
+    const shown = escapeControlChars(Array.isArray(value) ? value.join(' ') : String(value ?? ''));
     this.errors.add(code, `${this.what(key)} "${shown}" ${problem}`, hint);
   }
 
@@ -136,6 +137,16 @@ export class SettingsReader {
 
   /** Like `path`, for one item of a list setting. */
   checkPath(key: string, text: string, mustBe?: 'file' | 'dir', relativeTo?: string): string | undefined {
+    // Linux refuses (ENAMETOOLONG) a component over 255 bytes and a path over 4095.
+    const long = text.split('/').find((part) => Buffer.byteLength(part) > 255);
+    if (long !== undefined || Buffer.byteLength(text) > 4000) {
+      this.errors.add(
+        'E_PATH',
+        `${this.what(key)} "${escapeControlChars(text.slice(0, 60))}..." is too long for a path`,
+        'a file name holds at most 255 bytes, a whole path about 4000',
+      );
+      return undefined;
+    }
     const resolved =
       relativeTo !== undefined && !path.isAbsolute(text) && !text.includes('/')
         ? path.join(relativeTo, text)

@@ -45,3 +45,25 @@ export function settingValues(settings: Settings): Record<string, SettingValue> 
 export function isUserSet(setting: Setting | undefined): boolean {
   return setting !== undefined && setting.origin.kind !== 'default';
 }
+
+const OFF = new Set(['0', 'no', 'false', 'off', '']);
+
+/** Whether a setting's value is on: a true flag, a non-empty list, a value not 0/no/false/off. */
+export function isOn(setting: Setting | undefined): boolean {
+  const value = setting?.value;
+  if (value === undefined) return false;
+  if (typeof value === 'boolean') return value;
+  if (Array.isArray(value)) return value.length > 0;
+  return !OFF.has(value.trim().toLowerCase());
+}
+
+/**
+ * Whether two settings were given on the same layer (the command line, the environment, or
+ * one file). Two options that contradict each other on one layer are a conflict; across layers
+ * the higher one simply wins.
+ */
+export function isSameLayer(a: Setting | undefined, b: Setting | undefined): boolean {
+  if (!isUserSet(a) || !isUserSet(b) || !a || !b) return false;
+  if (a.origin.kind === 'file' && b.origin.kind === 'file') return a.origin.file === b.origin.file;
+  return a.origin.kind === b.origin.kind;
+}

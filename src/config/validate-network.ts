@@ -12,6 +12,7 @@ import {
 } from '../model/net-address.js';
 import type { PoolAddress } from './ips-file.js';
 import type { SettingsReader } from './settings-reader.js';
+import { isSameLayer } from './settings.js';
 
 /** What the network validation needs besides the settings. */
 export interface NetworkContext {
@@ -50,6 +51,11 @@ export async function validateNetwork(
     );
   }
 
+  for (const key of ['gateway', 'netmask', 'broadcast']) {
+    if (dhcp && r.string(key) !== undefined && isSameLayer(r.get('dhcp'), r.get(key))) {
+      r.warnings.push(`${r.what(key)} is ignored with ${r.what('dhcp')}: DHCP supplies it`);
+    }
+  }
   const netmaskText = r.string('netmask');
   const netmask =
     netmaskText === undefined
@@ -162,6 +168,13 @@ export async function validateNetwork(
   }
 
   const macText = r.string('mac');
+  if (macText !== undefined && r.bool('randommac')) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('mac')} "${macText}" and ${r.what('randommac')} both given`,
+      'choose one: --mac=MAC for a fixed address, or --randommac for a random one',
+    );
+  }
   let mac: string | undefined;
   let macSource: NetworkSpec['macSource'] = 'derived';
   if (macText !== undefined) {

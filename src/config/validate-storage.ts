@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { DiskSpec, FsType, StorageSpec, SwapSpec } from '../model/guest-spec.js';
 import { CREATE_IMAGE_OPTIONS, FILESYSTEMS, filesystemDefaults } from './options.js';
 import type { SettingsReader } from './settings-reader.js';
+import { isOn } from './settings.js';
 
 const VG_RE = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]*$/;
 const DISK_RE = /^(xvd|sd|hd|vd)[a-z]+$/;
@@ -91,6 +92,45 @@ export function validateStorage(r: SettingsReader, hostname: string | undefined)
   }
 }
 
+/**
+ * Options that contradict each other on one layer (the command line, or one file); across
+ * layers the higher one has already replaced the lower (CHOICE_GROUPS in layer.ts). xen-tools
+ * 4.9.2 took noswap over swap and ide over scsi without a word.
+ */
+function refuseConflicts(r: SettingsReader): void {
+  const on = (key: string): boolean => r.isSet(key) && isOn(r.get(key));
+  if (on('noswap') && on('swap')) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('noswap')} and ${r.what('swap')} "${r.string('swap') ?? ''}" both given`,
+      'choose one: --noswap for no swap, or --swap=SIZE',
+    );
+  }
+  if (on('noswap') && on('swap-dev')) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('noswap')} and ${r.what('swap-dev')} both given`,
+      'choose one: --noswap for no swap, or --swap-dev=DEVICE (xen-tools refuses both too)',
+    );
+  }
+  const names = (['ide', 'scsi'] as const).filter(on);
+  const device = r.string('disk_device')?.replace(/^\/dev\//, '');
+  const implied = names[0] === 'ide' ? 'hda' : 'sda';
+  if (names.length === 2) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('ide')} and ${r.what('scsi')} both given`,
+      'choose one device naming: --ide (hda), --scsi (sda) or --disk_device=NAME',
+    );
+  } else if (names[0] && r.isSet('disk_device') && device !== implied) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what(names[0])} and ${r.what('disk_device')} "${device ?? ''}" both given`,
+      `choose one: --${names[0]} names the disk ${implied}; or --disk_device=NAME alone`,
+    );
+  }
+}
+
 /** Validates root disk and swap: sizes, filesystem, mount and mkfs settings, device names. */
 export function validateDisk(
   r: SettingsReader,
@@ -101,6 +141,7 @@ export function validateDisk(
   // With --image-dev the device's size is what it is (xen-tools drops size and swap too).
   const size = onDevice ? 0 : r.size('size', { requireUnit: true });
   const noswap = r.bool('noswap') ?? false;
+  refuseConflicts(r);
   const swapSize = noswap || onDevice ? 0 : (r.size('swap', { requireUnit: true, allowZero: true }) ?? 0);
   const hasSwap = onDevice ? storage.swapDev !== undefined : swapSize > 0;
   const fsText = r.string('fs')?.toLowerCase();

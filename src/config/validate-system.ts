@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { AccountsSpec, BootSpec, HookSpec, InstallSpec, PasswordSource } from '../model/guest-spec.js';
 import type { Distribution } from './distributions.js';
 import type { SettingsReader } from './settings-reader.js';
+import { isSameLayer } from './settings.js';
 
 const URL_RE = /^(https?|ftp|file):\/\/[^\s]+$/i;
 const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -201,14 +202,50 @@ function readPublicKeys(r: SettingsReader, file: string): string[] {
   return keys;
 }
 
-/** Validates root password, hash, accounts and SSH keys. */
-export function validateAccounts(r: SettingsReader): AccountsSpec | undefined {
+/**
+ * Validates root password, hash, accounts and SSH keys. With `installs` false (`--install=0`)
+ * the filesystem stays empty: there is no /etc/shadow to put a password in, so none is
+ * generated, and asking for one (or for accounts or keys) is an error.
+ */
+export function validateAccounts(r: SettingsReader, installs: boolean): AccountsSpec | undefined {
   const before = r.errors.errors.length;
   const chosen: string[] = [];
   if (r.bool('passwd')) chosen.push('passwd');
   if (r.string('password') !== undefined) chosen.push('password');
   if (r.string('password-file') !== undefined) chosen.push('password-file');
   if (r.bool('password-stdin')) chosen.push('password-stdin');
+  if (!installs) {
+    const asked = [...chosen];
+    if (r.list('ssh-key').length > 0) asked.push('ssh-key');
+    if (r.list('admins').length > 0) asked.push('admins');
+    if (r.bool('accounts')) asked.push('accounts');
+    // Refused when asked for on the layer of install=0 or above it (the command line); a conf
+    // file's `passwd = 1` gives way to --install=0 on the command line.
+    const install = r.get('install');
+    const overridden = (key: string): boolean =>
+      install?.origin.kind === 'cli' && r.get(key)?.origin.kind === 'file';
+    for (const key of asked) {
+      if (overridden(key)) {
+        r.warnings.push(`${r.what(key)} is ignored with ${r.what('install')} "0": nothing is installed`);
+        continue;
+      }
+      r.errors.add(
+        'E_CONFLICT',
+        `${r.what(key)} and ${r.what('install')} "0" both given: nothing is installed to put it in`,
+        `drop ${r.what(key)}, or leave --install out to install a system`,
+      );
+    }
+    if (!asked.every(overridden)) return undefined;
+    const hashMethod = r.oneOf('hash_method', ['sha512', 'yescrypt', 'sha256', 'md5'] as const);
+    if (!hashMethod) return undefined;
+    return {
+      rootPassword: { kind: 'none' },
+      hashMethod,
+      copyAccounts: false,
+      admins: [],
+      sshAuthorizedKeys: [],
+    };
+  }
   if (chosen.length > 1) {
     r.errors.add(
       'E_PASSWORD',
@@ -218,6 +255,14 @@ export function validateAccounts(r: SettingsReader): AccountsSpec | undefined {
   }
   let rootPassword: PasswordSource = { kind: 'none' };
   const genpass = r.bool('genpass');
+  const given = chosen[0];
+  if (genpass && given && isSameLayer(r.get('genpass'), r.get(given))) {
+    r.errors.add(
+      'E_CONFLICT',
+      `${r.what('genpass')} and ${r.what(given)} both given`,
+      `choose one: a generated password (--genpass=1) or ${r.what(given)}`,
+    );
+  }
   const length = r.int('genpass_len', 8, 256);
   if (chosen[0] === 'passwd') rootPassword = { kind: 'prompt' };
   else if (chosen[0] === 'password-file') {
@@ -232,7 +277,7 @@ export function validateAccounts(r: SettingsReader): AccountsSpec | undefined {
         ? '--password puts the password where other users can see it (ps, shell history): prefer --password-file or --password-stdin'
         : `${r.what('password')}: the root password is stored in plain text in that file`,
     );
-  } else if (genpass) rootPassword = { kind: 'generate', length: length ?? 20 };
+  } else if (genpass && installs) rootPassword = { kind: 'generate', length: length ?? 20 };
   const hashMethod = r.oneOf('hash_method', ['sha512', 'yescrypt', 'sha256', 'md5'] as const);
   if (hashMethod === 'md5')
     r.warnings.push(`${r.what('hash_method')} "md5" is weak: prefer sha512 or yescrypt`);

@@ -6,6 +6,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCollector } from '../errors.js';
+import { escapeControlChars, hasControlChars } from '../log/escape-control.js';
+import { GUEST_NAME_MAX, guestNameProblem } from '../model/guest-name.js';
 import type { GuestSpec, OutputSpec } from '../model/guest-spec.js';
 import type { HostFacts } from '../model/host-facts.js';
 import type { Paths } from '../paths.js';
@@ -27,6 +29,29 @@ export interface ValidateContext {
   pickAutoIp: (r: SettingsReader) => Promise<PoolAddress | undefined>;
 }
 
+/** Settings whose value is a secret: never shown in a message. */
+const SECRET_KEYS = new Set(['password']);
+
+/**
+ * Refuses control characters in every value the user gave, naming the setting: a newline in
+ * --dir would forge lines of the run log or of xl.cfg, and no name, path or address xenkit
+ * writes anywhere has a use for them.
+ */
+function refuseControlCharacters(r: SettingsReader): void {
+  for (const [key, setting] of Object.entries(r.settings)) {
+    if (setting.origin.kind === 'default' || typeof setting.value === 'boolean') continue;
+    const items = Array.isArray(setting.value) ? setting.value : [setting.value.trim()];
+    const bad = items.find(hasControlChars);
+    if (bad === undefined) continue;
+    const shown = SECRET_KEYS.has(key) ? '' : ` "${escapeControlChars(bad)}"`;
+    r.errors.add(
+      'E_CONTROL_CHAR',
+      `${r.what(key)}${shown} contains a control character (a line break, tab or escape)`,
+      'remove it: names, paths and addresses may not hold control characters',
+    );
+  }
+}
+
 const LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 function validateHostname(
@@ -45,6 +70,9 @@ function validateHostname(
     'use letters, digits and "-" in dot-separated labels of up to 63 characters, e.g. web1.example.org';
   const labels = hostname.split('.');
   const bad = labels.find((label) => !LABEL_RE.test(label));
+  // The DNS limit is 253, but the name also becomes file names (NAME.cfg, guest-NAME.lock,
+  // .xenkit-tree-NAME-xxxxxxxx) that must fit in one 255-byte path component.
+  const nameProblem = guestNameProblem(hostname);
   if (hostname.length > 253) r.fail('hostname', 'E_HOSTNAME', 'is longer than 253 characters', hint);
   else if (bad !== undefined) {
     const why =
@@ -54,6 +82,13 @@ function validateHostname(
           ? `has a label longer than 63 characters`
           : `is not a valid host name (label "${bad}")`;
     r.fail('hostname', 'E_HOSTNAME', why, hint);
+  } else if (nameProblem !== undefined) {
+    r.fail(
+      'hostname',
+      'E_HOSTNAME',
+      nameProblem,
+      `xenkit names files after the guest: use at most ${GUEST_NAME_MAX} characters`,
+    );
   } else {
     return {
       hostname,
@@ -117,6 +152,7 @@ export async function validateSettings(
   const errors = new ErrorCollector();
   const r = new SettingsReader(settings, errors, warnings, ctx.paths);
   for (const def of CREATE_IMAGE_OPTIONS) if (def.ignored && r.isSet(def.key)) warnings.push(def.ignored);
+  refuseControlCharacters(r);
   const id = validateHostname(r);
   const memory = r.size('memory', { defaultUnit: 'm' });
   const maxmem = r.string('maxmem') === undefined ? undefined : r.size('maxmem', { defaultUnit: 'm' });
@@ -148,8 +184,14 @@ export async function validateSettings(
   });
   const boot = validateBoot(r, `/dev/${disks?.disk.device ?? 'xvda2'}`, ctx.globalConfFile);
   const install = validateInstall(r, dist, boot?.useGuestKernel ?? true);
-  const accounts = validateAccounts(r);
+  const accounts = validateAccounts(r, install?.enabled ?? true);
   const hooks = validateHooks(r);
+  if (install?.enabled === false) {
+    const roles = hooks && hooks.roles.length + hooks.finalRoles.length > 0 ? ', no role is run' : '';
+    warnings.push(
+      `${r.what('install')} "0": the filesystem stays empty (no system, no password${roles}); install one into it before booting the guest`,
+    );
+  }
   const force = r.bool('force') ?? false;
   const output = validateOutput(r, id?.hostname, force);
   const partitions = r.path(
@@ -162,6 +204,20 @@ export async function validateSettings(
       `${r.what('partitions')}: custom partition layouts are not supported yet; using swap + root`,
     );
   const flags = ['boot', 'keep', 'copyhosts', 'nohosts'].map((key) => r.bool(key) ?? false);
+  if (flags[0] && install?.enabled === false) {
+    // An empty filesystem cannot boot. A conf file's boot = 1 gives way to --install=0 on the
+    // command line; asked for on the layer of install=0 or above, it is a contradiction.
+    if (r.get('install')?.origin.kind !== 'cli' || r.get('boot')?.origin.kind !== 'file') {
+      r.errors.add(
+        'E_CONFLICT',
+        `${r.what('boot')} and ${r.what('install')} "0" both given: an empty filesystem cannot boot`,
+        'drop --boot, or leave --install out to install a system',
+      );
+    } else {
+      warnings.push(`${r.what('boot')} is ignored with ${r.what('install')} "0": nothing to boot`);
+      flags[0] = false;
+    }
+  }
   errors.throwIfAny();
   if (
     !id ||

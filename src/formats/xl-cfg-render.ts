@@ -11,7 +11,9 @@
  *  4. qcow2 images (xen-tools only makes raw ones) use the modern disk syntax
  *     `format=qcow2, vdev=…, access=rw, target=…`: the old `file:` form would make xl read the
  *     image as raw. Raw images keep `file:` / `phy:`, which today's xl still accepts (the
- *     prefixes are stripped, xl-disk-configuration(5)).
+ *     prefixes are stripped, xl-disk-configuration(5)). A path holding ',' or '=' is written in
+ *     the modern syntax too, with `target=` last (xen-tools wrote it positionally, so the comma
+ *     split the path and the rest became disk parameters).
  *  5. `extra` is spec.boot.extra when given (xen-tools always writes 'elevator=noop').
  *  6. The header comment names xenkit as the author ("by xenkit (xen-tools 4.9.2 format)").
  *
@@ -106,10 +108,15 @@ function q(text: string): string {
   return quoteXlString(text).slice(1, -1);
 }
 
+// In the positional form a ',' ends the target and an '=' makes it read as a key: a --dir of
+// `/srv/x,backendtype=tap` would add a parameter. `target=` takes the rest of the spec verbatim,
+// commas and all (xl-disk-configuration(5)), so such paths are written that way, last.
+const UNSAFE_POSITIONAL = /[,=]/;
+
 function diskLine(disk: GuestDiskTarget): string {
   const spec =
-    disk.format === 'qcow2'
-      ? `format=qcow2, vdev=${disk.vdev}, access=rw, target=${disk.target}`
+    disk.format === 'qcow2' || UNSAFE_POSITIONAL.test(disk.target)
+      ? `format=${disk.format}, vdev=${disk.vdev}, access=rw, target=${disk.target}`
       : `${disk.prefix}${disk.target},${disk.vdev},w`;
   return `                  '${q(spec)}',\n`;
 }

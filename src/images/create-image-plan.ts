@@ -30,6 +30,7 @@ import {
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { Paths } from '../paths.js';
 import {
+  checkFreeSpace,
   convertToQcow2,
   createImageFile,
   describeConvertToQcow2,
@@ -43,6 +44,7 @@ import {
   prepareDevice,
   type ImageFile,
 } from '../storage/index.js';
+import { humanSize } from '../storage/free-space.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { acquireLock } from '../plan/lock-file.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
@@ -125,7 +127,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     },
   });
 
-  steps.push(...lvmCheckSteps(spec));
+  steps.push(...lvmCheckSteps(spec), ...fileSpaceCheckSteps(spec));
 
   steps.push({
     id: 'install.staging',
@@ -167,16 +169,18 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   }
 
   const customizeSteps = describeCustomizeSteps(spec, ids);
-  steps.push({
-    id: 'customize',
-    title: `Customize the guest (${customizeSteps.map((s) => s.title).join(', ')})`,
-    actions: customizeSteps.flatMap((s) => s.actions),
-    run: async (ctx) => {
-      const result = await customizeGuest(staging, spec, ids, ctx);
-      outcome.sshHostKeys = result.sshHostKeys;
-      if (spec.hooks.finalRoles.length > 0) await runFinalRoles(staging, spec, ctx);
-    },
-  });
+  // --install=0 leaves the filesystem empty, as xen-tools does: nothing to customize.
+  if (spec.install.enabled)
+    steps.push({
+      id: 'customize',
+      title: `Customize the guest (${customizeSteps.map((s) => s.title).join(', ')})`,
+      actions: customizeSteps.flatMap((s) => s.actions),
+      run: async (ctx) => {
+        const result = await customizeGuest(staging, spec, ids, ctx);
+        outcome.sshHostKeys = result.sshHostKeys;
+        if (spec.hooks.finalRoles.length > 0) await runFinalRoles(staging, spec, ctx);
+      },
+    });
 
   steps.push(
     ...(spec.storage.kind === 'lvm'
@@ -325,6 +329,26 @@ function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite
     });
   }
   return steps;
+}
+
+/**
+ * Fully allocated image files need their whole size at once: refuse before anything is
+ * installed when the filesystem cannot hold them (a sparse image can only be checked by writing).
+ */
+function fileSpaceCheckSteps(spec: GuestSpec): PlanStep[] {
+  const storage = spec.storage;
+  if (storage.kind !== 'file' || storage.allocation !== 'full') return [];
+  const bytes = spec.disk.size + (spec.swap?.size ?? 0);
+  return [
+    {
+      id: 'storage.check',
+      title: `Check that ${storage.dir} has room for the full images`,
+      actions: [
+        { kind: 'note', text: `${humanSize(bytes)} must be free on the filesystem of ${storage.dir}` },
+      ],
+      run: () => checkFreeSpace(storage.dir, bytes),
+    },
+  ];
 }
 
 function rawWorkName(disk: string): string {

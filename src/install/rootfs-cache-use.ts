@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import type { StepContext } from '../plan/plan.js';
+import { isNoSpaceError, noSpaceError } from '../storage/free-space.js';
 import { createImageFile, discardImageFile, type ImageFile } from '../storage/index.js';
 import { probeBlock } from '../tools/blkid.js';
 import { copyTree } from '../tools/cp.js';
@@ -61,7 +62,12 @@ export async function useEntryAsDisk(
     ctx,
   );
   ctx.reporter.progress('install.tree', `copying the cached root filesystem (${entry.key.slice(0, 12)})`);
-  const copied = await copyImageChecked(entry.imagePath, image.workPath, ctx.signal);
+  const copied = await copyImageChecked(entry.imagePath, image.workPath, ctx.signal).catch(
+    async (error: unknown) => {
+      // A write's ENOSPC names no file: name the image that did not fit.
+      throw isNoSpaceError(error) ? await noSpaceError(disk.path, error) : error;
+    },
+  );
   if (copied.bytes !== entry.manifest.image.bytes || copied.dataCrc32 !== entry.manifest.image.dataCrc32) {
     await discardImageFile(image.workPath, ctx);
     return 'corrupt';

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { escapeControlChars } from './escape-control.js';
 import { formatEvent, redactingSink, type EventSink, type LogEvent } from './events.js';
 
 /**
@@ -34,11 +35,26 @@ export class RunLog {
       this.createdFile = !fs.existsSync(this.file);
       this.fd = fs.openSync(this.file, 'a', 0o600);
     }
-    fs.writeSync(this.fd, `[${new Date().toISOString()}] ${formatEvent(event)}\n`);
+    const text = formatEvent(escapeEvent(event)).replace(/\n(?![ !])/g, '\n  ');
+    fs.writeSync(this.fd, `[${new Date().toISOString()}] ${text}\n`);
   }
 
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+// Values that are text of several lines by nature: a tool's collected output, a message.
+const MULTILINE_KEYS = new Set(['stdout', 'stderr', 'message', 'error']);
+
+/**
+ * The event with control characters in its values made visible, and every line after the first
+ * of an entry indented (above), so that no value (a path, an argument, a line a tool printed)
+ * can start a line that reads like an entry of its own.
+ */
+function escapeEvent(event: LogEvent): LogEvent {
+  return JSON.parse(JSON.stringify(event), (key, value: unknown) =>
+    typeof value === 'string' ? escapeControlChars(value, MULTILINE_KEYS.has(key) ? '\n\t' : '') : value,
+  ) as LogEvent;
 }

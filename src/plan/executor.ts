@@ -1,5 +1,6 @@
 /** Runs a Plan step by step; on failure or cancellation unwinds the undo stack in reverse. */
 import { XenkitError } from '../errors.js';
+import { describeStepFailure } from '../system-errors.js';
 import { silentSink, type EventSink } from '../log/events.js';
 import { silentReporter, type Reporter } from '../log/reporter.js';
 import type { Plan, StepContext } from './plan.js';
@@ -51,7 +52,10 @@ export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}):
     } catch (error) {
       sink({ type: 'step-end', id: step.id, outcome: 'failed', durationMs: Date.now() - stepStarted });
       reporter.stepEnd(step.id, 'failed');
-      const failure = signal.aborted && !(error instanceof XenkitError) ? cancelled(signal) : error;
+      const failure =
+        signal.aborted && !(error instanceof XenkitError)
+          ? cancelled(signal)
+          : describeStepFailure(error, step.title);
       reporter.info(`unwinding ${undo.size} change(s) made so far`);
       const undoFailures = await undo.unwind(sink);
       if (undoFailures.length > 0 && failure instanceof XenkitError) {

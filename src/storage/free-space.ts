@@ -33,9 +33,12 @@ export async function checkFreeSpace(dir: string, bytesNeeded: number): Promise<
 
 /** Whether an error (a Node errno error or a failed command's output) means the disk is full. */
 export function isNoSpaceError(error: unknown): boolean {
-  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') return true;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
   if (error instanceof XenkitError) {
-    return /No space left on device|ENOSPC/i.test(`${error.message}\n${error.details ?? ''}`);
+    return /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT/i.test(
+      `${error.message}\n${error.details ?? ''}`,
+    );
   }
   return false;
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveCreateImage } from '../../src/config/create-image.js';
+import type { GuestSpec } from '../../src/model/guest-spec.js';
 import { deriveXenToolsMac } from '../../src/model/mac.js';
 import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
 import { fakeHost, makeRoot } from './fixtures.js';
@@ -68,6 +69,63 @@ describe('sizes and resources', () => {
       expect(spec.disk.device).toBe('xvda1');
       expect(spec.boot.rootDevice).toBe('/dev/xvda1');
     }
+  });
+});
+
+describe('pairs of options across layers: the higher layer decides, no conflict', () => {
+  const CONF = 'etc/xen-tools/xen-tools.conf';
+  it.each([
+    ['swap = 1G', ['--noswap'], (s: GuestSpec) => s.swap === undefined],
+    ['noswap = 1', ['--swap=1G'], (s: GuestSpec) => s.swap?.size === GiB],
+    ['noswap = 0', [], (s: GuestSpec) => s.swap?.size === 512 * MiB],
+    ['scsi = 1', ['--ide'], (s: GuestSpec) => s.disk.device === 'hda2'],
+    ['ide = 1', ['--scsi'], (s: GuestSpec) => s.disk.device === 'sda2'],
+    ['ide = 1', ['--disk_device=vda'], (s: GuestSpec) => s.disk.device === 'vda2'],
+    ['disk_device = vda', ['--ide'], (s: GuestSpec) => s.disk.device === 'hda2'],
+    ['mac = 00:16:3e:00:00:01', ['--randommac'], (s: GuestSpec) => s.network.macSource === 'random'],
+    ['randommac = 1', ['--mac=00:16:3e:00:00:02'], (s: GuestSpec) => s.network.mac === '00:16:3E:00:00:02'],
+  ])('%s in xen-tools.conf, %j on the command line', async (conf, argv, holds) => {
+    const { spec } = await resolve([...BASE, '--dhcp', ...argv], { [CONF]: `${conf}\n` });
+    expect(holds(spec)).toBe(true);
+  });
+
+  it('takes a password source on the command line over genpass = 1 in the conf', async () => {
+    const { spec } = await resolve([...BASE, '--dhcp', '--passwd'], { [CONF]: 'genpass = 1\n' });
+    expect(spec.accounts.rootPassword).toEqual({ kind: 'prompt' });
+  });
+
+  it('does not boot an --install=0 guest that the conf says to boot, and says so', async () => {
+    const { spec, warnings } = await resolve([...BASE, '--dhcp', '--install=0'], { [CONF]: 'boot = 1\n' });
+    expect(spec.startAfter).toBe(false);
+    expect(warnings.join('\n')).toMatch(/boot is ignored with --install "0"/);
+  });
+
+  it('warns that a gateway given with --dhcp is ignored', async () => {
+    const { warnings } = await resolve([...BASE, '--dhcp', '--gateway=10.0.0.1']);
+    expect(warnings.join('\n')).toMatch(/^--gateway is ignored with --dhcp/m);
+  });
+
+  it('takes --ide with the --disk_device it implies', async () => {
+    const { spec } = await resolve([...BASE, '--dhcp', '--ide', '--disk_device=hda']);
+    expect(spec.disk.device).toBe('hda2');
+  });
+});
+
+describe('--install=0', () => {
+  it("ignores a conf file's passwd = 1 and ssh-key, with a warning", async () => {
+    const { spec, warnings } = await resolve([...BASE, '--dhcp', '--install=0'], {
+      'etc/xen-tools/xen-tools.conf': "passwd = '1'\nssh-key = /nope.pub\n",
+    });
+    expect(spec.accounts).toMatchObject({ rootPassword: { kind: 'none' }, sshAuthorizedKeys: [] });
+    expect(warnings.join('\n')).toMatch(/xen-tools\.conf:1: passwd is ignored with --install "0"/);
+    expect(warnings.join('\n')).toMatch(/xen-tools\.conf:2: ssh-key is ignored with --install "0"/);
+  });
+
+  it('generates no password (there is no /etc/shadow to put it in) and says the filesystem stays empty', async () => {
+    const { spec, warnings } = await resolve([...BASE, '--dhcp', '--install=0']);
+    expect(spec.install.enabled).toBe(false);
+    expect(spec.accounts.rootPassword).toEqual({ kind: 'none' });
+    expect(warnings.join('\n')).toMatch(/--install "0": the filesystem stays empty/);
   });
 });
 

@@ -163,3 +163,22 @@ describe('disk specs against xlu_disk_parse', () => {
     }).toEqual(theirs);
   });
 });
+
+describe('paths that the positional disk syntax cannot hold', () => {
+  it.each(['/srv/x,backendtype=tap', '/srv/a=b,c', "/srv/it's here"])(
+    'libxlu reads a --dir of %j as exactly the intended disks',
+    async (dir) => {
+      const spec = guestSpecFromXenToolsOptions(
+        JSON.parse(readGolden('file-sparse-dhcp.json')) as XenToolsOptions,
+      );
+      if (spec.storage.kind !== 'file') throw new Error('fixture is file-backed');
+      const guestDir = `${dir}/domains/${spec.hostname}`;
+      const text = renderGuestCfg({ ...spec, storage: { ...spec.storage, dir, guestDir } });
+      const result = await runCommand([dump, '--disk', writeCfg(text), 'disk']);
+      expect(JSON.parse(result.stdout)).toEqual([
+        { target: `${guestDir}/disk.img`, format: 'raw', vdev: 'xvda2', access: 'rw', cdrom: false },
+        { target: `${guestDir}/swap.img`, format: 'raw', vdev: 'xvda1', access: 'rw', cdrom: false },
+      ]);
+    },
+  );
+});

@@ -62,6 +62,32 @@ describe('renderGuestCfg differences from xen-tools 4.9.2', () => {
     expect(parseXlCfg(rendered).disks.map((d) => d.format)).toEqual(['qcow2', 'qcow2']);
   });
 
+  it.each([
+    ['/srv/x,backendtype=tap', '/srv/x,backendtype=tap/domains/web1'],
+    ['/srv/a=b', '/srv/a=b/domains/web1'],
+  ])('writes a --dir of %j with target= last, so it cannot add disk parameters', (dir, guestDir) => {
+    const spec = specOf('file-sparse-dhcp');
+    if (spec.storage.kind !== 'file') throw new Error('fixture is file-backed');
+    const rendered = render({ ...spec, storage: { ...spec.storage, dir, guestDir } });
+    expect(rendered).toContain(`'format=raw, vdev=xvda2, access=rw, target=${guestDir}/disk.img',\n`);
+    expect(rendered).toContain(`'format=raw, vdev=xvda1, access=rw, target=${guestDir}/swap.img',\n`);
+    const disks = parseXlCfg(rendered).disks;
+    expect(disks.map((d) => [d.target, d.vdev, d.format, d.access])).toEqual([
+      [`${guestDir}/disk.img`, 'xvda2', 'raw', 'rw'],
+      [`${guestDir}/swap.img`, 'xvda1', 'raw', 'rw'],
+    ]);
+  });
+
+  it('writes an --image-dev holding a comma with target= last', () => {
+    const spec = specOf('image-dev');
+    const rendered = render({
+      ...spec,
+      storage: { kind: 'device', imageDev: '/dev/disk/by-id/a,script=x', swapDev: '/dev/sdb2' },
+    });
+    expect(rendered).toContain("'format=raw, vdev=xvda2, access=rw, target=/dev/disk/by-id/a,script=x',\n");
+    expect(rendered).toContain("'phy:/dev/sdb2,xvda1,w',\n");
+  });
+
   it('writes the given kernel command line instead of elevator=noop', () => {
     const spec = specOf('static-ip');
     const rendered = render({ ...spec, boot: { ...spec.boot, extra: 'console=hvc0 quiet' } });

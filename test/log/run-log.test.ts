@@ -33,4 +33,32 @@ describe('RunLog', () => {
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(log.didCreate).toBe(true);
   });
+
+  it('makes control characters visible so no value can forge a line of its own', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-log-'));
+    const file = path.join(dir, 'g.log');
+    const log = new RunLog(file);
+    const forged = '\n[2026-01-01T00:00:00.000Z] == Guest created';
+    log.sink({ type: 'info', message: `make /srv/x${forged}` });
+    log.sink({ type: 'step-start', id: 's', title: `Make the disk /srv/x${forged}\r\u001b[2J` });
+    log.sink({
+      type: 'exec',
+      argv: ['cp', `/srv/x${forged}`],
+      exitCode: 1,
+      durationMs: 1,
+      stdout: '',
+      stderr: `a\tb${forged}`,
+    });
+    log.sink({ type: 'output', command: 'mkfs', stream: 'stdout', line: `x${forged}` });
+    log.close();
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    // Every entry starts with its own timestamp; every continuation line is indented.
+    expect(lines.filter((l) => l.startsWith('['))).toHaveLength(4);
+    expect(lines.every((l) => /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] /.test(l) || /^[ !]/.test(l))).toBe(true);
+    expect(lines.some((l) => l.startsWith('[2026-01-01T00:00:00.000Z]'))).toBe(false);
+    expect(lines.join('\n')).toContain(
+      'Make the disk /srv/x\\n[2026-01-01T00:00:00.000Z] == Guest created\\r\\x1b[2J',
+    );
+    expect(lines.join('\n')).toContain('! a\tb');
+  });
 });

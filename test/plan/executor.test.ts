@@ -83,3 +83,66 @@ describe('executePlan', () => {
     });
   });
 });
+
+describe('executePlan with system errors', () => {
+  const errno = (code: string, message: string, extra: Record<string, unknown> = {}): Error =>
+    Object.assign(new Error(message), { code, ...extra });
+  const failing = (error: unknown, journal: string[]): PlanStep => ({
+    id: 'copy',
+    title: 'Copy the images',
+    actions: [],
+    run: async (ctx) => {
+      journal.push('do copy');
+      ctx.undo.push('remove the copy', () => {
+        journal.push('undo copy');
+      });
+      throw error;
+    },
+  });
+
+  it.each([
+    [
+      errno('ENOSPC', "ENOSPC: no space left on device, write '/small/disk.img'", {
+        path: '/small/disk.img',
+      }),
+    ],
+    [errno('EDQUOT', 'EDQUOT: disk quota exceeded, write', { path: '/small/disk.img' })],
+    [
+      new XenkitError(
+        'E_EXEC',
+        "cp exited with status 1: cp: error writing '/small/disk.img': No space left",
+        {
+          details:
+            "command: cp a /small/disk.img\ncp: error writing '/small/disk.img': No space left on device",
+        },
+      ),
+    ],
+  ])('reports a full disk as one line naming the file and the step, after unwinding: %s', async (error) => {
+    const journal: string[] = [];
+    const thrown = await executePlan({ subject: 't', steps: [failing(error, journal)] }).catch(
+      (e: unknown) => e,
+    );
+    expect(journal).toEqual(['do copy', 'undo copy']);
+    expect(thrown).toBeInstanceOf(XenkitError);
+    expect((thrown as XenkitError).code).toBe('E_NO_SPACE');
+    expect((thrown as XenkitError).message).toBe(
+      'no space left on /small/disk.img during step "Copy the images"',
+    );
+    expect((thrown as XenkitError).hint).toMatch(/free some space|another --dir/);
+    expect((thrown as XenkitError).kind).toBe('runtime');
+  });
+
+  it('reports any other errno error as one line naming the step', async () => {
+    const journal: string[] = [];
+    const error = errno('ENAMETOOLONG', "ENAMETOOLONG: name too long, mkdir '/x/aaaa'");
+    const thrown = await executePlan({ subject: 't', steps: [failing(error, journal)] }).catch(
+      (e: unknown) => e,
+    );
+    expect(journal).toEqual(['do copy', 'undo copy']);
+    expect((thrown as XenkitError).code).toBe('E_SYSTEM');
+    expect((thrown as XenkitError).message).toBe(
+      `step "Copy the images" failed: ENAMETOOLONG: name too long, mkdir '/x/aaaa'`,
+    );
+    expect((thrown as XenkitError).cause).toBe(error);
+  });
+});

@@ -17,7 +17,17 @@ async function planFor(extra: string[]) {
   const { root, cleanup } = makeRoot({ 'etc/xen-tools/': '' });
   cleanups.push(cleanup);
   const request = await resolveCreateImage(
-    ['--root', root, '--hostname=web1', '--size=1G', '--swap=128M', '--dhcp', '--dist=bookworm', ...extra],
+    [
+      '--root',
+      root,
+      '--hostname=web1',
+      '--size=1G',
+      // --noswap with --swap on the command line is a conflict.
+      ...(extra.includes('--noswap') ? [] : ['--swap=128M']),
+      '--dhcp',
+      '--dist=bookworm',
+      ...extra,
+    ],
     {},
     { host: fakeHost, runShell: shell },
   );

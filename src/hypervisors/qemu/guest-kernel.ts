@@ -13,7 +13,16 @@
  * non-raw) image is first converted to a temporary raw file, which is removed again.
  * Images with a partition table are not searched: name `kernel=` in the cfg for those.
  */
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, copyFileSync, lstatSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import path from 'node:path';
 import { runtimeError } from '../../errors.js';
 import type { DiskConfig } from '../../model/domain-config.js';
@@ -83,6 +92,14 @@ export async function extractGuestKernel(
   cacheDir: string,
   guest: string,
 ): Promise<GuestBootFiles> {
+  if (!existsSync(disk.target)) {
+    // blkid finds nothing in a missing file either; say what is really wrong.
+    throw runtimeError(
+      'E_DISK_MISSING',
+      `guest "${guest}": its root disk ${disk.target} does not exist`,
+      'check the disk line of the cfg, or recreate the guest (xen-create-image --force)',
+    );
+  }
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   const scratch = mkdtempSync(path.join(cacheDir, '.extract-'));
   try {

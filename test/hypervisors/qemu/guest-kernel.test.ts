@@ -1,7 +1,12 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { XenkitError } from '../../../src/errors.js';
 import {
   chooseKernel,
   compareKernelVersions,
+  extractGuestKernel,
   parseDebugfsLs,
 } from '../../../src/hypervisors/qemu/guest-kernel.js';
 
@@ -41,5 +46,23 @@ describe('parseDebugfsLs', () => {
       '',
     ].join('\n');
     expect(parseDebugfsLs(out)).toEqual(['vmlinuz-6.1.0-56-amd64']);
+  });
+});
+
+describe('extractGuestKernel', () => {
+  it('says the root disk is missing (not "a partitioned disk?"), naming it', async () => {
+    const cache = mkdtempSync(path.join(tmpdir(), 'xenkit-kernel-'));
+    try {
+      const target = path.join(cache, 'gone', 'disk.img');
+      const disk = { target, format: 'raw', vdev: 'xvda2', access: 'rw' as const, isCdrom: false, raw: '' };
+      const error = await extractGuestKernel(disk, cache, 'web1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(XenkitError);
+      expect((error as XenkitError).code).toBe('E_DISK_MISSING');
+      expect((error as XenkitError).message).toBe(`guest "web1": its root disk ${target} does not exist`);
+      expect((error as XenkitError).hint).toMatch(/disk line of the cfg/);
+      expect(readdirSync(cache)).toEqual([]);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
