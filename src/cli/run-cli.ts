@@ -2,7 +2,7 @@
 import { CommanderError } from 'commander';
 import { exitCodeFor, ValidationErrors, XenkitError } from '../errors.js';
 import { escapeControlChars } from '../log/escape-control.js';
-import { describeUnexpectedError } from '../system-errors.js';
+import { describeUnexpectedError } from '../errors.js';
 
 export interface CliIO {
   stdout: NodeJS.WritableStream;

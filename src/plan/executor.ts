@@ -1,6 +1,6 @@
 /** Runs a Plan step by step; on failure or cancellation unwinds the undo stack in reverse. */
 import { XenkitError } from '../errors.js';
-import { describeStepFailure } from '../system-errors.js';
+import { describeStepFailure } from '../errors.js';
 import { silentSink, type EventSink } from '../log/events.js';
 import { silentReporter, type Reporter } from '../log/reporter.js';
 import type { Plan, StepContext } from './plan.js';
