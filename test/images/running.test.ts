@@ -39,7 +39,7 @@ afterAll(() => {
 describe('checkGuestRunning', () => {
   it('asks xl on a Xen host', async () => {
     const seen = await checkGuestRunning('web1', paths, { sysRoot: sysRoot('xen') });
-    expect(seen).toEqual({ running: true, by: 'xl' });
+    expect(seen).toEqual({ running: true, by: 'xl', name: 'web1' });
     expect(fs.existsSync(path.join(scratch, 'xl-ran'))).toBe(true);
   });
 
@@ -57,6 +57,6 @@ describe('checkGuestRunning', () => {
       sysRoot: sysRoot(undefined),
       xl: path.join(scratch, 'bin/xl'),
     });
-    expect(seen).toEqual({ running: true, by: 'xl' });
+    expect(seen).toEqual({ running: true, by: 'xl', name: 'web1' });
   });
 });
