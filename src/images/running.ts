@@ -5,15 +5,17 @@
  * guest started by hand or under another name has no record but still holds its images open
  * and locked (see image-holders.ts).
  */
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../paths.js';
 import { openRegistry } from '../hypervisors/qemu/registry.js';
 import { runtimeError } from '../errors.js';
 import type { EventSink } from '../log/events.js';
-import { assertGuestName } from '../model/guest-name.js';
+import { parseXlCfg } from '../formats/xl-cfg-parse.js';
+import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import { runCommand } from '../tools/exec.js';
-import { cfgPathOf, isPresent, readGuest, type GuestFiles } from './guest-files.js';
+import { cfgPathOf, guestDisksOf, isPresent, readGuest, type GuestFiles } from './guest-files.js';
 import {
   describeHolder,
   findImageHolders,
@@ -80,6 +82,31 @@ export function readGuestIdentity(
 ): GuestIdentity {
   const hasCfg = isPresent(cfgPathOf(paths, name, extension));
   return guestIdentity(name, hasCfg ? readGuest(paths, name, extension) : undefined, images);
+}
+
+/**
+ * The identity of the guest a `--force` create replaces: whatever `cfgPath` describes now (its
+ * name and writable images, when it parses) and the `images` the new guest is written to.
+ */
+export function replacedGuestIdentity(
+  paths: Paths,
+  name: string,
+  cfgPath: string,
+  images: readonly string[],
+): GuestIdentity {
+  let aliases: string[] = [];
+  let own: string[] = [];
+  try {
+    const config = parseXlCfg(readFileSync(cfgPath, 'utf8'), cfgPath);
+    // A name that is no guest name is never a registry key; its images are still checked.
+    if (config.name !== name && guestNameProblem(config.name) === undefined) aliases = [config.name];
+    own = guestDisksOf(paths, config)
+      .filter((d) => d.config.access !== 'ro')
+      .map((d) => d.path);
+  } catch {
+    // No cfg, or one that does not parse: only the name and the new image paths are known.
+  }
+  return { name, aliases, images: [...new Set([...own, ...images])] };
 }
 
 /** Whether this kernel runs on Xen (dom0 or domU): `/sys/hypervisor/type` says `xen`. */

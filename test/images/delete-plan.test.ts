@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { usedStateFile } from '../../src/config/ips-file.js';
 import { buildDeletePlan, inspectDelete, type DeleteOptions } from '../../src/images/delete-plan.js';
 import { runtimePathsFor } from '../../src/hypervisors/qemu/runtime-paths.js';
@@ -115,7 +115,10 @@ async function deleteGuest(name: string, options: DeleteOptions = OPTIONS): Prom
 }
 
 describe('deleting only what xenkit made', () => {
-  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-outside-root-'));
+  let outside: string;
+  beforeAll(() => {
+    outside = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-outside-root-'));
+  });
   afterAll(() => fs.rmSync(outside, { recursive: true, force: true }));
 
   it.each([
