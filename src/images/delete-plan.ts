@@ -122,7 +122,7 @@ export function guestDirOf(
   }
   if (!stat.isDirectory()) {
     const what = stat.isSymbolicLink() ? 'a symlink' : 'not a directory';
-    return { path: candidate, real: undefined, why: `${candidate} is ${what}, not a directory xenkit made` };
+    return { path: candidate, real: undefined, why: `${candidate} is ${what}` };
   }
   const real = fs.realpathSync(candidate);
   const root = fs.realpathSync(paths.root);
@@ -166,7 +166,7 @@ function whyKept(disk: GuestDisk, guestDir: GuestDir, volumes: readonly Removal[
   if (!fs.statSync(real).isFile()) {
     return `a device that is not one of the guest's volumes (/dev/VG/NAME-*); ${mine}`;
   }
-  if (guestDir.real === undefined) return `${guestDir.why}; ${mine}`;
+  if (guestDir.real === undefined) return `not in a guest directory xenkit made (${guestDir.why}); ${mine}`;
   if (real !== disk.path) return `resolves to ${real}, outside ${guestDir.path}; ${mine}`;
   return `outside the guest's directory ${guestDir.path}; ${mine}`;
 }
