@@ -15,7 +15,7 @@ import type { EventSink } from '../log/events.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import { runCommand } from '../tools/exec.js';
-import { cfgPathOf, guestDisksOf, isPresent, readGuest, type GuestFiles } from './guest-files.js';
+import { cfgPathOf, guestDisksOf, isPresent, readGuest, type GuestDisk } from './guest-files.js';
 import {
   describeHolder,
   findImageHolders,
@@ -62,7 +62,7 @@ export interface RunningCheckOptions {
  */
 export function guestIdentity(
   name: string,
-  guest: GuestFiles | undefined,
+  guest: { config: { name: string }; disks: readonly GuestDisk[] } | undefined,
   images: readonly string[] = [],
 ): GuestIdentity {
   const own = (guest?.disks ?? []).filter((d) => d.config.access !== 'ro').map((d) => d.path);
