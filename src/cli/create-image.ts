@@ -7,7 +7,8 @@ import { usageError, XenkitError } from '../errors.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
-import { buildCreateImagePlan } from '../images/create-image-plan.js';
+import { replacedGuestIdentity, refuseRunningGuest } from '../images/running.js';
+import { buildCreateImagePlan, imagePaths } from '../images/create-image-plan.js';
 import { executePlan } from '../plan/executor.js';
 import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';
@@ -115,7 +116,19 @@ export async function runCreateImage(
     const method = effectiveHashMethod(spec.accounts.hashMethod);
     if (method.warning) reporter.warn(method.warning);
     const passwordHash = password ? await hashPassword(password.plain, method.method) : undefined;
-    const { plan, outcome } = buildCreateImagePlan({ spec, paths: request.paths, passwordHash });
+    const paths = request.paths;
+    const { plan, outcome } = buildCreateImagePlan({
+      spec,
+      paths,
+      passwordHash,
+      // --force replaces the images of an existing guest: never those of one that runs.
+      refuseIfRunning: () => {
+        const images = imagePaths(spec);
+        const writes = [images.disk, images.swap].filter((p): p is string => p !== undefined);
+        const identity = replacedGuestIdentity(paths, spec.hostname, spec.output.cfgPath, writes);
+        return refuseRunningGuest(identity, paths, 'replace (--force)');
+      },
+    });
     log.sink({ type: 'info', message: `xen-create-image (xenkit ${packageVersion()}) for ${spec.hostname}` });
     for (const warning of request.warnings) log.sink({ type: 'warn', message: warning });
     const started = Date.now();

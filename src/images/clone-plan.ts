@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError } from '../errors.js';
+import { assertGuestName } from '../model/guest-name.js';
 import { deriveXenToolsMac, randomXenMac } from '../model/mac.js';
 import type { StaticAddress } from '../model/guest-spec.js';
 import { underRoot, type Paths } from '../paths.js';
@@ -19,17 +20,10 @@ import { renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
 import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
 import { cloneImage, identifyClone, type ClonedDisk } from './clone-steps.js';
-import {
-  cfgPathOf,
-  checkGuestName,
-  isPresent,
-  logPathOf,
-  readGuest,
-  type GuestFiles,
-} from './guest-files.js';
+import { cfgPathOf, isPresent, logPathOf, readGuest, type GuestFiles } from './guest-files.js';
 import { networkFromCfg } from './guest-network.js';
 import { markBaseImages } from './linked-base.js';
-import { refuseRunningGuest, type RunningCheckOptions } from './running.js';
+import { guestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
 
 export interface CloneOptions {
   source: string;
@@ -89,7 +83,7 @@ export async function buildClonePlan(
   paths: Paths,
   options: CloneOptions,
 ): Promise<{ plan: Plan; outcome: CloneOutcome }> {
-  checkGuestName(options.hostname);
+  assertGuestName(options.hostname, 'command line');
   const name = options.hostname.split('.')[0] as string;
   const domain = options.hostname.includes('.') ? options.hostname.slice(name.length + 1) : undefined;
   const source = readGuest(paths, options.source);
@@ -100,7 +94,11 @@ export async function buildClonePlan(
       'give another NEW name',
     );
   }
-  await refuseRunningGuest(source.name, paths, 'clone', options.running);
+  // The source must not change under the copy (a reader such as a linked clone's QEMU is no
+  // harm); the target may not run either (a QEMU left running under the new name).
+  const sourceIdentity = { ...guestIdentity(source.name, source), isReadingAllowed: true };
+  await refuseRunningGuest(sourceIdentity, paths, 'clone', options.running);
+  await refuseRunningGuest(name, paths, 'clone onto', options.running);
   const cfgPath = cfgPathOf(paths, name);
   if (isPresent(cfgPath)) {
     throw runtimeError(
@@ -182,7 +180,8 @@ export async function buildClonePlan(
         ctx.undo.push(`release the lock of guest ${guest}`, () => lock.release());
         ctx.undo.afterCommit(`release the lock of guest ${guest}`, () => lock.release());
       }
-      await refuseRunningGuest(source.name, paths, 'clone', options.running);
+      await refuseRunningGuest(sourceIdentity, paths, 'clone', options.running);
+      await refuseRunningGuest(name, paths, 'clone onto', options.running);
       // RSA keygen takes longer than copying the images: run it alongside.
       startHostKeysAhead(name, ctx, hostKeyPoolDir(paths.cacheDir));
     },

@@ -55,6 +55,8 @@ export interface CreateImageInputs {
   paths: Paths;
   /** crypt(3) hash of root's password, made by the CLI; never the password. */
   passwordHash: string | undefined;
+  /** With `--force`: throws when the guest being replaced runs; asked under the guest's lock. */
+  refuseIfRunning?: () => Promise<void>;
 }
 
 /** What the run produced, read by the summary. */
@@ -116,6 +118,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       ctx.undo.push(`release the lock of guest ${spec.hostname}`, () => lock.release());
       ctx.undo.afterCommit(`release the lock of guest ${spec.hostname}`, () => lock.release());
       ctx.state.set('lock', lock);
+      if (isReplacing) await inputs.refuseIfRunning?.();
       // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
       if (spec.install.enabled) startHostKeysAhead(spec.name, ctx, hostKeyPoolDir(paths.cacheDir));
       if (spec.network.autoIp) {

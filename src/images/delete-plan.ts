@@ -1,10 +1,13 @@
 /**
- * Deleting a stopped guest, as xen-delete-image does: the autostart link, the domain config and
- * the image directory DIR/domains/NAME (with every image file the cfg names that no other guest
- * uses); the logical volumes of an LVM guest (`--lvm VG`: NAME-disk, NAME-swap; and every
- * /dev/VG/NAME-* the cfg names); also xenkit's record of an `--ip=auto` address. The creation log
- * stays, as in xen-tools. Transactional: everything (files and volumes) is first renamed aside
- * (undo renames it back) and only removed once the whole plan succeeded.
+ * Deleting a stopped guest, as xen-delete-image does, and only what xenkit can prove it made: the
+ * autostart link, the domain config, the guest's own directory DIR/domains/NAME with what is in
+ * it, the logical volumes named for the guest (`--lvm VG`: NAME-disk, NAME-swap; and every
+ * /dev/VG/NAME-* the cfg names), and xenkit's record of an `--ip=auto` address. A disk line that
+ * points anywhere else (a shared data image, /etc/passwd, a path climbing out of the root, a
+ * symlink into another guest's directory) is reported as kept and left alone; so is the creation
+ * log, as in xen-tools. A guest that runs, under any name or driver or by a process holding its
+ * images, is refused. Transactional: everything (files and volumes) is first renamed aside (undo
+ * renames it back) and only removed once the whole plan succeeded.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,14 +22,15 @@ import { setImmutable } from '../tools/chattr.js';
 import { listVolumes, lvremoveArgv, removeVolume, renameVolume } from '../tools/lvm.js';
 import { assertNotOpen, temporaryVolumeName } from '../storage/lvm.js';
 import { existingVolumes, guestVolumeRefs } from '../storage/lvm-guest.js';
+import { assertGuestName } from '../model/guest-name.js';
 import {
   autostartPathOf,
   cfgPathOf,
-  checkGuestName,
   guestDisksOf,
   isPresent,
   logPathOf,
   readGuest,
+  type GuestDisk,
   type GuestFiles,
 } from './guest-files.js';
 import {
@@ -37,7 +41,7 @@ import {
   readBaseMarks,
   unmarkBaseImages,
 } from './linked-base.js';
-import { refuseRunningGuest, type RunningCheckOptions } from './running.js';
+import { guestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
 
 export interface DeleteOptions {
   /** `--dir`: the images are in DIR/domains/NAME (default: where the cfg's disks are). */
@@ -55,7 +59,7 @@ export interface DeleteOptions {
 /** One thing that goes. */
 export interface Removal {
   path: string;
-  kind: 'autostart' | 'config' | 'image' | 'directory' | 'volume';
+  kind: 'autostart' | 'config' | 'directory' | 'volume';
   /** For a volume: its VG and LV name. */
   vg?: string;
   lv?: string;
@@ -69,35 +73,112 @@ export interface DeleteTarget {
   addresses: string[];
   /** Base images (of another guest) that are no longer used by any clone once this one is gone. */
   unmarkBases: { cfgPath: string; images: string[] }[];
-  /** Left in place on purpose (the log, as xen-tools does). */
-  kept: string[];
+  /** Left in place on purpose: the log (as xen-tools does), and every disk that is not provably xenkit's. */
+  kept: Kept[];
 }
 
+/** Something of the guest's that delete leaves alone, and why. */
+export interface Kept {
+  path: string;
+  kind: 'log' | 'disk';
+  why: string;
+}
+
+/** The guest's own directory, or why there is none that delete may remove. */
+export type GuestDir =
+  { path: string; real: string } | { path: string | undefined; real: undefined; why: string };
+
 /**
- * The DIR/domains/NAME directory of a guest: the one `--dir` names when it exists (xen-tools), else
- * the one the cfg's images are in; undefined when its images live elsewhere.
+ * The guest's own directory DIR/domains/NAME, the only directory delete removes with what is in
+ * it. With `--dir` (or xen-tools.conf's `dir`) it is DIR/domains/NAME, exactly what xen-tools
+ * removes. Without (or when that does not exist) it is derived from the cfg's disks, as xen-tools
+ * users expect of `xen-delete-image NAME`, but a disk's parent is trusted only when it has the
+ * shape xen-create-image gives it: its last component is NAME (the name the command was given,
+ * the cfg's file name) and its parent is called `domains`. Anything else (images in
+ * /var/lib/images, a data disk beside other guests' disks, /etc) may be shared or not ours, so
+ * then no directory is removed and the disks are reported instead. Either way the directory must
+ * be a real directory (xenkit never makes a symlink there: one may point into another guest) and
+ * lie inside the root once symlinks are resolved; `real` is that resolved path, against which
+ * every disk is checked.
  */
 export function guestDirOf(
   paths: Paths,
   name: string,
   guest: GuestFiles | undefined,
   dir: string | undefined,
-): string | undefined {
+): GuestDir {
   const given = dir ? path.join(underRoot(paths, dir), 'domains', name) : undefined;
-  if (given && isPresent(given)) return given;
-  const parent = guest?.disks[0] ? path.dirname(guest.disks[0].path) : undefined;
-  if (parent && path.basename(parent) === name && path.basename(path.dirname(parent)) === 'domains')
-    return parent;
-  return given;
+  const derived = guest?.disks
+    .map((d) => path.dirname(d.path))
+    .find((p) => path.basename(p) === name && path.basename(path.dirname(p)) === 'domains');
+  const candidate = given && isPresent(given) ? given : (derived ?? given);
+  if (!candidate)
+    return { path: undefined, real: undefined, why: 'no DIR/domains/NAME directory (give --dir)' };
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(candidate);
+  } catch {
+    return { path: candidate, real: undefined, why: `${candidate} does not exist` };
+  }
+  if (!stat.isDirectory()) {
+    const what = stat.isSymbolicLink() ? 'a symlink' : 'not a directory';
+    return { path: candidate, real: undefined, why: `${candidate} is ${what}` };
+  }
+  const real = fs.realpathSync(candidate);
+  const root = fs.realpathSync(paths.root);
+  if (root !== '/' && !isInside(real, root)) {
+    return {
+      path: candidate,
+      real: undefined,
+      why: `${candidate} resolves to ${real}, outside the root ${root}`,
+    };
+  }
+  return { path: candidate, real };
 }
 
-/** Image files named by other guests' cfgs (never removed with this one). */
-function imagesOfOthers(paths: Paths, cfgPath: string): Set<string> {
-  const used = new Set<string>();
+/** Whether `file` is strictly below the directory `dir` (both already resolved). */
+function isInside(file: string, dir: string): boolean {
+  return file.startsWith(dir === '/' ? '/' : dir + path.sep) && file !== dir;
+}
+
+/** The resolved path of `file`, or undefined when it cannot be resolved (missing, a loop). */
+function realpathOf(file: string): string | undefined {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a disk of the cfg is not deleted (undefined: it goes, with its directory or as a volume). */
+function whyKept(disk: GuestDisk, guestDir: GuestDir, volumes: readonly Removal[]): string | undefined {
+  if (!disk.exists || volumes.some((v) => v.path === disk.config.target || v.path === disk.path)) {
+    return undefined;
+  }
+  const mine = 'xenkit deletes only what it made';
+  const real = realpathOf(disk.path);
+  if (guestDir.real !== undefined) {
+    // Whatever resolves into the guest's directory goes with it; a dangling link there too.
+    if (real ? isInside(real, guestDir.real) : disk.path.startsWith(guestDir.path + path.sep))
+      return undefined;
+  }
+  if (!real) return `cannot be resolved (a dangling symlink?); ${mine}`;
+  if (!fs.statSync(real).isFile()) {
+    return `a device that is not one of the guest's volumes (/dev/VG/NAME-*); ${mine}`;
+  }
+  if (guestDir.real === undefined) return `not in a guest directory xenkit made (${guestDir.why}); ${mine}`;
+  if (real !== disk.path) return `resolves to ${real}, outside ${guestDir.path}; ${mine}`;
+  return `outside the guest's directory ${guestDir.path}; ${mine}`;
+}
+
+/** Images (files and volumes) named by other guests' cfgs, each with that guest's name. */
+function imagesOfOthers(paths: Paths, cfgPath: string): Map<string, string> {
+  const used = new Map<string, string>();
   for (const file of listCfgFiles(paths.xenDir)) {
     if (file === cfgPath) continue;
     try {
-      for (const d of guestDisksOf(paths, parseXlCfg(fs.readFileSync(file, 'utf8'), file))) used.add(d.path);
+      const config = parseXlCfg(fs.readFileSync(file, 'utf8'), file);
+      for (const d of guestDisksOf(paths, config)) used.set(d.path, config.name);
     } catch {
       // an unreadable cfg names nothing we could protect
     }
@@ -105,39 +186,53 @@ function imagesOfOthers(paths: Paths, cfgPath: string): Set<string> {
   return used;
 }
 
-/** Works out what deleting `name` removes; refuses running guests and bases of linked clones. */
+/**
+ * Works out what deleting `name` removes and what it keeps; refuses a running guest, a directory
+ * holding another guest's image, and the base of linked clones.
+ */
 export async function inspectDelete(
   paths: Paths,
   rawName: string,
   options: DeleteOptions,
 ): Promise<DeleteTarget> {
-  const name = checkGuestName(rawName);
+  const name = assertGuestName(rawName, 'command line');
   const cfgPath = cfgPathOf(paths, name, options.extension);
   const guest = isPresent(cfgPath) ? readGuest(paths, name, options.extension) : undefined;
-  await refuseRunningGuest(name, paths, 'delete', options.running);
   const removals: Removal[] = [];
   const auto = autostartPathOf(paths, name, options.extension);
   if (isPresent(auto)) removals.push({ path: auto, kind: 'autostart' });
   if (guest) removals.push({ path: cfgPath, kind: 'config' });
   const guestDir = guestDirOf(paths, name, guest, options.dir);
   const others = imagesOfOthers(paths, cfgPath);
-  for (const disk of guest?.disks ?? []) {
-    if (!disk.isFile || others.has(disk.path)) continue;
-    if (guestDir && disk.path.startsWith(guestDir + path.sep)) continue;
-    removals.push({ path: disk.path, kind: 'image' });
-  }
-  if (guestDir && isPresent(guestDir)) removals.push({ path: guestDir, kind: 'directory' });
-  removals.push(...(await volumeRemovals(paths, name, guest, options, others)));
+  if (guestDir.real !== undefined) removals.push({ path: guestDir.path, kind: 'directory' });
+  const volumes = await volumeRemovals(paths, name, guest, options, others);
+  removals.push(...volumes);
   if (removals.length === 0) {
     throw runtimeError(
       'E_NO_GUEST',
-      `guest "${name}": nothing to delete (no ${cfgPath}${guestDir ? `, no ${guestDir}` : ''})`,
+      `guest "${name}": nothing to delete (no ${cfgPath}${guestDir.path ? `, no ${guestDir.path}` : ''})`,
       options.dir || options.lvm
         ? `check the name and ${options.lvm ? '--lvm' : '--dir'}`
         : 'check the name; give --dir=DIR if its images are in DIR/domains/NAME, --lvm=VG for volumes',
     );
   }
-  const ownImages = (guest?.disks ?? []).filter((d) => d.isFile).map((d) => d.path);
+  const kept: Kept[] = [];
+  for (const disk of guest?.disks ?? []) {
+    const why = whyKept(disk, guestDir, volumes);
+    if (why !== undefined && !kept.some((k) => k.path === disk.path))
+      kept.push({ path: disk.path, kind: 'disk', why });
+  }
+  const inDir = guestDir.real !== undefined ? filesIn(guestDir.real) : [];
+  await refuseRunningGuest(
+    guestIdentity(name, guest, [...inDir, ...volumes.map((v) => v.path)]),
+    paths,
+    'delete',
+    options.running,
+  );
+  if (guestDir.real !== undefined && !options.force) refuseSharedImages(name, guestDir, others);
+  const ownImages = (guest?.disks ?? [])
+    .filter((d) => d.isFile && !kept.some((k) => k.path === d.path))
+    .map((d) => d.path);
   const clones = (await findLinkedClones(paths, ownImages)).filter((c) => c.name !== name);
   const cloneNames = [...new Set(clones.map((c) => c.name))];
   if (cloneNames.length > 0 && !options.force) {
@@ -147,13 +242,37 @@ export async function inspectDelete(
       'delete the clones first, or pass --force to delete it anyway',
     );
   }
+  const log = logPathOf(paths, name);
+  if (isPresent(log)) kept.push({ path: log, kind: 'log', why: 'the creation log stays, as in xen-tools' });
   return {
     name,
     removals,
     addresses: claimedAddresses(paths, name),
     unmarkBases: guest ? await basesFreedBy(paths, guest) : [],
-    kept: isPresent(logPathOf(paths, name)) ? [logPathOf(paths, name)] : [],
+    kept,
   };
+}
+
+/** The regular files directly in `dir` (what a running guest of it would hold). */
+function filesIn(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(dir, e.name));
+}
+
+/** Refuses (E_SHARED_IMAGE) when another guest's cfg names an image inside this guest's directory. */
+function refuseSharedImages(name: string, guestDir: GuestDir, others: ReadonlyMap<string, string>): void {
+  if (guestDir.real === undefined) return;
+  for (const [image, owner] of others) {
+    const real = realpathOf(image);
+    if (!real || !isInside(real, guestDir.real)) continue;
+    throw usageError(
+      'E_SHARED_IMAGE',
+      `guest "${name}": ${guestDir.path} holds ${image}, which the guest "${owner}" uses too; deleting it breaks that guest`,
+      `change ${owner}'s disk line first, or pass --force to delete it anyway`,
+    );
+  }
 }
 
 /** The guest's volumes that exist and no other guest's cfg names; refuses any that is open. */
@@ -162,7 +281,7 @@ async function volumeRemovals(
   name: string,
   guest: GuestFiles | undefined,
   options: DeleteOptions,
-  others: Set<string>,
+  others: ReadonlyMap<string, string>,
 ): Promise<Removal[]> {
   const vg = options.lvm;
   const refs = guestVolumeRefs(
@@ -229,7 +348,7 @@ export function describeDelete(target: DeleteTarget): PlanAction[] {
       kind: 'note',
       text: `no linked clone left: make ${b.images.join(', ')} writable again`,
     })),
-    ...target.kept.map((k): PlanAction => ({ kind: 'note', text: `keep the log ${k}` })),
+    ...target.kept.map((k): PlanAction => ({ kind: 'note', text: `keep ${k.path}: ${k.why}` })),
   ];
 }
 
@@ -252,6 +371,13 @@ export function buildDeletePlan(paths: Paths, targets: readonly DeleteTarget[]):
           continue;
         }
         if (!isPresent(removal.path)) continue;
+        if (removal.kind === 'directory' && !fs.lstatSync(removal.path).isDirectory()) {
+          throw runtimeError(
+            'E_CHANGED',
+            `guest "${target.name}": ${removal.path} is no longer a directory (replaced since it was checked)`,
+            'look at what is there now, then run the delete again',
+          );
+        }
         await clearImmutable(removal.path);
         const aside = path.join(
           path.dirname(removal.path),

@@ -4,9 +4,10 @@
  */
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { runtimeError, usageError } from '../errors.js';
+import { runtimeError } from '../errors.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import type { DiskConfig, DomainConfig } from '../model/domain-config.js';
+import { assertGuestName } from '../model/guest-name.js';
 import { underRoot, type Paths } from '../paths.js';
 
 /** One disk of a guest, with its host path placed under the root. */
@@ -30,20 +31,6 @@ export interface GuestFiles {
   /** `/etc/xen/auto/NAME.cfg`, when present (a symlink or a file). */
   autostartPath: string | undefined;
   logPath: string;
-}
-
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9.-]*$/;
-
-/** Checks a guest name given on the command line (no slashes, no leading dot or dash). */
-export function checkGuestName(name: string): string {
-  if (!NAME_RE.test(name) || name.length > 253) {
-    throw usageError(
-      'E_NAME',
-      `guest name "${name}" is not a host name`,
-      'use letters, digits, dots and dashes, e.g. web2 or web2.example.org',
-    );
-  }
-  return name;
 }
 
 /** `/etc/xen/NAME.cfg` (or the given extension). */
@@ -90,9 +77,12 @@ export function guestDisksOf(paths: Paths, config: DomainConfig): GuestDisk[] {
     });
 }
 
-/** Reads the guest `name` from its cfg; E_NO_GUEST when the cfg is missing. */
+/**
+ * Reads the guest `name` from its cfg; E_NO_GUEST when the cfg is missing. Both `name` and the
+ * cfg's own `name` must be guest names (E_GUEST_NAME): either may become a path later.
+ */
 export function readGuest(paths: Paths, name: string, extension = '.cfg'): GuestFiles {
-  const cfgPath = cfgPathOf(paths, checkGuestName(name), extension);
+  const cfgPath = cfgPathOf(paths, assertGuestName(name, 'command line'), extension);
   if (!existsSync(cfgPath)) {
     throw runtimeError(
       'E_NO_GUEST',
@@ -102,6 +92,7 @@ export function readGuest(paths: Paths, name: string, extension = '.cfg'): Guest
   }
   const cfgText = readFileSync(cfgPath, 'utf8');
   const config = parseXlCfg(cfgText, cfgPath);
+  assertGuestName(config.name, cfgPath);
   const auto = autostartPathOf(paths, name, extension);
   return {
     name,

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import type { EventSink } from '../log/events.js';
+import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
 import { readImageInfo } from '../tools/qemu-img.js';
 import { guestDisksOf } from './guest-files.js';
@@ -42,7 +43,8 @@ export interface ListedGuest {
   ips: string[];
   mac: string | undefined;
   disks: ListedDisk[];
-  running: 'qemu' | 'xl' | false;
+  /** How it was seen running: by name (QEMU registry, xl) or by a process holding its images. */
+  running: 'qemu' | 'xl' | 'image' | false;
   /** Guests whose overlays use this guest's images. */
   clones: string[];
   /** A cfg xl cannot parse: the listing shows what xen-tools' regexes find, and the error. */
@@ -70,6 +72,7 @@ async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions
   let config;
   try {
     config = parseXlCfg(text, cfgPath);
+    assertGuestName(config.name, cfgPath);
   } catch (error) {
     return {
       name: /^\s*name\s*=\s*["']([^'"]+)['"]/im.exec(text)?.[1] ?? path.basename(cfgPath),
@@ -91,7 +94,21 @@ async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions
       describeDisk(d.path, d.config.vdev, d.config.format, d.exists, bases, options.sink),
     ),
   );
-  const seen = await checkGuestRunning(config.name, paths, options.running);
+  const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
+  const seen = await checkGuestRunning(
+    {
+      name: config.name,
+      // The file name is the guest's name too when it is one (xen-tools' NAME.cfg).
+      aliases: guestNameProblem(fileName) === undefined ? [fileName] : [],
+      images: guestDisksOf(paths, config)
+        .filter((d) => d.config.access !== 'ro')
+        .map((d) => d.path),
+      // A base image read by its linked clones' QEMUs: those run, not this guest.
+      isReadingAllowed: true,
+    },
+    paths,
+    options.running,
+  );
   const clones = bases.size > 0 ? await findLinkedClones(paths, [...bases], options.sink) : [];
   return {
     name: config.name,

@@ -19,7 +19,8 @@ import { describeMakeSwap, makeSwap } from '../storage/swap.js';
 import { probeBlock, type BlockIdentity } from '../tools/blkid.js';
 import { listVolumes } from '../tools/lvm.js';
 import { readImageInfo } from '../tools/qemu-img.js';
-import { cfgPathOf, checkGuestName, isPresent, readGuest } from './guest-files.js';
+import { assertGuestName } from '../model/guest-name.js';
+import { cfgPathOf, isPresent, readGuest } from './guest-files.js';
 import { isQcow2File, readBaseMarks } from './linked-base.js';
 import {
   describeGrowContainer,
@@ -30,7 +31,7 @@ import {
   growUndoDescription,
   type Container,
 } from './resize-grow.js';
-import { refuseRunningGuest, type RunningCheckOptions } from './running.js';
+import { readGuestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
 
 export interface ResizeOptions {
   /** New size of the root disk, bytes (undefined: leave it). */
@@ -168,12 +169,17 @@ export async function buildResizePlan(
   rawName: string,
   options: ResizeOptions,
 ): Promise<{ plan: Plan; outcome: ResizeOutcome }> {
-  const name = checkGuestName(rawName);
+  const name = assertGuestName(rawName, 'command line');
   if (options.diskSize === undefined && options.swapSize === undefined) {
     throw usageError('E_USAGE', `guest "${name}": nothing to resize`, 'give --size=SIZE and/or --swap=SIZE');
   }
-  await refuseRunningGuest(name, paths, 'resize', options.running);
   const found = locate(paths, name, options);
+  const identity = readGuestIdentity(
+    paths,
+    name,
+    [found.disk, found.swap].filter((p) => p !== undefined),
+  );
+  await refuseRunningGuest(identity, paths, 'resize', options.running);
   const targets: ResizeTarget[] = [];
   if (options.diskSize !== undefined)
     targets.push(await inspectTarget('disk', found.disk, options.diskSize, name));
@@ -199,7 +205,7 @@ export async function buildResizePlan(
         const lock = await acquireLock(path.join(paths.lockDir, `guest-${name}.lock`), `guest "${name}"`);
         ctx.undo.push(`release the lock of guest ${name}`, () => lock.release());
         ctx.undo.afterCommit(`release the lock of guest ${name}`, () => lock.release());
-        await refuseRunningGuest(name, paths, 'resize', options.running);
+        await refuseRunningGuest(identity, paths, 'resize', options.running);
       },
     },
     ...targets.map((t, i) => resizeStep(t, outcome.targets[i]!)),

@@ -18,7 +18,8 @@ import { parseVolumePath } from '../storage/lvm-guest.js';
 import { runCommand } from '../tools/exec.js';
 import { listVolumes } from '../tools/lvm.js';
 import { mountArgv, mountFs, unmountFs, type MountOptions } from '../tools/mount.js';
-import { cfgPathOf, checkGuestName, isPresent, readGuest } from './guest-files.js';
+import { assertGuestName } from '../model/guest-name.js';
+import { cfgPathOf, isPresent, readGuest } from './guest-files.js';
 import {
   closeRawView,
   mountTree,
@@ -28,7 +29,7 @@ import {
   type RawView,
 } from './image-access.js';
 import { isQcow2File, readBaseMarks } from './linked-base.js';
-import { refuseRunningGuest, type RunningCheckOptions } from './running.js';
+import { readGuestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
 
 export interface UpdateOptions {
   /** `--dir`: the root image is DIR/domains/NAME/disk.img. */
@@ -155,9 +156,10 @@ export async function buildUpdatePlan(
   rawName: string,
   options: UpdateOptions,
 ): Promise<{ plan: Plan; outcome: UpdateOutcome }> {
-  const name = checkGuestName(rawName);
+  const name = assertGuestName(rawName, 'command line');
   const { image, format } = rootImageOf(paths, name, options);
-  await refuseRunningGuest(name, paths, 'update', options.running);
+  const identity = readGuestIdentity(paths, name, [image]);
+  await refuseRunningGuest(identity, paths, 'update', options.running);
   await refuseOpenVolume(image);
   refuseBaseImage(paths, name, image);
   const outcome: UpdateOutcome = {
@@ -191,7 +193,7 @@ export async function buildUpdatePlan(
         const lock = await acquireLock(path.join(paths.lockDir, `guest-${name}.lock`), `guest "${name}"`);
         ctx.undo.push(`release the lock of guest ${name}`, () => lock.release());
         ctx.undo.afterCommit(`release the lock of guest ${name}`, () => lock.release());
-        await refuseRunningGuest(name, paths, 'update', options.running);
+        await refuseRunningGuest(identity, paths, 'update', options.running);
         await refuseOpenVolume(image);
         const view = await openRawView(image, format, ctx);
         const tree = await mountTree(view.rawPath, ctx);

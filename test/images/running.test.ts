@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkGuestRunning } from '../../src/images/running.js';
+import type { GuestDisk } from '../../src/images/guest-files.js';
+import { checkGuestRunning, guestIdentity, refuseRunningGuest } from '../../src/images/running.js';
 import { makePaths } from '../../src/paths.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-running-'));
@@ -39,7 +41,7 @@ afterAll(() => {
 describe('checkGuestRunning', () => {
   it('asks xl on a Xen host', async () => {
     const seen = await checkGuestRunning('web1', paths, { sysRoot: sysRoot('xen') });
-    expect(seen).toEqual({ running: true, by: 'xl' });
+    expect(seen).toEqual({ running: true, by: 'xl', name: 'web1' });
     expect(fs.existsSync(path.join(scratch, 'xl-ran'))).toBe(true);
   });
 
@@ -57,6 +59,68 @@ describe('checkGuestRunning', () => {
       sysRoot: sysRoot(undefined),
       xl: path.join(scratch, 'bin/xl'),
     });
-    expect(seen).toEqual({ running: true, by: 'xl' });
+    expect(seen).toEqual({ running: true, by: 'xl', name: 'web1' });
+  });
+});
+
+describe('checkGuestRunning under every name and by its images', () => {
+  it('asks xl for the name in the cfg too', async () => {
+    const bin = fs.mkdtempSync(path.join(scratch, 'xl-'));
+    // An xl that knows only the domain prod-web.
+    fs.writeFileSync(
+      path.join(bin, 'xl'),
+      `#!/bin/sh\n[ "$2" = prod-web ] || exit 1\nprintf 'Name ID\\nprod-web 4\\n'\n`,
+      { mode: 0o755 },
+    );
+    const seen = await checkGuestRunning({ name: 'web1', aliases: ['prod-web'] }, paths, {
+      xl: path.join(bin, 'xl'),
+    });
+    expect(seen).toEqual({ running: true, by: 'xl', name: 'prod-web' });
+  });
+
+  it('refuses a name that is not one path component before looking it up', async () => {
+    await expect(checkGuestRunning({ name: 'web1', aliases: ['../../etc'] }, paths)).rejects.toMatchObject({
+      code: 'E_GUEST_NAME',
+    });
+  });
+
+  it('names the process holding an image, and lets a reader pass where reading is allowed', async () => {
+    const image = path.join(scratch, 'held.img');
+    fs.writeFileSync(image, 'x');
+    const reader = spawn('sh', ['-c', `exec 3<'${image}'; exec sleep 60`], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 50 && !fs.readdirSync(`/proc/${reader.pid}/fd`).includes('3'); i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const guest = { name: 'web1', images: [image] };
+      await expect(refuseRunningGuest(guest, paths, 'delete', { xl: false })).rejects.toMatchObject({
+        code: 'E_RUNNING',
+        message: expect.stringContaining(`its image ${image} is in use: `) as string,
+      });
+      expect(await checkGuestRunning({ ...guest, isReadingAllowed: true }, paths, { xl: false })).toEqual({
+        running: false,
+      });
+    } finally {
+      reader.kill('SIGKILL');
+    }
+  });
+});
+
+describe('guestIdentity', () => {
+  it('holds the file name, the cfg name and the writable images, not the read-only ones', () => {
+    const disk = (target: string, access: 'rw' | 'ro'): GuestDisk => ({
+      path: target,
+      exists: true,
+      isFile: true,
+      config: { target, format: 'raw', vdev: 'xvda', access, isCdrom: false, raw: '' },
+    });
+    const guest = {
+      config: { name: 'prod-web' },
+      disks: [disk('/srv/domains/web1/disk.img', 'rw'), disk('/srv/data/shared.img', 'ro')],
+    };
+    expect(guestIdentity('web1', guest, ['/srv/domains/web1/swap.img'])).toEqual({
+      name: 'web1',
+      aliases: ['prod-web'],
+      images: ['/srv/domains/web1/disk.img', '/srv/domains/web1/swap.img'],
+    });
   });
 });

@@ -40,7 +40,10 @@ export function renderDeleteLines(target: DeleteTarget, dryRun: boolean): string
     lines.push(
       `${dryRun ? 'Would make' : 'Made'} writable again (no linked clone left): ${b.images.join(', ')}`,
     );
-  for (const k of target.kept) lines.push(`Kept: ${k}`);
+  for (const k of target.kept) {
+    // A disk line xenkit will not follow is a warning: the user may have expected it to go.
+    lines.push(k.kind === 'log' ? `Kept: ${k.path}` : `Warning: not deleting ${k.path}: ${k.why}`);
+  }
   return lines;
 }
 
@@ -78,15 +81,17 @@ export function addDeleteImageCommand(program: Command, deps: ImageCommandDeps):
     .summary('delete stopped guests: images, config, autostart link')
     .description(
       'Delete the stopped guests NAME...: their autostart link, /etc/xen/NAME.cfg and image directory ' +
-        'DIR/domains/NAME (and image files the cfg names that no other guest uses), the logical volumes ' +
-        'of an LVM guest (--lvm VG: NAME-disk, NAME-swap, and every /dev/VG/NAME-* the cfg names), and give back an ' +
-        '--ip=auto address. The log /var/log/xen-tools/NAME.log is kept, as xen-tools keeps it. A running ' +
-        'guest is skipped; a guest whose images back linked clones is refused without --force.',
+        'DIR/domains/NAME, the logical volumes of an LVM guest (--lvm VG: NAME-disk, NAME-swap, and every ' +
+        '/dev/VG/NAME-* the cfg names), and give back an --ip=auto address. Nothing else: a disk the cfg ' +
+        'names outside DIR/domains/NAME (or reached through a symlink out of it) is reported and kept. ' +
+        'The log /var/log/xen-tools/NAME.log is kept, as xen-tools keeps it. A running guest (by name, or ' +
+        'by a process holding its images) is skipped; a guest whose images back linked clones or hold ' +
+        "another guest's image is refused without --force.",
     )
     .argument('<names...>', 'guests to delete')
     .option('--dir <dir>', 'the images are in DIR/domains/NAME (default: where the cfg says)')
     .option('--lvm <vg>', 'also remove the volumes /dev/VG/NAME-disk and NAME-swap (even without a cfg)')
-    .option('--force', 'delete a guest even though linked clones use its images (they break)')
+    .option('--force', 'delete a guest even though linked clones or other guests use its images (they break)')
     .option('--dry-run', 'say what would be deleted, delete nothing')
     .option('--json', 'print the result as JSON')
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')

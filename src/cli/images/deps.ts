@@ -41,8 +41,9 @@ export async function forEachGuest(
     } catch (error) {
       status = Math.max(status, exitCodeFor(error));
       if (error instanceof XenkitError && error.code === 'E_RUNNING' && !run.json) {
-        // xen-tools' own words, so scripts that look for them keep working.
+        // xen-tools' own words, so scripts that look for them keep working; then the evidence.
         io.stdout.write(`Skipping xen guest '${name}' - it appears to be running.\n`);
+        printError(run.prog, error, io, false);
       } else if (!run.json) printError(run.prog, error, io, false);
       results.push({
         name,

@@ -23,7 +23,8 @@ export function renderListedGuest(guest: ListedGuest): string {
     const base = disk.isBase ? ', read-only base of linked clones' : '';
     lines.push(`Disk: ${disk.vdev} ${disk.path} (${disk.format}, ${sizes}${parent}${base})`);
   }
-  lines.push(`State: ${guest.running ? `running (${guest.running})` : 'stopped'}`);
+  const how = guest.running === 'image' ? 'its image is in use' : guest.running;
+  lines.push(`State: ${guest.running ? `running (${how})` : 'stopped'}`);
   if (guest.clones.length > 0) lines.push(`Clones: ${guest.clones.join(', ')}`);
   if (guest.error) lines.push(`Error: ${guest.error}`);
   return `${lines.join('\n')}\n`;

@@ -69,6 +69,47 @@ describe('xen-delete-image', () => {
   });
 });
 
+describe('xen-delete-image and the disks it leaves', () => {
+  function guestWithSharedData(): string {
+    paths = makeRoot();
+    const cfg = makeFakeGuest(paths, 'foo');
+    const data = path.join(paths.root, 'srv/data/shared.img');
+    fs.mkdirSync(path.dirname(data), { recursive: true });
+    fs.writeFileSync(data, 'data');
+    fs.writeFileSync(
+      cfg,
+      fs.readFileSync(cfg, 'utf8').replace('disk = [\n', `disk = [\n  'file:${data},xvdb,r',\n`),
+    );
+    return data;
+  }
+
+  it.each([[[]], [['--dry-run']]])(
+    'warns that it keeps a disk outside DIR/domains/NAME (%j)',
+    async (extra) => {
+      const data = guestWithSharedData();
+      const c = capture();
+      expect(await deleteMain([`--root=${paths.root}`, ...extra, 'foo'], c.io, { xl: false })).toBe(0);
+      expect(c.out()).toContain(
+        `Warning: not deleting ${data}: outside the guest's directory ${paths.root}/srv/domains/foo; xenkit deletes only what it made\n`,
+      );
+      expect(fs.readFileSync(data, 'utf8')).toBe('data');
+    },
+  );
+
+  it('lists it under kept with why in --json', async () => {
+    const data = guestWithSharedData();
+    const c = capture();
+    expect(
+      await deleteMain([`--root=${paths.root}`, '--json', '--dry-run', 'foo'], c.io, { xl: false }),
+    ).toBe(0);
+    const body = JSON.parse(c.out()) as { guests: { kept: { path: string; kind: string; why: string }[] }[] };
+    expect(body.guests[0]?.kept).toEqual([
+      { path: data, kind: 'disk', why: expect.stringContaining('outside the guest') as string },
+      { path: `${paths.logDir}/foo.log`, kind: 'log', why: 'the creation log stays, as in xen-tools' },
+    ]);
+  });
+});
+
 describe('xen-list-images', () => {
   it('prints the xen-tools lines for each guest, then disks and state, blank-line separated', async () => {
     paths = makeRoot();

@@ -1,0 +1,136 @@
+/**
+ * Who holds an image: a process with it open (a /proc/PID/fd scan, like fuser), a lock on it in
+ * /proc/locks (QEMU takes OFD locks on every image it opens), or a loop device backed by it.
+ * This finds a running guest whatever its name, driver or registry record says: a QEMU whose xm
+ * died, a guest started by hand, a cfg whose `name` differs from its file name.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { isLockOn, isWritableFdInfo, parseLinkTarget, parseProcLocks } from '../formats/proc-files.js';
+
+/** One holder of an image. */
+export interface ImageHolder {
+  /** The image (as the caller named it). */
+  image: string;
+  /** `fd`: a process has it open; `lock`: a lock whose owner is not visible here; `loop`: a loop device. */
+  via: 'fd' | 'lock' | 'loop';
+  pid?: number;
+  /** The process name (/proc/PID/comm). */
+  comm?: string;
+  /** The loop device, for `loop`. */
+  device?: string;
+  /** Whether it may write the image (false: opened read-only; undefined: not known). */
+  isWriter: boolean | undefined;
+}
+
+export interface HolderScanOptions {
+  /** Where /proc and /sys are (tests). Default `/`. */
+  hostRoot?: string;
+  /** Processes not to count (default: this one, which may have the image open itself). */
+  ignorePids?: readonly number[];
+}
+
+/** What identifies a file: device and inode, or for a block device its device number. */
+type FileKey = string;
+
+function keyOf(stat: fs.BigIntStats): FileKey {
+  return stat.isBlockDevice() ? `b:${stat.rdev}` : `f:${stat.dev}:${stat.ino}`;
+}
+
+function statOrUndefined(file: string): fs.BigIntStats | undefined {
+  try {
+    return fs.statSync(file, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function listOrEmpty(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Every holder of any of `images` (missing images have none). */
+export function findImageHolders(images: readonly string[], options: HolderScanOptions = {}): ImageHolder[] {
+  const root = options.hostRoot ?? '/';
+  const ignore = new Set(options.ignorePids ?? [process.pid]);
+  const wanted = new Map<FileKey, { image: string; stat: fs.BigIntStats }>();
+  for (const image of images) {
+    const stat = statOrUndefined(image);
+    if (stat && (stat.isFile() || stat.isBlockDevice())) wanted.set(keyOf(stat), { image, stat });
+  }
+  if (wanted.size === 0) return [];
+  const holders: ImageHolder[] = [];
+  const seen = new Set<string>();
+  const add = (holder: ImageHolder): void => {
+    const id = `${holder.image}\0${holder.via}\0${holder.pid ?? ''}\0${holder.device ?? ''}\0${holder.isWriter}`;
+    if (!seen.has(id)) holders.push(holder);
+    seen.add(id);
+  };
+  const proc = path.join(root, 'proc');
+  for (const entry of listOrEmpty(proc)) {
+    if (!/^\d+$/.test(entry) || ignore.has(Number(entry))) continue;
+    const fdDir = path.join(proc, entry, 'fd');
+    for (const fd of listOrEmpty(fdDir)) {
+      let link: string;
+      try {
+        link = fs.readlinkSync(path.join(fdDir, fd));
+      } catch {
+        continue;
+      }
+      // Pipes, sockets and anonymous inodes are nobody's image: no stat for them.
+      if (!parseLinkTarget(link)) continue;
+      const stat = statOrUndefined(path.join(fdDir, fd));
+      const hit = stat && wanted.get(keyOf(stat));
+      if (!hit) continue;
+      add({
+        image: hit.image,
+        via: 'fd',
+        pid: Number(entry),
+        comm: readOrUndefined(path.join(proc, entry, 'comm'))?.trim(),
+        isWriter: isWritableFdInfo(readOrUndefined(path.join(proc, entry, 'fdinfo', fd)) ?? ''),
+      });
+    }
+  }
+  // A lock whose holder the fd scan missed (another PID namespace, a process gone from view).
+  const locks = parseProcLocks(readOrUndefined(path.join(proc, 'locks')) ?? '');
+  for (const { image, stat } of wanted.values()) {
+    if (!stat.isFile() || holders.some((h) => h.image === image)) continue;
+    const lock = locks.find((l) => isLockOn(l, stat.dev, stat.ino) && !(l.pid && ignore.has(l.pid)));
+    if (lock) add({ image, via: 'lock', pid: lock.pid, isWriter: undefined });
+  }
+  const block = path.join(root, 'sys/block');
+  for (const dev of listOrEmpty(block).filter((d) => d.startsWith('loop'))) {
+    const backing = parseLinkTarget(readOrUndefined(path.join(block, dev, 'loop/backing_file')) ?? '');
+    if (!backing || backing.isDeleted) continue;
+    const stat = statOrUndefined(backing.path);
+    const hit = stat && wanted.get(keyOf(stat));
+    if (!hit) continue;
+    const readOnly = readOrUndefined(path.join(block, dev, 'ro'))?.trim();
+    add({
+      image: hit.image,
+      via: 'loop',
+      device: `/dev/${dev}`,
+      isWriter: readOnly === undefined ? undefined : readOnly !== '1',
+    });
+  }
+  return holders;
+}
+
+/** `qemu-system-x86 (pid 4517) has it open`, for messages. */
+export function describeHolder(holder: ImageHolder): string {
+  if (holder.via === 'loop') return `the loop device ${holder.device ?? '?'} is backed by it`;
+  if (holder.via === 'lock') return `it is locked${holder.pid ? ` by pid ${holder.pid}` : ''} (/proc/locks)`;
+  return `${holder.comm ?? 'a process'} (pid ${holder.pid ?? '?'}) has it open`;
+}
