@@ -98,7 +98,13 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   };
   const stagingParent =
     spec.storage.kind === 'file' ? spec.storage.guestDir : path.join(paths.cacheDir, 'staging');
-  const staging = path.join(stagingParent, `.xenkit-tree-${spec.hostname}-${randomBytes(4).toString('hex')}`);
+  // The tree sits one level down in a 0700 directory: the installer gives the tree's own root mode
+  // 0755, and no other user may reach the guest's keys, hash or setuid programs meanwhile.
+  const stagingBox = path.join(
+    stagingParent,
+    `.xenkit-tree-${spec.hostname}-${randomBytes(4).toString('hex')}`,
+  );
+  const staging = path.join(stagingBox, 'root');
   const isReplacing = spec.force;
   const steps: PlanStep[] = [];
 
@@ -130,14 +136,19 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   steps.push({
     id: 'install.staging',
     title: 'Create the staging directory for the root tree',
-    actions: [{ kind: 'mkdir', path: staging, mode: 0o755 }],
+    actions: [
+      { kind: 'mkdir', path: stagingBox, mode: 0o700 },
+      { kind: 'mkdir', path: staging, mode: 0o755 },
+    ],
     run: async (ctx) => {
       await makeDirWithUndo(stagingParent, ctx);
-      await fs.mkdir(staging, { mode: 0o755 });
-      ctx.undo.push(`remove staging tree ${staging}`, async () => {
-        await releaseTarget(staging, ctx.sink);
-        await removeTree(staging, { sink: ctx.sink });
+      await fs.mkdir(stagingBox, { mode: 0o700 });
+      ctx.undo.push(`remove staging tree ${stagingBox}`, async () => {
+        await releaseTarget(stagingBox, ctx.sink);
+        await removeTree(stagingBox, { sink: ctx.sink });
       });
+      await fs.chmod(stagingBox, 0o700);
+      await fs.mkdir(staging, { mode: 0o755 });
     },
   });
 
@@ -187,11 +198,11 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   steps.push({
     id: 'install.cleanup',
     title: 'Remove the staging tree',
-    actions: [{ kind: 'remove', path: staging }],
+    actions: [{ kind: 'remove', path: stagingBox }],
     run: async (ctx) => {
-      await releaseTarget(staging, ctx.sink);
+      await releaseTarget(stagingBox, ctx.sink);
       // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
-      await removeTree(staging, { sink: ctx.sink, signal: ctx.signal });
+      await removeTree(stagingBox, { sink: ctx.sink, signal: ctx.signal });
     },
   });
 
