@@ -122,12 +122,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       ctx.state.set('lock', lock);
       // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
       if (spec.install.enabled) startHostKeysAhead(spec.name, ctx, hostKeyPoolDir(paths.cacheDir));
-      if (spec.network.autoIp) {
-        const ipfile = path.join(paths.confDir, 'ips.txt');
-        const claimed = await claimIp(paths, ipfile, spec.hostname);
-        ctx.undo.push(`release address ${claimed.address}`, () => releaseIp(paths, claimed.address));
-        outcome.address = claimed.address;
-      }
+      if (spec.network.autoIp) await claimAutoAddress(spec, paths, ctx, outcome);
     },
   });
 
@@ -336,6 +331,44 @@ function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite
     });
   }
   return steps;
+}
+
+/**
+ * Claims the `--ip=auto` address under the pool's lock: the one validation showed if it is still
+ * free, else the next free one (another run took it meanwhile). The spec then holds the claimed
+ * address, so the network config, hosts file and domain config written later name the address
+ * the summary shows.
+ */
+async function claimAutoAddress(
+  spec: GuestSpec,
+  paths: Paths,
+  ctx: StepContext,
+  outcome: CreateImageOutcome,
+): Promise<void> {
+  const index = spec.network.addresses.findIndex((a) => a.pool !== undefined);
+  const picked = spec.network.addresses[index];
+  const ipfile = picked?.pool ?? path.join(paths.confDir, 'ips.txt');
+  const claimed = await claimIp(
+    paths,
+    ipfile,
+    spec.hostname,
+    path.dirname(spec.output.cfgPath),
+    picked?.address,
+  );
+  ctx.undo.push(`release address ${claimed.address}`, () => releaseIp(paths, claimed.address));
+  if (picked && picked.address !== claimed.address) {
+    ctx.sink({
+      type: 'info',
+      message: `--ip=auto: ${picked.address} was taken by another run meanwhile; this guest gets ${claimed.address}`,
+    });
+    // A prefix from the pool's range wins; else the one validation chose (--netmask or default).
+    spec.network.addresses[index] = {
+      ...picked,
+      address: claimed.address,
+      prefix: claimed.prefix ?? picked.prefix,
+    };
+  }
+  outcome.address = claimed.address;
 }
 
 function rawWorkName(disk: string): string {
