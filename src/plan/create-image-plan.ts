@@ -308,25 +308,43 @@ function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite
     steps.push({
       id: 'storage.swap',
       title: `Make the swap ${swap}`,
+      // A qcow2 guest's swap is qcow2 too, as its cfg says: made raw, then converted like the disk.
       actions: [
         ...(isFile
-          ? describeCreateImageFile({ path: swap, size: spec.swap.size, allocation, overwrite })
+          ? describeCreateImageFile({
+              path: swap,
+              size: spec.swap.size,
+              allocation: qcow2 ? 'sparse' : allocation,
+              overwrite,
+            })
           : []),
         ...describeMakeSwap({ target: swap, uuid: ids.swapUuid }),
+        ...(qcow2
+          ? describeConvertToQcow2({ source: `${swap}.raw`, target: swap, allocation, overwrite })
+          : []),
       ],
       run: async (ctx) => {
         let target = swap;
         if (isFile) {
           const image = await createImageFile(
-            { path: swap, size: spec.swap!.size, allocation, overwrite },
+            {
+              path: qcow2 ? rawWorkName(swap) : swap,
+              size: spec.swap!.size,
+              allocation: qcow2 ? 'sparse' : allocation,
+              overwrite,
+            },
             ctx,
           );
           target = image.workPath;
-          remember(ctx, image);
+          if (!qcow2) remember(ctx, image);
         } else {
           await prepareDevice(swap);
         }
         await makeSwap({ target, uuid: ids.swapUuid }, ctx);
+        if (qcow2) {
+          await convertToQcow2({ source: target, target: swap, allocation, overwrite }, ctx);
+          await discardImageFile(target, ctx);
+        }
       },
     });
   }
