@@ -17,9 +17,11 @@ export function ownDirProblem(dir: string): string | undefined {
   }
   if (st.isSymbolicLink()) return 'is a symbolic link';
   if (!st.isDirectory()) return 'is not a directory';
+  // Root's own directories are trusted by everyone (an unprivileged run then fails to write there).
   const euid = process.geteuid?.();
-  if (euid !== undefined && st.uid !== euid)
-    return `is owned by uid ${st.uid}, not by uid ${euid} (this run)`;
+  if (euid !== undefined && st.uid !== euid && st.uid !== 0) {
+    return `is owned by uid ${st.uid}, neither root nor this run's uid ${euid}`;
+  }
   if ((st.mode & 0o022) !== 0) return `is writable by ${st.mode & 0o002 ? 'every user' : 'its group'}`;
   // A parent anyone may write to lets them rename the directory away, unless it is sticky (/tmp).
   const parent = path.dirname(dir);
@@ -33,7 +35,7 @@ export function ownDirProblem(dir: string): string | undefined {
 
 /**
  * Creates `dir` (and missing parents) with `mode`, then checks it: a directory, not a symbolic
- * link, owned by this run's user and writable by no one else. Throws E_UNSAFE_DIR naming it.
+ * link, owned by root or this run's user, writable by its owner only. Throws E_UNSAFE_DIR naming it.
  */
 export function ensureOwnDir(dir: string, mode = 0o755): void {
   fs.mkdirSync(dir, { recursive: true, mode });
