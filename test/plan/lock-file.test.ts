@@ -33,6 +33,31 @@ describe('acquireLock', () => {
     lock.release();
   });
 
+  it('takes over a stale lock whose takeover was left half done by a process that died', async () => {
+    const file = path.join(dir, 'half.lock');
+    fs.writeFileSync(file, `${deadPid()}\n`);
+    fs.writeFileSync(`${file}.takeover`, `${deadPid()}\n`);
+    const lock = await acquireLock(file, 'guest "half"');
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(String(process.pid));
+    expect(fs.existsSync(`${file}.takeover`)).toBe(false);
+    lock.release();
+  });
+
+  it('waits while another live process takes a stale lock over, then reports it locked', async () => {
+    const file = path.join(dir, 'busy.lock');
+    fs.writeFileSync(file, `${deadPid()}\n`);
+    fs.writeFileSync(`${file}.takeover`, `${process.pid}\n`);
+    const pending = acquireLock(file, 'guest "busy"', 2_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The taker finishes: the stale lock is gone and the taker holds it.
+    fs.writeFileSync(file, `${process.ppid}\n`);
+    fs.rmSync(`${file}.takeover`);
+    await expect(pending).rejects.toThrow(
+      `guest "busy" is locked by another xenkit process (pid ${process.ppid})`,
+    );
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${process.ppid}\n`);
+  });
+
   it('lets exactly one of many processes hold a lock at a time while each takes over a stale one', async () => {
     const race = fs.mkdtempSync(path.join(dir, 'race-'));
     const file = path.join(race, 'lock/contested.lock');
