@@ -23,7 +23,10 @@ export interface Paths {
   libDir: string;
   /** Caches: root trees, packages (`/var/cache/xenkit`). */
   cacheDir: string;
-  /** Locks (`/run/lock/xenkit`). */
+  /**
+   * Locks (`/run/xenkit/lock`): under root's own /run/xenkit, not the world-writable /run/lock,
+   * where any user could make the directory first.
+   */
   lockDir: string;
   /** Hook and role directories shipped by the admin (`/etc/xen-tools/hooks.d`, `role.d`). */
   hooksDir: string;
@@ -51,7 +54,7 @@ export function makePaths(root: string): Paths {
     stateDir: at('run/xenkit'),
     libDir: at('var/lib/xenkit'),
     cacheDir: at('var/cache/xenkit'),
-    lockDir: at('run/lock/xenkit'),
+    lockDir: at('run/xenkit/lock'),
     hooksDir: at('etc/xen-tools/hooks.d'),
     roleDir: at('etc/xen-tools/role.d'),
     skelDir: at('etc/xen-tools/skel'),

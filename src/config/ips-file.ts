@@ -6,12 +6,13 @@
  * it is marked, when any domain config in /etc/xen names it in a vif `ip=`, or when it is listed
  * in the state file /var/lib/xenkit/ips.used (`ADDRESS NAME`), written under a lock.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError, ValidationErrors, type XenkitError } from '../errors.js';
 import { broadcastOf, formatIp, networkOf, parseIp, parseIpWithPrefix } from '../model/net-address.js';
 import type { Paths } from '../paths.js';
 import { withLock } from '../plan/lock-file.js';
+import { ensureOwnDir } from '../plan/own-dir.js';
 
 /** One line of the pool: a single address or a range. */
 export interface PoolEntry {
@@ -30,6 +31,8 @@ export interface PoolEntry {
 export interface PoolAddress {
   address: string;
   prefix: number | undefined;
+  /** The ips file it came from. */
+  file: string;
 }
 
 /** Most addresses looked at in one range, so an IPv6 /64 does not mean 2^64 steps. */
@@ -122,34 +125,49 @@ export async function findUsedAddresses(paths: Paths, configDir = paths.xenDir):
   return used;
 }
 
-/** The first free address of the pool file, without claiming it; undefined when none is left. */
+/**
+ * The first free address of the pool file, without claiming it; undefined when none is left.
+ * `preferred` (the address validation showed) is taken first when it is still free.
+ */
 export async function findFreeIp(
   paths: Paths,
   ipfile: string,
   configDir?: string,
+  preferred?: string,
 ): Promise<PoolAddress | undefined> {
   const text = await readFile(ipfile, 'utf8');
-  const entries = parseIpsFile(text, ipfile);
+  const entries = parseIpsFile(text, ipfile).filter((entry) => !entry.isMarkedUsed);
   const used = await findUsedAddresses(paths, configDir);
+  const wanted = preferred === undefined ? undefined : parseIp(preferred, 'address');
+  if (wanted && !used.has(wanted.text)) {
+    const entry = entries.find(
+      (e) => e.family === wanted.family && e.first <= wanted.value && wanted.value <= e.last,
+    );
+    if (entry) return { address: wanted.text, prefix: entry.prefix, file: ipfile };
+  }
   for (const entry of entries) {
-    if (entry.isMarkedUsed) continue;
     for (let value = entry.first, n = 0; value <= entry.last && n < MAX_SCAN; value += 1n, n += 1) {
       const address = formatIp(entry.family, value);
-      if (!used.has(address)) return { address, prefix: entry.prefix };
+      if (!used.has(address)) return { address, prefix: entry.prefix, file: ipfile };
     }
   }
   return undefined;
 }
 
-/** Takes the first free address for `name` under the lock and records it; throws when none is left. */
+/**
+ * Takes a free address for `name` under the lock (`preferred` when it is still free, else the
+ * first one) and records it; throws when none is left. Finding and recording under one lock is
+ * what keeps two runs from taking the same address.
+ */
 export async function claimIp(
   paths: Paths,
   ipfile: string,
   name: string,
   configDir?: string,
+  preferred?: string,
 ): Promise<PoolAddress> {
   return withLock(path.join(paths.lockDir, 'ips.lock'), 'the address pool', async () => {
-    const free = await findFreeIp(paths, ipfile, configDir);
+    const free = await findFreeIp(paths, ipfile, configDir, preferred);
     if (!free) {
       throw runtimeError(
         'E_IP_EXHAUSTED',
@@ -158,7 +176,7 @@ export async function claimIp(
       );
     }
     const state = usedStateFile(paths);
-    await mkdir(path.dirname(state), { recursive: true });
+    ensureOwnDir(path.dirname(state));
     const before = await readOptional(state);
     await writeFile(
       state,

@@ -77,7 +77,7 @@ export async function validateNetwork(
       if (!picked || !address) continue;
       const prefix =
         picked.prefix ?? (address.family === 4 ? netmask : undefined) ?? (address.family === 4 ? 24 : 64);
-      addresses.push({ address: address.text, prefix });
+      addresses.push({ address: address.text, prefix, pool: picked.file });
       parsed.push({ address, prefix });
       continue;
     }

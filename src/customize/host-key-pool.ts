@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventSink } from '../log/events.js';
 import { acquireLock, isAlive, lockHolder, type LockHandle } from '../plan/lock-file.js';
+import { ensureOwnDir } from '../plan/own-dir.js';
 import { settleAll } from '../plan/settle-all.js';
 import { runCommand, spawnDetached } from '../tools/exec.js';
 import { generateKeyPair } from '../tools/ssh-keygen.js';
@@ -80,9 +81,9 @@ function readSize(dir: string): number {
   return Number.isInteger(size) && size > 0 ? Math.min(size, MAX_POOL_SIZE) : 0;
 }
 
-/** Creates the pool directory (under root's cache directory) and makes it private: 0700. */
+/** Creates the pool directory (under root's cache directory), checks it is xenkit's own, and makes it private: 0700. */
 function ensurePoolDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensureOwnDir(dir, 0o700);
   fs.chmodSync(dir, 0o700);
 }
 

@@ -11,6 +11,7 @@ import { checkExtFs } from '../tools/e2fsck.js';
 import { makeSwapSignature } from '../tools/mkfs.js';
 import { createOverlay } from '../tools/qemu-img.js';
 import { settleAll } from '../plan/settle-all.js';
+import { createPrivateFile } from '../storage/image-file.js';
 import { setBtrfsUuid } from '../tools/btrfstune.js';
 import { setExtUuid } from '../tools/tune2fs.js';
 import { readExtFeatures, setExtUuidKeepingSeed } from '../tools/tune2fs-uuid.js';
@@ -42,17 +43,17 @@ export async function cloneImage(
 ): Promise<ClonedDisk> {
   const target = change.target;
   const exec = { sink: ctx.sink, signal: ctx.signal };
+  // Made 0600 (and never over an existing file) before the tool writes into it: qemu-img would
+  // make it 0644 and cp copies a base image's 0400; the clone's image holds the guest's secrets.
+  await createPrivateFile(target);
   // Registered before the tool runs: a cancelled cp leaves a partial file that must go too.
   ctx.undo.push(`remove image ${target}`, () => fs.rm(target, { force: true }));
   if (linked) {
     // The format the cfg names, never a probe of the image: a raw guest disk can be made to look
     // like qcow2 (with a backing file of the attacker's choosing) by whoever ran inside it.
     await createOverlay(disk.path, change.from.format, target, exec);
-    await fs.chmod(target, 0o600);
   } else {
     await copyImage(disk.path, target, exec);
-    // A base image is 0400; the clone's own image is writable by root only, like created ones.
-    await fs.chmod(target, 0o600);
   }
   return {
     source: disk.path,

@@ -102,7 +102,13 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   };
   const stagingParent =
     spec.storage.kind === 'file' ? spec.storage.guestDir : path.join(paths.cacheDir, 'staging');
-  const staging = path.join(stagingParent, `.xenkit-tree-${spec.hostname}-${randomBytes(4).toString('hex')}`);
+  // The tree sits one level down in a 0700 directory: the installer gives the tree's own root mode
+  // 0755, and no other user may reach the guest's keys, hash or setuid programs meanwhile.
+  const stagingBox = path.join(
+    stagingParent,
+    `.xenkit-tree-${spec.hostname}-${randomBytes(4).toString('hex')}`,
+  );
+  const staging = path.join(stagingBox, 'root');
   const isReplacing = spec.force;
   const steps: PlanStep[] = [];
 
@@ -121,12 +127,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       if (isReplacing) await inputs.refuseIfRunning?.();
       // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
       if (spec.install.enabled) startHostKeysAhead(spec.name, ctx, hostKeyPoolDir(paths.cacheDir));
-      if (spec.network.autoIp) {
-        const ipfile = path.join(paths.confDir, 'ips.txt');
-        const claimed = await claimIp(paths, ipfile, spec.hostname);
-        ctx.undo.push(`release address ${claimed.address}`, () => releaseIp(paths, claimed.address));
-        outcome.address = claimed.address;
-      }
+      if (spec.network.autoIp) await claimAutoAddress(spec, paths, ctx, outcome);
     },
   });
 
@@ -135,14 +136,19 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   steps.push({
     id: 'install.staging',
     title: 'Create the staging directory for the root tree',
-    actions: [{ kind: 'mkdir', path: staging, mode: 0o755 }],
+    actions: [
+      { kind: 'mkdir', path: stagingBox, mode: 0o700 },
+      { kind: 'mkdir', path: staging, mode: 0o755 },
+    ],
     run: async (ctx) => {
       await makeDirWithUndo(stagingParent, ctx);
-      await fs.mkdir(staging, { mode: 0o755 });
-      ctx.undo.push(`remove staging tree ${staging}`, async () => {
-        await releaseTarget(staging, ctx.sink);
-        await removeTree(staging, { sink: ctx.sink });
+      await fs.mkdir(stagingBox, { mode: 0o700 });
+      ctx.undo.push(`remove staging tree ${stagingBox}`, async () => {
+        await releaseTarget(stagingBox, ctx.sink);
+        await removeTree(stagingBox, { sink: ctx.sink });
       });
+      await fs.chmod(stagingBox, 0o700);
+      await fs.mkdir(staging, { mode: 0o755 });
     },
   });
 
@@ -194,11 +200,11 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   steps.push({
     id: 'install.cleanup',
     title: 'Remove the staging tree',
-    actions: [{ kind: 'remove', path: staging }],
+    actions: [{ kind: 'remove', path: stagingBox }],
     run: async (ctx) => {
-      await releaseTarget(staging, ctx.sink);
+      await releaseTarget(stagingBox, ctx.sink);
       // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
-      await removeTree(staging, { sink: ctx.sink, signal: ctx.signal });
+      await removeTree(stagingBox, { sink: ctx.sink, signal: ctx.signal });
     },
   });
 
@@ -309,25 +315,43 @@ function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite
     steps.push({
       id: 'storage.swap',
       title: `Make the swap ${swap}`,
+      // A qcow2 guest's swap is qcow2 too, as its cfg says: made raw, then converted like the disk.
       actions: [
         ...(isFile
-          ? describeCreateImageFile({ path: swap, size: spec.swap.size, allocation, overwrite })
+          ? describeCreateImageFile({
+              path: swap,
+              size: spec.swap.size,
+              allocation: qcow2 ? 'sparse' : allocation,
+              overwrite,
+            })
           : []),
         ...describeMakeSwap({ target: swap, uuid: ids.swapUuid }),
+        ...(qcow2
+          ? describeConvertToQcow2({ source: `${swap}.raw`, target: swap, allocation, overwrite })
+          : []),
       ],
       run: async (ctx) => {
         let target = swap;
         if (isFile) {
           const image = await createImageFile(
-            { path: swap, size: spec.swap!.size, allocation, overwrite },
+            {
+              path: qcow2 ? rawWorkName(swap) : swap,
+              size: spec.swap!.size,
+              allocation: qcow2 ? 'sparse' : allocation,
+              overwrite,
+            },
             ctx,
           );
           target = image.workPath;
-          remember(ctx, image);
+          if (!qcow2) remember(ctx, image);
         } else {
           await prepareDevice(swap);
         }
         await makeSwap({ target, uuid: ids.swapUuid }, ctx);
+        if (qcow2) {
+          await convertToQcow2({ source: target, target: swap, allocation, overwrite }, ctx);
+          await discardImageFile(target, ctx);
+        }
       },
     });
   }
@@ -352,6 +376,44 @@ function fileSpaceCheckSteps(spec: GuestSpec): PlanStep[] {
       run: () => checkFreeSpace(storage.dir, bytes),
     },
   ];
+}
+
+/**
+ * Claims the `--ip=auto` address under the pool's lock: the one validation showed if it is still
+ * free, else the next free one (another run took it meanwhile). The spec then holds the claimed
+ * address, so the network config, hosts file and domain config written later name the address
+ * the summary shows.
+ */
+async function claimAutoAddress(
+  spec: GuestSpec,
+  paths: Paths,
+  ctx: StepContext,
+  outcome: CreateImageOutcome,
+): Promise<void> {
+  const index = spec.network.addresses.findIndex((a) => a.pool !== undefined);
+  const picked = spec.network.addresses[index];
+  const ipfile = picked?.pool ?? path.join(paths.confDir, 'ips.txt');
+  const claimed = await claimIp(
+    paths,
+    ipfile,
+    spec.hostname,
+    path.dirname(spec.output.cfgPath),
+    picked?.address,
+  );
+  ctx.undo.push(`release address ${claimed.address}`, () => releaseIp(paths, claimed.address));
+  if (picked && picked.address !== claimed.address) {
+    ctx.sink({
+      type: 'info',
+      message: `--ip=auto: ${picked.address} was taken by another run meanwhile; this guest gets ${claimed.address}`,
+    });
+    // A prefix from the pool's range wins; else the one validation chose (--netmask or default).
+    spec.network.addresses[index] = {
+      ...picked,
+      address: claimed.address,
+      prefix: claimed.prefix ?? picked.prefix,
+    };
+  }
+  outcome.address = claimed.address;
 }
 
 function rawWorkName(disk: string): string {

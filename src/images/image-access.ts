@@ -10,7 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { StepContext } from '../plan/plan.js';
 import { attachLoop, detachLoop } from '../tools/losetup.js';
-import { mountFs, unmountFs } from '../tools/mount.js';
+import {
+  GUEST_MOUNT_OPTIONS,
+  makePrivateMountPoint,
+  mountFs,
+  unmountFs,
+  type PrivateMountPoint,
+} from '../tools/mount.js';
 import { startFuseExport, stopFuseExport, type FuseExport } from '../tools/qemu-storage-daemon.js';
 
 type AccessContext = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
@@ -64,6 +70,7 @@ export async function closeRawView(view: RawView, ctx: AccessContext): Promise<v
 export interface MountedTree {
   dir: string;
   loop: string;
+  point: PrivateMountPoint;
 }
 
 /** Attaches `rawPath` to a loop device and mounts it on a fresh directory. */
@@ -72,19 +79,24 @@ export async function mountTree(
   ctx: AccessContext,
   options: { fsType?: string; readOnly?: boolean } = {},
 ): Promise<MountedTree> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `xenkit-tree-${randomBytes(2).toString('hex')}-`));
-  ctx.undo.push(`remove mount point ${dir}`, () => fs.rmdir(dir).catch(() => undefined));
+  const point = await makePrivateMountPoint(`xenkit-tree-${randomBytes(2).toString('hex')}-`);
+  const dir = point.dir;
+  ctx.undo.push(`remove mount point ${dir}`, () => point.remove().catch(() => undefined));
   const loop = await attachLoop(rawPath, ctx, { readOnly: options.readOnly });
   // xfs refuses a second filesystem with a UUID it has mounted; the clone's UUID changes later.
-  const opts = [...(options.readOnly ? ['ro'] : []), ...(options.fsType === 'xfs' ? ['nouuid'] : [])];
+  const opts = [
+    ...GUEST_MOUNT_OPTIONS,
+    ...(options.readOnly ? ['ro'] : []),
+    ...(options.fsType === 'xfs' ? ['nouuid'] : []),
+  ];
   await mountFs(loop, dir, ctx, { fsType: options.fsType, options: opts });
-  return { dir, loop };
+  return { dir, loop, point };
 }
 
 /** Unmounts, detaches and removes the mount point (normal flow). */
 export async function unmountTree(tree: MountedTree, ctx: AccessContext): Promise<void> {
   await unmountFs(tree.dir, ctx);
   await detachLoop(tree.loop, ctx);
-  await fs.rmdir(tree.dir);
+  await tree.point.remove();
   ctx.undo.release(`remove mount point ${tree.dir}`);
 }

@@ -10,6 +10,7 @@ import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeF
 import path from 'node:path';
 import { XenkitError } from '../errors.js';
 import { acquireLock, type LockHandle } from '../plan/lock-file.js';
+import { ensureOwnDir } from '../plan/own-dir.js';
 import { ROOTFS_CACHE_FORMAT, type RootfsKeyFields } from './rootfs-cache-key.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -146,7 +147,7 @@ export async function listLeftovers(root: string): Promise<string[]> {
 
 /** A fresh hidden directory under `root` to build the entry `key` in. */
 export async function makeBuildDir(root: string, key: string): Promise<string> {
-  await mkdir(root, { recursive: true, mode: 0o700 });
+  ensureOwnDir(root, 0o700);
   const dir = path.join(root, `.build-${key}-${process.pid}-${randomBytes(3).toString('hex')}`);
   await mkdir(dir, { mode: 0o700 });
   return dir;

@@ -5,8 +5,7 @@
  * filesystem, and the storage step only unmounts it (no `mke2fs -d`). Every other layout ("tree"
  * mode) gets the tree copied from the read-only mounted image into the staging directory.
  */
-import { mkdtemp, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import type { StepContext } from '../plan/plan.js';
@@ -15,7 +14,7 @@ import { createImageFile, discardImageFile, type ImageFile } from '../storage/in
 import { probeBlock } from '../tools/blkid.js';
 import { copyTree } from '../tools/cp.js';
 import { attachLoop, detachLoop } from '../tools/losetup.js';
-import { mountFs, unmountFs } from '../tools/mount.js';
+import { GUEST_MOUNT_OPTIONS, makePrivateMountPoint, mountFs, unmountFs } from '../tools/mount.js';
 import { resizeExtFs } from '../tools/resize2fs.js';
 import { setExtIdentity } from '../tools/tune2fs.js';
 import { copyImageChecked, dataCrcOf } from './rootfs-cache-image.js';
@@ -76,7 +75,9 @@ export async function useEntryAsDisk(
   await setExtIdentity(image.workPath, { uuid: disk.uuid, label: disk.label }, exec);
   // `-o loop` lets mount attach an auto-clearing loop device (freed by the unmount): two fewer
   // losetup runs on the path this cache exists to make fast.
-  await mountFs(image.workPath, staging, ctx, { fsType: 'ext4', options: ['loop'] });
+  // nosuid but not nodev: hooks `chroot` into it and use its /dev/null. Other users cannot reach
+  // it anyway: staging lies in a 0700 directory.
+  await mountFs(image.workPath, staging, ctx, { fsType: 'ext4', options: ['loop', 'nosuid'] });
   const mounted: MountedDisk = { image, mountPoint: staging, uuid: disk.uuid };
   ctx.state.set(DISK_STATE, mounted);
   return 'done';
@@ -126,15 +127,16 @@ export async function useEntryAsTree(
   if (crc.bytes !== entry.manifest.image.bytes || crc.dataCrc32 !== entry.manifest.image.dataCrc32)
     return 'corrupt';
   const loop = await attachLoop(entry.imagePath, ctx, { readOnly: true });
-  const dir = await mkdtemp(path.join(tmpdir(), 'xenkit-rootfs-'));
+  const point = await makePrivateMountPoint('xenkit-rootfs-');
+  const dir = point.dir;
   const dirUndo = `remove mount point ${dir}`;
-  ctx.undo.push(dirUndo, () => rmdir(dir));
+  ctx.undo.push(dirUndo, () => point.remove());
   // noload: a read-only mount must not replay the journal (there is none to replay: never mounted).
-  await mountFs(loop, dir, ctx, { fsType: 'ext4', options: ['ro', 'noload'] });
+  await mountFs(loop, dir, ctx, { fsType: 'ext4', options: ['ro', 'noload', ...GUEST_MOUNT_OPTIONS] });
   ctx.reporter.progress('install.tree', 'copying the cached root tree');
   await copyTree(dir, target, { sink: ctx.sink, signal: ctx.signal });
   await unmountFs(dir, ctx);
-  await rmdir(dir);
+  await point.remove();
   ctx.undo.release(dirUndo);
   await detachLoop(loop, ctx);
   // The image's lost+found is not part of the tree; the guest's mkfs makes its own.

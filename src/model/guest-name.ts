@@ -1,6 +1,6 @@
 /**
  * Guest names become path components everywhere: `/etc/xen/NAME.cfg`, `DIR/domains/NAME`,
- * `/var/log/xen-tools/NAME.log`, `run/xenkit/qemu/NAME`, `run/lock/xenkit/guest-NAME.lock`, and
+ * `/var/log/xen-tools/NAME.log`, `run/xenkit/qemu/NAME`, `run/xenkit/lock/guest-NAME.lock`, and
  * temporaries such as `NAME.cfg.xenkit-new-XXXXXXXX`. A name is checked as one component before
  * any of those paths is built, so `../../etc` or `a/b` can never steer a write or a removal.
  */

@@ -49,6 +49,11 @@ export interface StaticAddress {
   address: string;
   /** Prefix length (24 for 255.255.255.0). */
   prefix: number;
+  /**
+   * `--ip=auto`: the ips file it was picked from. Validation only looks; the run claims an address
+   * under the pool's lock and puts the one it got here, before anything writes it.
+   */
+  pool?: string;
 }
 
 export interface NetworkSpec {

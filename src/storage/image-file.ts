@@ -114,6 +114,16 @@ export async function createImageFile(
   return image;
 }
 
+/**
+ * Creates an empty file at `file` that only root can read (0600), never over an existing one: a
+ * tool such as qemu-img then writes into it and keeps its mode, where it would make a new file
+ * 0644 and leave the guest's keys and password hash readable by every user.
+ */
+export async function createPrivateFile(file: string): Promise<void> {
+  const handle = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  await handle.close();
+}
+
 /** Moves a finished image to its final path (the atomic replacement of an approved overwrite). */
 export async function finishImageFile(image: ImageFile, ctx: StorageContext): Promise<void> {
   if (image.workPath === image.path) return;

@@ -3,13 +3,19 @@
  * nodes, `make_fs_*` overrides, `--dontformat`). Every loop device and mount is on the undo stack
  * and released again in the normal flow.
  */
-import { mkdtemp, rmdir, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { PlanAction } from '../plan/plan.js';
 import { copyTree, copyTreeArgv } from '../tools/cp.js';
 import { attachLoop, attachLoopArgv, detachLoop, detachLoopArgv } from '../tools/losetup.js';
-import { mountArgv, mountFs, umountArgv, unmountFs } from '../tools/mount.js';
+import {
+  describePrivateMountPoint,
+  GUEST_MOUNT_OPTIONS,
+  makePrivateMountPoint,
+  mountArgv,
+  mountFs,
+  umountArgv,
+  unmountFs,
+} from '../tools/mount.js';
 import type { StorageContext } from './context.js';
 
 export interface PopulateViaMountOptions {
@@ -24,11 +30,11 @@ export interface PopulateViaMountOptions {
 /** The dry-run view of `populateViaMount` (loop device and mount point are picked at run time). */
 export function describePopulateViaMount(options: PopulateViaMountOptions, isFile = true): PlanAction[] {
   const device = isFile ? '/dev/loopN' : options.target;
-  const dir = path.join(tmpdir(), 'xenkit-mnt-XXXXXX');
+  const dir = describePrivateMountPoint('xenkit-mnt-');
   return [
     ...(isFile ? [{ kind: 'run' as const, argv: attachLoopArgv(options.target) }] : []),
-    { kind: 'mkdir', path: dir },
-    { kind: 'run', argv: mountArgv(device, dir, { fsType: options.fsType }) },
+    { kind: 'mkdir', path: dir, mode: 0o700 },
+    { kind: 'run', argv: mountArgv(device, dir, mountOptions(options)) },
     { kind: 'run', argv: copyTreeArgv(options.tree, dir) },
     { kind: 'run', argv: umountArgv(dir) },
     { kind: 'remove', path: dir },
@@ -36,17 +42,22 @@ export function describePopulateViaMount(options: PopulateViaMountOptions, isFil
   ];
 }
 
+function mountOptions(options: PopulateViaMountOptions): { fsType: string | undefined; options: string[] } {
+  return { fsType: options.fsType, options: [...GUEST_MOUNT_OPTIONS] };
+}
+
 /** Mounts the filesystem on `target` at a private temporary directory and copies `tree` into it. */
 export async function populateViaMount(options: PopulateViaMountOptions, ctx: StorageContext): Promise<void> {
   const isFile = (await stat(options.target)).isFile();
   const device = isFile ? await attachLoop(options.target, ctx) : options.target;
-  const dir = await mkdtemp(path.join(tmpdir(), 'xenkit-mnt-'));
+  const point = await makePrivateMountPoint('xenkit-mnt-');
+  const dir = point.dir;
   const dirUndo = `remove mount point ${dir}`;
-  ctx.undo.push(dirUndo, () => rmdir(dir));
-  await mountFs(device, dir, ctx, { fsType: options.fsType });
+  ctx.undo.push(dirUndo, () => point.remove());
+  await mountFs(device, dir, ctx, mountOptions(options));
   await copyTree(options.tree, dir, { sink: ctx.sink, signal: ctx.signal });
   await unmountFs(dir, ctx);
-  await rmdir(dir);
+  await point.remove();
   ctx.undo.release(dirUndo);
   if (isFile) await detachLoop(device, ctx);
 }

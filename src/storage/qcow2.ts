@@ -13,7 +13,13 @@ import {
 } from '../tools/qemu-img.js';
 import type { StorageContext } from './context.js';
 import { isNoSpaceError, noSpaceError } from './free-space.js';
-import { imageUndoDescription, makeParents, removeIfSame, temporaryName } from './image-file.js';
+import {
+  createPrivateFile,
+  imageUndoDescription,
+  makeParents,
+  removeIfSame,
+  temporaryName,
+} from './image-file.js';
 
 export interface ConvertToQcow2Options {
   /** The finished raw image. */
@@ -37,7 +43,8 @@ export function describeConvertToQcow2(options: ConvertToQcow2Options): PlanActi
 
 /**
  * Converts the raw image to qcow2 at a temporary name beside `target` and renames it into place,
- * so `target` never holds a half-written image. Returns what qemu-img reads back.
+ * so `target` never holds a half-written image; the temporary is made 0600 before qemu-img writes
+ * into it. Returns what qemu-img reads back.
  */
 export async function convertToQcow2(
   options: ConvertToQcow2Options,
@@ -47,6 +54,7 @@ export async function convertToQcow2(
   const replaces = await refuseExisting(target, options.overwrite);
   await makeParents(path.dirname(target), ctx);
   const temp = temporaryName(target);
+  await createPrivateFile(temp);
   try {
     await convertImage(convertOptions(options, temp), { sink: ctx.sink, signal: ctx.signal });
   } catch (error) {
@@ -74,7 +82,7 @@ export function describeCreateOverlay(options: CreateOverlayOptions, baseFormat 
   return [{ kind: 'run', argv: createOverlayArgv(path.resolve(options.base), baseFormat, options.overlay) }];
 }
 
-/** Creates a qcow2 overlay on `base` (a linked clone); never over an existing file. */
+/** Creates a qcow2 overlay on `base` (a linked clone), 0600; never over an existing file. */
 export async function createOverlayImage(
   options: CreateOverlayOptions,
   ctx: StorageContext,
@@ -85,6 +93,7 @@ export async function createOverlayImage(
   const baseInfo = await readImageInfo(base, { sink: ctx.sink });
   await makeParents(path.dirname(overlay), ctx);
   const temp = temporaryName(overlay);
+  await createPrivateFile(temp);
   try {
     await createOverlay(base, baseInfo.format, temp, { sink: ctx.sink, signal: ctx.signal });
   } catch (error) {

@@ -1,6 +1,8 @@
 /** mount/umount: filesystems mounted for a step, with an undo; and the kernel's mount table. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { EventSink } from '../log/events.js';
 import type { StepContext } from '../plan/plan.js';
 import { XenkitError } from '../errors.js';
@@ -23,6 +25,43 @@ export interface MountEntry {
   mountPoint: string;
   fsType: string;
   source: string;
+}
+
+/**
+ * Options for every mount of a guest's filesystem on the host: the guest's setuid programs and
+ * device nodes must not work there (another user could otherwise run them as root meanwhile).
+ */
+export const GUEST_MOUNT_OPTIONS: readonly string[] = ['nosuid', 'nodev'];
+
+/** A mount point no other user can reach: `dir` inside a fresh 0700 directory. */
+export interface PrivateMountPoint {
+  dir: string;
+  /** Removes `dir` and its private parent (both empty by then). */
+  remove(): Promise<void>;
+}
+
+/**
+ * Makes `TMP/PREFIXxxxxxx/root` (the parent 0700). A mounted filesystem's root brings its own
+ * mode (0755 for a guest) to the mount point itself, so the mount point alone protects nothing.
+ */
+export async function makePrivateMountPoint(prefix: string): Promise<PrivateMountPoint> {
+  const box = await mkdtemp(path.join(tmpdir(), prefix));
+  const dir = path.join(box, 'root');
+  await mkdir(dir, { mode: 0o700 });
+  return {
+    dir,
+    remove: async () => {
+      await rmdir(dir).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await rmdir(box);
+    },
+  };
+}
+
+/** Where `makePrivateMountPoint(prefix)` puts the mount point, for dry runs. */
+export function describePrivateMountPoint(prefix: string): string {
+  return path.join(tmpdir(), `${prefix}XXXXXX`, 'root');
 }
 
 /** The argv that mounts `device` on `dir`. */

@@ -70,13 +70,17 @@ describe('the address pool', () => {
 
   it('hands out the first free address, then the next, and takes one back', async () => {
     const { paths, ipfile } = scratch(files);
-    expect(await findFreeIp(paths, ipfile)).toEqual({ address: '10.0.0.3', prefix: undefined });
-    expect(await claimIp(paths, ipfile, 'web1')).toEqual({ address: '10.0.0.3', prefix: undefined });
-    expect(await claimIp(paths, ipfile, 'web2')).toEqual({ address: '10.0.1.2', prefix: 29 });
+    expect(await findFreeIp(paths, ipfile)).toEqual({ address: '10.0.0.3', prefix: undefined, file: ipfile });
+    expect(await claimIp(paths, ipfile, 'web1')).toEqual({
+      address: '10.0.0.3',
+      prefix: undefined,
+      file: ipfile,
+    });
+    expect(await claimIp(paths, ipfile, 'web2')).toEqual({ address: '10.0.1.2', prefix: 29, file: ipfile });
     expect(readFileSync(usedStateFile(paths), 'utf8')).toBe('10.0.0.3 web1\n10.0.1.2 web2\n');
     await releaseIp(paths, '10.0.0.3');
     expect(readFileSync(usedStateFile(paths), 'utf8')).toBe('10.0.1.2 web2\n');
-    expect(await findFreeIp(paths, ipfile)).toEqual({ address: '10.0.0.3', prefix: undefined });
+    expect(await findFreeIp(paths, ipfile)).toEqual({ address: '10.0.0.3', prefix: undefined, file: ipfile });
     // The admin's file is never rewritten, and the lock is gone.
     expect(readFileSync(ipfile, 'utf8')).toBe(files['etc/xen-tools/ips.txt']);
     expect(existsSync(path.join(paths.lockDir, 'ips.lock'))).toBe(false);
@@ -86,6 +90,14 @@ describe('the address pool', () => {
     const { paths, ipfile } = scratch({ 'etc/xen-tools/ips.txt': '10.0.2.0/28\n' });
     const claimed = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((name) => claimIp(paths, ipfile, name)));
     expect(new Set(claimed.map((c) => c.address)).size).toBe(5);
+  });
+
+  it('claims the address validation showed while it is free, and the next free one once it is taken', async () => {
+    const { paths, ipfile } = scratch({ 'etc/xen-tools/ips.txt': '10.0.2.0/29\n' });
+    expect((await claimIp(paths, ipfile, 'a', undefined, '10.0.2.4')).address).toBe('10.0.2.4');
+    expect((await claimIp(paths, ipfile, 'b', undefined, '10.0.2.4')).address).toBe('10.0.2.1');
+    // Not in the pool: never handed out because it was asked for.
+    expect((await claimIp(paths, ipfile, 'c', undefined, '10.9.9.9')).address).toBe('10.0.2.2');
   });
 
   it('says so when the pool is empty', async () => {

@@ -27,7 +27,7 @@ function setUp(): void {
 
 /** Every path under the root, for before/after comparisons. */
 function listAll(dir: string): string[] {
-  // The lock directory (run/lock/xenkit) is made on first use and stays, as for every command.
+  // The lock directory (run/xenkit/lock) is made on first use and stays, as for every command.
   return fs
     .readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((p) => !p.startsWith('run'))

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -75,6 +75,16 @@ describe('root-tree cache entries', () => {
     await writeSampleImage(path.join(build, IMAGE_FILE));
     return publishEntry(root, build, await manifestFor(path.join(build, IMAGE_FILE)));
   }
+
+  it('refuses a cache directory that other users can write to, naming it', async () => {
+    await mkdir(root, { mode: 0o777 });
+    await chmod(root, 0o777);
+    await expect(makeBuildDir(root, KEY)).rejects.toMatchObject({
+      code: 'E_UNSAFE_DIR',
+      message: expect.stringContaining(`${root} is writable by every user`),
+    });
+    expect(await readdir(root)).toEqual([]);
+  });
 
   it('publishes a complete entry that reads back as usable, and leaves no build directory', async () => {
     const dir = await publishSample();

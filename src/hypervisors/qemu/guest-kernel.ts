@@ -28,7 +28,7 @@ import { runtimeError } from '../../errors.js';
 import type { DiskConfig } from '../../model/domain-config.js';
 import { probeBlock } from '../../tools/blkid.js';
 import { runCommand } from '../../tools/exec.js';
-import { mountArgv, unmountDir } from '../../tools/mount.js';
+import { GUEST_MOUNT_OPTIONS, mountArgv, unmountDir } from '../../tools/mount.js';
 import { copyImage } from '../../tools/cp.js';
 import { convertImage } from '../../tools/qemu-img.js';
 import { blockFormat } from './argv.js';
@@ -212,7 +212,9 @@ async function copyFromMount(
   // Read-only without replaying a journal: the guest may be running or uncleanly stopped.
   const noReplay = type === 'xfs' ? ['norecovery'] : type === 'btrfs' ? ['rescue=nologreplay'] : [];
   const loop = image.startsWith('/dev/') ? [] : ['loop'];
-  await runCommand(mountArgv(image, dir, { fsType: type, options: ['ro', ...loop, ...noReplay] }));
+  await runCommand(
+    mountArgv(image, dir, { fsType: type, options: ['ro', ...GUEST_MOUNT_OPTIONS, ...loop, ...noReplay] }),
+  );
   try {
     const boot = path.join(dir, 'boot');
     let names: string[] = [];

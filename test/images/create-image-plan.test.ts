@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveCreateImage } from '../../src/config/create-image.js';
+import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
+import { makePaths } from '../../src/paths.js';
+import type { PlanAction } from '../../src/plan/plan.js';
+import { buildCreateImagePlan } from '../../src/images/create-image-plan.js';
+import { fakeHost, makeRoot } from '../config/fixtures.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+const shell: ShellRunner = async () => ({ stdout: 'x\n', exitCode: 0, stderr: '' });
+
+async function planFor(extra: string[]) {
+  const { root, cleanup } = makeRoot({ 'etc/xen-tools/': '' });
+  cleanups.push(cleanup);
+  const request = await resolveCreateImage(
+    ['--root', root, '--hostname=web1', '--size=1G', '--swap=128M', '--dhcp', '--dist=bookworm', ...extra],
+    {},
+    { host: fakeHost, runShell: shell },
+  );
+  if (!request.spec) throw new Error('no spec');
+  return {
+    root,
+    ...buildCreateImagePlan({ spec: request.spec, paths: makePaths(root), passwordHash: undefined }),
+  };
+}
+
+const argvOf = (actions: PlanAction[]): string[][] =>
+  actions.flatMap((a) => (a.kind === 'run' ? [a.argv] : []));
+
+describe('the create-image plan', () => {
+  it('makes the swap of a qcow2 guest qcow2 too, as its cfg says', async () => {
+    const { plan, root } = await planFor(['--dir=/srv', '--image-format=qcow2']);
+    const swap = plan.steps.find((s) => s.id === 'storage.swap')!;
+    const convert = argvOf(swap.actions).find((argv) => argv[1] === 'convert');
+    expect(convert?.slice(0, 6)).toEqual(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2']);
+    expect(convert?.at(-1)).toBe(path.join(root, 'srv/domains/web1/.swap.img.xenkit-new-XXXXXXXX'));
+  });
+
+  it('keeps a raw guest swap raw', async () => {
+    const { plan } = await planFor(['--dir=/srv']);
+    const swap = plan.steps.find((s) => s.id === 'storage.swap')!;
+    expect(argvOf(swap.actions).map((argv) => argv[0])).toEqual(['mkswap']);
+  });
+
+  it('builds the tree one level down in a directory only root can enter', async () => {
+    const { plan, root } = await planFor(['--dir=/srv']);
+    const staging = plan.steps.find((s) => s.id === 'install.staging')!;
+    const [box, tree] = staging.actions;
+    expect(box).toMatchObject({ kind: 'mkdir', mode: 0o700 });
+    expect(tree).toMatchObject({ kind: 'mkdir', path: path.join((box as { path: string }).path, 'root') });
+    expect((box as { path: string }).path).toMatch(
+      new RegExp(`^${path.join(root, 'srv/domains/web1')}/\\.xenkit-tree-web1-[0-9a-f]{8}$`),
+    );
+  });
+});
