@@ -8,6 +8,7 @@ import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { buildCreateImagePlan } from '../plan/create-image-plan.js';
 import { executePlan } from '../plan/executor.js';
+import { runJournalOptions } from '../images/recover.js';
 import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';
 import type { CliIO } from './run-cli.js';
@@ -120,7 +121,13 @@ export async function runCreateImage(
     const started = Date.now();
     await withSignalAbort(async (signal) => {
       try {
-        await executePlan(plan, { sink: log.sink, reporter, signal, failAfter: env.XENKIT_FAILPOINT });
+        await executePlan(plan, {
+          sink: log.sink,
+          reporter,
+          signal,
+          failAfter: env.XENKIT_FAILPOINT,
+          journal: runJournalOptions(request.paths, `create-image ${spec.hostname}`),
+        });
       } catch (error) {
         if (error instanceof XenkitError) {
           throw new XenkitError(error.code, error.message, {

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { StepContext } from '../plan/plan.js';
+import { identifyProcess } from '../plan/process-identity.js';
 import { attachLoop, detachLoop } from '../tools/losetup.js';
 import { mountFs, unmountFs } from '../tools/mount.js';
 import { startFuseExport, stopFuseExport, type FuseExport } from '../tools/qemu-storage-daemon.js';
@@ -45,10 +46,16 @@ export async function openRawView(image: string, format: string, ctx: AccessCont
     await fs.rm(scratch, { recursive: true, force: true });
     throw error;
   }
-  ctx.undo.push(exportUndo(image), async () => {
-    await stopFuseExport(exp, ctx.sink);
-    await fs.rm(scratch, { recursive: true, force: true });
-  });
+  // The daemon outlives a run killed outright: journaled, so the next run can stop it.
+  const daemon = identifyProcess(exp.pid, 'qemu-storage-daemon');
+  ctx.undo.push(
+    exportUndo(image),
+    async () => {
+      await stopFuseExport(exp, ctx.sink);
+      await fs.rm(scratch, { recursive: true, force: true });
+    },
+    daemon ? { kind: 'process', ...daemon } : undefined,
+  );
   return { image, format, rawPath: mountpoint, export: exp, scratch };
 }
 

@@ -44,9 +44,10 @@ import {
   type ImageFile,
 } from '../storage/index.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
-import { acquireLock } from './lock-file.js';
+import { lockGuest } from './guest-lock.js';
 import type { Plan, PlanStep, StepContext } from './plan.js';
 import { moveIntoPlace, writeFileAtomically } from './write-file.js';
+import { identityOf } from './run-journal.js';
 
 export interface CreateImageInputs {
   spec: GuestSpec;
@@ -107,12 +108,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     title: `Lock guest ${spec.hostname}`,
     actions: [{ kind: 'note', text: `take ${path.join(paths.lockDir, `guest-${spec.hostname}.lock`)}` }],
     run: async (ctx) => {
-      const lock = await acquireLock(
-        path.join(paths.lockDir, `guest-${spec.hostname}.lock`),
-        `guest "${spec.hostname}"`,
-      );
-      ctx.undo.push(`release the lock of guest ${spec.hostname}`, () => lock.release());
-      ctx.undo.afterCommit(`release the lock of guest ${spec.hostname}`, () => lock.release());
+      const lock = await lockGuest(paths.lockDir, spec.hostname, ctx);
       ctx.state.set('lock', lock);
       // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
       if (spec.install.enabled) startHostKeysAhead(spec.name, ctx, hostKeyPoolDir(paths.cacheDir));
@@ -133,11 +129,19 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     actions: [{ kind: 'mkdir', path: staging, mode: 0o755 }],
     run: async (ctx) => {
       await makeDirWithUndo(stagingParent, ctx);
+      const description = `remove staging tree ${staging}`;
+      const intent = ctx.undo.expect(description, { kind: 'tree', path: staging });
       await fs.mkdir(staging, { mode: 0o755 });
-      ctx.undo.push(`remove staging tree ${staging}`, async () => {
-        await releaseTarget(staging, ctx.sink);
-        await removeTree(staging, { sink: ctx.sink });
-      });
+      const made = await fs.stat(staging);
+      intent.made({ kind: 'tree', path: staging, ...identityOf(made) });
+      ctx.undo.push(
+        description,
+        async () => {
+          await releaseTarget(staging, ctx.sink);
+          await removeTree(staging, { sink: ctx.sink });
+        },
+        intent,
+      );
     },
   });
 
@@ -192,6 +196,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await releaseTarget(staging, ctx.sink);
       // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
       await removeTree(staging, { sink: ctx.sink, signal: ctx.signal });
+      ctx.undo.release(`remove staging tree ${staging}`);
     },
   });
 
@@ -347,10 +352,12 @@ async function makeDirWithUndo(dir: string, ctx: StepContext): Promise<void> {
     }
   }
   for (const d of missing) {
+    const description = `remove directory ${d} if empty`;
+    const intent = ctx.undo.expect(description, { kind: 'dir', path: d });
     await fs.mkdir(d).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    ctx.undo.push(`remove directory ${d} if empty`, () => fs.rmdir(d).catch(() => undefined));
+    ctx.undo.push(description, () => fs.rmdir(d).catch(() => undefined), intent);
   }
 }
 

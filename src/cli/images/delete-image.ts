@@ -8,6 +8,7 @@ import {
   type DeleteTarget,
 } from '../../images/delete-plan.js';
 import { executePlan } from '../../plan/executor.js';
+import { runJournalOptions } from '../../images/recover.js';
 import type { Paths } from '../../paths.js';
 import { withSignalAbort } from '../signals.js';
 import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
@@ -50,7 +51,12 @@ export async function runDelete(paths: Paths, run: DeleteRun, deps: ImageCommand
   return forEachGuest(run, io, async (name, results) => {
     const target = await inspectDelete(paths, name, run.options);
     if (!run.dryRun)
-      await withSignalAbort((signal) => executePlan(buildDeletePlan(paths, [target]), { signal }));
+      await withSignalAbort((signal) =>
+        executePlan(buildDeletePlan(paths, [target]), {
+          signal,
+          journal: runJournalOptions(paths, `delete-image ${name}`),
+        }),
+      );
     if (!run.json)
       io.stdout.write(
         renderDeleteLines(target, run.dryRun)

@@ -6,6 +6,7 @@ import { buildResizePlan, type ResizeOptions, type ResizeOutcome } from '../../i
 import { RunLog } from '../../log/run-log.js';
 import { parseSize } from '../../model/size.js';
 import { executePlan } from '../../plan/executor.js';
+import { runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
 import { humanSize } from '../../storage/free-space.js';
 import { chooseProgressMode, createProgressReporter } from '../progress.js';
@@ -91,7 +92,15 @@ export function addResizeImageCommand(program: Command, deps: ImageCommandDeps):
       const started = performance.now();
       try {
         log.sink({ type: 'info', message: `xenkit resize-image ${name}` });
-        await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
+        await withSignalAbort((signal) =>
+          executePlan(plan, {
+            sink: log.sink,
+            reporter,
+            signal,
+            failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
+            journal: runJournalOptions(paths, `resize-image ${outcome.name}`),
+          }),
+        );
       } finally {
         reporter.stop();
         log.close();

@@ -4,6 +4,7 @@ import { buildUpdatePlan, type UpdateOptions } from '../../images/update-plan.js
 import { logPathOf } from '../../images/guest-files.js';
 import { RunLog } from '../../log/run-log.js';
 import { executePlan } from '../../plan/executor.js';
+import { runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
 import type { Paths } from '../../paths.js';
 import { chooseProgressMode, createProgressReporter } from '../progress.js';
@@ -38,7 +39,14 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
     );
     try {
       log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
-      await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
+      await withSignalAbort((signal) =>
+        executePlan(plan, {
+          sink: log.sink,
+          reporter,
+          signal,
+          journal: runJournalOptions(paths, `update-image ${name}`),
+        }),
+      );
     } finally {
       reporter.stop();
       log.close();
