@@ -8,7 +8,7 @@ import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { buildCreateImagePlan } from '../plan/create-image-plan.js';
 import { executePlan } from '../plan/executor.js';
-import { runJournalOptions } from '../images/recover.js';
+import { recoverDeadRuns, runJournalOptions } from '../images/recover.js';
 import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';
 import type { CliIO } from './run-cli.js';
@@ -59,7 +59,11 @@ export async function runCreateImage(
   env: NodeJS.ProcessEnv,
   setJson: (on: boolean) => void,
 ): Promise<number> {
-  const request = await resolveCreateImage(argv, env);
+  const request = await resolveCreateImage(argv, env, {
+    beforeValidate: async (paths) => {
+      await recoverDeadRuns(paths, (line) => io.stderr.write(`${line}\n`));
+    },
+  });
   setJson(request.flags.json);
   if (request.flags.help) {
     io.stdout.write(renderCreateImageHelp());

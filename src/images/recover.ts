@@ -20,6 +20,7 @@ import {
   type RecoveryReport,
 } from '../plan/recover-journal.js';
 import { activeJournal, listJournals } from '../plan/run-journal.js';
+import { isImmutable, setImmutable } from '../tools/chattr.js';
 import { detachLoopDevice, listLoops } from '../tools/losetup.js';
 import { listVolumes, removeVolume } from '../tools/lvm.js';
 import { isMounted, unmountDir } from '../tools/mount.js';
@@ -67,6 +68,11 @@ export function debrisHandlers(sink?: EventSink): DebrisHandlers {
       await removeTree(dir, { sink });
       return `removed ${dir}`;
     },
+    clearImmutable: async (file) => {
+      if (!(await isImmutable(file, { sink }))) return undefined;
+      await setImmutable(file, false, { sink });
+      return `cleared the immutable flag of ${file}`;
+    },
     removeVolume: async (vg, name) => {
       const volumes = await listVolumes(vg, { sink }).catch(() => []);
       if (!volumes.some((v) => v.name === name)) return undefined;
@@ -103,6 +109,26 @@ export async function recoverGuest(
       ctx.sink({ type: 'warn', message: `recovery (pid ${report.pid}): ${line}` });
       ctx.reporter.warn(`could not clean up after pid ${report.pid}: ${line}`);
     }
+  }
+  return reports;
+}
+
+/**
+ * Cleans up after every dead run, whichever guest it was for: what guest-changing commands do
+ * before they plan, so that a killed run's cfg or partial image is gone before anything checks for
+ * it. Says each cleaned run in one line through `say`; returns what it did.
+ */
+export async function recoverDeadRuns(
+  paths: Paths,
+  say: (line: string) => void,
+  sink?: EventSink,
+): Promise<RecoveryReport[]> {
+  const reports = await recoverJournals(runsDir(paths), debrisHandlers(sink), {
+    exclude: activeJournal()?.file,
+  });
+  for (const report of reports) {
+    say(describeRecovery(report));
+    for (const line of report.left) say(`could not clean up after pid ${report.pid}: ${line}`);
   }
   return reports;
 }

@@ -30,6 +30,8 @@ export interface DebrisHandlers {
   detachLoop(backingFile: string, device: string | undefined): Promise<string | undefined>;
   /** Stops what runs inside `dir`, unmounts what is below it, removes it (one filesystem only). */
   removeTree(dir: string): Promise<string | undefined>;
+  /** Clears the immutable flag of `file` (chattr -i). */
+  clearImmutable(file: string): Promise<string | undefined>;
   /** Removes the logical volume `vg/name` if it exists. */
   removeVolume(vg: string, name: string): Promise<string | undefined>;
 }
@@ -193,6 +195,18 @@ async function undoDebris(
       return handlers.removeVolume(debris.vg, debris.name);
     case 'rename':
       return putBack(debris, dryRun);
+    case 'mode': {
+      const st = statOf(debris.path);
+      if (!st || !isSame(st, debris) || (st.mode & 0o7777) === debris.mode) return undefined;
+      if (dryRun) return `would give ${debris.path} its mode ${debris.mode.toString(8)} back`;
+      fs.chmodSync(debris.path, debris.mode);
+      return `gave ${debris.path} its mode ${debris.mode.toString(8)} back`;
+    }
+    case 'immutable': {
+      if (!isStillMade(debris.path, debris, record.at)) return undefined;
+      if (dryRun) return `would clear the immutable flag of ${debris.path}`;
+      return handlers.clearImmutable(debris.path);
+    }
     case 'size': {
       const st = statOf(debris.path);
       if (!st || st.dev !== debris.dev || st.ino !== debris.ino || st.size <= debris.sizeBytes)

@@ -48,6 +48,10 @@ export type Debris =
    * puts `aside` back; with nothing there before, it removes the new file (dev/ino) at `original`.
    */
   | ({ kind: 'rename'; original: string; aside: string; hadOriginal: boolean } & FileIdentity)
+  /** A file whose mode was `mode` before the run changed it (a linked clone's base image). */
+  | ({ kind: 'mode'; path: string; mode: number } & FileIdentity)
+  /** A file the run made immutable (chattr +i). */
+  | ({ kind: 'immutable'; path: string } & FileIdentity)
   /** A raw image file grown from `sizeBytes` (shrunk back only while it is still that file). */
   | ({ kind: 'size'; path: string; sizeBytes: number } & FileIdentity);
 

@@ -20,6 +20,7 @@ const noTools: DebrisHandlers = {
     fs.rmSync(dir, { recursive: true });
     return `removed ${dir}`;
   },
+  clearImmutable: async () => undefined,
   removeVolume: async () => undefined,
 };
 
