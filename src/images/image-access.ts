@@ -9,7 +9,6 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { StepContext } from '../plan/plan.js';
-import { identifyProcess } from '../plan/process-identity.js';
 import { attachLoop, detachLoop } from '../tools/losetup.js';
 import { mountFs, unmountFs } from '../tools/mount.js';
 import { startFuseExport, stopFuseExport, type FuseExport } from '../tools/qemu-storage-daemon.js';
@@ -36,25 +35,31 @@ export async function openRawView(image: string, format: string, ctx: AccessCont
   if (format === 'raw') return { image, format, rawPath: image, export: undefined, scratch: undefined };
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'xenkit-export-'));
   const mountpoint = path.join(scratch, 'raw');
+  const pidFile = path.join(scratch, 'qsd.pid');
+  // Journaled before it starts: the daemon outlives a run killed outright, even mid-start.
+  const intent = ctx.undo.expect(exportUndo(image), {
+    kind: 'daemon',
+    pidFile,
+    argv0: 'qemu-storage-daemon',
+  });
   let exp: FuseExport;
   try {
     exp = await startFuseExport(
-      { image, format, mountpoint, pidFile: path.join(scratch, 'qsd.pid'), writable: true },
+      { image, format, mountpoint, pidFile, writable: true },
       { sink: ctx.sink, signal: ctx.signal },
     );
   } catch (error) {
     await fs.rm(scratch, { recursive: true, force: true });
+    intent.cancel();
     throw error;
   }
-  // The daemon outlives a run killed outright: journaled, so the next run can stop it.
-  const daemon = identifyProcess(exp.pid, 'qemu-storage-daemon');
   ctx.undo.push(
     exportUndo(image),
     async () => {
       await stopFuseExport(exp, ctx.sink);
       await fs.rm(scratch, { recursive: true, force: true });
     },
-    daemon ? { kind: 'process', ...daemon } : undefined,
+    intent,
   );
   return { image, format, rawPath: mountpoint, export: exp, scratch };
 }

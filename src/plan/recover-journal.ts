@@ -1,18 +1,15 @@
 /**
- * Undoing what a dead run's journal records: its processes stopped (only while pid, start time,
- * boot and program all still match), then everything else newest first. Every path is checked to
- * still be what the record says before it is removed; what never came to exist is skipped. Kinds
- * that need tools (mounts, loop devices, trees, volumes) go through handlers from a higher layer.
+ * Undoing what a dead run's journal records, newest first: its processes stopped (only while pid,
+ * start time, boot and program all still match), its mounts, loop devices and files removed.
+ * Every path is checked to still be what the record says before it is removed; what never came
+ * to exist is skipped. Kinds that need tools (mounts, loop devices, trees, volumes) go through
+ * handlers from a higher layer.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { acquireLock } from './lock-file.js';
-import {
-  currentBootId,
-  descendantsOf,
-  isSameProcessAlive,
-  type ProcessIdentity,
-} from './process-identity.js';
+import { currentBootId, descendantsOf, isSameProcessAlive } from './process-identity.js';
 import {
   isJournalLive,
   listJournals,
@@ -107,10 +104,10 @@ export async function recoverJournal(
     const isSameBoot = data.holder.bootId === currentBootId();
     // Uncommitted: everything it made goes. Committed: only its after-commit clean-ups are due.
     const due = data.records.filter((r) => r.phase === (data.committed ? 'commit' : 'undo'));
-    const ordered = [
-      ...due.filter((r) => r.debris.kind === 'process'),
-      ...due.filter((r) => r.debris.kind !== 'process').reverse(),
-    ];
+    // Newest first, processes included: a cp recorded after the mount it writes into stops
+    // before the unmount; a qemu-storage-daemon recorded before the loop and mount on its export
+    // stops after them, so what they wrote reaches the image.
+    const ordered = [...due].reverse();
     const remaining: JournalRecord[] = [];
     for (const record of ordered) {
       try {
@@ -151,8 +148,15 @@ async function undoDebris(
       // A pid from another boot is some other process now; mounts and loops died with the boot.
       if (!isSameBoot || !isSameProcessAlive(debris)) return undefined;
       if (dryRun) return `would stop ${debris.argv0} (pid ${debris.pid})`;
-      await stopProcess(debris);
+      await stopProcess(debris.pid);
       return `stopped ${debris.argv0} (pid ${debris.pid})`;
+    case 'daemon': {
+      const pid = isSameBoot ? daemonPid(debris.pidFile, debris.argv0) : undefined;
+      if (pid === undefined) return undefined;
+      if (dryRun) return `would stop ${debris.argv0} (pid ${pid})`;
+      await stopProcess(pid);
+      return `stopped ${debris.argv0} (pid ${pid})`;
+    }
     case 'mount':
       if (!isSameBoot) return undefined;
       if (dryRun) return isMountPoint(debris.dir) ? `would unmount ${debris.dir}` : undefined;
@@ -290,9 +294,23 @@ function isMountPoint(dir: string): boolean {
   }
 }
 
+/** The pid in `pidFile` if that process runs `argv0` with `pidFile` on its command line. */
+function daemonPid(pidFile: string, argv0: string): number | undefined {
+  let pid: number;
+  let cmdline: string[];
+  try {
+    pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+  const isIt = path.basename(cmdline[0] ?? '') === argv0 && cmdline.includes(pidFile);
+  return Number.isInteger(pid) && pid > 0 && isIt ? pid : undefined;
+}
+
 /** SIGTERM to the process and its descendants, SIGKILL to what is left after 5 s; waits until gone. */
-async function stopProcess(who: ProcessIdentity): Promise<void> {
-  const targets = [who.pid, ...descendantsOf(who.pid)];
+async function stopProcess(pid: number): Promise<void> {
+  const targets = [pid, ...descendantsOf(pid)];
   const signalAll = (signal: NodeJS.Signals): void => {
     for (const pid of targets) {
       try {
@@ -315,7 +333,7 @@ async function stopProcess(who: ProcessIdentity): Promise<void> {
   const started = Date.now();
   while (alive()) {
     if (Date.now() - started > 5000) signalAll('SIGKILL');
-    if (Date.now() - started > 15_000) throw new Error(`pid ${who.pid} does not exit`);
+    if (Date.now() - started > 15_000) throw new Error(`pid ${pid} does not exit`);
     await sleep(20);
   }
 }

@@ -41,6 +41,12 @@ export type Debris =
   | { kind: 'loop'; backingFile: string; device?: string }
   /** A helper process (cp, qemu-storage-daemon...), killed only if its identity still matches. */
   | ({ kind: 'process' } & ProcessIdentity)
+  /**
+   * A daemon that writes its pid to `pidFile` (qemu-storage-daemon --daemonize): recorded before
+   * it starts, since the pid is known only once it has forked; stopped only if its command line
+   * names this very pidfile.
+   */
+  | { kind: 'daemon'; pidFile: string; argv0: string }
   /** A logical volume the run created. */
   | { kind: 'lv'; vg: string; name: string }
   /**

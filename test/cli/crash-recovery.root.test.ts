@@ -213,6 +213,46 @@ describe.skipIf(!isRoot)('after a SIGKILL at any step, the next run cleans up an
   }, 300_000);
 
   it.each([
+    ['as soon as the daemon starts', false],
+    ['while the daemon serves its overlays', true],
+  ])(
+    'a linked clone killed %s: the next run stops the daemon and cleans up',
+    async (_when, isServing) => {
+      let pid = 0;
+      const pending = runBin('xenkit', ['clone', 'k1', 'mid1', '--linked', `--root=${root}`], {
+        timeoutMs: 300_000,
+        onSpawn: (p) => (pid = p),
+      });
+      const daemons = (): string[] =>
+        processesUnder(scratch).filter(
+          (p) => p.includes('qemu-storage-daemon') && p.includes('xenkit-export-'),
+        );
+      const exports = (): string[] => mountsUnder(scratch).filter((m) => m.includes('xenkit-export-'));
+      const isTime = (): boolean => (isServing ? exports().length > 0 : daemons().length > 0);
+      const deadline = Date.now() + 60_000;
+      while (!isTime() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      process.kill(pid, 'SIGKILL');
+      expect((await pending).signal).toBe('SIGKILL');
+      if (isServing) {
+        // Orphaned: the daemon and its FUSE export outlive the run.
+        expect(daemons()).not.toEqual([]);
+        expect(exports()).not.toEqual([]);
+        const dry = await runBin('xenkit', ['doctor', '--dry-run', `--root=${root}`]);
+        expect(dry.stdout).toMatch(/would stop qemu-storage-daemon \(pid \d+\)/);
+        expect(daemons()).not.toEqual([]);
+      }
+      const next = await runBin('xenkit', ['clone', 'k1', 'mid1', '--linked', `--root=${root}`]);
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stderr).toContain(`cleaned up after an interrupted run (pid ${pid}, clone k1 mid1)`);
+      if (isServing) expect(next.stderr).toMatch(/stopped qemu-storage-daemon/);
+      expectNothingLeft();
+      const removed = await runBin('xenkit', ['delete-image', 'mid1', `--root=${root}`]);
+      expect(removed.code, removed.stderr).toBe(0);
+    },
+    300_000,
+  );
+
+  it.each([
     ['full', []],
     ['linked', ['--linked']],
   ])(
