@@ -22,7 +22,7 @@ import {
 import { activeJournal, listJournals } from '../plan/run-journal.js';
 import { isImmutable, setImmutable } from '../tools/chattr.js';
 import { detachLoopDevice, listLoops } from '../tools/losetup.js';
-import { listVolumes, removeVolume } from '../tools/lvm.js';
+import { listVolumes, removeVolume, renameVolume } from '../tools/lvm.js';
 import { isMounted, unmountDir } from '../tools/mount.js';
 
 /** Where run journals live (persistent: a killed run's files outlive a reboot). */
@@ -72,6 +72,12 @@ export function debrisHandlers(sink?: EventSink): DebrisHandlers {
       if (!(await isImmutable(file, { sink }))) return undefined;
       await setImmutable(file, false, { sink });
       return `cleared the immutable flag of ${file}`;
+    },
+    renameVolume: async (vg, from, to) => {
+      const names = new Set((await listVolumes(vg, { sink }).catch(() => [])).map((v) => v.name));
+      if (!names.has(from) || names.has(to)) return undefined;
+      await renameVolume(vg, from, to, { sink });
+      return `renamed logical volume ${vg}/${from} back to ${to}`;
     },
     removeVolume: async (vg, name) => {
       const volumes = await listVolumes(vg, { sink }).catch(() => []);

@@ -29,6 +29,8 @@ export interface DebrisHandlers {
   removeTree(dir: string): Promise<string | undefined>;
   /** Clears the immutable flag of `file` (chattr -i). */
   clearImmutable(file: string): Promise<string | undefined>;
+  /** Renames `vg/from` back to `vg/to` if `from` exists and `to` does not. */
+  renameVolume(vg: string, from: string, to: string): Promise<string | undefined>;
   /** Removes the logical volume `vg/name` if it exists. */
   removeVolume(vg: string, name: string): Promise<string | undefined>;
 }
@@ -197,6 +199,9 @@ async function undoDebris(
     case 'lv':
       if (dryRun) return `would remove logical volume ${debris.vg}/${debris.name} if present`;
       return handlers.removeVolume(debris.vg, debris.name);
+    case 'lv-rename':
+      if (dryRun) return `would rename ${debris.vg}/${debris.to} back to ${debris.from} if it was renamed`;
+      return handlers.renameVolume(debris.vg, debris.to, debris.from);
     case 'rename':
       return putBack(debris, dryRun);
     case 'mode': {

@@ -49,6 +49,8 @@ export type Debris =
   | { kind: 'daemon'; pidFile: string; argv0: string }
   /** A logical volume the run created. */
   | { kind: 'lv'; vg: string; name: string }
+  /** A logical volume the run renamed from `from` to `to` (undo: back, if `from` is free). */
+  | { kind: 'lv-rename'; vg: string; from: string; to: string }
   /**
    * `original` was replaced: what it held is kept at `aside` (a hard link) until commit. Undo
    * puts `aside` back; with nothing there before, it removes the new file (dev/ino) at `original`.

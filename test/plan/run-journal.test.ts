@@ -21,6 +21,7 @@ const noTools: DebrisHandlers = {
     return `removed ${dir}`;
   },
   clearImmutable: async () => undefined,
+  renameVolume: async () => undefined,
   removeVolume: async () => undefined,
 };
 
