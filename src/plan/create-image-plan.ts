@@ -196,6 +196,8 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await releaseTarget(staging, ctx.sink);
       // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
       await removeTree(staging, { sink: ctx.sink, signal: ctx.signal });
+      // Gone with the tree: nothing inside it is left to restore or remove on a later failure.
+      ctx.undo.release(`restore the files customized in ${staging}`);
       ctx.undo.release(`remove staging tree ${staging}`);
     },
   });

@@ -55,7 +55,6 @@ export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}):
   undo.journal = journal;
   setActiveJournal(journal);
   let temp: RunTemp | undefined;
-  let isClean = false;
   const started = Date.now();
   try {
     if (journal && options.journal?.tmpRoot) temp = openRunTemp(options.journal.tmpRoot, journal);
@@ -76,7 +75,6 @@ export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}):
         const failure = signal.aborted && !(error instanceof XenkitError) ? cancelled(signal) : error;
         reporter.info(`unwinding ${undo.size} change(s) made so far`);
         const undoFailures = await undo.unwind(sink);
-        isClean = undoFailures.length === 0;
         if (undoFailures.length > 0 && failure instanceof XenkitError) {
           throw new XenkitError(failure.code, failure.message, {
             kind: failure.kind,
@@ -88,13 +86,13 @@ export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}):
         throw failure;
       }
     }
-    isClean = await undo.commit(sink);
+    await undo.commit(sink);
     return { state, durationMs: Date.now() - started };
   } finally {
     setActiveJournal(undefined);
-    const isTempGone = temp ? temp.close() : true;
+    temp?.close();
     // What could not be undone stays in the journal, for the next run or `xenkit doctor`.
-    if (isClean && isTempGone) journal?.remove();
+    if (journal && journal.records.length === 0) journal.remove();
   }
 }
 
