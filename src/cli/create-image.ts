@@ -10,6 +10,7 @@ import type { GuestSpec } from '../model/guest-spec.js';
 import { replacedGuestIdentity, refuseRunningGuest } from '../images/running.js';
 import { buildCreateImagePlan, imagePaths } from '../images/create-image-plan.js';
 import { executePlan } from '../plan/executor.js';
+import { recoverDeadRuns, runJournalOptions } from '../images/recover.js';
 import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';
 import type { CliIO } from './run-cli.js';
@@ -60,7 +61,11 @@ export async function runCreateImage(
   env: NodeJS.ProcessEnv,
   setJson: (on: boolean) => void,
 ): Promise<number> {
-  const request = await resolveCreateImage(argv, env);
+  const request = await resolveCreateImage(argv, env, {
+    beforeValidate: async (paths) => {
+      await recoverDeadRuns(paths, (line) => io.stderr.write(`${line}\n`));
+    },
+  });
   setJson(request.flags.json);
   if (request.flags.help) {
     io.stdout.write(renderCreateImageHelp());
@@ -134,7 +139,13 @@ export async function runCreateImage(
     const started = Date.now();
     await withSignalAbort(async (signal) => {
       try {
-        await executePlan(plan, { sink: log.sink, reporter, signal, failAfter: env.XENKIT_FAILPOINT });
+        await executePlan(plan, {
+          sink: log.sink,
+          reporter,
+          signal,
+          failAfter: env.XENKIT_FAILPOINT,
+          journal: runJournalOptions(request.paths, `create-image ${spec.hostname}`),
+        });
       } catch (error) {
         if (error instanceof XenkitError) {
           throw new XenkitError(error.code, error.message, {

@@ -35,6 +35,11 @@ export interface ResolveDeps {
   host?: HostFacts;
   /** Runs backtick commands of conf files (default: /bin/sh -c). */
   runShell?: ShellRunner;
+  /**
+   * Runs once the paths are known, before anything on disk is checked: crash recovery, so that
+   * what a killed run left (a cfg, a partial image) is gone before validation looks for it.
+   */
+  beforeValidate?: (paths: Paths) => Promise<void>;
 }
 
 /** Keys never handed on: secrets (they reach the guest through stdin only). */
@@ -117,6 +122,7 @@ export async function resolveCreateImage(
   });
   const flags = { ...flagsOf(settings), help: false, version: false, dumpConfig: cliFlags.dumpConfig };
   if (flags.dumpConfig) return { spec: undefined, paths, flags, warnings, settings: publicValues(settings) };
+  if (!flags.dryRun) await deps.beforeValidate?.(paths);
   const context = {
     paths,
     host,

@@ -10,7 +10,7 @@ import { assertGuestName } from '../model/guest-name.js';
 import { deriveXenToolsMac, randomXenMac } from '../model/mac.js';
 import type { StaticAddress } from '../model/guest-spec.js';
 import { underRoot, type Paths } from '../paths.js';
-import { acquireLock } from '../plan/lock-file.js';
+import { lockGuest } from '../plan/guest-lock.js';
 import { settleAll } from '../plan/settle-all.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { writeFileAtomically } from '../plan/write-file.js';
@@ -175,11 +175,7 @@ export async function buildClonePlan(
       },
     ],
     run: async (ctx) => {
-      for (const guest of [source.name, name]) {
-        const lock = await acquireLock(path.join(paths.lockDir, `guest-${guest}.lock`), `guest "${guest}"`);
-        ctx.undo.push(`release the lock of guest ${guest}`, () => lock.release());
-        ctx.undo.afterCommit(`release the lock of guest ${guest}`, () => lock.release());
-      }
+      for (const guest of [source.name, name]) await lockGuest(paths.lockDir, guest, ctx);
       await refuseRunningGuest(sourceIdentity, paths, 'clone', options.running);
       await refuseRunningGuest(name, paths, 'clone onto', options.running);
       // RSA keygen takes longer than copying the images: run it alongside.
@@ -307,7 +303,9 @@ async function makeDirWithUndo(dir: string, ctx: StepContext): Promise<void> {
   const missing: string[] = [];
   for (let d = path.resolve(dir); !isPresent(d); d = path.dirname(d)) missing.unshift(d);
   for (const d of missing) {
+    const description = `remove directory ${d} if empty`;
+    const intent = ctx.undo.expect(description, { kind: 'dir', path: d });
     await fs.mkdir(d, { mode: 0o755 });
-    ctx.undo.push(`remove directory ${d} if empty`, () => fs.rmdir(d).catch(() => undefined));
+    ctx.undo.push(description, () => fs.rmdir(d).catch(() => undefined), intent);
   }
 }

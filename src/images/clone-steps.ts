@@ -20,6 +20,7 @@ import type { CloneDiskChange } from './clone-cfg.js';
 import { applyCloneIdentity, type CloneIdentity, type CloneIdentityResult } from './clone-identity.js';
 import type { GuestDisk } from './guest-files.js';
 import { closeRawView, mountTree, openRawView, unmountTree, type RawView } from './image-access.js';
+import { identityOf } from '../plan/run-journal.js';
 
 /** One image of the clone. */
 export interface ClonedDisk {
@@ -47,7 +48,8 @@ export async function cloneImage(
   // make it 0644 and cp copies a base image's 0400; the clone's image holds the guest's secrets.
   await createPrivateFile(target);
   // Registered before the tool runs: a cancelled cp leaves a partial file that must go too.
-  ctx.undo.push(`remove image ${target}`, () => fs.rm(target, { force: true }));
+  const intent = ctx.undo.expect(`remove image ${target}`, { kind: 'file', path: target });
+  ctx.undo.push(`remove image ${target}`, () => fs.rm(target, { force: true }), intent);
   if (linked) {
     // The format the cfg names, never a probe of the image: a raw guest disk can be made to look
     // like qcow2 (with a backing file of the attacker's choosing) by whoever ran inside it.
@@ -55,6 +57,8 @@ export async function cloneImage(
   } else {
     await copyImage(disk.path, target, exec);
   }
+  const made = await fs.stat(target);
+  intent.made({ kind: 'file', path: target, ...identityOf(made) });
   return {
     source: disk.path,
     path: target,

@@ -46,8 +46,9 @@ import {
 } from '../storage/index.js';
 import { humanSize } from '../storage/free-space.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
-import { acquireLock } from '../plan/lock-file.js';
+import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import { identityOf } from '../plan/run-journal.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 
 export interface CreateImageInputs {
@@ -117,12 +118,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     title: `Lock guest ${spec.hostname}`,
     actions: [{ kind: 'note', text: `take ${path.join(paths.lockDir, `guest-${spec.hostname}.lock`)}` }],
     run: async (ctx) => {
-      const lock = await acquireLock(
-        path.join(paths.lockDir, `guest-${spec.hostname}.lock`),
-        `guest "${spec.hostname}"`,
-      );
-      ctx.undo.push(`release the lock of guest ${spec.hostname}`, () => lock.release());
-      ctx.undo.afterCommit(`release the lock of guest ${spec.hostname}`, () => lock.release());
+      const lock = await lockGuest(paths.lockDir, spec.hostname, ctx);
       ctx.state.set('lock', lock);
       if (isReplacing) await inputs.refuseIfRunning?.();
       // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
@@ -142,11 +138,19 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     ],
     run: async (ctx) => {
       await makeDirWithUndo(stagingParent, ctx);
+      const description = `remove staging tree ${stagingBox}`;
+      const intent = ctx.undo.expect(description, { kind: 'tree', path: stagingBox });
       await fs.mkdir(stagingBox, { mode: 0o700 });
-      ctx.undo.push(`remove staging tree ${stagingBox}`, async () => {
-        await releaseTarget(stagingBox, ctx.sink);
-        await removeTree(stagingBox, { sink: ctx.sink });
-      });
+      const made = await fs.stat(stagingBox);
+      intent.made({ kind: 'tree', path: stagingBox, ...identityOf(made) });
+      ctx.undo.push(
+        description,
+        async () => {
+          await releaseTarget(stagingBox, ctx.sink);
+          await removeTree(stagingBox, { sink: ctx.sink });
+        },
+        intent,
+      );
       await fs.chmod(stagingBox, 0o700);
       await fs.mkdir(staging, { mode: 0o755 });
     },
@@ -205,6 +209,9 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await releaseTarget(stagingBox, ctx.sink);
       // rm(1), not fs.rm: node's recursive removal of a guest tree was this run's RSS peak (+17 MB).
       await removeTree(stagingBox, { sink: ctx.sink, signal: ctx.signal });
+      // Gone with the tree: nothing inside it is left to restore or remove on a later failure.
+      ctx.undo.release(`restore the files customized in ${staging}`);
+      ctx.undo.release(`remove staging tree ${stagingBox}`);
     },
   });
 
@@ -436,10 +443,12 @@ async function makeDirWithUndo(dir: string, ctx: StepContext): Promise<void> {
     }
   }
   for (const d of missing) {
+    const description = `remove directory ${d} if empty`;
+    const intent = ctx.undo.expect(description, { kind: 'dir', path: d });
     await fs.mkdir(d).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    ctx.undo.push(`remove directory ${d} if empty`, () => fs.rmdir(d).catch(() => undefined));
+    ctx.undo.push(description, () => fs.rmdir(d).catch(() => undefined), intent);
   }
 }
 

@@ -16,7 +16,7 @@ import { releaseIp, usedStateFile } from '../config/ips-file.js';
 import { runtimeError, usageError } from '../errors.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { underRoot, type Paths } from '../paths.js';
-import { acquireLock } from '../plan/lock-file.js';
+import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { setImmutable } from '../tools/chattr.js';
 import { listVolumes, lvremoveArgv, removeVolume, renameVolume } from '../tools/lvm.js';
@@ -42,6 +42,7 @@ import {
   unmarkBaseImages,
 } from './linked-base.js';
 import { guestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
+import { identityOf } from '../plan/run-journal.js';
 
 export interface DeleteOptions {
   /** `--dir`: the images are in DIR/domains/NAME (default: where the cfg's disks are). */
@@ -359,12 +360,7 @@ export function buildDeletePlan(paths: Paths, targets: readonly DeleteTarget[]):
     title: `Delete guest ${target.name}`,
     actions: describeDelete(target),
     run: async (ctx) => {
-      const lock = await acquireLock(
-        path.join(paths.lockDir, `guest-${target.name}.lock`),
-        `guest "${target.name}"`,
-      );
-      ctx.undo.push(`release the lock of guest ${target.name}`, () => lock.release());
-      ctx.undo.afterCommit(`release the lock of guest ${target.name}`, () => lock.release());
+      await lockGuest(paths.lockDir, target.name, ctx);
       for (const removal of target.removals) {
         if (removal.kind === 'volume') {
           await putVolumeAside(removal, ctx);
@@ -383,10 +379,19 @@ export function buildDeletePlan(paths: Paths, targets: readonly DeleteTarget[]):
           path.dirname(removal.path),
           `.${path.basename(removal.path)}.xenkit-deleted-${randomBytes(4).toString('hex')}`,
         );
+        const was = fs.lstatSync(removal.path);
+        const intent = ctx.undo.expect(`put back ${removal.path}`, {
+          kind: 'rename',
+          original: removal.path,
+          aside,
+          hadOriginal: true,
+        });
         fs.renameSync(removal.path, aside);
-        ctx.undo.push(`put back ${removal.path}`, () => fs.renameSync(aside, removal.path));
-        ctx.undo.afterCommit(`remove ${removal.path}`, () =>
-          fs.rmSync(aside, { recursive: true, force: true }),
+        ctx.undo.push(`put back ${removal.path}`, () => fs.renameSync(aside, removal.path), intent);
+        ctx.undo.afterCommit(
+          `remove ${removal.path}`,
+          () => fs.rmSync(aside, { recursive: true, force: true }),
+          { kind: 'tree', path: aside, ...identityOf(was) },
         );
       }
       for (const address of target.addresses) {

@@ -41,20 +41,32 @@ export async function openRawView(image: string, format: string, ctx: AccessCont
   if (format === 'raw') return { image, format, rawPath: image, export: undefined, scratch: undefined };
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'xenkit-export-'));
   const mountpoint = path.join(scratch, 'raw');
+  const pidFile = path.join(scratch, 'qsd.pid');
+  // Journaled before it starts: the daemon outlives a run killed outright, even mid-start.
+  const intent = ctx.undo.expect(exportUndo(image), {
+    kind: 'daemon',
+    pidFile,
+    argv0: 'qemu-storage-daemon',
+  });
   let exp: FuseExport;
   try {
     exp = await startFuseExport(
-      { image, format, mountpoint, pidFile: path.join(scratch, 'qsd.pid'), writable: true },
+      { image, format, mountpoint, pidFile, writable: true },
       { sink: ctx.sink, signal: ctx.signal },
     );
   } catch (error) {
     await fs.rm(scratch, { recursive: true, force: true });
+    intent.cancel();
     throw error;
   }
-  ctx.undo.push(exportUndo(image), async () => {
-    await stopFuseExport(exp, ctx.sink);
-    await fs.rm(scratch, { recursive: true, force: true });
-  });
+  ctx.undo.push(
+    exportUndo(image),
+    async () => {
+      await stopFuseExport(exp, ctx.sink);
+      await fs.rm(scratch, { recursive: true, force: true });
+    },
+    intent,
+  );
   return { image, format, rawPath: mountpoint, export: exp, scratch };
 }
 

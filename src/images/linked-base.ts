@@ -14,6 +14,7 @@ import { writeFileAtomically } from '../plan/write-file.js';
 import { setImmutable } from '../tools/chattr.js';
 import { readImageInfo } from '../tools/qemu-img.js';
 import { guestDisksOf } from './guest-files.js';
+import { identityOf } from '../plan/run-journal.js';
 
 /** The note line marking one base image: `# xenkit-base-image: PATH MODE`. */
 export const BASE_NOTE = '# xenkit-base-image:';
@@ -75,13 +76,28 @@ export async function markBaseImages(
     const mode = known.get(image)?.mode ?? fs.statSync(image).mode & 0o7777;
     marks.push({ image, mode });
     if (known.has(image)) continue;
+    const id = identityOf(fs.statSync(image));
+    const modeIntent = ctx.undo.expect(`restore the mode of ${image}`, {
+      kind: 'mode',
+      path: image,
+      mode,
+      ...id,
+    });
     fs.chmodSync(image, 0o400);
-    ctx.undo.push(`restore the mode of ${image}`, () => fs.chmodSync(image, mode));
+    ctx.undo.push(`restore the mode of ${image}`, () => fs.chmodSync(image, mode), modeIntent);
+    const flagIntent = ctx.undo.expect(`clear the immutable flag of ${image}`, {
+      kind: 'immutable',
+      path: image,
+      ...id,
+    });
     const flagged = await setImmutable(image, true, { sink: ctx.sink });
     if (flagged)
-      ctx.undo.push(`clear the immutable flag of ${image}`, () =>
-        setImmutable(image, false).then(() => undefined),
+      ctx.undo.push(
+        `clear the immutable flag of ${image}`,
+        () => setImmutable(image, false).then(() => undefined),
+        flagIntent,
       );
+    else flagIntent.cancel();
   }
   const next = addBaseMarks(text, marks);
   if (next !== text) await writeFileAtomically(cfgPath, next, fs.statSync(cfgPath).mode & 0o7777, ctx);

@@ -14,6 +14,7 @@ import { runCommand } from '../tools/exec.js';
 import { extendVolume, lvextendArgv, reduceVolume } from '../tools/lvm.js';
 import { resizeImage, resizeImageArgv } from '../tools/qemu-img.js';
 import { closeRawView, mountTree, openRawView, unmountTree } from './image-access.js';
+import { identityOf } from '../plan/run-journal.js';
 
 type GrowContext = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
 
@@ -75,8 +76,15 @@ export async function growContainer(
       resizeImage(container.path, 'qcow2', old, { sink: ctx.sink, shrink: true }),
     );
   } else {
+    const file = await fs.stat(container.path);
+    const intent = ctx.undo.expect(growUndoDescription(container), {
+      kind: 'size',
+      path: container.path,
+      sizeBytes: old,
+      ...identityOf(file),
+    });
     await fs.truncate(container.path, sizeBytes);
-    ctx.undo.push(growUndoDescription(container), () => fs.truncate(container.path, old));
+    ctx.undo.push(growUndoDescription(container), () => fs.truncate(container.path, old), intent);
   }
 }
 

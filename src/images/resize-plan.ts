@@ -10,7 +10,7 @@ import path from 'node:path';
 import { runtimeError, usageError } from '../errors.js';
 import type { FsType } from '../model/guest-spec.js';
 import { underRoot, type Paths } from '../paths.js';
-import { acquireLock } from '../plan/lock-file.js';
+import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep } from '../plan/plan.js';
 import { humanSize } from '../storage/free-space.js';
 import { assertNotOpen, lvmVolumeNames, lvmVolumePath } from '../storage/lvm.js';
@@ -202,9 +202,7 @@ export async function buildResizePlan(
       title: `Lock guest ${name} and check that it is stopped`,
       actions: [{ kind: 'note', text: `take the lock of guest ${name}; check again that it is stopped` }],
       run: async (ctx) => {
-        const lock = await acquireLock(path.join(paths.lockDir, `guest-${name}.lock`), `guest "${name}"`);
-        ctx.undo.push(`release the lock of guest ${name}`, () => lock.release());
-        ctx.undo.afterCommit(`release the lock of guest ${name}`, () => lock.release());
+        await lockGuest(paths.lockDir, name, ctx);
         await refuseRunningGuest(identity, paths, 'resize', options.running);
       },
     },
@@ -240,6 +238,9 @@ function resizeStep(target: ResizeTarget, report: ResizeOutcome['targets'][numbe
     ],
     run: async (ctx) => {
       await growContainer(container, newSizeBytes, ctx);
+      // Killed while resize2fs or xfs_growfs runs, the filesystem may be half grown: a crash
+      // recovery must then leave the container as large as it is.
+      ctx.undo.unjournal(growUndoDescription(container));
       report.fs = await growFilesystem(container, ctx);
       // The filesystem fills the larger container now: shrinking it back would cut it.
       ctx.undo.release(growUndoDescription(container));

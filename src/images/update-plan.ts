@@ -11,7 +11,7 @@ import path from 'node:path';
 import { TreeEditor } from '../customize/tree-editor.js';
 import { runtimeError } from '../errors.js';
 import { underRoot, type Paths } from '../paths.js';
-import { acquireLock } from '../plan/lock-file.js';
+import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { assertNotOpen, lvmVolumeNames, lvmVolumePath } from '../storage/lvm.js';
 import { parseVolumePath } from '../storage/lvm-guest.js';
@@ -190,9 +190,7 @@ export async function buildUpdatePlan(
         { kind: 'write', path: '<tree>/etc/resolv.conf', mode: 0o644 },
       ],
       run: async (ctx) => {
-        const lock = await acquireLock(path.join(paths.lockDir, `guest-${name}.lock`), `guest "${name}"`);
-        ctx.undo.push(`release the lock of guest ${name}`, () => lock.release());
-        ctx.undo.afterCommit(`release the lock of guest ${name}`, () => lock.release());
+        await lockGuest(paths.lockDir, name, ctx);
         await refuseRunningGuest(identity, paths, 'update', options.running);
         await refuseOpenVolume(image);
         const view = await openRawView(image, format, ctx);

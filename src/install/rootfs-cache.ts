@@ -5,7 +5,7 @@
  * rootfs-cache-use.ts). Entries are built under a per-key lock, so concurrent creations share
  * one bootstrap; a corrupt entry is rebuilt, never used.
  */
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import type { StepContext } from '../plan/plan.js';
@@ -44,6 +44,7 @@ export {
   type RootfsCacheMode,
   type RootfsCacheTarget,
 } from './rootfs-cache-plan.js';
+import { identityOf } from '../plan/run-journal.js';
 
 /** The install result a guest made from `entry` reports. */
 function resultOf(request: InstallRequest, manifest: RootfsManifest, started: number): InstallResult {
@@ -71,10 +72,15 @@ async function buildEntry(
   const buildDir = await makeBuildDir(target.root, key);
   const tree = path.join(buildDir, 'tree');
   const undo = `remove the unfinished cache entry ${buildDir}`;
-  ctx.undo.push(undo, async () => {
-    await releaseTarget(tree, ctx.sink);
-    await removeTree(buildDir, { sink: ctx.sink });
-  });
+  const made = await stat(buildDir);
+  ctx.undo.push(
+    undo,
+    async () => {
+      await releaseTarget(tree, ctx.sink);
+      await removeTree(buildDir, { sink: ctx.sink });
+    },
+    { kind: 'tree', path: buildDir, ...identityOf(made) },
+  );
   await mkdir(tree, { mode: 0o755 });
   ctx.sink({ type: 'info', message: `root-tree cache: building entry ${key} in ${buildDir}` });
   const installed = await installRootTree({ ...request, target: tree }, ctx);

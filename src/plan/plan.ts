@@ -20,6 +20,11 @@ export interface StepContext {
   signal: AbortSignal;
   /** Values steps hand to later steps (e.g. the loop device a mount step attached). */
   state: Map<string, unknown>;
+  /**
+   * Cleans up what dead runs left of `guest` (their journals); `lockGuest` calls it once the
+   * guest's lock is held. Absent when the run is not journaled (library use, tests).
+   */
+  recover?: ((guest: string, ctx: StepContext) => Promise<void>) | undefined;
 }
 
 export interface PlanStep {

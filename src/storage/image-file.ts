@@ -8,6 +8,7 @@ import type { PlanAction } from '../plan/plan.js';
 import { allocateFile, fallocateArgv } from '../tools/fallocate.js';
 import type { StorageContext } from './context.js';
 import { checkFreeSpace, humanSize, isNoSpaceError, noSpaceError } from './free-space.js';
+import { identityOf } from '../plan/run-journal.js';
 
 export interface CreateImageFileOptions {
   path: string;
@@ -85,10 +86,12 @@ export async function createImageFile(
   const image: ImageFile = { path: finalPath, workPath, size: options.size, replaces: exists };
 
   let handle: FileHandle;
+  const intent = ctx.undo.expect(imageUndoDescription(workPath), { kind: 'file', path: workPath });
   try {
     // O_EXCL: never open (and truncate) a file someone else created in the meantime.
     handle = await open(workPath, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
   } catch (error) {
+    intent.cancel();
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw runtimeError(
         'E_EXISTS',
@@ -100,7 +103,12 @@ export async function createImageFile(
     throw error;
   }
   const created = await handle.stat();
-  ctx.undo.push(imageUndoDescription(workPath), () => removeIfSame(workPath, created.dev, created.ino));
+  intent.made({ kind: 'file', path: workPath, ...identityOf(created) });
+  ctx.undo.push(
+    imageUndoDescription(workPath),
+    () => removeIfSame(workPath, created.dev, created.ino),
+    intent,
+  );
   try {
     await handle.chmod(options.mode ?? 0o600);
     await handle.truncate(options.size);
@@ -156,6 +164,9 @@ export async function makeParents(dir: string, ctx: StorageContext): Promise<voi
     made.push(d);
     if (d === first || d === path.dirname(d)) break;
   }
+  // Journaled outermost first: recovery undoes newest first, so the deepest goes first.
+  for (const d of [...made].reverse())
+    ctx.undo.journal?.record(`remove ${d} if empty`, { kind: 'dir', path: d });
   ctx.undo.push(`remove directories ${first} (if empty)`, async () => {
     for (const d of made) {
       await rmdir(d).catch((error: NodeJS.ErrnoException) => {

@@ -28,17 +28,28 @@ export async function commitGuestVolumes(
       // It may have been started or mounted while the new guest was built.
       assertNotOpen(old);
       const aside = temporaryVolumeName(finalName, 'old');
+      // Journaled first: a run killed from here on gets the old volume back under its name.
+      const putBack = ctx.undo.expect(putBackDescription(vg, finalName), {
+        kind: 'lv-rename',
+        vg,
+        from: finalName,
+        to: aside,
+      });
       await renameVolume(vg, finalName, aside, exec);
-      ctx.undo.push(putBackDescription(vg, finalName), () =>
-        renameVolume(vg, aside, finalName, { sink: ctx.sink }),
+      ctx.undo.push(
+        putBackDescription(vg, finalName),
+        () => renameVolume(vg, aside, finalName, { sink: ctx.sink }),
+        putBack,
       );
-      ctx.undo.afterCommit(`remove the replaced logical volume ${vg}/${aside}`, () =>
-        removeVolume(vg, aside, { sink: ctx.sink }),
+      ctx.undo.afterCommit(
+        `remove the replaced logical volume ${vg}/${aside}`,
+        () => removeVolume(vg, aside, { sink: ctx.sink }),
+        { kind: 'lv', vg, name: aside },
       );
     }
+    const back = `rename ${vg}/${finalName} back to ${volume.name}`;
+    const renamed = ctx.undo.expect(back, { kind: 'lv-rename', vg, from: volume.name, to: finalName });
     await renameVolume(vg, volume.name, finalName, exec);
-    ctx.undo.push(`rename ${vg}/${finalName} back to ${volume.name}`, () =>
-      renameVolume(vg, finalName, volume.name, { sink: ctx.sink }),
-    );
+    ctx.undo.push(back, () => renameVolume(vg, finalName, volume.name, { sink: ctx.sink }), renamed);
   }
 }

@@ -137,8 +137,15 @@ export async function createGuestVolume(
   }
   const name = existing ? temporaryVolumeName(request.name, 'new') : request.name;
   const sizeBytes = Math.ceil(request.sizeBytes / 512) * 512;
-  await createVolume({ vg, name, sizeBytes, thinPool: request.thinPool }, exec);
-  ctx.undo.push(`remove logical volume ${vg}/${name}`, () => removeVolume(vg, name, { sink: ctx.sink }));
+  const undo = `remove logical volume ${vg}/${name}`;
+  const intent = ctx.undo.expect(undo, { kind: 'lv', vg, name });
+  try {
+    await createVolume({ vg, name, sizeBytes, thinPool: request.thinPool }, exec);
+  } catch (error) {
+    intent.cancel();
+    throw error;
+  }
+  ctx.undo.push(undo, () => removeVolume(vg, name, { sink: ctx.sink }), intent);
   const path = lvmVolumePath(vg, name);
   await waitForDevice(path);
   const created = (await listVolumes(vg, exec)).find((lv) => lv.name === name);

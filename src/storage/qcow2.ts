@@ -20,6 +20,7 @@ import {
   removeIfSame,
   temporaryName,
 } from './image-file.js';
+import { identityOf } from '../plan/run-journal.js';
 
 export interface ConvertToQcow2Options {
   /** The finished raw image. */
@@ -54,21 +55,33 @@ export async function convertToQcow2(
   const replaces = await refuseExisting(target, options.overwrite);
   await makeParents(path.dirname(target), ctx);
   const temp = temporaryName(target);
+  const intent = ctx.undo.expect(imageUndoDescription(temp), { kind: 'file', path: temp });
   await createPrivateFile(temp);
   try {
     await convertImage(convertOptions(options, temp), { sink: ctx.sink, signal: ctx.signal });
   } catch (error) {
     await removeStray(temp);
+    intent.cancel();
     if (isNoSpaceError(error)) throw await noSpaceError(target, error);
     throw error;
   }
   const made = await lstat(temp);
-  ctx.undo.push(imageUndoDescription(temp), () => removeIfSame(temp, made.dev, made.ino));
+  intent.made({ kind: 'file', path: temp, ...identityOf(made) });
+  ctx.undo.push(imageUndoDescription(temp), () => removeIfSame(temp, made.dev, made.ino), intent);
   const info = await readImageInfo(temp, { sink: ctx.sink });
+  // Journaled before the rename: a run killed right after it must not leave the new image.
+  const result = replaces
+    ? undefined
+    : ctx.undo.expect(imageUndoDescription(target), {
+        kind: 'file',
+        path: target,
+        ...identityOf(made),
+      });
   await rename(temp, target);
   ctx.undo.release(imageUndoDescription(temp));
   // A replaced image is gone once renamed over; the new one is then the result and is kept.
-  if (!replaces) ctx.undo.push(imageUndoDescription(target), () => removeIfSame(target, made.dev, made.ino));
+  if (result)
+    ctx.undo.push(imageUndoDescription(target), () => removeIfSame(target, made.dev, made.ino), result);
   return { ...info, filename: target };
 }
 

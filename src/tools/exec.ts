@@ -5,7 +5,9 @@
  * every command a tenth of a second before it did anything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { XenkitError } from '../errors.js';
+import { trackChild } from '../plan/run-journal.js';
 import { quoteArg, silentSink, type EventSink } from '../log/events.js';
 import { LineTail } from './line-tail.js';
 
@@ -196,6 +198,8 @@ function run(
       resolve({ ...ending, spawnError: error as NodeJS.ErrnoException });
       return;
     }
+    // A child of a journaled run is recorded, so a run killed outright does not leave it orphaned.
+    const untrack = trackChild(child.pid, path.basename(file));
     const timers: NodeJS.Timeout[] = [];
     const stop = (why: 'timedOut' | 'cancelled' | 'overflow'): void => {
       if (ending.timedOut || ending.cancelled || ending.overflow) return;
@@ -207,6 +211,7 @@ function run(
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.timeoutMs !== undefined) timers.push(setTimeout(() => stop('timedOut'), options.timeoutMs));
     const settle = (): void => {
+      untrack();
       for (const timer of timers) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       resolve(ending);

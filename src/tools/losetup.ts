@@ -65,6 +65,7 @@ export async function attachLoop(
   options: { readOnly?: boolean } = {},
 ): Promise<string> {
   const before = new Set(await loopsOf(file, { sink: ctx.sink }));
+  const intent = ctx.undo.expect(`detach the loop device on ${file}`, { kind: 'loop', backingFile: file });
   let device: string;
   try {
     const result = await runCommand(attachLoopArgv(file, options.readOnly), {
@@ -76,9 +77,11 @@ export async function attachLoop(
     for (const stray of await loopsOf(file, { sink: ctx.sink })) {
       if (!before.has(stray)) await detachLoopDevice(stray, ctx.sink);
     }
+    intent.cancel();
     throw error;
   }
-  ctx.undo.push(loopUndoDescription(device), () => detachLoopDevice(device, ctx.sink));
+  intent.made({ kind: 'loop', backingFile: file, device });
+  ctx.undo.push(loopUndoDescription(device), () => detachLoopDevice(device, ctx.sink), intent);
   return device;
 }
 

@@ -129,13 +129,15 @@ export async function mountFs(
   ctx: MountContext,
   options: MountOptions = {},
 ): Promise<void> {
+  const intent = ctx.undo.expect(mountUndoDescription(dir), { kind: 'mount', dir });
   try {
     await runCommand(mountArgv(device, dir, options), { sink: ctx.sink, signal: ctx.signal });
   } catch (error) {
     if (await isMounted(dir)) await unmountDir(dir, ctx.sink);
+    intent.cancel();
     throw error;
   }
-  ctx.undo.push(mountUndoDescription(dir), () => unmountDir(dir, ctx.sink));
+  ctx.undo.push(mountUndoDescription(dir), () => unmountDir(dir, ctx.sink), intent);
 }
 
 /** Unmounts `dir` in the normal flow and drops its undo entry. */

@@ -7,6 +7,7 @@ import { RunLog } from '../../log/run-log.js';
 import { parseMac } from '../../model/mac.js';
 import { parseIpWithPrefix, prefixFromNetmask } from '../../model/net-address.js';
 import { executePlan } from '../../plan/executor.js';
+import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
 import { chooseProgressMode, createProgressReporter } from '../progress.js';
 import { renderPlan } from '../render-plan.js';
@@ -93,6 +94,7 @@ export function addCloneCommand(program: Command, deps: ImageCommandDeps): void 
     .action(async (src: string, name: string, flags: CloneFlags) => {
       const paths = pathsFor(deps, flags.root);
       const options = { ...cloneOptionsFrom(src, name, flags), running: { xl: deps.xl } };
+      if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
       const { plan, outcome } = await buildClonePlan(paths, options);
       if (flags.dryRun) {
         if (flags.json) writeJson(deps.io, { ok: true, dryRun: true, plan: planToJSON(plan) });
@@ -107,7 +109,15 @@ export function addCloneCommand(program: Command, deps: ImageCommandDeps): void 
       const started = performance.now();
       try {
         log.sink({ type: 'info', message: `xenkit clone ${src} ${name} (${outcome.mode})` });
-        await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
+        await withSignalAbort((signal) =>
+          executePlan(plan, {
+            sink: log.sink,
+            reporter,
+            signal,
+            failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
+            journal: runJournalOptions(paths, `clone ${src} ${name}`),
+          }),
+        );
       } catch (error) {
         if (error instanceof XenkitError) {
           throw new XenkitError(error.code, error.message, {

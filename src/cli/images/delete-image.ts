@@ -8,6 +8,7 @@ import {
   type DeleteTarget,
 } from '../../images/delete-plan.js';
 import { executePlan } from '../../plan/executor.js';
+import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import type { Paths } from '../../paths.js';
 import { withSignalAbort } from '../signals.js';
 import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
@@ -50,10 +51,16 @@ export function renderDeleteLines(target: DeleteTarget, dryRun: boolean): string
 /** Deletes each guest in turn; a running or missing one is reported and the others still go. */
 export async function runDelete(paths: Paths, run: DeleteRun, deps: ImageCommandDeps): Promise<number> {
   const { io } = deps;
+  if (!run.dryRun) await recoverDeadRuns(paths, (line) => io.stderr.write(`${line}\n`));
   return forEachGuest(run, io, async (name, results) => {
     const target = await inspectDelete(paths, name, run.options);
     if (!run.dryRun)
-      await withSignalAbort((signal) => executePlan(buildDeletePlan(paths, [target]), { signal }));
+      await withSignalAbort((signal) =>
+        executePlan(buildDeletePlan(paths, [target]), {
+          signal,
+          journal: runJournalOptions(paths, `delete-image ${name}`),
+        }),
+      );
     if (!run.json)
       io.stdout.write(
         renderDeleteLines(target, run.dryRun)

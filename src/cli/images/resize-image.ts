@@ -6,6 +6,7 @@ import { buildResizePlan, type ResizeOptions, type ResizeOutcome } from '../../i
 import { RunLog } from '../../log/run-log.js';
 import { parseSize } from '../../model/size.js';
 import { executePlan } from '../../plan/executor.js';
+import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
 import { humanSize } from '../../storage/free-space.js';
 import { chooseProgressMode, createProgressReporter } from '../progress.js';
@@ -77,6 +78,7 @@ export function addResizeImageCommand(program: Command, deps: ImageCommandDeps):
     .action(async (name: string, flags: ResizeFlags) => {
       const paths = pathsFor(deps, flags.root);
       const options = { ...resizeOptionsFrom(flags), running: { xl: deps.xl } };
+      if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
       const { plan, outcome } = await buildResizePlan(paths, name, options);
       if (flags.dryRun) {
         if (flags.json) writeJson(deps.io, { ok: true, dryRun: true, ...outcome, plan: planToJSON(plan) });
@@ -91,7 +93,15 @@ export function addResizeImageCommand(program: Command, deps: ImageCommandDeps):
       const started = performance.now();
       try {
         log.sink({ type: 'info', message: `xenkit resize-image ${name}` });
-        await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
+        await withSignalAbort((signal) =>
+          executePlan(plan, {
+            sink: log.sink,
+            reporter,
+            signal,
+            failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
+            journal: runJournalOptions(paths, `resize-image ${outcome.name}`),
+          }),
+        );
       } finally {
         reporter.stop();
         log.close();

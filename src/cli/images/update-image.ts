@@ -4,6 +4,7 @@ import { buildUpdatePlan, type UpdateOptions } from '../../images/update-plan.js
 import { logPathOf } from '../../images/guest-files.js';
 import { RunLog } from '../../log/run-log.js';
 import { executePlan } from '../../plan/executor.js';
+import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
 import type { Paths } from '../../paths.js';
 import { chooseProgressMode, createProgressReporter } from '../progress.js';
@@ -23,6 +24,7 @@ export interface UpdateRun {
 /** Updates each guest in turn; a running one is skipped with xen-tools' message. */
 export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommandDeps): Promise<number> {
   const { io } = deps;
+  if (!run.dryRun) await recoverDeadRuns(paths, (line) => io.stderr.write(`${line}\n`));
   return forEachGuest(run, io, async (name, results) => {
     const { plan, outcome } = await buildUpdatePlan(paths, name, run.options);
     if (run.dryRun) {
@@ -38,7 +40,14 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
     );
     try {
       log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
-      await withSignalAbort((signal) => executePlan(plan, { sink: log.sink, reporter, signal }));
+      await withSignalAbort((signal) =>
+        executePlan(plan, {
+          sink: log.sink,
+          reporter,
+          signal,
+          journal: runJournalOptions(paths, `update-image ${name}`),
+        }),
+      );
     } finally {
       reporter.stop();
       log.close();

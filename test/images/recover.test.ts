@@ -1,0 +1,69 @@
+/** Crash recovery of LVM --force swaps against fake LVM tools (lvs, lvrename, lvremove). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { debrisHandlers } from '../../src/images/recover.js';
+import { recoverJournals } from '../../src/plan/recover-journal.js';
+import { listJournals, RunJournal } from '../../src/plan/run-journal.js';
+import { makeTempDir, removeDir, withPathFirst, writeFakeTool } from '../helpers/storage-fixtures.js';
+
+let bin: string;
+afterEach(() => removeDir(bin));
+
+/** Fake lvs (volumes from BIN/volumes: `vg name` lines), lvrename and lvremove that log and apply. */
+function fakeLvm(volumes: string[]): void {
+  bin = makeTempDir('fake-lvm');
+  fs.writeFileSync(path.join(bin, 'volumes'), volumes.map((v) => `${v}\n`).join(''));
+  writeFakeTool(
+    bin,
+    'lvs',
+    `vg="$(eval echo \\$$#)"
+printf '{"report":[{"lv":['
+grep "^$vg " ${bin}/volumes | awk '{printf "%s{\\"lv_name\\":\\"%s\\",\\"vg_name\\":\\"%s\\",\\"lv_size\\":\\"8388608\\",\\"pool_lv\\":\\"\\",\\"lv_attr\\":\\"-wi-a-----\\",\\"lv_path\\":\\"/dev/%s/%s\\"}", (NR>1?",":""), $2, $1, $1, $2}'
+printf ']}]}'`,
+  );
+  writeFakeTool(
+    bin,
+    'lvrename',
+    `echo "lvrename $*" >> ${bin}/log\nsed -i "s|^$1 $2\\$|$1 $3|" ${bin}/volumes`,
+  );
+  writeFakeTool(
+    bin,
+    'lvremove',
+    `echo "lvremove $*" >> ${bin}/log\nvg="\${3%%/*}"; lv="\${3#*/}"; sed -i "/^$vg $lv\\$/d" ${bin}/volumes`,
+  );
+}
+
+const log = (): string[] => fs.readFileSync(path.join(bin, 'log'), 'utf8').trim().split('\n');
+const volumes = (): string[] => fs.readFileSync(path.join(bin, 'volumes'), 'utf8').trim().split('\n');
+
+describe('recovering an LVM guest replaced with --force', () => {
+  it.each([
+    ['after both renames', ['vg0 g1-disk', 'vg0 g1-disk.xenkit-old-aa']],
+    ['between the renames', ['vg0 g1-disk.xenkit-new-bb', 'vg0 g1-disk.xenkit-old-aa']],
+    ['before the renames', ['vg0 g1-disk', 'vg0 g1-disk.xenkit-new-bb']],
+  ])('killed %s, the old volume is back under its name and the new one is gone', async (_when, before) => {
+    fakeLvm(before);
+    const runs = path.join(bin, 'runs');
+    const journal = new RunJournal(runs, 'create-image g1');
+    journal.record('new volume', { kind: 'lv', vg: 'vg0', name: 'g1-disk.xenkit-new-bb' });
+    journal.record('put back', {
+      kind: 'lv-rename',
+      vg: 'vg0',
+      from: 'g1-disk',
+      to: 'g1-disk.xenkit-old-aa',
+    });
+    journal.record('rename back', {
+      kind: 'lv-rename',
+      vg: 'vg0',
+      from: 'g1-disk.xenkit-new-bb',
+      to: 'g1-disk',
+    });
+    const data = listJournals(runs)[0]!.data;
+    fs.writeFileSync(journal.file, JSON.stringify({ ...data, holder: { ...data.holder, startTime: 1 } }));
+    const [report] = await withPathFirst(bin, () => recoverJournals(runs, debrisHandlers()));
+    expect(report?.left).toEqual([]);
+    expect(volumes()).toEqual(['vg0 g1-disk']);
+    expect(log().at(-1)).toBe('lvremove --yes --force vg0/g1-disk.xenkit-new-bb');
+  });
+});
