@@ -36,6 +36,7 @@ import { withQmp } from './qmp-client.js';
 import { qemuFromPidfile } from './qemu-processes.js';
 import { findQemuProcesses, openRegistry, type DomainRecord } from './registry.js';
 import { ensureRuntimeBase } from './runtime-paths.js';
+import { startUserNets, stopUserNets } from './user-net.js';
 import { setGuestVcpus } from './vcpu-hotplug.js';
 
 export interface QemuDriverOptions {
@@ -48,6 +49,8 @@ export interface QemuDriverOptions {
   cgroupRoot?: string;
   /** Default wait for shutdown/reboot, ms (default 120 s: TCG guests are slow). */
   shutdownTimeoutMs?: number;
+  /** The passt binary for user networking (default passt). */
+  passtBinary?: string;
   /** Receives warnings, e.g. for a QEMU adopted back into the registry after its xm died. */
   sink?: EventSink;
 }
@@ -60,7 +63,10 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
   const cpuCgroup = (): CpuCgroupRoot | undefined =>
     cgroup === null ? (cgroup = findCpuCgroup(opts.cgroupRoot)) : cgroup;
   const registry = openRegistry(opts.paths, {
-    onStale: (r) => removeSchedCgroup(r.sched?.cgroup),
+    onStale: (r) => {
+      removeSchedCgroup(r.sched?.cgroup);
+      stopUserNets(registry.runtimePaths(r.name));
+    },
     ...(opts.sink ? { sink: opts.sink } : {}),
   });
   let accel: Promise<AccelChoice> | undefined;
@@ -118,6 +124,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     }
     const rt = registry.runtimePaths(config.name);
     // Leftovers of an earlier run: its QEMU is gone (read found none by record, pidfile or /proc).
+    stopUserNets(rt);
     registry.remove(config.name);
     ensureRuntimeBase(opts.paths.stateDir);
     mkdirSync(rt.dir, { recursive: true, mode: 0o700 });
@@ -153,6 +160,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       };
       registry.save(record);
       await prepareEventLog(rt);
+      await startUserNets(dc, rt, taps, opts.passtBinary);
       await launchQemu(argv);
       record.pid = Number.parseInt(readFileSync(rt.pidfile, 'utf8').trim(), 10);
       delete record.launcherPid;
@@ -172,6 +180,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       // Whatever QEMU this launch started (none other can run: the guest lock is ours).
       const qemu = qemuFromPidfile(rt, dc.name) ?? findQemuProcesses(opts.paths, dc.name)[0];
       if (qemu) await killQemu({ pid: qemu.pid, name: dc.name } as DomainRecord, rt).catch(() => undefined);
+      stopUserNets(rt);
       registry.remove(dc.name);
       throw error;
     }

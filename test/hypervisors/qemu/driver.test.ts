@@ -33,7 +33,9 @@ describe('createQemuDriver', () => {
     mkdirSync(path.join(root, 'victim'));
     const driver = createQemuDriver({ paths, accel: 'tcg' });
     const call =
-      verb === 'shutdown' ? driver.shutdown('../../../victim', {}) : driver[verb]('../../../victim');
+      verb === 'shutdown'
+        ? driver.shutdown('../../../victim', { wait: false })
+        : driver[verb]('../../../victim');
     await expect(call).rejects.toMatchObject({ code: 'E_GUEST_NAME' });
     expect(existsSync(path.join(root, 'victim'))).toBe(true);
   });
