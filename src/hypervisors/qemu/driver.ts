@@ -63,10 +63,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
   const cpuCgroup = (): CpuCgroupRoot | undefined =>
     cgroup === null ? (cgroup = findCpuCgroup(opts.cgroupRoot)) : cgroup;
   const registry = openRegistry(opts.paths, {
-    onStale: (r) => {
-      removeSchedCgroup(r.sched?.cgroup);
-      stopUserNets(registry.runtimePaths(r.name));
-    },
+    onStale: (r) => removeSchedCgroup(r.sched?.cgroup),
     ...(opts.sink ? { sink: opts.sink } : {}),
   });
   let accel: Promise<AccelChoice> | undefined;

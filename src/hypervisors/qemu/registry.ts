@@ -37,6 +37,7 @@ import {
   type QemuProcess,
 } from './qemu-processes.js';
 import { ensureRuntimeBase, runtimePathsFor, type RuntimePaths } from './runtime-paths.js';
+import { stopUserNets } from './user-net.js';
 
 export { findQemuProcesses, isQemuAlive, type QemuProcess } from './qemu-processes.js';
 
@@ -202,6 +203,8 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
     if (qemu) return adopt(name, rt, qemu);
     if (record && !launching) {
       options.onStale?.(record);
+      // A passt whose QEMU never came (its launcher was killed in between) waits forever.
+      stopUserNets(rt);
       remove(name);
     }
     return undefined;

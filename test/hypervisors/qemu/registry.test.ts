@@ -222,6 +222,22 @@ describe('QEMUs whose xm died', () => {
     expect(existsSync(registry.runtimePaths('web1').dir)).toBe(false);
   });
 
+  it('ends the passt of a guest whose launcher died before QEMU started', async () => {
+    const registry = openRegistry(paths);
+    registry.save({ ...record('web1', 1, 0), launcherPid: 999_999_999 });
+    const rt = registry.runtimePaths('web1');
+    const passt = spawn('sh', ['-c', 'sleep 60; :', '--socket', `${rt.dir}/net0.sock`], {
+      argv0: 'passt',
+      stdio: 'ignore',
+    });
+    children.push(passt);
+    const exited = new Promise((resolve) => passt.on('exit', (_code, signal) => resolve(signal)));
+    writeFileSync(`${rt.dir}/passt0.pid`, `${passt.pid}\n`);
+    expect(await registry.read('web1')).toBeUndefined();
+    expect(await exited).toBe('SIGTERM');
+    expect(existsSync(rt.dir)).toBe(false);
+  });
+
   it('shows a starting guest with its QEMU pid while the launcher still completes the record', async () => {
     const events: LogEvent[] = [];
     const registry = openRegistry(paths, { sink: (e) => events.push(e) });
