@@ -3,13 +3,14 @@
  * `xm create` killed with SIGKILL right after QEMU is up leaves a QEMU that `xm list` shows
  * and `xm destroy` ends; two concurrent `xm create` of one guest start exactly one QEMU.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../../src/tools/exec.js';
-import { runBin, type CliResult } from '../../helpers/cli.js';
+import { REPO, runBin, type CliResult } from '../../helpers/cli.js';
 import { buildTestInitramfs, findTestKernel } from '../../hypervisors/qemu/guest-fixture.js';
 
 const NAME = `xkcr${process.pid}`;
@@ -101,6 +102,36 @@ describe('xm and a QEMU whose xm died', () => {
     expect(destroyed.code).toBe(0);
     expect(await qemuPids()).toEqual([]);
     expect((await xm('list')).stdout).not.toContain(NAME);
+  });
+
+  it('never loses the QEMU of an xm create interrupted by Ctrl-C (SIGINT to its process group)', async () => {
+    const pidfile = path.join(root, 'run/xenkit/qemu', NAME, 'qemu.pid');
+    // Its own process group, as a shell gives a foreground job: Ctrl-C signals the whole group.
+    const child = spawn(process.execPath, [path.join(REPO, 'bin/xm.js'), 'create', NAME], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const exited = new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(pidfile)) {
+      if (Date.now() > deadline) throw new Error(`no ${pidfile} within 60 s`);
+      await sleep(5);
+    }
+    process.kill(-(child.pid ?? 0), 'SIGINT');
+    expect(await exited).toBe('SIGINT');
+    await sleep(2000);
+    // Whether QEMU survived the signal or not, xm list and the processes agree.
+    const running = await qemuPids();
+    const listed = await xm('list');
+    expect(listed.stdout.includes(NAME)).toBe(running.length === 1);
+    if (running.length === 1) expect((await xm('destroy', NAME)).code).toBe(0);
+    expect(await qemuPids()).toEqual([]);
+    expect((await xm('list')).stdout).not.toContain(NAME);
+    // And the next create starts the guest.
+    expect((await xm('create', NAME)).code).toBe(0);
+    expect(await qemuPids()).toHaveLength(1);
+    expect((await xm('destroy', NAME)).code).toBe(0);
   });
 
   it('starts exactly one QEMU for two concurrent xm create of one guest', async () => {
