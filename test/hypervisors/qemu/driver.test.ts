@@ -29,6 +29,25 @@ describe('createQemuDriver', () => {
     expect(readFileSync(path.join(victim, 'keep'), 'utf8')).toBe('data\n');
   });
 
+  it('says passt is missing for a user network, names the opt-in, and leaves nothing behind', async () => {
+    const kernel = path.join(root, 'vmlinuz');
+    writeFileSync(kernel, '');
+    const driver = createQemuDriver({
+      paths,
+      accel: 'tcg',
+      qemuBinary: '/bin/false',
+      passtBinary: path.join(root, 'no-such-passt'),
+    });
+    const config = domainConfig({ bootloader: undefined, kernel, disks: [] });
+    await expect(driver.create(config, { cfgPath: undefined })).rejects.toMatchObject({
+      code: 'E_TOOL_MISSING',
+      message: 'guest "web1": its user network needs passt, which is not installed',
+      hint: expect.stringContaining('xenkit_host_loopback = 1'),
+    });
+    expect(existsSync(path.join(paths.stateDir, 'qemu/web1'))).toBe(false);
+    expect(existsSync(path.join(paths.lockDir, 'guest-web1.lock'))).toBe(false);
+  });
+
   it.each(['destroy', 'pause', 'shutdown'] as const)('refuses a bad name in %s', async (verb) => {
     mkdirSync(path.join(root, 'victim'));
     const driver = createQemuDriver({ paths, accel: 'tcg' });
