@@ -4,7 +4,7 @@
  * and `xm destroy` ends; two concurrent `xm create` of one guest start exactly one QEMU.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -91,6 +91,25 @@ describe('xm and a QEMU whose xm died', () => {
       name: NAME,
       details: { pid: qemu },
     });
+
+    // Its QMP and console sockets are closed to other users.
+    for (const socket of ['qmp.sock', 'console.sock']) {
+      const probe = await runCommand(
+        [
+          'runuser',
+          '-u',
+          'nobody',
+          '--',
+          process.execPath,
+          '-e',
+          `require('net').connect(process.argv[1]).on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`,
+          path.join(root, 'run/xenkit/qemu', NAME, socket),
+        ],
+        { allowFailure: true },
+      );
+      expect(probe.stdout.trim()).toBe('EACCES');
+    }
+    expect(statSync(path.join(root, 'run/xenkit/qemu')).mode & 0o777).toBe(0o700);
 
     // A second create is refused while it runs: no second QEMU on the same image.
     const again = await xm('create', NAME);
