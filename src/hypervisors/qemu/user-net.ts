@@ -16,6 +16,11 @@
  * 4.7 can turn that off (`disable_host_loopback`), but QEMU 7.2 offers no option for it, and
  * `restrict=on` cuts off all outbound traffic and DNS as well. The cfg key
  * `xenkit_host_loopback = 1` brings QEMU's own user network back, host loopback included.
+ *
+ * Known limit of Debian 12's passt (0.0~git20230309) with QEMU 7.2's `-netdev stream`: on a
+ * loaded 2-core host, a TCG guest stalled on a 1 MiB HTTP download (32 KiB and 256 KiB over nc
+ * too, 4 of 4 tries) and was handed a short reply three times over (3 of ~10 tries), where
+ * slirp delivered both. A newer passt, or `xenkit_host_loopback = 1`, is the way out.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
