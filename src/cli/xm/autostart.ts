@@ -40,6 +40,7 @@ export function addAutostartCommand(program: Command, deps: DomainCommandDeps): 
         }
         return;
       }
+      session.guestName(name, 'autostart');
       if (state === undefined) {
         const on = entries.some((e) => e.name === name);
         session.report(`${name}: autostart ${on ? 'on' : 'off'}`, { name, autostart: on });

@@ -21,7 +21,7 @@ export function addConsoleCommand(program: Command, deps: DomainCommandDeps): vo
     .argument('<name>', 'domain name');
   addCommonOptions(command, { json: false }).action(async (name: string, _opts: unknown, cmd: Command) => {
     const session = new Session(deps, flagsOf(cmd));
-    await session.findRunning(name);
+    await session.findRunning(name, 'console');
     await attachConsole(session, name);
   });
 }

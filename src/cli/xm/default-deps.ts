@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseXlCfg } from '../../formats/xl-cfg-parse.js';
+import type { EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import type { Paths } from '../../paths.js';
 import type { DriverKind } from '../../hypervisors/detect.js';
@@ -12,10 +13,14 @@ import { createXlDriver } from '../../hypervisors/xl/driver.js';
 import type { AccelInfo } from './deps.js';
 
 /** The real driver of each kind. */
-export async function createDefaultDriver(kind: DriverKind, paths: Paths): Promise<HypervisorDriver> {
+export async function createDefaultDriver(
+  kind: DriverKind,
+  paths: Paths,
+  sink?: EventSink,
+): Promise<HypervisorDriver> {
   if (kind === 'xl') return createXlDriver({ paths });
   const { createQemuDriver } = await import('../../hypervisors/qemu/driver.js');
-  return createQemuDriver({ paths });
+  return createQemuDriver({ paths, ...(sink ? { sink } : {}) });
 }
 
 /** Parses an xl.cfg with the real parser. */

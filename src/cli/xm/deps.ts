@@ -1,4 +1,5 @@
 /** What the domain commands need from outside: streams, environment and the pieces they drive. */
+import type { EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import type { Paths } from '../../paths.js';
 import type { DetectOptions, DriverChoice, DriverKind } from '../../hypervisors/detect.js';
@@ -35,8 +36,12 @@ export interface DomainCommandDeps {
   prog?: string;
   /** Environment read for XENKIT_ROOT and XENKIT_DRIVER. Default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Builds a driver once its kind is chosen. Default: the xl and QEMU drivers. */
-  createDriver?: (kind: DriverKind, paths: Paths) => HypervisorDriver | Promise<HypervisorDriver>;
+  /** Builds a driver once its kind is chosen (`sink` takes its warnings). Default: the xl and QEMU drivers. */
+  createDriver?: (
+    kind: DriverKind,
+    paths: Paths,
+    sink?: EventSink,
+  ) => HypervisorDriver | Promise<HypervisorDriver>;
   /** Chooses the driver. Default detectDriver. */
   detectDriver?: (options: DetectOptions) => Promise<DriverChoice>;
   /** Parses an xl.cfg file. Default parseXlCfg. */

@@ -14,7 +14,7 @@ export function addDestroyCommand(program: Command, deps: DomainCommandDeps): vo
     .argument('<name>', 'domain name');
   addCommonOptions(command).action(async (name: string, _opts: unknown, cmd: Command) => {
     const session = new Session(deps, flagsOf(cmd));
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'destroy');
     await (await session.driver()).destroy(name);
     session.report(`Destroyed domain ${name} (id=${domain.id})`, {
       ok: true,

@@ -32,7 +32,7 @@ export function addMemSetCommand(program: Command, deps: DomainCommandDeps): voi
   addCommonOptions(command).action(async (name: string, sizeText: string, _opts: unknown, cmd: Command) => {
     const session = new Session(deps, flagsOf(cmd));
     const bytes = parseMemSize(sizeText, name);
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'mem-set');
     const mib = toMiB(bytes);
     if (mib > domain.maxMemoryMiB) {
       throw usageError(

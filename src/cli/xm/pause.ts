@@ -12,7 +12,7 @@ export function addPauseCommand(program: Command, deps: DomainCommandDeps): void
     .argument('<name>', 'domain name');
   addCommonOptions(command).action(async (name: string, _opts: unknown, cmd: Command) => {
     const session = new Session(deps, flagsOf(cmd));
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'pause');
     await (await session.driver()).pause(name);
     session.report(`Paused domain ${name} (id=${domain.id})`, { ok: true, action: 'pause', domain: name });
   });

@@ -21,7 +21,7 @@ export function addRebootCommand(program: Command, deps: DomainCommandDeps): voi
     const session = new Session(deps, flags);
     const wait = flags.wait === true;
     const timeoutMs = parseTimeout(flags.timeout);
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'reboot');
     await (await session.driver()).reboot(name, { wait, timeoutMs });
     session.report(`Rebooting domain ${name} (id=${domain.id})`, {
       ok: true,

@@ -40,7 +40,7 @@ export function addSchedCreditCommand(program: Command, deps: DomainCommandDeps)
     const params: Partial<SchedParams> = {};
     if (flags.weight !== undefined) params.weight = parseBounded(flags.weight, 'weight', 1, 65535);
     if (flags.cap !== undefined) params.cap = parseBounded(flags.cap, 'cap', 0, 100 * 4096);
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'sched-credit');
     const result = await (await session.driver()).schedCredit(name, params);
     session.report(renderSchedCredit(name, domain.id, result), { name, id: domain.id, ...result });
   });

@@ -5,7 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { runtimeError, usageError } from '../../errors.js';
+import type { EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
+import { assertGuestName } from '../../model/guest-name.js';
 import { makePaths, resolveRoot, type Paths } from '../../paths.js';
 import { detectDriver, DRIVER_ENV, type DriverChoice } from '../../hypervisors/detect.js';
 import type { DomainInfo, HypervisorDriver } from '../../hypervisors/driver.js';
@@ -62,7 +64,12 @@ export class Session {
   /** The driver (built once per run). */
   driver(): Promise<HypervisorDriver> {
     const create = this.deps.createDriver ?? createDefaultDriver;
-    return (this.driverPromise ??= this.chooseDriver().then((choice) => create(choice.driver, this.paths)));
+    const sink: EventSink = (event) => {
+      if (event.type === 'warn') this.deps.io.stderr.write(`${this.prog}: warning: ${event.message}\n`);
+    };
+    return (this.driverPromise ??= this.chooseDriver().then((choice) =>
+      create(choice.driver, this.paths, sink),
+    ));
   }
 
   /** Writes text to stdout. */
@@ -90,8 +97,14 @@ export class Session {
     );
   }
 
-  /** The running domain called `name`, or the not-running error. */
-  async findRunning(name: string): Promise<DomainInfo> {
+  /** `name` when it is a valid guest name; E_GUEST_NAME (exit 2) naming `${prog} VERB` otherwise. */
+  guestName(name: string, verb: string): string {
+    return assertGuestName(name, `${this.prog} ${verb}`);
+  }
+
+  /** The running domain called `name` (checked as a guest name first), or the not-running error. */
+  async findRunning(name: string, verb: string): Promise<DomainInfo> {
+    this.guestName(name, verb);
     const driver = await this.driver();
     const found = (await driver.list()).find((domain) => domain.name === name);
     if (!found) throw this.notRunning(name);
@@ -106,7 +119,10 @@ export class Session {
     } catch (error) {
       throw usageError('E_NO_CFG', `cannot read the domain config ${cfgPath}`, undefined, error);
     }
-    return (this.deps.parseConfig ?? parseDefaultConfig)(text, cfgPath);
+    const config = await (this.deps.parseConfig ?? parseDefaultConfig)(text, cfgPath);
+    // The name becomes the runtime directory, the lock and more: one path component only.
+    assertGuestName(config.name, cfgPath);
+    return config;
   }
 }
 

@@ -81,7 +81,7 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
         `\`${session.prog} list\` shows the domains`,
       );
     }
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'shutdown');
     const driver = await session.driver();
     await driver.shutdown(name, { wait, timeoutMs });
     session.report(

@@ -12,7 +12,7 @@ export function addUnpauseCommand(program: Command, deps: DomainCommandDeps): vo
     .argument('<name>', 'domain name');
   addCommonOptions(command).action(async (name: string, _opts: unknown, cmd: Command) => {
     const session = new Session(deps, flagsOf(cmd));
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'unpause');
     await (await session.driver()).unpause(name);
     session.report(`Unpaused domain ${name} (id=${domain.id})`, {
       ok: true,

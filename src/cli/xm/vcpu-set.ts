@@ -23,7 +23,7 @@ export function addVcpuSetCommand(program: Command, deps: DomainCommandDeps): vo
     const flags = flagsOf<{ ignoreHost?: boolean }>(cmd);
     const session = new Session(deps, flags);
     const count = parseCount(countText, `domain "${name}": vCPU count`, 'e.g. `vcpu-set NAME 2`');
-    const domain = await session.findRunning(name);
+    const domain = await session.findRunning(name, 'vcpu-set');
     if (count > domain.maxVcpus) {
       throw usageError(
         'E_VCPUS',

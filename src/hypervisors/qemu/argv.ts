@@ -8,6 +8,9 @@
  *   first instruction runs, which is how Xen's memory/maxmem behave (mem-set moves within that
  *   range). `-m size=,maxmem=,slots=` would be DIMM hotplug, which mem-set does not need.
  * - `-S` always: the driver attaches taps and sets the balloon target, then sends `cont`.
+ * - NICs without a bridge: `-netdev stream` to a passt process that keeps the guest away from
+ *   the host's loopback services; QEMU's own `-netdev user` only with `xenkit_host_loopback = 1`
+ *   (see user-net.ts for why).
  * - Two QMP monitors: `qmp.sock` for commands, and a `-chardev pipe` whose output is a plain
  *   file (`events.out`) collecting every QMP event for the guest's lifetime, with no process of
  *   ours attached (the registry counts guest resets there to give rebooted guests new IDs).
@@ -16,6 +19,7 @@ import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../..
 import { ErrorCollector } from '../../errors.js';
 import { buildKernelCmdline } from './kernel-cmdline.js';
 import type { RuntimePaths } from './runtime-paths.js';
+import { allowsHostLoopback, HOST_LOOPBACK_KEY, userNetSocket } from './user-net.js';
 
 /** How a guest is accelerated: KVM when the CPU really has it, TCG (emulation) otherwise. */
 export type AccelKind = 'kvm' | 'tcg';
@@ -62,7 +66,11 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   }
   let cdroms = 0;
   dc.disks.forEach((disk, index) => argv.push(...diskArgs(disk, index, disk.isCdrom ? cdroms++ : 0)));
-  dc.vifs.forEach((vif, index) => argv.push(...nicArgs(vif, index, opts.taps?.[index])));
+  const userNet = (index: number): string =>
+    allowsHostLoopback(dc) === true
+      ? `user,id=net${index}`
+      : `stream,id=net${index},server=off,addr.type=unix,addr.path=${e(userNetSocket(rt, index))}`;
+  dc.vifs.forEach((vif, index) => argv.push(...nicArgs(vif, index, opts.taps?.[index], userNet(index))));
   argv.push('-object', 'rng-random,id=rng0,filename=/dev/urandom');
   argv.push('-device', 'virtio-rng-pci,rng=rng0,id=rng0-dev');
   argv.push('-device', 'virtio-balloon-pci,id=balloon0');
@@ -96,6 +104,13 @@ function checkLimits(dc: DomainConfig): void {
   }
   if (dc.vcpus < 1)
     errors.add('E_QEMU_CONFIG', `${who}: vcpus ${dc.vcpus} is below 1`, 'set vcpus = 1 or more');
+  if (allowsHostLoopback(dc) === undefined) {
+    errors.add(
+      'E_QEMU_CONFIG',
+      `${who}: ${HOST_LOOPBACK_KEY} = ${JSON.stringify(dc.raw[HOST_LOOPBACK_KEY])} is not 0 or 1`,
+      `set ${HOST_LOOPBACK_KEY} = 1 to let the guest reach the host's 127.0.0.1 services, or drop it`,
+    );
+  }
   if (dc.maxvcpus < dc.vcpus) {
     errors.add(
       'E_QEMU_CONFIG',
@@ -139,9 +154,9 @@ export function nicModel(model: string | undefined): string {
   return 'virtio-net-pci';
 }
 
-function nicArgs(vif: VifConfig, index: number, tap: string | undefined): string[] {
+function nicArgs(vif: VifConfig, index: number, tap: string | undefined, userNet: string): string[] {
   const id = `net${index}`;
-  const netdev = tap === undefined ? `user,id=${id}` : `tap,id=${id},ifname=${tap},script=no,downscript=no`;
+  const netdev = tap === undefined ? userNet : `tap,id=${id},ifname=${tap},script=no,downscript=no`;
   const mac = vif.mac === undefined ? '' : `,mac=${vif.mac.toLowerCase()}`;
   return ['-netdev', netdev, '-device', `${nicModel(vif.model)},netdev=${id},id=${id}-dev${mac}`];
 }

@@ -5,10 +5,14 @@
  * Reboot and domain IDs: see registry.ts (guest reboots) and `reboot` below (xm reboot).
  */
 import { readFileSync, mkdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
 import { usageError } from '../../errors.js';
+import type { EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
+import { assertGuestName } from '../../model/guest-name.js';
 import { randomXenMac } from '../../model/mac.js';
 import type { Paths } from '../../paths.js';
+import { acquireLock } from '../../plan/lock-file.js';
 import { launchQemu } from '../../tools/qemu-system.js';
 import { probeAccel, type AccelChoice } from '../accel-probe.js';
 import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver, ShutdownOptions } from '../driver.js';
@@ -29,7 +33,10 @@ import { locateXenDevice } from './kernel-cmdline.js';
 import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
 import { withQmp } from './qmp-client.js';
-import { openRegistry, type DomainRecord } from './registry.js';
+import { qemuFromPidfile } from './qemu-processes.js';
+import { findQemuProcesses, openRegistry, type DomainRecord } from './registry.js';
+import { ensureRuntimeBase } from './runtime-paths.js';
+import { startUserNets, stopUserNets } from './user-net.js';
 import { setGuestVcpus } from './vcpu-hotplug.js';
 
 export interface QemuDriverOptions {
@@ -42,6 +49,10 @@ export interface QemuDriverOptions {
   cgroupRoot?: string;
   /** Default wait for shutdown/reboot, ms (default 120 s: TCG guests are slow). */
   shutdownTimeoutMs?: number;
+  /** The passt binary for user networking (default passt). */
+  passtBinary?: string;
+  /** Receives warnings, e.g. for a QEMU adopted back into the registry after its xm died. */
+  sink?: EventSink;
 }
 
 const MiB = 1024 * 1024;
@@ -51,7 +62,10 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
   let cgroup: CpuCgroupRoot | undefined | null = null;
   const cpuCgroup = (): CpuCgroupRoot | undefined =>
     cgroup === null ? (cgroup = findCpuCgroup(opts.cgroupRoot)) : cgroup;
-  const registry = openRegistry(opts.paths, { onStale: (r) => removeSchedCgroup(r.sched?.cgroup) });
+  const registry = openRegistry(opts.paths, {
+    onStale: (r) => removeSchedCgroup(r.sched?.cgroup),
+    ...(opts.sink ? { sink: opts.sink } : {}),
+  });
   let accel: Promise<AccelChoice> | undefined;
   const chooseAccel = (): Promise<AccelChoice> => (accel ??= probeAccel({ accel: opts.accel }));
   const timeoutOf = (o: ShutdownOptions): number => o.timeoutMs ?? opts.shutdownTimeoutMs ?? 120_000;
@@ -70,7 +84,29 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
   const qmpOf = <T>(record: DomainRecord, fn: Parameters<typeof withQmp<T>>[2]): Promise<T> =>
     withQmp(registry.runtimePaths(record.name).qmpSocket, { guest: record.name }, fn);
 
+  /**
+   * Starts a guest under its guest lock (a second start of the same guest is refused with
+   * E_LOCKED). A provisional record naming this process is saved before QEMU starts, so a QEMU
+   * left behind by a killed launcher is found (by its pidfile) and adopted by the next read.
+   */
   const launch = async (
+    config: DomainConfig,
+    cfgPath: string | undefined,
+    paused: boolean,
+  ): Promise<DomainRecord> => {
+    assertGuestName(config.name, cfgPath ?? 'xm create');
+    const lock = await acquireLock(
+      path.join(opts.paths.lockDir, `guest-${config.name}.lock`),
+      `guest "${config.name}"`,
+    );
+    try {
+      return await launchLocked(config, cfgPath, paused);
+    } finally {
+      lock.release();
+    }
+  };
+
+  const launchLocked = async (
     config: DomainConfig,
     cfgPath: string | undefined,
     paused: boolean,
@@ -84,13 +120,15 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       );
     }
     const rt = registry.runtimePaths(config.name);
+    // Leftovers of an earlier run: its QEMU is gone (read found none by record, pidfile or /proc).
+    stopUserNets(rt);
     registry.remove(config.name);
+    ensureRuntimeBase(opts.paths.stateDir);
     mkdirSync(rt.dir, { recursive: true, mode: 0o700 });
     const dc: DomainConfig = {
       ...config,
       vifs: config.vifs.map((v) => ({ ...v, mac: v.mac ?? randomXenMac() })),
     };
-    let pid = -1;
     try {
       const boot = await resolveBootFiles(dc, rt.kernelCacheDir);
       const choice = await chooseAccel();
@@ -102,13 +140,11 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
         taps,
         binary: opts.qemuBinary ?? QEMU_BINARY,
       });
-      await prepareEventLog(rt);
-      await launchQemu(argv);
-      pid = Number.parseInt(readFileSync(rt.pidfile, 'utf8').trim(), 10);
       const record: DomainRecord = {
         id,
         name: dc.name,
-        pid,
+        pid: 0,
+        launcherPid: process.pid,
         cfgPath,
         startedAt: new Date().toISOString(),
         argv,
@@ -119,6 +155,12 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
         kernel: boot.kernel,
         initrd: boot.initrd,
       };
+      registry.save(record);
+      await prepareEventLog(rt);
+      await startUserNets(dc, rt, taps, opts.passtBinary);
+      await launchQemu(argv);
+      record.pid = Number.parseInt(readFileSync(rt.pidfile, 'utf8').trim(), 10);
+      delete record.launcherPid;
       registry.save(record);
       await activateEventLog(rt, dc.name);
       await qmpOf(record, async (qmp) => {
@@ -132,7 +174,10 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       });
       return record;
     } catch (error) {
-      if (pid > 0) await killQemu({ pid, name: dc.name } as DomainRecord, rt).catch(() => undefined);
+      // Whatever QEMU this launch started (none other can run: the guest lock is ours).
+      const qemu = qemuFromPidfile(rt, dc.name) ?? findQemuProcesses(opts.paths, dc.name)[0];
+      if (qemu) await killQemu({ pid: qemu.pid, name: dc.name } as DomainRecord, rt).catch(() => undefined);
+      stopUserNets(rt);
       registry.remove(dc.name);
       throw error;
     }

@@ -10,21 +10,47 @@
  * one fresh ID per reboot from the counter (like Xen, where each reboot is a new domain) and keeps the last.
  * So the ID changes when the registry is next read, not at the instant of the reset; IDs stay
  * unique and increasing. `xm reboot` relaunches QEMU and so takes a new ID directly.
+ *
+ * Crash safety: the launcher saves a provisional record (pid 0, `launcherPid`) before QEMU
+ * starts. Reading a guest whose record has no live QEMU looks for one by the pidfile and by
+ * /proc (qemu-processes.ts) and adopts it: the record is completed (or rebuilt from QEMU's argv
+ * when it is lost) and a warning says so. So a QEMU whose xm was killed is listed, counted as
+ * running, and can be destroyed. A record whose QEMU is gone (and whose launcher is gone) is
+ * removed, as is a directory of a guest with neither a record nor a QEMU.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../../errors.js';
+import { silentSink, type EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
+import { guestNameProblem } from '../../model/guest-name.js';
 import type { Paths } from '../../paths.js';
-import { acquireLock } from '../../plan/lock-file.js';
-import { guestReboots, readEventLog } from './event-log.js';
-import { runtimePathsFor, type RuntimePaths } from './runtime-paths.js';
+import { acquireLock, isAlive } from '../../plan/lock-file.js';
+import { activateEventLog, guestReboots, readEventLog } from './event-log.js';
+import {
+  configFromArgv,
+  findQemuProcesses,
+  isQemuAlive,
+  processStartTime,
+  qemuFromPidfile,
+  type QemuProcess,
+} from './qemu-processes.js';
+import { ensureRuntimeBase, runtimePathsFor, type RuntimePaths } from './runtime-paths.js';
+import { stopUserNets } from './user-net.js';
+
+export { findQemuProcesses, isQemuAlive, type QemuProcess } from './qemu-processes.js';
 
 /** What `domain.json` holds for one running guest. */
 export interface DomainRecord {
   id: number;
   name: string;
+  /** QEMU's pid; 0 in the provisional record saved before QEMU starts. */
   pid: number;
+  /** The xm process starting this guest, while the record is provisional. */
+  launcherPid?: number;
+  /** When the record was rebuilt for a QEMU found without one (ISO time). */
+  adoptedAt?: string;
   cfgPath: string | undefined;
   /** ISO time of the (re)start. */
   startedAt: string;
@@ -59,21 +85,11 @@ export interface Registry {
 export interface RegistryOptions {
   /** Called for a record whose QEMU is gone, before its directory is removed (cgroup cleanup). */
   onStale?: (record: DomainRecord) => void;
+  /** Receives a warning for every QEMU adopted back into the registry. */
+  sink?: EventSink;
 }
 
-/** Whether `pid` is a live QEMU process (a recycled pid running something else does not count). */
-export function isQemuAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // A zombie has exited already; only its parent's wait is missing.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return cmdline.includes('qemu-system') && state !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const WHERE = 'QEMU runtime registry';
 
 /** Opens the registry rooted at `paths` (nothing is created until a guest starts). */
 export function openRegistry(paths: Paths, options: RegistryOptions = {}): Registry {
@@ -105,57 +121,126 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
     return next + count - 1;
   };
 
+  const sink = options.sink ?? silentSink;
+  const rtOf = (name: string): RuntimePaths => runtimePathsFor(paths.stateDir, name, WHERE);
+
   const save = (record: DomainRecord): void => {
-    const rt = runtimePathsFor(paths.stateDir, record.name);
+    const rt = rtOf(record.name);
+    ensureRuntimeBase(paths.stateDir);
     mkdirSync(rt.dir, { recursive: true, mode: 0o700 });
     writeAtomic(rt.record, JSON.stringify(record, null, 2) + '\n');
   };
 
   const remove = (name: string): void => {
-    rmSync(runtimePathsFor(paths.stateDir, name).dir, { recursive: true, force: true });
+    rmSync(rtOf(name).dir, { recursive: true, force: true });
   };
 
-  const read = async (name: string): Promise<DomainRecord | undefined> => {
-    const rt = runtimePathsFor(paths.stateDir, name);
-    let record: DomainRecord;
+  const readRecord = (rt: RuntimePaths): DomainRecord | undefined => {
     try {
-      record = JSON.parse(readFileSync(rt.record, 'utf8')) as DomainRecord;
+      return JSON.parse(readFileSync(rt.record, 'utf8')) as DomainRecord;
     } catch {
       return undefined;
     }
-    if (!isQemuAlive(record.pid)) {
+  };
+
+  /** Completes or rebuilds the record of a QEMU found without a live one, and says so. */
+  const adopt = async (name: string, rt: RuntimePaths, qemu: QemuProcess): Promise<DomainRecord> => {
+    // Under the counter lock, so two commands adopting at once make one record and one ID.
+    const { adopted, previous } = await withLock(() => {
+      const current = readRecord(rt);
+      if (current?.pid === qemu.pid) return { adopted: current, previous: current };
+      const rebuilt: DomainRecord = current
+        ? { ...current, pid: qemu.pid, argv: current.argv.length > 0 ? current.argv : qemu.argv }
+        : {
+            id: takeIds(1),
+            name,
+            pid: qemu.pid,
+            cfgPath: undefined,
+            startedAt: processStartTime(qemu.pid).toISOString(),
+            argv: qemu.argv,
+            accel: {
+              kind: qemu.argv.includes('kvm') ? 'kvm' : 'tcg',
+              reason: 'read from the command line of an adopted QEMU',
+            },
+            taps: [],
+            resetsSeen: 0,
+            config: configFromArgv(name, qemu.argv),
+            kernel: undefined,
+            initrd: undefined,
+          };
+      delete rebuilt.launcherPid;
+      rebuilt.adoptedAt = new Date().toISOString();
+      save(rebuilt);
+      return { adopted: rebuilt, previous: current };
+    });
+    if (previous === adopted) return adopted;
+    // The xm that started it may have died before it switched the event log on.
+    const events = await readFile(rt.eventsOut, 'utf8').catch(() => '');
+    if (existsSync(rt.eventsIn) && !events.includes('"return"')) {
+      await activateEventLog(rt, name, 2000).catch(() => undefined);
+    }
+    const how = qemu.foundBy === 'pidfile' ? `its pidfile ${rt.pidfile}` : 'its command line in /proc';
+    const what = previous ? 'an unfinished record' : 'no record';
+    sink({
+      type: 'warn',
+      message:
+        `guest "${name}": adopted QEMU pid ${qemu.pid} (ID ${adopted.id}), found by ${how} with ${what}: ` +
+        `the command that started it is gone. It may be paused: \`xm unpause ${name}\` runs it, \`xm destroy ${name}\` ends it`,
+    });
+    return adopted;
+  };
+
+  const read = async (name: string): Promise<DomainRecord | undefined> => {
+    const rt = rtOf(name);
+    const record = readRecord(rt);
+    if (record && record.pid > 0 && isQemuAlive(record.pid)) return countReboots(rt, record);
+    const qemu = qemuFromPidfile(rt, name) ?? findQemuProcesses(paths, name)[0];
+    const launching = record?.launcherPid !== undefined && isAlive(record.launcherPid);
+    if (qemu && record && launching) {
+      // Its xm is still starting it: running already, but the record is that xm's to complete.
+      return { ...record, pid: qemu.pid };
+    }
+    if (qemu) return adopt(name, rt, qemu);
+    if (record && !launching) {
       options.onStale?.(record);
+      // A passt whose QEMU never came (its launcher was killed in between) waits forever.
+      stopUserNets(rt);
       remove(name);
-      return undefined;
     }
+    return undefined;
+  };
+
+  /** Gives the guest one new ID per reboot it did itself since the last read (see above). */
+  const countReboots = async (rt: RuntimePaths, record: DomainRecord): Promise<DomainRecord> => {
     const resets = guestReboots(await readEventLog(rt));
-    if (resets.length > record.resetsSeen) {
-      return withLock(() => {
-        // Re-read under the lock: another xenkit process may have done this already.
-        const current = JSON.parse(readFileSync(rt.record, 'utf8')) as DomainRecord;
-        if (resets.length <= current.resetsSeen) return current;
-        current.id = takeIds(resets.length - current.resetsSeen);
-        current.resetsSeen = resets.length;
-        current.startedAt = new Date((resets.at(-1)?.timestamp ?? Date.now() / 1000) * 1000).toISOString();
-        save(current);
-        return current;
-      });
-    }
-    return record;
+    if (resets.length <= record.resetsSeen) return record;
+    return withLock(() => {
+      // Re-read under the lock: another xenkit process may have done this already.
+      const current = JSON.parse(readFileSync(rt.record, 'utf8')) as DomainRecord;
+      if (resets.length <= current.resetsSeen) return current;
+      current.id = takeIds(resets.length - current.resetsSeen);
+      current.resetsSeen = resets.length;
+      current.startedAt = new Date((resets.at(-1)?.timestamp ?? Date.now() / 1000) * 1000).toISOString();
+      save(current);
+      return current;
+    });
   };
 
   return {
-    runtimePaths: (name) => runtimePathsFor(paths.stateDir, name),
+    runtimePaths: rtOf,
     allocateId: () => withLock(() => takeIds(1)),
     save,
     read,
     async list() {
-      let names: string[];
+      let entries: string[];
       try {
-        names = readdirSync(baseDir);
+        entries = readdirSync(baseDir);
       } catch {
-        return [];
+        entries = [];
       }
+      // Only entries that are guest names (nothing else is ours), plus QEMUs whose directory is gone.
+      const names = new Set(entries.filter((entry) => guestNameProblem(entry) === undefined));
+      for (const qemu of findQemuProcesses(paths)) names.add(qemu.name);
       const records: DomainRecord[] = [];
       for (const name of names) {
         const record = await read(name);

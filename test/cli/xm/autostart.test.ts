@@ -48,7 +48,7 @@ describe('xm autostart', () => {
 
   it.each([
     [['autostart', 'a', 'maybe'], 'autostart state "maybe" is not on or off'],
-    [['autostart', '../etc', 'on'], 'domain name "../etc" is not valid'],
+    [['autostart', '../etc', 'on'], 'xm autostart: guest name "../etc" contains'],
   ])('rejects %j', async (args, message) => {
     const run = await runXm(driver, root, args);
     expect(run.code).toBe(2);

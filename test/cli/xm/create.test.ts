@@ -117,3 +117,33 @@ describe('xm create with the real xl.cfg parser', () => {
     expect(listed.stdout.split('\n')[2]).toBe(`${'test2'.padEnd(40)}     1   128     1     r-----       0.0`);
   });
 });
+
+describe('guest names that would be paths', () => {
+  it('refuses a cfg whose name climbs out of the runtime directory, with exit 2, before the driver runs', async () => {
+    const victim = path.join(root, 'victim');
+    fs.mkdirSync(victim);
+    fs.writeFileSync(path.join(victim, 'keep'), 'data\n');
+    const cfg = path.join(root, 'etc/xen/evil.cfg');
+    fs.writeFileSync(cfg, "name = '../../../victim'\nmemory = '128'\n");
+    const run = await runXm(driver, root, ['create', 'evil']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`xm: error: ${cfg}: guest name "../../../victim" contains '/'`);
+    expect(run.stderr).toContain('hint:');
+    expect(driver.calls).toEqual([]);
+    expect(fs.readFileSync(path.join(victim, 'keep'), 'utf8')).toBe('data\n');
+  });
+
+  it.each([
+    ['destroy', '../../etc'],
+    ['shutdown', '..'],
+    ['console', 'a/b'],
+    ['pause', '.hidden'],
+    ['mem-set', '-x', '256M'],
+    ['autostart', '../x', 'off'],
+  ])('xm %s refuses the guest name "%s" with exit 2, naming the verb', async (verb, name, ...rest) => {
+    const run = await runXm(driver, root, [verb, '--', name, ...rest]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`xm: error: xm ${verb}: guest name ${JSON.stringify(name)}`);
+    expect(driver.calls).toEqual([]);
+  });
+});

@@ -64,6 +64,14 @@ const cases: [string, DomainConfig, QemuArgvOptions][] = [
     { accel: 'tcg', ...extracted, taps: ['xkvif7.0', undefined] },
   ],
   [
+    'user-net-host-loopback',
+    domainConfig({
+      vifs: [vif('00:16:3E:AA:BB:01'), vif('00:16:3E:AA:BB:02', 'xenbr0')],
+      raw: { xenkit_host_loopback: 1 },
+    }),
+    { accel: 'tcg', ...extracted, taps: [undefined, 'xkvif3.1'] },
+  ],
+  [
     'hvm-disk-boot',
     domainConfig({ type: 'hvm', bootloader: undefined, onPoweroff: 'preserve' }),
     { accel: 'tcg' },
@@ -78,6 +86,22 @@ describe('buildQemuArgv', () => {
   it('starts stopped and daemonized with the pidfile of the runtime directory', () => {
     const argv = buildQemuArgv(domainConfig(), rt, { accel: 'tcg', ...extracted });
     expect(argv.slice(-4)).toEqual(['-S', '-daemonize', '-pidfile', rt.pidfile]);
+  });
+
+  it("gives a NIC without a bridge passt's socket, never QEMU's own user network, unless the cfg asks", () => {
+    const netdevs = (raw: DomainConfig['raw']): string[] =>
+      buildQemuArgv(domainConfig({ raw }), rt, { accel: 'tcg', ...extracted }).filter((a) =>
+        /^(user|stream),/.test(a),
+      );
+    const passt = 'stream,id=net0,server=off,addr.type=unix,addr.path=/run/xenkit/qemu/web1/net0.sock';
+    expect(netdevs({})).toEqual([passt]);
+    expect(netdevs({ xenkit_host_loopback: 0 })).toEqual([passt]);
+    expect(netdevs({ xenkit_host_loopback: 'no' })).toEqual([passt]);
+    expect(netdevs({ xenkit_host_loopback: 1 })).toEqual(['user,id=net0']);
+    expect(netdevs({ xenkit_host_loopback: 'yes' })).toEqual(['user,id=net0']);
+    expect(() => netdevs({ xenkit_host_loopback: 'maybe' })).toThrow(
+      /xenkit_host_loopback = "maybe" is not 0 or 1/,
+    );
   });
 
   it('doubles commas in paths so QEMU does not split them', () => {
