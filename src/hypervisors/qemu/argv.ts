@@ -8,9 +8,9 @@
  *   first instruction runs, which is how Xen's memory/maxmem behave (mem-set moves within that
  *   range). `-m size=,maxmem=,slots=` would be DIMM hotplug, which mem-set does not need.
  * - `-S` always: the driver attaches taps and sets the balloon target, then sends `cont`.
- * - NICs without a bridge: `-netdev stream` to a passt process that keeps the guest away from
- *   the host's loopback services; QEMU's own `-netdev user` only with `xenkit_host_loopback = 1`
- *   (see user-net.ts for why).
+ * - NICs without a bridge: QEMU's own `-netdev user`; with `xenkit_host_loopback = 0`,
+ *   `-netdev stream` to a passt process that keeps the guest away from the host's loopback
+ *   services (see user-net.ts for why it is not the default).
  * - Two QMP monitors: `qmp.sock` for commands, and a `-chardev pipe` whose output is a plain
  *   file (`events.out`) collecting every QMP event for the guest's lifetime, with no process of
  *   ours attached (the registry counts guest resets there to give rebooted guests new IDs).
@@ -108,7 +108,7 @@ function checkLimits(dc: DomainConfig): void {
     errors.add(
       'E_QEMU_CONFIG',
       `${who}: ${HOST_LOOPBACK_KEY} = ${JSON.stringify(dc.raw[HOST_LOOPBACK_KEY])} is not 0 or 1`,
-      `set ${HOST_LOOPBACK_KEY} = 1 to let the guest reach the host's 127.0.0.1 services, or drop it`,
+      `set ${HOST_LOOPBACK_KEY} = 0 to keep the guest away from the host's 127.0.0.1 services (passt), or drop it`,
     );
   }
   if (dc.maxvcpus < dc.vcpus) {

@@ -1,26 +1,25 @@
 /**
- * The user network of a QEMU guest (a vif without a bridge). By default each such NIC gets a
- * passt process (see tools/passt.ts) offering the same addresses QEMU's slirp would
- * (10.0.2.15/24, gateway 10.0.2.2, resolver 10.0.2.3), with one difference: the gateway is not
- * the host, so the guest cannot connect to services the host binds to 127.0.0.1 or ::1.
+ * The user network of a QEMU guest (a vif without a bridge). Two ways to serve it:
  *
- * DNS: the guest is handed the host's own (non-loopback) resolvers by DHCP, and queries to
- * 10.0.2.3 go to the first of them, as with slirp. Behind a loopback stub (systemd-resolved)
- * the guest gets the upstream servers by DHCP, but 10.0.2.3 does not answer (see
- * guestResolvers). A host that resolves only through a loopback resolver with no upstream
- * listed leaves the guest without DNS: that resolver is exactly a host loopback service. Such
- * a guest needs `xenkit_host_loopback = 1` or a resolver of its own.
+ *  - QEMU's own slirp (`-netdev user`, the default): 10.0.2.15/24, gateway 10.0.2.2, resolver
+ *    10.0.2.3. libslirp maps every address of the guest's network except the resolver (10.0.2.2
+ *    and any other 10.0.2.x) to the host's 127.0.0.1 and ::1, so the guest can connect to
+ *    services the host binds to loopback only. libslirp 4.7 can turn that off
+ *    (`disable_host_loopback`), but QEMU 7.2 offers no option for it, and `restrict=on` cuts
+ *    off all outbound traffic and DNS as well.
+ *  - passt (`xenkit_host_loopback = 0` in the cfg; see tools/passt.ts) offering the same
+ *    addresses, except that the gateway is not the host: the host's loopback services are out of
+ *    the guest's reach. DNS: the guest is handed the host's own (non-loopback) resolvers by DHCP,
+ *    and queries to 10.0.2.3 go to the first of them. Behind a loopback stub (systemd-resolved)
+ *    the guest gets the upstream servers by DHCP, but 10.0.2.3 does not answer (see
+ *    guestResolvers); a host that resolves only through a loopback resolver with no upstream
+ *    listed leaves the guest without DNS.
  *
- * Why not QEMU's own user network: libslirp maps every address of the guest's network except
- * the resolver (10.0.2.2 and any other 10.0.2.x) to the host's 127.0.0.1 and ::1. libslirp
- * 4.7 can turn that off (`disable_host_loopback`), but QEMU 7.2 offers no option for it, and
- * `restrict=on` cuts off all outbound traffic and DNS as well. The cfg key
- * `xenkit_host_loopback = 1` brings QEMU's own user network back, host loopback included.
- *
- * Known limit of Debian 12's passt (0.0~git20230309) with QEMU 7.2's `-netdev stream`: on a
- * loaded 2-core host, a TCG guest stalled on a 1 MiB HTTP download (32 KiB and 256 KiB over nc
- * too, 4 of 4 tries) and was handed a short reply three times over (3 of ~10 tries), where
- * slirp delivered both. A newer passt, or `xenkit_host_loopback = 1`, is the way out.
+ * Why slirp stays the default: Debian 12's passt (0.0~git20230309) with QEMU 7.2's
+ * `-netdev stream` was seen, on a loaded 2-core host, to stall a TCG guest's 1 MiB HTTP download
+ * (32 KiB and 256 KiB over nc too, 4 of 4 tries) and to hand it a short reply three times over
+ * (3 of ~10 tries), where slirp delivered both. A guest whose downloads break is worse than one
+ * that can reach the host's loopback; with a passt that holds up, the default should turn.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,16 +28,16 @@ import type { DomainConfig } from '../../model/domain-config.js';
 import { guestResolvers, startPasst } from '../../tools/passt.js';
 import type { RuntimePaths } from './runtime-paths.js';
 
-/** The cfg key that gives a guest QEMU's built-in user network, host loopback included. */
+/** The cfg key that chooses: 1 (default) QEMU's slirp, host loopback included; 0 passt, without it. */
 export const HOST_LOOPBACK_KEY = 'xenkit_host_loopback';
 
 const TRUE = ['1', 'yes', 'true', 'on'];
 const FALSE = ['0', 'no', 'false', 'off', ''];
 
-/** Whether the cfg's `xenkit_host_loopback` is set (undefined when its value is not a boolean). */
+/** Whether the cfg's `xenkit_host_loopback` lets the guest reach host loopback (undefined: not a boolean). */
 export function allowsHostLoopback(dc: DomainConfig): boolean | undefined {
   const value = dc.raw[HOST_LOOPBACK_KEY];
-  if (value === undefined) return false;
+  if (value === undefined) return true;
   const text = String(value).trim().toLowerCase();
   if (TRUE.includes(text)) return true;
   if (FALSE.includes(text)) return false;
@@ -64,7 +63,7 @@ function pidfileOf(rt: RuntimePaths, index: number): string {
   return path.join(rt.dir, `passt${index}.pid`);
 }
 
-/** Starts one passt per user-network NIC of `dc` (none with `xenkit_host_loopback = 1`). */
+/** Starts one passt per user-network NIC of `dc` when the cfg asks for it (`xenkit_host_loopback = 0`). */
 export async function startUserNets(
   dc: DomainConfig,
   rt: RuntimePaths,

@@ -64,10 +64,10 @@ const cases: [string, DomainConfig, QemuArgvOptions][] = [
     { accel: 'tcg', ...extracted, taps: ['xkvif7.0', undefined] },
   ],
   [
-    'user-net-host-loopback',
+    'user-net-passt',
     domainConfig({
       vifs: [vif('00:16:3E:AA:BB:01'), vif('00:16:3E:AA:BB:02', 'xenbr0')],
-      raw: { xenkit_host_loopback: 1 },
+      raw: { xenkit_host_loopback: 0 },
     }),
     { accel: 'tcg', ...extracted, taps: [undefined, 'xkvif3.1'] },
   ],
@@ -88,13 +88,13 @@ describe('buildQemuArgv', () => {
     expect(argv.slice(-4)).toEqual(['-S', '-daemonize', '-pidfile', rt.pidfile]);
   });
 
-  it("gives a NIC without a bridge passt's socket, never QEMU's own user network, unless the cfg asks", () => {
+  it("gives a NIC without a bridge QEMU's own user network, and passt's socket when the cfg asks", () => {
     const netdevs = (raw: DomainConfig['raw']): string[] =>
       buildQemuArgv(domainConfig({ raw }), rt, { accel: 'tcg', ...extracted }).filter((a) =>
         /^(user|stream),/.test(a),
       );
     const passt = 'stream,id=net0,server=off,addr.type=unix,addr.path=/run/xenkit/qemu/web1/net0.sock';
-    expect(netdevs({})).toEqual([passt]);
+    expect(netdevs({})).toEqual(['user,id=net0']);
     expect(netdevs({ xenkit_host_loopback: 0 })).toEqual([passt]);
     expect(netdevs({ xenkit_host_loopback: 'no' })).toEqual([passt]);
     expect(netdevs({ xenkit_host_loopback: 1 })).toEqual(['user,id=net0']);

@@ -38,7 +38,12 @@ describe('createQemuDriver', () => {
       qemuBinary: '/bin/false',
       passtBinary: path.join(root, 'no-such-passt'),
     });
-    const config = domainConfig({ bootloader: undefined, kernel, disks: [] });
+    const config = domainConfig({
+      bootloader: undefined,
+      kernel,
+      disks: [],
+      raw: { xenkit_host_loopback: 0 },
+    });
     await expect(driver.create(config, { cfgPath: undefined })).rejects.toMatchObject({
       code: 'E_TOOL_MISSING',
       message: 'guest "web1": its user network needs passt, which is not installed',

@@ -5,8 +5,8 @@
  * the resolver 10.0.2.3, then prints what it got and powers off. The host side is a network
  * namespace made for the test (a veth pair, one end with 192.0.2.2 and a default route, its own
  * resolv.conf naming a tiny DNS responder there), so no packet leaves the machine.
- * By default the guest gets DHCP, DNS and the outside address but not the 127.0.0.1-only
- * listener; with `xenkit_host_loopback = 1` it reaches that listener as QEMU's slirp allows.
+ * With `xenkit_host_loopback = 0` (passt) the guest gets DHCP, DNS and the outside address but
+ * not the 127.0.0.1-only listener; by default (QEMU's slirp) it reaches that listener too.
  */
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -171,8 +171,8 @@ afterAll(async () => {
 });
 
 describe('the user network of a QEMU guest', () => {
-  it('gives DHCP, DNS and outside addresses but not the host loopback, by default', async () => {
-    const seen = await bootInNamespace('default', '');
+  it('gives DHCP, DNS and outside addresses but not the host loopback, with xenkit_host_loopback = 0 (passt)', async () => {
+    const seen = await bootInNamespace('isolated', 'xenkit_host_loopback = 0');
     expect(seen).toContain('NETCHECK-DONE');
     // DHCP hands out the host's resolver; 10.0.2.3 answers too (below), as under slirp.
     expect(seen).toMatch(/DHCP\[ip=10\.0\.2\.15 router=10\.0\.2\.2 dns=192\.0\.2\.2\]/);
@@ -185,8 +185,8 @@ describe('the user network of a QEMU guest', () => {
     expect(seen).not.toContain('SECRET-LOOPBACK');
   });
 
-  it('reaches the host loopback through 10.0.2.2 with xenkit_host_loopback = 1 (QEMU slirp)', async () => {
-    const seen = await bootInNamespace('opt-in', 'xenkit_host_loopback = 1');
+  it('reaches the host loopback through 10.0.2.2 by default (QEMU slirp)', async () => {
+    const seen = await bootInNamespace('default', '');
     expect(seen).toContain('NETCHECK-DONE');
     expect(seen).toContain('LOOPBACK[SECRET-LOOPBACK]');
     expect(seen).toContain('OUTSIDE[OUTSIDE-OK]');
