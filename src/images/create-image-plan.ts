@@ -47,7 +47,7 @@ import {
 import { humanSize } from '../storage/free-space.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { lockGuest } from '../plan/guest-lock.js';
-import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import type { Plan, PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { identityOf } from '../plan/run-journal.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 
@@ -265,6 +265,43 @@ function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite
     list.push(image);
     ctx.state.set('images', list);
   };
+  // A file image is made raw (for qcow2: as a raw work file, converted once written); a device
+  // is checked. `format` writes the filesystem or swap signature into the raw target.
+  const describeImage = (dest: string, size: number, format: PlanAction[]): PlanAction[] => [
+    ...(isFile
+      ? describeCreateImageFile({ path: dest, size, allocation: qcow2 ? 'sparse' : allocation, overwrite })
+      : []),
+    ...format,
+    ...(qcow2 ? describeConvertToQcow2({ source: `${dest}.raw`, target: dest, allocation, overwrite }) : []),
+  ];
+  const buildImage = async (
+    dest: string,
+    size: number,
+    ctx: StepContext,
+    format: (target: string) => Promise<void>,
+  ): Promise<void> => {
+    let target = dest;
+    if (isFile) {
+      const image = await createImageFile(
+        {
+          path: qcow2 ? rawWorkName(dest) : dest,
+          size,
+          allocation: qcow2 ? 'sparse' : allocation,
+          overwrite,
+        },
+        ctx,
+      );
+      target = image.workPath;
+      if (!qcow2) remember(ctx, image);
+    } else {
+      await prepareDevice(dest);
+    }
+    await format(target);
+    if (qcow2) {
+      await convertToQcow2({ source: target, target: dest, allocation, overwrite }, ctx);
+      await discardImageFile(target, ctx);
+    }
+  };
   const fsOptions = {
     fs: spec.disk.fs,
     uuid: ids.rootUuid,
@@ -277,89 +314,27 @@ function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite
   steps.push({
     id: 'storage.disk',
     title: `Make the ${spec.disk.fs} disk ${disk}`,
-    actions: [
-      ...(isFile
-        ? describeCreateImageFile({
-            path: disk,
-            size: spec.disk.size,
-            allocation: qcow2 ? 'sparse' : allocation,
-            overwrite,
-          })
-        : []),
-      ...describeMakeFilesystem({ ...fsOptions, target: disk }),
-      ...(qcow2
-        ? describeConvertToQcow2({ source: `${disk}.raw`, target: disk, allocation, overwrite })
-        : []),
-    ],
+    actions: describeImage(disk, spec.disk.size, describeMakeFilesystem({ ...fsOptions, target: disk })),
     run: async (ctx) => {
       if (await finishCachedDisk(ctx, (image) => remember(ctx, image))) return;
-      let target = disk;
-      if (isFile) {
-        const image = await createImageFile(
-          {
-            path: qcow2 ? rawWorkName(disk) : disk,
-            size: spec.disk.size,
-            allocation: qcow2 ? 'sparse' : allocation,
-            overwrite,
-          },
-          ctx,
-        );
-        target = image.workPath;
-        if (!qcow2) remember(ctx, image);
-      } else {
-        await prepareDevice(disk);
-      }
-      ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
-      await makeFilesystem({ ...fsOptions, target }, ctx);
-      if (qcow2) {
-        await convertToQcow2({ source: target, target: disk, allocation, overwrite }, ctx);
-        await discardImageFile(target, ctx);
-      }
+      await buildImage(disk, spec.disk.size, ctx, async (target) => {
+        ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
+        await makeFilesystem({ ...fsOptions, target }, ctx);
+      });
     },
   });
   if (spec.swap && images.swap) {
     const swap = images.swap;
+    const swapSize = spec.swap.size;
     steps.push({
       id: 'storage.swap',
       title: `Make the swap ${swap}`,
       // A qcow2 guest's swap is qcow2 too, as its cfg says: made raw, then converted like the disk.
-      actions: [
-        ...(isFile
-          ? describeCreateImageFile({
-              path: swap,
-              size: spec.swap.size,
-              allocation: qcow2 ? 'sparse' : allocation,
-              overwrite,
-            })
-          : []),
-        ...describeMakeSwap({ target: swap, uuid: ids.swapUuid }),
-        ...(qcow2
-          ? describeConvertToQcow2({ source: `${swap}.raw`, target: swap, allocation, overwrite })
-          : []),
-      ],
-      run: async (ctx) => {
-        let target = swap;
-        if (isFile) {
-          const image = await createImageFile(
-            {
-              path: qcow2 ? rawWorkName(swap) : swap,
-              size: spec.swap!.size,
-              allocation: qcow2 ? 'sparse' : allocation,
-              overwrite,
-            },
-            ctx,
-          );
-          target = image.workPath;
-          if (!qcow2) remember(ctx, image);
-        } else {
-          await prepareDevice(swap);
-        }
-        await makeSwap({ target, uuid: ids.swapUuid }, ctx);
-        if (qcow2) {
-          await convertToQcow2({ source: target, target: swap, allocation, overwrite }, ctx);
-          await discardImageFile(target, ctx);
-        }
-      },
+      actions: describeImage(swap, spec.swap.size, describeMakeSwap({ target: swap, uuid: ids.swapUuid })),
+      run: (ctx) =>
+        buildImage(swap, swapSize, ctx, async (target) => {
+          await makeSwap({ target, uuid: ids.swapUuid }, ctx);
+        }),
     });
   }
   return steps;
