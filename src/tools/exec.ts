@@ -266,11 +266,11 @@ function execError(out: ExecResult, ending: Ending): XenkitError {
   });
 }
 
-/** Whether a program is on PATH (no execution). */
-export async function hasCommand(name: string): Promise<boolean> {
+/** Whether a program is on `pathEnv` (default: this process's PATH), without running it. */
+export async function hasCommand(name: string, pathEnv: string = process.env.PATH ?? ''): Promise<boolean> {
   const { access, constants } = await import('node:fs/promises');
   const path = await import('node:path');
-  for (const dir of (process.env.PATH ?? '').split(':')) {
+  for (const dir of pathEnv.split(':')) {
     if (!dir) continue;
     try {
       await access(path.join(dir, name), constants.X_OK);

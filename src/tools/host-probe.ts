@@ -1,21 +1,7 @@
 /** Reads the host's facts (os-release, architecture, tools on PATH, KVM, Xen) into HostFacts. */
 import { access, constants, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { debianArchOf, parseOsRelease, PROBED_COMMANDS, type HostFacts } from '../model/host-facts.js';
-import { runCommand } from './exec.js';
-
-async function isExecutableOnPath(name: string, pathEnv: string): Promise<boolean> {
-  for (const dir of pathEnv.split(':')) {
-    if (!dir) continue;
-    try {
-      await access(path.join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
+import { hasCommand, runCommand } from './exec.js';
 
 async function readText(file: string): Promise<string | undefined> {
   try {
@@ -30,9 +16,9 @@ export async function detectHostFacts(env: NodeJS.ProcessEnv = process.env): Pro
   const osRelease = parseOsRelease((await readText('/etc/os-release')) ?? '');
   const pathEnv = env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   const commands: Record<string, boolean> = {};
-  for (const name of PROBED_COMMANDS) commands[name] = await isExecutableOnPath(name, pathEnv);
+  for (const name of PROBED_COMMANDS) commands[name] = await hasCommand(name, pathEnv);
   let arch = debianArchOf(process.arch);
-  if (await isExecutableOnPath('dpkg', pathEnv)) {
+  if (await hasCommand('dpkg', pathEnv)) {
     const result = await runCommand(['dpkg', '--print-architecture'], {
       allowFailure: true,
       timeoutMs: 10_000,
