@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { StepContext } from '../plan/plan.js';
+import type { StepScope } from '../plan/plan.js';
 import { attachLoop, detachLoop } from '../tools/losetup.js';
 import {
   GUEST_MOUNT_OPTIONS,
@@ -18,8 +18,6 @@ import {
   type PrivateMountPoint,
 } from '../tools/mount.js';
 import { startFuseExport, stopFuseExport, type FuseExport } from '../tools/qemu-storage-daemon.js';
-
-type AccessContext = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
 
 /** An image opened for raw access. */
 export interface RawView {
@@ -37,7 +35,7 @@ function exportUndo(image: string): string {
 }
 
 /** Opens `image` for raw reads and writes (`format` as the cfg or qemu-img says). */
-export async function openRawView(image: string, format: string, ctx: AccessContext): Promise<RawView> {
+export async function openRawView(image: string, format: string, ctx: StepScope): Promise<RawView> {
   if (format === 'raw') return { image, format, rawPath: image, export: undefined, scratch: undefined };
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'xenkit-export-'));
   const mountpoint = path.join(scratch, 'raw');
@@ -71,7 +69,7 @@ export async function openRawView(image: string, format: string, ctx: AccessCont
 }
 
 /** Closes a raw view in the normal flow (the daemon flushes the image when it stops). */
-export async function closeRawView(view: RawView, ctx: AccessContext): Promise<void> {
+export async function closeRawView(view: RawView, ctx: StepScope): Promise<void> {
   if (!view.export) return;
   await stopFuseExport(view.export, ctx.sink);
   if (view.scratch) await fs.rm(view.scratch, { recursive: true, force: true });
@@ -88,7 +86,7 @@ export interface MountedTree {
 /** Attaches `rawPath` to a loop device and mounts it on a fresh directory. */
 export async function mountTree(
   rawPath: string,
-  ctx: AccessContext,
+  ctx: StepScope,
   options: { fsType?: string; readOnly?: boolean } = {},
 ): Promise<MountedTree> {
   const point = await makePrivateMountPoint(`xenkit-tree-${randomBytes(2).toString('hex')}-`);
@@ -106,7 +104,7 @@ export async function mountTree(
 }
 
 /** Unmounts, detaches and removes the mount point (normal flow). */
-export async function unmountTree(tree: MountedTree, ctx: AccessContext): Promise<void> {
+export async function unmountTree(tree: MountedTree, ctx: StepScope): Promise<void> {
   await unmountFs(tree.dir, ctx);
   await detachLoop(tree.loop, ctx);
   await tree.point.remove();

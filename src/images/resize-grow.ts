@@ -8,15 +8,13 @@
 import fs from 'node:fs/promises';
 import { runtimeError } from '../errors.js';
 import type { FsType } from '../model/guest-spec.js';
-import type { PlanAction, StepContext } from '../plan/plan.js';
+import type { PlanAction, StepScope } from '../plan/plan.js';
 import { probeBlock } from '../tools/blkid.js';
 import { runCommand } from '../tools/exec.js';
 import { extendVolume, lvextendArgv, reduceVolume } from '../tools/lvm.js';
 import { resizeImage, resizeImageArgv } from '../tools/qemu-img.js';
 import { closeRawView, mountTree, openRawView, unmountTree } from './image-access.js';
 import { identityOf } from '../plan/run-journal.js';
-
-type GrowContext = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
 
 /** What holds a disk: an image file (raw or qcow2) or a logical volume. */
 export type Container =
@@ -58,11 +56,7 @@ export function describeGrowContainer(container: Container, sizeBytes: number): 
 }
 
 /** Grows the container and registers the shrink back (safe only until its content grows). */
-export async function growContainer(
-  container: Container,
-  sizeBytes: number,
-  ctx: GrowContext,
-): Promise<void> {
+export async function growContainer(container: Container, sizeBytes: number, ctx: StepScope): Promise<void> {
   const exec = { sink: ctx.sink, signal: ctx.signal };
   const old = container.sizeBytes;
   if (container.kind === 'volume') {
@@ -105,7 +99,7 @@ export function describeGrowFs(container: Container, fsType: FsType | undefined)
 }
 
 /** Grows the filesystem in `container` to fill it; returns its type. */
-export async function growFilesystem(container: Container, ctx: GrowContext): Promise<FsType> {
+export async function growFilesystem(container: Container, ctx: StepScope): Promise<FsType> {
   const exec = { sink: ctx.sink, signal: ctx.signal };
   const format = container.kind === 'file' ? container.format : 'raw';
   // On failure the undo stack unmounts and closes the view, before it shrinks the container back.

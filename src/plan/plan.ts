@@ -27,6 +27,13 @@ export interface StepContext {
   recover?: ((guest: string, ctx: StepContext) => Promise<void>) | undefined;
 }
 
+/**
+ * The part of a StepContext that a helper creating something needs: the undo stack to register
+ * its removal, the sink for exec events and the signal to cancel with. Helpers below the plan
+ * builders (storage, tools, images) take this rather than the whole context.
+ */
+export type StepScope = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
+
 export interface PlanStep {
   /** Stable dotted id: `storage.disk`, `install.bootstrap`, `config.domain`. */
   id: string;

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError, type XenkitError } from '../errors.js';
 import type { FsType } from '../model/guest-spec.js';
-import type { PlanAction } from '../plan/plan.js';
+import type { PlanAction, StepScope } from '../plan/plan.js';
 import { probeBlock } from '../tools/blkid.js';
 import {
   compareVersions,
@@ -17,7 +17,6 @@ import {
   readE2fsprogsVersion,
   type Version,
 } from '../tools/mkfs.js';
-import type { StorageContext } from './context.js';
 import { humanSize, isNoSpaceError, noSpaceError, readFreeSpace } from './free-space.js';
 import { checkFsParameters } from './fs-options.js';
 import { describePopulateViaMount, populateViaMount } from './populate.js';
@@ -150,7 +149,7 @@ export function describeMakeFilesystem(
  */
 export async function makeFilesystem(
   options: MakeFilesystemOptions,
-  ctx: StorageContext,
+  ctx: StepScope,
 ): Promise<FilesystemResult> {
   const { target, fs } = options;
   checkFsParameters({
@@ -198,7 +197,7 @@ export async function makeFilesystem(
 /** `--dontformat`: copies `tree` into the filesystem already on `target`; returns what is there. */
 export async function populateFilesystem(
   options: Omit<MakeFilesystemOptions, 'format'>,
-  ctx: StorageContext,
+  ctx: StepScope,
 ): Promise<FilesystemResult> {
   return makeFilesystem({ ...options, format: false }, ctx);
 }

@@ -4,9 +4,8 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { XenkitError, runtimeError } from '../errors.js';
-import type { PlanAction } from '../plan/plan.js';
+import type { PlanAction, StepScope } from '../plan/plan.js';
 import { allocateFile, fallocateArgv } from '../tools/fallocate.js';
-import type { StorageContext } from './context.js';
 import { checkFreeSpace, humanSize, isNoSpaceError, noSpaceError } from './free-space.js';
 import { identityOf } from '../plan/run-journal.js';
 
@@ -63,10 +62,7 @@ export function describeCreateImageFile(options: CreateImageFileOptions): PlanAc
  * zeros where the filesystem cannot fallocate). Throws E_EXISTS if `path` exists and
  * `overwrite` was not approved, E_NO_SPACE when the disk is (or would be) full.
  */
-export async function createImageFile(
-  options: CreateImageFileOptions,
-  ctx: StorageContext,
-): Promise<ImageFile> {
+export async function createImageFile(options: CreateImageFileOptions, ctx: StepScope): Promise<ImageFile> {
   const finalPath = path.resolve(options.path);
   const dir = path.dirname(finalPath);
   const exists = await lstat(finalPath).then(
@@ -133,7 +129,7 @@ export async function createPrivateFile(file: string): Promise<void> {
 }
 
 /** Moves a finished image to its final path (the atomic replacement of an approved overwrite). */
-export async function finishImageFile(image: ImageFile, ctx: StorageContext): Promise<void> {
+export async function finishImageFile(image: ImageFile, ctx: StepScope): Promise<void> {
   if (image.workPath === image.path) return;
   await rename(image.workPath, image.path);
   // The old file is gone now; from here on the new image is the result and is kept.
@@ -141,7 +137,7 @@ export async function finishImageFile(image: ImageFile, ctx: StorageContext): Pr
 }
 
 /** Removes an intermediate image in the normal flow (e.g. the raw image a qcow2 was made from). */
-export async function discardImageFile(workPath: string, ctx: StorageContext): Promise<void> {
+export async function discardImageFile(workPath: string, ctx: StepScope): Promise<void> {
   await unlink(workPath);
   ctx.undo.release(imageUndoDescription(workPath));
 }
@@ -156,7 +152,7 @@ export function temporaryName(
 }
 
 /** Creates `dir` and missing parents, registering the removal of each one we created (if empty). */
-export async function makeParents(dir: string, ctx: StorageContext): Promise<void> {
+export async function makeParents(dir: string, ctx: StepScope): Promise<void> {
   const first = await mkdir(dir, { recursive: true, mode: 0o755 });
   if (first === undefined) return;
   const made: string[] = [];
@@ -183,12 +179,7 @@ export async function removeIfSame(file: string, dev: number, ino: number): Prom
   if (now && now.dev === dev && now.ino === ino) await unlink(file);
 }
 
-async function allocate(
-  handle: FileHandle,
-  workPath: string,
-  size: number,
-  ctx: StorageContext,
-): Promise<void> {
+async function allocate(handle: FileHandle, workPath: string, size: number, ctx: StepScope): Promise<void> {
   try {
     await allocateFile(workPath, size, { sink: ctx.sink, signal: ctx.signal });
     return;

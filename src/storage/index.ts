@@ -1,6 +1,5 @@
 /** The storage API the planner uses: image files, filesystems, swap, qcow2, devices, free space. */
 export { prepareDevice, type PreparedDevice } from './block-device.js';
-export type { StorageContext } from './context.js';
 export {
   choosePopulateStrategy,
   describeMakeFilesystem,

@@ -6,8 +6,8 @@
  * as it was.
  */
 import { listVolumes, removeVolume, renameVolume } from '../tools/lvm.js';
-import type { StorageContext } from './context.js';
 import { assertNotOpen, temporaryVolumeName, type GuestVolume } from './lvm.js';
+import type { StepScope } from '../plan/plan.js';
 
 /** The undo description of putting a replaced volume back under its name. */
 function putBackDescription(vg: string, name: string): string {
@@ -15,10 +15,7 @@ function putBackDescription(vg: string, name: string): string {
 }
 
 /** Swaps each volume made under a temporary name into place; the old ones go after the commit. */
-export async function commitGuestVolumes(
-  volumes: readonly GuestVolume[],
-  ctx: StorageContext,
-): Promise<void> {
+export async function commitGuestVolumes(volumes: readonly GuestVolume[], ctx: StepScope): Promise<void> {
   const exec = { sink: ctx.sink, signal: ctx.signal };
   for (const volume of volumes) {
     if (volume.name === volume.finalName) continue;

@@ -17,8 +17,8 @@ import {
   zeroDevice,
   type LogicalVolume,
 } from '../tools/lvm.js';
-import type { StorageContext } from './context.js';
 import { humanSize } from './free-space.js';
+import type { StepScope } from '../plan/plan.js';
 
 /** The names (not paths) of a guest's volumes. */
 export function lvmVolumeNames(hostname: string): { disk: string; swap: string } {
@@ -63,7 +63,7 @@ export async function checkVolumeGroup(
   thinPool: string | undefined,
   volumes: { name: string; sizeBytes: number }[],
   replace: boolean,
-  ctx: Pick<StorageContext, 'sink' | 'signal'>,
+  ctx: Pick<StepScope, 'sink' | 'signal'>,
 ): Promise<void> {
   const exec = { sink: ctx.sink, signal: ctx.signal };
   const group = await readVolumeGroup(vg, exec);
@@ -118,10 +118,7 @@ export async function checkVolumeGroup(
  * sees an old guest's data. When a volume of that name exists (`--force`), the new one is made
  * under a temporary name and the old one stays untouched; commitGuestVolumes swaps them at the end.
  */
-export async function createGuestVolume(
-  request: GuestVolumeRequest,
-  ctx: StorageContext,
-): Promise<GuestVolume> {
+export async function createGuestVolume(request: GuestVolumeRequest, ctx: StepScope): Promise<GuestVolume> {
   const exec = { sink: ctx.sink, signal: ctx.signal };
   const { vg } = request;
   const existing = (await listVolumes(vg, exec)).find((lv) => lv.name === request.name);
@@ -166,7 +163,7 @@ export function temporaryVolumeName(name: string, kind: 'new' | 'old'): string {
 }
 
 /** Zeroes a device: in the kernel with blkdiscard, else by writing zeros from here. */
-export async function wipeDevice(device: string, sizeBytes: number, ctx: StorageContext): Promise<void> {
+export async function wipeDevice(device: string, sizeBytes: number, ctx: StepScope): Promise<void> {
   if (await zeroDevice(device, { sink: ctx.sink, signal: ctx.signal })) return;
   ctx.sink({ type: 'warn', message: `blkdiscard --zeroout failed on ${device}: writing zeros instead` });
   const handle = await open(device, 'r+');

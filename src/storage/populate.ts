@@ -4,7 +4,7 @@
  * and released again in the normal flow.
  */
 import { stat } from 'node:fs/promises';
-import type { PlanAction } from '../plan/plan.js';
+import type { PlanAction, StepScope } from '../plan/plan.js';
 import { copyTree, copyTreeArgv } from '../tools/cp.js';
 import { attachLoop, attachLoopArgv, detachLoop, detachLoopArgv } from '../tools/losetup.js';
 import {
@@ -16,7 +16,6 @@ import {
   umountArgv,
   unmountFs,
 } from '../tools/mount.js';
-import type { StorageContext } from './context.js';
 
 export interface PopulateViaMountOptions {
   /** Image file (attached to a loop device) or block device holding the filesystem. */
@@ -47,7 +46,7 @@ function mountOptions(options: PopulateViaMountOptions): { fsType: string | unde
 }
 
 /** Mounts the filesystem on `target` at a private temporary directory and copies `tree` into it. */
-export async function populateViaMount(options: PopulateViaMountOptions, ctx: StorageContext): Promise<void> {
+export async function populateViaMount(options: PopulateViaMountOptions, ctx: StepScope): Promise<void> {
   const isFile = (await stat(options.target)).isFile();
   const device = isFile ? await attachLoop(options.target, ctx) : options.target;
   const point = await makePrivateMountPoint('xenkit-mnt-');

@@ -2,7 +2,7 @@
 import { lstat, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
-import type { PlanAction } from '../plan/plan.js';
+import type { PlanAction, StepScope } from '../plan/plan.js';
 import {
   convertArgv,
   convertImage,
@@ -11,7 +11,6 @@ import {
   readImageInfo,
   type QemuImageInfo,
 } from '../tools/qemu-img.js';
-import type { StorageContext } from './context.js';
 import { isNoSpaceError, noSpaceError } from './free-space.js';
 import {
   createPrivateFile,
@@ -47,10 +46,7 @@ export function describeConvertToQcow2(options: ConvertToQcow2Options): PlanActi
  * so `target` never holds a half-written image; the temporary is made 0600 before qemu-img writes
  * into it. Returns what qemu-img reads back.
  */
-export async function convertToQcow2(
-  options: ConvertToQcow2Options,
-  ctx: StorageContext,
-): Promise<QemuImageInfo> {
+export async function convertToQcow2(options: ConvertToQcow2Options, ctx: StepScope): Promise<QemuImageInfo> {
   const target = path.resolve(options.target);
   const replaces = await refuseExisting(target, options.overwrite);
   await makeParents(path.dirname(target), ctx);
@@ -98,7 +94,7 @@ export function describeCreateOverlay(options: CreateOverlayOptions, baseFormat 
 /** Creates a qcow2 overlay on `base` (a linked clone), 0600; never over an existing file. */
 export async function createOverlayImage(
   options: CreateOverlayOptions,
-  ctx: StorageContext,
+  ctx: StepScope,
 ): Promise<QemuImageInfo> {
   const overlay = path.resolve(options.overlay);
   const base = path.resolve(options.base);

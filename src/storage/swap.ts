@@ -1,9 +1,8 @@
 /** Swap areas on image files or devices. */
-import type { PlanAction } from '../plan/plan.js';
+import type { PlanAction, StepScope } from '../plan/plan.js';
 import { probeBlock } from '../tools/blkid.js';
 import { makeSwapSignature, mkswapArgv } from '../tools/mkfs.js';
 import { runtimeError } from '../errors.js';
-import type { StorageContext } from './context.js';
 import { checkFsParameters } from './fs-options.js';
 
 export interface MakeSwapOptions {
@@ -19,7 +18,7 @@ export function describeMakeSwap(options: MakeSwapOptions): PlanAction[] {
 }
 
 /** Writes a swap signature with the given UUID and returns the UUID read back. */
-export async function makeSwap(options: MakeSwapOptions, ctx: StorageContext): Promise<string> {
+export async function makeSwap(options: MakeSwapOptions, ctx: StepScope): Promise<string> {
   checkFsParameters({
     target: options.target,
     fs: 'swap',

@@ -1,11 +1,8 @@
 /** losetup: loop devices for image files, attached with an undo and detached in the normal flow. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StepContext } from '../plan/plan.js';
+import type { StepScope } from '../plan/plan.js';
 import type { EventSink } from '../log/events.js';
 import { runCommand, type ExecOptions } from './exec.js';
-
-/** What attaching needs from a running step: where to register the undo, log, cancellation. */
-export type LoopContext = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
 
 /** One attached loop device. */
 export interface LoopInfo {
@@ -61,7 +58,7 @@ export async function loopsOf(file: string, options: ExecOptions = {}): Promise<
  */
 export async function attachLoop(
   file: string,
-  ctx: LoopContext,
+  ctx: StepScope,
   options: { readOnly?: boolean } = {},
 ): Promise<string> {
   const before = new Set(await loopsOf(file, { sink: ctx.sink }));
@@ -86,7 +83,7 @@ export async function attachLoop(
 }
 
 /** Detaches `device` in the normal flow and drops its undo entry. */
-export async function detachLoop(device: string, ctx: LoopContext): Promise<void> {
+export async function detachLoop(device: string, ctx: StepScope): Promise<void> {
   await detachLoopDevice(device, ctx.sink);
   ctx.undo.release(loopUndoDescription(device));
 }

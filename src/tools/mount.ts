@@ -4,12 +4,9 @@ import { mkdir, mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { EventSink } from '../log/events.js';
-import type { StepContext } from '../plan/plan.js';
+import type { StepScope } from '../plan/plan.js';
 import { XenkitError } from '../errors.js';
 import { runCommand } from './exec.js';
-
-/** What mounting needs from a running step: where to register the undo, log, cancellation. */
-export type MountContext = Pick<StepContext, 'undo' | 'sink' | 'signal'>;
 
 export interface MountOptions {
   /** `-t` value; mount probes when absent. */
@@ -126,7 +123,7 @@ export async function isMounted(dir: string): Promise<boolean> {
 export async function mountFs(
   device: string,
   dir: string,
-  ctx: MountContext,
+  ctx: StepScope,
   options: MountOptions = {},
 ): Promise<void> {
   const intent = ctx.undo.expect(mountUndoDescription(dir), { kind: 'mount', dir });
@@ -141,7 +138,7 @@ export async function mountFs(
 }
 
 /** Unmounts `dir` in the normal flow and drops its undo entry. */
-export async function unmountFs(dir: string, ctx: MountContext): Promise<void> {
+export async function unmountFs(dir: string, ctx: StepScope): Promise<void> {
   await unmountDir(dir, ctx.sink);
   ctx.undo.release(mountUndoDescription(dir));
 }

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LogEvent } from '../../src/log/events.js';
 import { UndoStack } from '../../src/plan/undo-stack.js';
-import type { StorageContext } from '../../src/storage/context.js';
 import { runCommand } from '../../src/tools/exec.js';
+import type { StepScope } from '../../src/plan/plan.js';
 
 /** A context like the executor's, with the events it received. */
 export function makeContext(
   signal: AbortSignal = new AbortController().signal,
-): StorageContext & { events: LogEvent[] } {
+): StepScope & { events: LogEvent[] } {
   const events: LogEvent[] = [];
   return { undo: new UndoStack(), sink: (e) => events.push(e), signal, events };
 }
