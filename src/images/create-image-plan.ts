@@ -14,6 +14,7 @@ import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from './guest-cfg-template.js';
+import { fileSpaceCheckSteps, imagePaths, rememberedImages, storageSteps } from './create-image-storage.js';
 import {
   describeInstall,
   installRootTree,
@@ -23,31 +24,15 @@ import {
 } from '../install/index.js';
 import {
   describeRootfsCacheInstall,
-  finishCachedDisk,
   installWithRootfsCache,
   planRootfsCache,
 } from '../install/rootfs-cache.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { Paths } from '../paths.js';
-import {
-  checkFreeSpace,
-  convertToQcow2,
-  createImageFile,
-  describeConvertToQcow2,
-  describeCreateImageFile,
-  describeMakeFilesystem,
-  describeMakeSwap,
-  discardImageFile,
-  imageUndoDescription,
-  makeFilesystem,
-  makeSwap,
-  prepareDevice,
-  type ImageFile,
-} from '../storage/index.js';
-import { humanSize } from '../storage/free-space.js';
-import { lvmCheckSteps, lvmCommitSteps, lvmImagePaths, lvmStorageSteps } from '../storage/lvm-steps.js';
+import { imageUndoDescription } from '../storage/index.js';
+import { lvmCheckSteps, lvmCommitSteps, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { lockGuest } from '../plan/guest-lock.js';
-import type { Plan, PlanAction, PlanStep, StepContext } from '../plan/plan.js';
+import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { identityOf } from '../plan/run-journal.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 
@@ -69,18 +54,6 @@ export interface CreateImageOutcome {
   swapPath: string | undefined;
   cfgPath: string;
   address: string | undefined;
-}
-
-/** Where the disk and swap images of a file-backed guest go (undefined for devices). */
-export function imagePaths(spec: GuestSpec): { disk: string | undefined; swap: string | undefined } {
-  if (spec.storage.kind === 'file') {
-    return {
-      disk: path.join(spec.storage.guestDir, 'disk.img'),
-      swap: spec.swap ? path.join(spec.storage.guestDir, 'swap.img') : undefined,
-    };
-  }
-  if (spec.storage.kind === 'device') return { disk: spec.storage.imageDev, swap: spec.storage.swapDev };
-  return lvmImagePaths(spec);
 }
 
 /** Builds the plan; pure apart from choosing the new filesystem UUIDs. */
@@ -240,7 +213,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     title: 'Move the new images into place',
     actions: [{ kind: 'note', text: 'rename the finished images to their final names' }],
     run: async (ctx) => {
-      for (const image of (ctx.state.get('images') as ImageFile[] | undefined) ?? []) {
+      for (const image of rememberedImages(ctx)) {
         if (image.workPath === image.path) continue;
         // Not finishImageFile: an approved --force replacement must stay undoable until the end.
         await moveIntoPlace(image.workPath, image.path, ctx);
@@ -251,113 +224,6 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   steps.push(...lvmCommitSteps(spec));
 
   return { plan: { subject: `guest ${spec.hostname}`, steps }, outcome };
-}
-
-function storageSteps(spec: GuestSpec, ids: GuestIds, staging: string, overwrite: boolean): PlanStep[] {
-  const steps: PlanStep[] = [];
-  const images = imagePaths(spec);
-  const isFile = spec.storage.kind === 'file';
-  const qcow2 = spec.storage.kind === 'file' && spec.storage.format === 'qcow2';
-  const allocation = spec.storage.kind === 'file' ? spec.storage.allocation : 'full';
-  const disk = images.disk as string;
-  const remember = (ctx: StepContext, image: ImageFile): void => {
-    const list = (ctx.state.get('images') as ImageFile[] | undefined) ?? [];
-    list.push(image);
-    ctx.state.set('images', list);
-  };
-  // A file image is made raw (for qcow2: as a raw work file, converted once written); a device
-  // is checked. `format` writes the filesystem or swap signature into the raw target.
-  const describeImage = (dest: string, size: number, format: PlanAction[]): PlanAction[] => [
-    ...(isFile
-      ? describeCreateImageFile({ path: dest, size, allocation: qcow2 ? 'sparse' : allocation, overwrite })
-      : []),
-    ...format,
-    ...(qcow2 ? describeConvertToQcow2({ source: `${dest}.raw`, target: dest, allocation, overwrite }) : []),
-  ];
-  const buildImage = async (
-    dest: string,
-    size: number,
-    ctx: StepContext,
-    format: (target: string) => Promise<void>,
-  ): Promise<void> => {
-    let target = dest;
-    if (isFile) {
-      const image = await createImageFile(
-        {
-          path: qcow2 ? rawWorkName(dest) : dest,
-          size,
-          allocation: qcow2 ? 'sparse' : allocation,
-          overwrite,
-        },
-        ctx,
-      );
-      target = image.workPath;
-      if (!qcow2) remember(ctx, image);
-    } else {
-      await prepareDevice(dest);
-    }
-    await format(target);
-    if (qcow2) {
-      await convertToQcow2({ source: target, target: dest, allocation, overwrite }, ctx);
-      await discardImageFile(target, ctx);
-    }
-  };
-  const fsOptions = {
-    fs: spec.disk.fs,
-    uuid: ids.rootUuid,
-    label: spec.name.slice(0, 12),
-    populateFrom: staging,
-    mkfsCommand: spec.disk.mkfsCommand,
-    sizeBytes: spec.disk.size,
-    format: spec.disk.format,
-  };
-  steps.push({
-    id: 'storage.disk',
-    title: `Make the ${spec.disk.fs} disk ${disk}`,
-    actions: describeImage(disk, spec.disk.size, describeMakeFilesystem({ ...fsOptions, target: disk })),
-    run: async (ctx) => {
-      if (await finishCachedDisk(ctx, (image) => remember(ctx, image))) return;
-      await buildImage(disk, spec.disk.size, ctx, async (target) => {
-        ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
-        await makeFilesystem({ ...fsOptions, target }, ctx);
-      });
-    },
-  });
-  if (spec.swap && images.swap) {
-    const swap = images.swap;
-    const swapSize = spec.swap.size;
-    steps.push({
-      id: 'storage.swap',
-      title: `Make the swap ${swap}`,
-      // A qcow2 guest's swap is qcow2 too, as its cfg says: made raw, then converted like the disk.
-      actions: describeImage(swap, spec.swap.size, describeMakeSwap({ target: swap, uuid: ids.swapUuid })),
-      run: (ctx) =>
-        buildImage(swap, swapSize, ctx, async (target) => {
-          await makeSwap({ target, uuid: ids.swapUuid }, ctx);
-        }),
-    });
-  }
-  return steps;
-}
-
-/**
- * Fully allocated image files need their whole size at once: refuse before anything is
- * installed when the filesystem cannot hold them (a sparse image can only be checked by writing).
- */
-function fileSpaceCheckSteps(spec: GuestSpec): PlanStep[] {
-  const storage = spec.storage;
-  if (storage.kind !== 'file' || storage.allocation !== 'full') return [];
-  const bytes = spec.disk.size + (spec.swap?.size ?? 0);
-  return [
-    {
-      id: 'storage.check',
-      title: `Check that ${storage.dir} has room for the full images`,
-      actions: [
-        { kind: 'note', text: `${humanSize(bytes)} must be free on the filesystem of ${storage.dir}` },
-      ],
-      run: () => checkFreeSpace(storage.dir, bytes),
-    },
-  ];
 }
 
 /**
@@ -396,13 +262,6 @@ async function claimAutoAddress(
     };
   }
   outcome.address = claimed.address;
-}
-
-function rawWorkName(disk: string): string {
-  return path.join(
-    path.dirname(disk),
-    `.${path.basename(disk)}.xenkit-raw-${randomBytes(4).toString('hex')}`,
-  );
 }
 
 /** Creates `dir` and its missing parents, registering removal (if still empty) of each one made. */
