@@ -19,8 +19,16 @@ function snapshot(dir: string): string[] {
   return (
     fs
       .readdirSync(dir, { recursive: true, encoding: 'utf8' })
-      // The lock directory is made on first use; create-image appends its attempt to the guest's log.
-      .filter((p) => !p.startsWith('run') && p !== 'var/log/xen-tools/web1.log')
+      // xenkit's own state directories (locks; the run journal and run temporaries under
+      // var/lib/xenkit, checked empty below) are made on first use; create-image appends its
+      // attempt to the guest's log.
+      .filter(
+        (p) =>
+          !p.startsWith('run') &&
+          p !== 'var' &&
+          !p.startsWith('var/lib') &&
+          p !== 'var/log/xen-tools/web1.log',
+      )
       .sort()
       .map((p) => {
         const s = fs.lstatSync(path.join(dir, p));
@@ -128,6 +136,11 @@ describe.skipIf(!isRoot)('a guest running under QEMU with no registry record and
       expect(error?.code).toBe('E_RUNNING');
       expect(error?.message).toContain(`(pid ${qemu.pid}) has it open`);
       expect(snapshot(paths.root)).toEqual(before);
+      // No journal and no temporaries of the refused run are left.
+      for (const state of ['var/lib/xenkit/runs', 'var/lib/xenkit/tmp']) {
+        const dir = path.join(paths.root, state);
+        expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
+      }
       expect(qemu.exitCode).toBeNull();
     },
     150_000,
