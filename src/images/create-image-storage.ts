@@ -21,6 +21,7 @@ import {
   makeFilesystem,
   makeSwap,
   prepareDevice,
+  rootFilesystemOptions,
   type ImageFile,
 } from '../storage/index.js';
 import { humanSize } from '../storage/free-space.js';
@@ -98,15 +99,7 @@ export function storageSteps(
       await discardImageFile(target, ctx);
     }
   };
-  const fsOptions = {
-    fs: spec.disk.fs,
-    uuid: ids.rootUuid,
-    label: spec.name.slice(0, 12),
-    populateFrom: staging,
-    mkfsCommand: spec.disk.mkfsCommand,
-    sizeBytes: spec.disk.size,
-    format: spec.disk.format,
-  };
+  const fsOptions = rootFilesystemOptions(spec, ids, staging);
   steps.push({
     id: 'storage.disk',
     title: `Make the ${spec.disk.fs} disk ${disk}`,

@@ -5,7 +5,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError, type XenkitError } from '../errors.js';
-import type { FsType } from '../model/guest-spec.js';
+import type { GuestIds } from '../model/guest-ids.js';
+import type { FsType, GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction, StepScope } from '../plan/plan.js';
 import { probeBlock } from '../tools/blkid.js';
 import {
@@ -47,6 +48,27 @@ export interface MakeFilesystemOptions {
   sizeBytes: number;
   /** `--dontformat`: keep the existing filesystem (the tree is then copied in through a mount). */
   format?: boolean | undefined;
+}
+
+/**
+ * The guest's root filesystem as the spec describes it (type, new UUID, a label from the name,
+ * the staging tree to fill it from, mkfs command and size), for every kind of disk; `target` is
+ * added where the disk is known.
+ */
+export function rootFilesystemOptions(
+  spec: GuestSpec,
+  ids: GuestIds,
+  staging: string,
+): Omit<MakeFilesystemOptions, 'target'> {
+  return {
+    fs: spec.disk.fs,
+    uuid: ids.rootUuid,
+    label: spec.name.slice(0, 12),
+    populateFrom: staging,
+    mkfsCommand: spec.disk.mkfsCommand,
+    sizeBytes: spec.disk.size,
+    format: spec.disk.format,
+  };
 }
 
 /** What was made. */

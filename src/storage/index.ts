@@ -5,6 +5,7 @@ export {
   describeMakeFilesystem,
   makeFilesystem,
   populateFilesystem,
+  rootFilesystemOptions,
   type FilesystemResult,
   type MakeFilesystemOptions,
   type PopulateStrategy,

@@ -8,7 +8,7 @@ import type { GuestIds } from '../model/guest-ids.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanStep } from '../plan/plan.js';
 import { lvcreateArgv, lvsArgv, vgsArgv, zeroDeviceArgv } from '../tools/lvm.js';
-import { describeMakeFilesystem, makeFilesystem } from './filesystem.js';
+import { describeMakeFilesystem, makeFilesystem, rootFilesystemOptions } from './filesystem.js';
 import {
   checkVolumeGroup,
   createGuestVolume,
@@ -94,15 +94,8 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
     thinPool
       ? { kind: 'note' as const, text: `${path} is thin: unwritten blocks read as zeros, no wipe needed` }
       : { kind: 'run' as const, argv: zeroDeviceArgv(path) };
-  const fsOptions = {
-    fs: spec.disk.fs,
-    uuid: ids.rootUuid,
-    label: spec.name.slice(0, 12),
-    populateFrom: staging,
-    mkfsCommand: spec.disk.mkfsCommand,
-    sizeBytes: spec.disk.size,
-    format: true,
-  };
+  // A new logical volume always gets a new filesystem (--dontformat is for existing devices).
+  const fsOptions = { ...rootFilesystemOptions(spec, ids, staging), format: true };
   const steps: PlanStep[] = [
     {
       id: 'storage.disk',
