@@ -41,9 +41,16 @@ for m in ${MODULES.map((m) => path.basename(m, '.ko')).join(' ')}; do insmod /li
 ip link set lo up
 ip link set eth0 up
 udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/dhcp-script
-probe() { echo | nc -w 5 "$1" "$2" 2>/dev/null | head -c 40 | tr -d '\\n'; }
+# busybox nc's -w bounds only the connect: a lost FIN would keep it reading for ever, so the
+# whole probe is bounded, and the outside one tried three times (see the passt test below).
+probe() { echo | timeout 10 nc -w 5 "$1" "$2" 2>/dev/null | head -c 40 | tr -d '\\n'; }
 echo "LOOPBACK[$(probe 10.0.2.2 ${LOOP_PORT})]"
-echo "OUTSIDE[$(probe 192.0.2.2 ${OUT_PORT})]"
+for try in 1 2 3; do
+  out=$(probe 192.0.2.2 ${OUT_PORT})
+  echo "OUTSIDE-TRY[$try:$out]"
+  [ -n "$out" ] && break
+done
+echo "OUTSIDE[$out]"
 echo "DNS[$(nslookup probe.test 10.0.2.3 2>&1 | tr '\\n' ' ')]"
 echo NETCHECK-DONE
 poweroff -f
@@ -177,8 +184,9 @@ describe('the user network of a QEMU guest', () => {
     // DHCP hands out the host's resolver; 10.0.2.3 answers too (below), as under slirp.
     expect(seen).toMatch(/DHCP\[ip=10\.0\.2\.15 router=10\.0\.2\.2 dns=192\.0\.2\.2\]/);
     // passt 0.0~git20230309 was seen handing the guest this reply three times over (2 of 7
-    // runs, load average 13 on 2 cores, the TCG guest acknowledging late): the connection is
-    // checked here, not the integrity of its stream.
+    // runs, load average 13 on 2 cores, the TCG guest acknowledging late), and once, under CI,
+    // never closing the connection: the connection is checked here (within three tries of ten
+    // seconds), not the integrity of its stream.
     expect(seen).toContain('OUTSIDE[OUTSIDE-OK');
     expect(seen).toMatch(/DNS\[.*probe\.test.*192\.0\.2\.2/);
     expect(seen).toContain('LOOPBACK[]');
