@@ -52,6 +52,10 @@ if [ "$want_links" = 1 ]; then
       xen-*) if [ -e "/usr/bin/$cmd" ]; then echo "setup-host: /usr/bin/$cmd (xen-tools) is installed; use: xenkit ${cmd#xen-}"; continue; fi ;;
     esac
     ln -sfn "$PWD/bin/$cmd.js" "/usr/local/bin/$cmd"
+    # Its man page (made by the build from the same option tables as --help), where man looks.
+    [ -e "/usr/bin/$cmd" ] || { mkdir -p /usr/local/share/man/man1 && ln -sfn "$PWD/dist/man/man1/$cmd.1" "/usr/local/share/man/man1/$cmd.1"; }
   done
+  # Bash completion for all of them (read by bash-completion, and by shells that source the directory).
+  mkdir -p /etc/bash_completion.d && ln -sfn "$PWD/dist/completion/xenkit.bash" /etc/bash_completion.d/xenkit
 fi
 
