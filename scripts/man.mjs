@@ -20,6 +20,7 @@ const PROGRAMS = [
   ['xen-delete-image', 'xenDeleteImage', 'delete stopped guests made by xen-create-image'],
   ['xen-list-images', 'xenListImages', 'list the guests made by xen-create-image'],
   ['xen-update-image', 'xenUpdateImage', 'upgrade the packages inside stopped guests'],
+  ['xen-resize-guest', 'xenResizeGuest', 'grow the root disk of a stopped guest and its filesystem'],
 ];
 
 /** What `argv` prints on stdout (help goes there; exit status 0 expected). */

@@ -47,7 +47,7 @@ npm run build
 # --link: put the commands on PATH (/usr/local/bin). The xen-tools names are linked only where
 # the Debian xen-tools package is not installed, so the two never shadow each other silently.
 if [ "$want_links" = 1 ]; then
-  for cmd in xenkit xm xen-create-image xen-delete-image xen-list-images xen-update-image; do
+  for cmd in xenkit xm xen-create-image xen-delete-image xen-list-images xen-update-image xen-resize-guest; do
     case "$cmd" in
       xen-*) if [ -e "/usr/bin/$cmd" ]; then echo "setup-host: /usr/bin/$cmd (xen-tools) is installed; use: xenkit ${cmd#xen-}"; continue; fi ;;
     esac

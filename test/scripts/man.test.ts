@@ -17,6 +17,7 @@ const COMMANDS = [
   'xen-delete-image',
   'xen-list-images',
   'xen-update-image',
+  'xen-resize-guest',
 ];
 const MAN = path.join(REPO, 'dist/man/man1');
 const COMPLETION = path.join(REPO, 'dist/completion/xenkit.bash');
