@@ -4,7 +4,7 @@
  */
 import { usageError } from '../../errors.js';
 import { parseSize } from '../../model/size.js';
-import { opt, refuseVolumeStorage } from '../images/compat-args.js';
+import { CLOSING_OPTIONS, opt, refuseVolumeStorage } from '../images/compat-args.js';
 import { runCompatCommand } from '../images/compat-main.js';
 import type { ImageCommandDeps } from '../images/deps.js';
 import { runResize } from '../images/resize-image.js';
@@ -18,12 +18,8 @@ const TABLE = [
   opt('evms', 'string', 'the EVMS container (not available)', 'C'),
   opt('force', 'flag', 'accepted: xenkit never pauses 10 s before it starts (xen-tools did without it)'),
   opt('dry-run', 'flag', 'xenkit: print the plan and change nothing'),
-  opt('json', 'flag', 'xenkit: print the result as JSON'),
-  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
   opt('verbose', 'flag', 'accepted for compatibility'),
-  opt('help', 'flag', 'show this help'),
-  opt('manual', 'flag', 'show this help'),
-  opt('version', 'flag', 'show the version'),
+  ...CLOSING_OPTIONS,
 ];
 
 /** Runs `xen-resize-guest` with the given arguments and returns the exit status. */
