@@ -57,5 +57,11 @@ if [ "$want_links" = 1 ]; then
   done
   # Bash completion for all of them (read by bash-completion, and by shells that source the directory).
   mkdir -p /etc/bash_completion.d && ln -sfn "$PWD/dist/completion/xenkit.bash" /etc/bash_completion.d/xenkit
+  # The boot-time service: /etc/xen/auto guests start at boot, all guests shut down at host shutdown.
+  if command -v systemctl >/dev/null; then
+    install -m 0644 systemd/xenkit-guests.service /etc/systemd/system/xenkit-guests.service
+    [ -d /run/systemd/system ] && systemctl daemon-reload
+    systemctl enable xenkit-guests.service >/dev/null 2>&1 || echo "setup-host: could not enable xenkit-guests.service; at boot run: xm start --auto"
+  fi
 fi
 
