@@ -4,13 +4,17 @@
  * /usr/local/bin/xm, a scratch root), over QEMU guests booting a host kernel and a busybox
  * initramfs. Host boot starts the guests linked in /etc/xen/auto and only those; host shutdown
  * shuts down every running guest, autostarted or not, through the ACPI power button, within the
- * unit's timeout, and leaves no QEMU behind.
+ * unit's timeout, and leaves no QEMU behind. The same guests serve `xm save` and `xm restore`:
+ * a guest saved to a file and restored runs on where it stopped, without booting again.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createQemuDriver } from '../../../src/hypervisors/qemu/driver.js';
+import { makePaths } from '../../../src/paths.js';
 import { runCommand } from '../../../src/tools/exec.js';
+import { openConsoleTap } from '../../hypervisors/qemu/console-tap.js';
 import { REPO } from '../../helpers/cli.js';
 import { buildTestInitramfs, findTestKernel, GUEST_MARKER } from '../../hypervisors/qemu/guest-fixture.js';
 
@@ -134,5 +138,50 @@ describe('systemd/xenkit-guests.service', () => {
     expect(await qemusOfTest()).toEqual([]);
     // Shut down through the power button, not destroyed: that would be reported as such.
     expect(stopped.stdout).not.toContain('Destroyed');
+  }, 300_000);
+});
+
+describe('xm save and xm restore', () => {
+  it('saves a running guest to a new 0600 file and stops it; restore runs it on without a boot', async () => {
+    await xm('create', OTHER);
+    await waitForMarker(OTHER);
+    const before = JSON.parse(await xm('list', '--json')) as { name: string; id: number }[];
+    const oldId = before.find((d) => d.name === OTHER)?.id;
+    const file = path.join(work, 'other.save');
+    // Bad input: an existing file is never overwritten; the guest keeps running.
+    const taken = path.join(work, 'taken.save');
+    writeFileSync(taken, 'keep me\n');
+    const refusedSave = await runUnitCommand(`/usr/local/bin/xm save ${OTHER} ${taken}`);
+    expect(refusedSave.exitCode).toBe(2);
+    expect(readFileSync(taken, 'utf8')).toBe('keep me\n');
+    expect(await running()).toEqual([OTHER]);
+
+    const saved = JSON.parse(await xm('save', OTHER, file, '--json')) as { ok: boolean; ms: number };
+    expect(saved.ok).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await running()).toEqual([]);
+    expect(await qemusOfTest()).toEqual([]);
+
+    // A file that is not a save file is refused, and nothing starts.
+    const refused = await runUnitCommand(`/usr/local/bin/xm restore ${taken}`);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('is not a save file');
+    expect(await qemusOfTest()).toEqual([]);
+
+    const restored = JSON.parse(await xm('restore', file, '--json')) as { domain: string; id: number };
+    expect(restored.domain).toBe(OTHER);
+    expect(restored.id).not.toBe(oldId);
+    expect(await running()).toEqual([OTHER]);
+    // Running on where it stopped: the guest's init answers on its console, and nothing booted.
+    const driver = createQemuDriver({ paths: makePaths(root), accel: 'tcg' });
+    const tap = openConsoleTap(driver, OTHER);
+    tap.type('status');
+    await tap.waitFor(/STATUS cpus=1 memtotal=\d+/, 60_000);
+    const log = readFileSync(path.join(root, 'run/xenkit/qemu', OTHER, 'console.log'), 'utf8');
+    expect(log).not.toContain(GUEST_MARKER);
+    expect(log).not.toContain('Linux version');
+    await tap.detach();
+    await xm('destroy', OTHER);
+    expect(await qemusOfTest()).toEqual([]);
   }, 300_000);
 });
