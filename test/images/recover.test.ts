@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { debrisHandlers } from '../../src/images/recover.js';
+import { makePaths } from '../../src/paths.js';
 import { recoverJournals } from '../../src/plan/recover-journal.js';
 import { listJournals, RunJournal } from '../../src/plan/run-journal.js';
 import { makeTempDir, removeDir, withPathFirst, writeFakeTool } from '../helpers/storage-fixtures.js';
@@ -61,7 +62,7 @@ describe('recovering an LVM guest replaced with --force', () => {
     });
     const data = listJournals(runs)[0]!.data;
     fs.writeFileSync(journal.file, JSON.stringify({ ...data, holder: { ...data.holder, startTime: 1 } }));
-    const [report] = await withPathFirst(bin, () => recoverJournals(runs, debrisHandlers()));
+    const [report] = await withPathFirst(bin, () => recoverJournals(runs, debrisHandlers(makePaths(bin))));
     expect(report?.left).toEqual([]);
     expect(volumes()).toEqual(['vg0 g1-disk']);
     expect(log().at(-1)).toBe('lvremove --yes --force vg0/g1-disk.xenkit-new-bb');

@@ -23,6 +23,8 @@ const noTools: DebrisHandlers = {
   clearImmutable: async () => undefined,
   renameVolume: async () => undefined,
   removeVolume: async () => undefined,
+  releaseAddress: async () => undefined,
+  restoreGuestFiles: async () => undefined,
 };
 
 /** Makes the run that wrote the journals in `dir` look dead (as if it had been killed). */
