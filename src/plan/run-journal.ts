@@ -121,15 +121,19 @@ export function setActiveJournal(journal: RunJournal | undefined): void {
 }
 
 /**
- * Records a child process of the running plan (if one journals); returns the function that drops
- * the record once the child has exited. Never throws: journaling must not fail a command.
+ * Records a child process of the running plan (if one journals); `thenRuns` names the program a
+ * wrapper such as chroot execs. Returns the function that drops the record once the child has exited. Never throws: journaling must not fail a command.
  */
-export function trackChild(pid: number | undefined, argv0: string): () => void {
+export function trackChild(pid: number | undefined, argv0: string, thenRuns?: string): () => void {
   const journal = active;
   if (!journal || pid === undefined) return () => undefined;
   const who = identifyProcess(pid, argv0);
   if (!who) return () => undefined;
-  const id = journal.record(`stop ${argv0} (pid ${pid})`, { kind: 'process', ...who });
+  const id = journal.record(`stop ${argv0} (pid ${pid})`, {
+    kind: 'process',
+    ...who,
+    ...(thenRuns ? { thenRuns } : {}),
+  });
   return () => journal.drop(id);
 }
 

@@ -167,6 +167,13 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
   return result;
 }
 
+/** The program `chroot DIR PROGRAM ...` execs into (so a killed run's apt-get is still its child). */
+function wrappedProgram(file: string, args: readonly string[]): string | undefined {
+  if (path.basename(file) !== 'chroot') return undefined;
+  const program = args.filter((a) => !a.startsWith('-'))[1];
+  return program === undefined ? undefined : path.basename(program);
+}
+
 /** Spawns the child and settles once it has exited and its output has been read to the end. */
 function run(
   file: string,
@@ -200,7 +207,7 @@ function run(
       return;
     }
     // A child of a journaled run is recorded, so a run killed outright does not leave it orphaned.
-    const untrack = trackChild(child.pid, path.basename(file));
+    const untrack = trackChild(child.pid, path.basename(file), wrappedProgram(file, args));
     const timers: NodeJS.Timeout[] = [];
     const stop = (why: 'timedOut' | 'cancelled' | 'overflow'): void => {
       if (ending.timedOut || ending.cancelled || ending.overflow) return;
