@@ -308,7 +308,7 @@ describe.skipIf(!isRoot)('after a SIGKILL at any step, the next run cleans up an
     ['as soon as the daemon starts', false],
     ['while the daemon serves its overlays', true],
   ])(
-    'a linked clone killed %s: the next run stops the daemon and cleans up',
+    'a linked clone killed %s: no daemon outlives it, the next run cleans up',
     async (_when, isServing) => {
       let pid = 0;
       const pending = runBin('xenkit', ['clone', 'k1', 'mid1', '--linked', `--root=${root}`], {
