@@ -45,6 +45,7 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
           sink: log.sink,
           reporter,
           signal,
+          failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
           journal: runJournalOptions(paths, `update-image ${name}`),
         }),
       );
