@@ -36,7 +36,7 @@ import { withQmp } from './qmp-client.js';
 import { qemuFromPidfile } from './qemu-processes.js';
 import { findQemuProcesses, openRegistry, type DomainRecord } from './registry.js';
 import { ensureRuntimeBase } from './runtime-paths.js';
-import { startUserNets, stopUserNets } from './user-net.js';
+import { connectUserNet, launchArgv, startUserNets, stopUserNets, userNetMode } from './user-net.js';
 import { setGuestVcpus } from './vcpu-hotplug.js';
 
 export interface QemuDriverOptions {
@@ -51,6 +51,8 @@ export interface QemuDriverOptions {
   shutdownTimeoutMs?: number;
   /** The passt binary for user networking (default passt). */
   passtBinary?: string;
+  /** slirp4netns for the user network of guests whose QEMU runs in its own namespace (default: on PATH). */
+  slirp4netnsBinary?: string;
   /** Receives warnings, e.g. for a QEMU adopted back into the registry after its xm died. */
   sink?: EventSink;
 }
@@ -157,11 +159,14 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       };
       registry.save(record);
       await prepareEventLog(rt);
-      await startUserNets(dc, rt, taps, opts.passtBinary);
-      await launchQemu(argv);
+      const userNet = userNetMode(dc, taps);
+      const binaries = { passt: opts.passtBinary, slirp4netns: opts.slirp4netnsBinary };
+      await startUserNets(dc, rt, taps, binaries);
+      await launchQemu(launchArgv(userNet, rt, argv));
       record.pid = Number.parseInt(readFileSync(rt.pidfile, 'utf8').trim(), 10);
       delete record.launcherPid;
       registry.save(record);
+      await connectUserNet(userNet, rt, record.pid, binaries);
       await activateEventLog(rt, dc.name);
       await qmpOf(record, async (qmp) => {
         for (const [index, tap] of taps.entries()) {
@@ -229,11 +234,13 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       await waitForPoweroff(record, rt, timeoutOf(options));
       if (record.config.onReboot === 'destroy' || record.config.onReboot === 'coredump-destroy') {
         await killQemu(record, rt);
+        stopUserNets(rt);
         removeSchedCgroup(record.sched?.cgroup);
         registry.remove(name);
         return;
       }
       await killQemu(record, rt);
+      stopUserNets(rt);
       removeSchedCgroup(record.sched?.cgroup);
       registry.remove(name);
       const next = await launch(record.config, record.cfgPath, false);
@@ -243,6 +250,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       const record = await mustRead(name);
       const rt = registry.runtimePaths(name);
       await killQemu(record, rt);
+      stopUserNets(rt);
       removeSchedCgroup(record.sched?.cgroup);
       registry.remove(name);
     },
