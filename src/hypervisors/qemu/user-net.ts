@@ -18,13 +18,16 @@
  *    must be in the host's, by their bridge), so its user NICs are served by passt
  *    (`--no-map-gw`, tools/passt.ts), which offers the same addresses without the loopback.
  *
- * Why not passt for every guest: Debian 12's passt (0.0~git20230309) mishandles a connection the
- * guest half-closes first (`echo req | nc host port`, a FIN before the reply): measured here with
- * a TCG guest, replies of 11 B to 1 MiB were repeated (4 KiB arrived as 12 KiB, 32 KiB as 192 KiB)
- * or never closed, 26 of 28 tries at MTU 65520 and 1500 alike, where slirp delivered 28 of 28;
- * it also refuses to start on a host without a default route. Downloads that do not half-close
- * (wget, apt) held up under load (27 of 27, 32 KiB-4 MiB, load average 13-22 on 2 cores). The
- * namespace above delivered 16 of 16 in both patterns, and 10.0.2.2 found no listener.
+ * Why not passt for every guest (measured with a busybox TCG guest on this 2-core host, whose
+ * load average stayed 13-22 from other work, plus four busy loops for the "loaded" runs): the
+ * stalls once blamed on load are Debian 12's passt (0.0~git20230309) mishandling a connection the
+ * guest half-closes first (`echo req | nc host port`: its FIN before the reply). Replies of 11 B
+ * to 1 MiB came repeated (4 KiB as 12 KiB, 32 KiB as 192 KiB), cut short, or never closed in 31
+ * of 38 tries, at MTU 65520 and 1500 alike (a fault of passt's TCP state handling after the
+ * guest's FIN, which no option reaches), where slirp delivered 6 of 6. Downloads that do not half-close
+ * (wget, apt) held up through passt, 67 of 67 (32 KiB-4 MiB, with and without the busy loops).
+ * passt also refuses to start on a host without a default route. The namespace above delivered
+ * 64 of 64 through xm in both patterns (36 with the busy loops), 10.0.2.2 finding no listener.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
