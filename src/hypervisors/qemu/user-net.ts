@@ -10,7 +10,10 @@
  *    guest cannot reach the host's loopback services. Its DNS goes 10.0.2.3 -> slirp4netns's
  *    10.0.2.3 -> the host's resolver (a loopback stub such as 127.0.0.53 included, which
  *    libslirp allows for DNS alone). Two libslirp stacks in a row, both the one QEMU has always
- *    used: slirp's reliability, without the loopback.
+ *    used: slirp's reliability, without the loopback. A port forward from the host to the guest
+ *    takes two hops: QEMU's `hostfwd` (QMP `hostfwd_add`) on the namespace's 10.0.2.100, and
+ *    slirp4netns's `add_hostfwd` on its API socket (`slirp4netns.sock` in the runtime directory)
+ *    from the host to 10.0.2.100 (tried by hand: a guest's listener answered through both).
  *  - With `xenkit_host_loopback = 1` in the cfg: plain QEMU slirp in the host's namespace, which
  *    lets the guest connect to services the host binds to 127.0.0.1 (via 10.0.2.2). QEMU 7.2 has
  *    no option for libslirp's `disable_host_loopback`, and `restrict=on` cuts off everything.
