@@ -17,7 +17,7 @@ import { launchQemu } from '../../tools/qemu-system.js';
 import { probeAccel, type AccelChoice } from '../accel-probe.js';
 import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver, ShutdownOptions } from '../driver.js';
 import { buildQemuArgv, QEMU_BINARY } from './argv.js';
-import { attachTap, planTaps } from './bridge-tap.js';
+import { attachTap, planTaps, refuseScriptedVifs } from './bridge-tap.js';
 import {
   applySched,
   DEFAULT_SCHED,
@@ -111,6 +111,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     cfgPath: string | undefined,
     paused: boolean,
   ): Promise<DomainRecord> => {
+    refuseScriptedVifs(config.name, config.vifs);
     const existing = await registry.read(config.name);
     if (existing) {
       throw usageError(
