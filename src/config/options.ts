@@ -58,7 +58,7 @@ export const CREATE_IMAGE_OPTIONS: readonly OptionDef[] = [
 
   // Size / general options
   o({ name: 'accounts', kind: 'negatable', key: 'accounts', default: false, group: 'general', help: "(Don't) copy the host's non-system accounts into the guest." }),
-  o({ name: 'admins', kind: 'string', key: 'admins', group: 'general', valueName: 'USER,...', help: 'Create these xen-shell administrators.' }),
+  o({ name: 'admins', kind: 'string', key: 'admins', group: 'general', valueName: 'USER,...', help: "Create these admin users in the guest (group sudo; cfg xen_shell = ...); xen-tools made them on dom0 for xen-shell." }),
   o({ name: 'boot', kind: 'negatable', key: 'boot', default: false, group: 'general', help: "(Don't) start the guest once it is built, as `xm create CFG` does; a guest that fails to start stays built (exit 1)." }),
   o({ name: 'cache', kind: 'string', key: 'cache', default: 'yes', group: 'general', valueName: 'yes|no', help: 'Keep downloaded packages on the host for the next guest.' }),
   o({ name: 'cachedir', kind: 'string', key: 'cachedir', group: 'general', valueName: 'DIR', help: 'Where downloaded packages are kept (default: /var/cache/xenkit/archives).' }),

@@ -63,13 +63,15 @@ async function withHostResolver<T>(root: string, hostResolvConf: string, fn: () 
 
 /**
  * Runs `fn` (the hooks and roles) with package lists in the tree: fetched first when there are
- * none, removed afterwards together with the packages apt downloaded.
+ * none, removed afterwards together with the packages apt downloaded, unless `keepLists` (final
+ * roles follow and use them; they remove them).
  */
 export async function withAptLists<T>(
   root: string,
   ctx: StepContext,
   hostResolvConf: string,
   fn: () => Promise<T>,
+  keepLists = false,
 ): Promise<T> {
   if (!hasAptGet(root)) return fn();
   return withHostResolver(root, hostResolvConf, async () => {
@@ -95,10 +97,14 @@ export async function withAptLists<T>(
         );
       }
     }
+    let ok = false;
     try {
-      return await fn();
+      const result = await fn();
+      ok = true;
+      return result;
     } finally {
-      await cleanApt(root, ctx);
+      // After a failure the tree is discarded; the lists go with it either way.
+      if (!(ok && keepLists)) await cleanApt(root, ctx);
     }
   });
 }

@@ -227,10 +227,16 @@ export async function customizeGuest(
   const env = buildHookEnv(spec);
   if (hooks.length > 0 || spec.hooks.roles.length > 0) {
     const hostResolv = c.host.resolvConf;
-    await withAptLists(root, ctx, hostResolv, async () => {
-      result.warnings.push(...(await runHooks(root, spec, env, ctx, hooks)));
-      result.warnings.push(...(await runRoles(spec.hooks.roles, root, spec, env, ctx)));
-    });
+    await withAptLists(
+      root,
+      ctx,
+      hostResolv,
+      async () => {
+        result.warnings.push(...(await runHooks(root, spec, env, ctx, hooks)));
+        result.warnings.push(...(await runRoles(spec.hooks.roles, root, spec, env, ctx)));
+      },
+      spec.hooks.finalRoles.length > 0,
+    );
   }
   return result;
 }
