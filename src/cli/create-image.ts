@@ -122,8 +122,9 @@ export async function runCreateImage(
   if (password) log.addSecret(password.plain);
   const stderr = io.stderr as NodeJS.WriteStream;
   // --verbose: every event of the log also on stderr as it happens (redacted like the log), with
-  // plain progress lines between them instead of a live display they would tear.
-  const verbose = request.flags.verbose && !request.flags.quiet && !request.flags.json;
+  // plain progress lines between them instead of a live display they would tear. It goes to
+  // stderr, so it mixes with --json; with --quiet it still shows (asked for by name).
+  const verbose = request.flags.verbose;
   const mode = chooseProgressMode(stderr, request.flags.quiet || request.flags.json);
   const reporter = createProgressReporter(io.stderr, verbose && mode === 'tty' ? 'plain' : mode);
   const echo = redactingSink(
