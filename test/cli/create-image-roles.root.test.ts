@@ -1,13 +1,16 @@
 /**
  * Debian's own xen-tools roles (/etc/xen-tools/role.d of the xen-tools package) in one real guest
  * build, with a user hook named like xen-tools', a skel directory, a final role and a static
- * address that goes into the host's /etc/hosts (all under a scratch root). Needs root, mmdebstrap
- * and the Debian mirror; the roles install and remove packages for real.
+ * address that goes into the host's /etc/hosts (all under a scratch root). Needs root and the
+ * Debian mirror: the tree comes from the cached bookworm tarball of the other root tests (it has
+ * no package lists, as every tree xenkit installs), the roles install and remove packages for real
+ * (minimal removes the tarball's sudo, sudoers installs it again).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bookwormTarball } from '../customize/bookworm-tree.js';
 import { runBin, type CliResult } from '../helpers/cli.js';
 import { withMountedImage } from '../helpers/image-files.js';
 
@@ -54,6 +57,7 @@ describe.skipIf(!isRoot || !fs.existsSync(DEBIAN_ROLES))("xen-tools' Debian role
     fs.writeFileSync(path.join(conf, 'skel/etc/xenkit/from-skel'), 'skel file\n', { mode: 0o640 });
     fs.writeFileSync(path.join(root, 'etc/hosts'), HOSTS_BEFORE);
     fs.writeFileSync(path.join(root, 'pw'), 'Roles-Test-Password-9\n', { mode: 0o600 });
+    fs.copyFileSync(await bookwormTarball(), path.join(root, 'tree.tar'));
     result = await runBin(
       'xen-create-image',
       [
@@ -66,6 +70,8 @@ describe.skipIf(!isRoot || !fs.existsSync(DEBIAN_ROLES))("xen-tools' Debian role
         '--netmask=24',
         '--gateway=10.99.0.1',
         '--password-file=/pw',
+        '--install-method=tar',
+        '--install-source=/tree.tar',
         `--role=${ROLES.join(',')}`,
         '--finalrole=cfgcheck',
         '--json',
@@ -80,7 +86,10 @@ describe.skipIf(!isRoot || !fs.existsSync(DEBIAN_ROLES))("xen-tools' Debian role
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('sudoers installs sudo from the fetched lists and copies the host sudoers, mode 0440', () => {
+  it('sudoers installs sudo from the fetched lists (after minimal removed it) and copies the host sudoers, mode 0440', () => {
+    const log = fs.readFileSync(path.join(root, 'var/log/xen-tools', `${NAME}.log`), 'utf8');
+    expect(log.indexOf('Removing sudo')).toBeGreaterThan(-1);
+    expect(log.indexOf('Setting up sudo')).toBeGreaterThan(log.indexOf('Removing sudo'));
     inGuest((mnt) => {
       expect(installed(mnt, 'sudo')).toBe(true);
       expect(fs.statSync(path.join(mnt, 'usr/bin/sudo')).mode & 0o4000).toBe(0o4000);
