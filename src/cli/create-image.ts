@@ -3,8 +3,13 @@ import { readFileSync } from 'node:fs';
 import { resolveCreateImage, renderDumpConfig } from '../config/create-image.js';
 import { renderCreateImageHelp } from './create-image-options.js';
 import { effectiveHashMethod, generatePassword, hashPassword } from '../customize/password.js';
-import { usageError, XenkitError } from '../errors.js';
+import { runtimeError, usageError, XenkitError } from '../errors.js';
+import type { Paths } from '../paths.js';
+import { startDomain } from './xm/create.js';
+import { Session } from './xm/session.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
+import { escapeControlChars } from '../log/escape-control.js';
+import { formatEvent, redactingSink, type EventSink } from '../log/events.js';
 import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { replacedGuestIdentity, refuseRunningGuest } from '../images/running.js';
@@ -95,6 +100,7 @@ export async function runCreateImage(
             dryRun: true,
             spec: redactSpec(spec),
             plan: planToJSON(plan),
+            ...(spec.startAfter ? { then: [bootLine(spec)] } : {}),
             cfg: { path: spec.output.cfgPath, content: cfg },
           },
           null,
@@ -103,6 +109,7 @@ export async function runCreateImage(
       );
     } else {
       io.stdout.write(renderPlan(plan));
+      if (spec.startAfter) io.stdout.write(`\nThen (--boot): ${bootLine(spec)}\n`);
       io.stdout.write(
         `\nDomain config ${spec.output.cfgPath}:\n\n${cfg ?? `(rendered from template ${spec.output.template})\n`}`,
       );
@@ -114,10 +121,22 @@ export async function runCreateImage(
   const log = new RunLog(spec.output.logPath);
   if (password) log.addSecret(password.plain);
   const stderr = io.stderr as NodeJS.WriteStream;
-  const reporter = createProgressReporter(
-    io.stderr,
-    chooseProgressMode(stderr, request.flags.quiet || request.flags.json),
+  // --verbose: every event of the log also on stderr as it happens (redacted like the log), with
+  // plain progress lines between them instead of a live display they would tear. It goes to
+  // stderr, so it mixes with --json; with --quiet it still shows (asked for by name).
+  const verbose = request.flags.verbose;
+  const mode = chooseProgressMode(stderr, request.flags.quiet || request.flags.json);
+  const reporter = createProgressReporter(io.stderr, verbose && mode === 'tty' ? 'plain' : mode);
+  const echo = redactingSink(
+    (event) => io.stderr.write(`${escapeControlChars(formatEvent(event), '\n\t')}\n`),
+    log.secrets,
   );
+  const sink: EventSink = verbose
+    ? (event) => {
+        log.sink(event);
+        echo(event);
+      }
+    : log.sink;
   try {
     const method = effectiveHashMethod(spec.accounts.hashMethod);
     if (method.warning) reporter.warn(method.warning);
@@ -137,11 +156,11 @@ export async function runCreateImage(
     });
     log.sink({ type: 'info', message: `xen-create-image (xenkit ${packageVersion()}) for ${spec.hostname}` });
     for (const warning of request.warnings) log.sink({ type: 'warn', message: warning });
-    const started = Date.now();
+    const startedAt = Date.now();
     await withSignalAbort(async (signal) => {
       try {
         await executePlan(plan, {
-          sink: log.sink,
+          sink,
           reporter,
           signal,
           failAfter: env.XENKIT_FAILPOINT,
@@ -160,11 +179,16 @@ export async function runCreateImage(
       }
     });
     reporter.stop();
+    // --boot starts the guest once the run has committed and let go of the guest's lock (the
+    // driver takes it to start); a guest that fails to start stays built, as with xen-tools.
+    const boot = spec.startAfter ? await startBuiltGuest(spec, paths, io, env) : undefined;
+    const started = boot && 'id' in boot ? boot : undefined;
     const summary = buildSummary(
       spec,
       outcome,
       password?.generated ? password.plain : undefined,
-      Date.now() - started,
+      Date.now() - startedAt,
+      started,
     );
     log.sink({
       type: 'info',
@@ -176,6 +200,7 @@ export async function runCreateImage(
     io.stdout.write(
       request.flags.json ? JSON.stringify({ ok: true, ...summary }, null, 2) + '\n' : renderSummary(summary),
     );
+    if (boot && 'error' in boot) throw boot.error;
     return 0;
   } finally {
     reporter.stop();
@@ -184,6 +209,39 @@ export async function runCreateImage(
     // For bench/create-image.sh: this process's own peak memory, children excluded.
     if (env.XENKIT_REPORT_RUSAGE === '1')
       io.stderr.write(`xenkit-rusage: maxrss_kb=${process.resourceUsage().maxRSS}\n`);
+  }
+}
+
+/** What --boot does after the build, for --dry-run. */
+function bootLine(spec: GuestSpec): string {
+  return `start the guest as \`xm create ${spec.output.cfgPath}\` does (through the xl or QEMU driver, detected)`;
+}
+
+/** Starts the built guest through the code of `xm create`; a failure keeps the guest and is returned. */
+async function startBuiltGuest(
+  spec: GuestSpec,
+  paths: Paths,
+  io: CreateImageIO,
+  env: NodeJS.ProcessEnv,
+): Promise<{ id: number } | { error: XenkitError }> {
+  const session = new Session(
+    { io: { ...io, isTTY: false }, env: { ...env, XENKIT_ROOT: paths.root }, prog: 'xm' },
+    { root: paths.root, json: true },
+  );
+  try {
+    const domain = await startDomain(session, spec.output.cfgPath, false);
+    return { id: domain.id };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return {
+      error: runtimeError(
+        'E_BOOT_FAILED',
+        `guest "${spec.hostname}" was built (${spec.output.cfgPath}), but --boot could not start it: ${why}`,
+        error instanceof XenkitError && error.hint
+          ? `${error.hint}; then: xm create ${spec.output.cfgPath}`
+          : `start it with: xm create ${spec.output.cfgPath}`,
+      ),
+    };
   }
 }
 

@@ -18,6 +18,10 @@ export interface CreateSummary {
   packages?: number;
   durationMs: number;
   next: string;
+  /** Hooks and roles: commands that failed in the guest without failing the build. */
+  warnings: string[];
+  /** `--boot`: the domain started after the build. */
+  started?: { id: number };
 }
 
 /** Collects what the run made into one object (text and JSON render the same data). */
@@ -26,6 +30,7 @@ export function buildSummary(
   outcome: CreateImageOutcome,
   generatedPassword: string | undefined,
   durationMs: number,
+  started?: { id: number },
 ): CreateSummary {
   const addresses =
     outcome.address && spec.network.autoIp
@@ -65,6 +70,8 @@ export function buildSummary(
     ...(outcome.install ? { packages: outcome.install.packagesInstalled } : {}),
     durationMs,
     next: `xm create -c ${outcome.cfgPath}`,
+    warnings: outcome.warnings,
+    ...(started ? { started } : {}),
   };
 }
 
@@ -95,6 +102,18 @@ export function renderSummary(s: CreateSummary): string {
       );
   }
   if (s.rootPassword) row('root password', `${s.rootPassword}   (generated; shown only now)`);
-  lines.push('', `Start it with: ${s.next}`);
+  if (s.warnings.length > 0) {
+    lines.push(
+      '',
+      `  ${s.warnings.length} warning(s) from hooks and roles (built anyway, as xen-tools would):`,
+    );
+    for (const warning of s.warnings) lines.push(`    ${warning}`);
+  }
+  lines.push(
+    '',
+    s.started
+      ? `Started as domain ${s.started.id}; its console: xm console ${s.hostname}`
+      : `Start it with: ${s.next}`,
+  );
   return lines.join('\n') + '\n';
 }

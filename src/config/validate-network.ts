@@ -162,6 +162,21 @@ export async function validateNetwork(
   if (bridge !== undefined && !IFNAME_RE.test(bridge)) {
     r.fail('bridge', 'E_IFNAME', 'is not an interface name', 'up to 15 letters, digits, "_", "-" or "."');
   }
+  // xl tags a vif through Xen's vif-openvswitch script and a bridge written BRIDGE.TAG; without
+  // a bridge there is nothing to tag. (xen-tools 4.9.2 built the ".TAG" suffix and never wrote it.)
+  if (vlanText !== undefined && bridge === undefined) {
+    r.errors.add(
+      'E_VLAN',
+      `${r.what('vlan')} needs --bridge: the VLAN tag is set on an Open vSwitch bridge port`,
+      'add --bridge=OVS_BRIDGE (the cfg gets bridge=OVS_BRIDGE.TAG,script=vif-openvswitch), or drop --vlan',
+    );
+  } else if (vlanText !== undefined && bridge?.includes('.')) {
+    r.errors.add(
+      'E_VLAN',
+      `${r.what('vlan')} with ${r.what('bridge')} "${bridge}": vif-openvswitch reads a "." in the bridge as the tag`,
+      'name the Open vSwitch bridge without a dot',
+    );
+  }
   const vifname = r.string('vifname');
   if (vifname !== undefined && !IFNAME_RE.test(vifname)) {
     r.fail('vifname', 'E_IFNAME', 'is not an interface name', 'up to 15 letters, digits, "_", "-" or "."');

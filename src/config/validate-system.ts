@@ -29,6 +29,18 @@ export function validateInstall(
   } else {
     method = r.oneOf('install-method', ['mmdebstrap', 'debootstrap', 'copy', 'tar'] as const);
   }
+  // --debootstrap-cmd names the program of the debootstrap method, as in xen-tools. xenkit's own
+  // default method is mmdebstrap; a debootstrap command asked for where no method was chosen
+  // means debootstrap, and with another method chosen it has nothing to run.
+  if (r.string('debootstrap-cmd') !== undefined && method !== undefined && method !== 'debootstrap') {
+    if (r.get('install-method')?.origin.kind === 'default') method = 'debootstrap';
+    else
+      r.errors.add(
+        'E_CONFLICT',
+        `${r.what('debootstrap-cmd')} and ${r.what('install-method')} "${method}" both given: only the debootstrap method runs that command`,
+        '--install-method=debootstrap runs it; otherwise drop --debootstrap-cmd',
+      );
+  }
   let source: string | undefined;
   if (method === 'copy' || method === 'tar') {
     if (r.string('install-source') === undefined) {
@@ -148,6 +160,13 @@ export function validateBoot(
       "choose one: the guest's own kernel (--pygrub) or a host kernel (--kernel)",
     );
   }
+  if (type === 'hvm' && hostKernel) {
+    r.errors.add(
+      'E_BOOT',
+      `${r.what(asked('kernel') ? 'kernel' : 'initrd')} with ${r.what('type')} "hvm": a host kernel for an HVM guest is not supported yet`,
+      'drop --kernel/--initrd (the guest boots its own kernel), or use --type=pv or pvh',
+    );
+  }
   if (pygrub === false && r.string('kernel') === undefined) {
     r.errors.add(
       'E_BOOT',
@@ -164,6 +183,13 @@ export function validateBoot(
     } else kernel = r.path('kernel', 'file');
     initrd = r.path('initrd', 'file');
     modules = r.path('modules', 'dir');
+  } else if (asked('modules')) {
+    // xen-tools' 80-install-modules skips --modules under pygrub without a word.
+    r.errors.add(
+      'E_BOOT',
+      `${r.what('modules')} without --kernel: the guest boots its own kernel, which has its own modules`,
+      'drop --modules, or boot a host kernel with --kernel=/boot/vmlinuz-... (then the modules are copied in)',
+    );
   }
   const serial = r.string('serial_device') ?? 'hvc0';
   if (!/^(?:\/dev\/)?(?:tty|ttyS|[xh]vc)[0-9]+$/.test(serial)) {
@@ -321,5 +347,6 @@ export function validateHooks(r: SettingsReader): HookSpec | undefined {
     finalRoles,
     roleArgs: r.string('role-args'),
     roleDir,
+    ...(existsSync(r.paths.skelDir) ? { skelDir: r.paths.skelDir } : {}),
   };
 }

@@ -200,8 +200,10 @@ export async function validateSettings(
     r.path('partitionsdir') ?? path.join(ctx.paths.confDir, 'partitions.d'),
   );
   if (partitions)
-    warnings.push(
-      `${r.what('partitions')}: custom partition layouts are not supported yet; using swap + root`,
+    r.errors.add(
+      'E_UNSUPPORTED',
+      `${r.what('partitions')}: partition layouts are not supported yet`,
+      'drop --partitions: xenkit makes one root filesystem and a swap volume (--swap, --noswap)',
     );
   const flags = ['boot', 'keep', 'copyhosts', 'nohosts'].map((key) => r.bool(key) ?? false);
   if (flags[0] && install?.enabled === false) {
@@ -217,6 +219,15 @@ export async function validateSettings(
       warnings.push(`${r.what('boot')} is ignored with ${r.what('install')} "0": nothing to boot`);
       flags[0] = false;
     }
+  }
+  if (flags[1] === true) {
+    // Unwinding is what keeps a failed build from leaving a half-made guest that a later run
+    // (or xm create) would take for a real one; the log keeps what each step printed.
+    r.errors.add(
+      'E_UNSUPPORTED',
+      `${r.what('keep')}: xenkit always removes what a failed build made`,
+      'drop --keep; the run log (/var/log/xen-tools/NAME.log) keeps the output of every step, and --verbose shows it as it happens',
+    );
   }
   errors.throwIfAny();
   if (

@@ -26,6 +26,9 @@ import {
 import { applyNetwork, describeNetwork } from './network-step.js';
 import { applyPassword, describePassword } from './password.js';
 import { TreeEditor } from './tree-editor.js';
+import { applySkel, describeSkel } from './skel.js';
+import { applyHostModules, describeHostModules } from './host-modules.js';
+import { withAptLists } from './apt-lists.js';
 import {
   HOST_FILES,
   type BuiltinStep,
@@ -56,6 +59,12 @@ export const BUILTIN_STEPS: readonly BuiltinStep[] = [
     describe: (s, _d, ids) => describeBootMenu(s, ids),
     apply: applyBootMenu,
   },
+  {
+    id: 'modules',
+    title: 'host kernel modules',
+    describe: (s) => describeHostModules(s.boot.modules),
+    apply: applyHostModules,
+  },
   { id: 'console', title: 'login consoles', describe: (s) => describeConsole(s), apply: applyConsole },
   {
     id: 'cpu-hotplug',
@@ -75,6 +84,12 @@ export const BUILTIN_STEPS: readonly BuiltinStep[] = [
     title: 'accounts and SSH keys',
     describe: (s) => describeAccounts(s),
     apply: applyAccounts,
+  },
+  {
+    id: 'skel',
+    title: 'files from the skel directory',
+    describe: (s) => describeSkel(s.hooks.skelDir),
+    apply: applySkel,
   },
   {
     id: 'ssh-host-keys',
@@ -121,25 +136,46 @@ export function describeCustomizeSteps(spec: GuestSpec, ids?: GuestIds): Describ
     title: s.title,
     actions: s.describe(spec, dist, ids),
   }));
+  const scripts: DescribedStep[] = [];
   if (spec.hooks.enabled && spec.hooks.dirs.length > 0) {
-    steps.push({
+    scripts.push({
       id: 'hooks',
       title: 'user hooks',
       actions: spec.hooks.dirs.map((dir) => ({
         kind: 'note',
-        text: `run the executables in ${dir} in name order as HOOK <guest>; a hook named ID or NN-ID replaces built-in step ID`,
+        text: `run the executables in ${dir} in name order as HOOK <guest>; a hook named ID, NN-ID or like the xen-tools hook of step ID replaces built-in step ID`,
       })),
     });
   }
   if (spec.hooks.roles.length > 0) {
-    const args = (spec.hooks.roleArgs ?? '').split(/\s+/).filter(Boolean);
-    steps.push({
-      id: 'roles',
-      title: 'roles',
-      actions: spec.hooks.roles.map((r) => ({ kind: 'run', argv: [roleFile(spec, r), '<guest>', ...args] })),
-    });
+    scripts.push({ id: 'roles', title: 'roles', actions: describeRoles(spec, spec.hooks.roles) });
   }
+  if (scripts.length > 0) {
+    steps.push({ id: 'apt-lists', title: 'package lists for hooks and roles', actions: describeAptLists() });
+  }
+  steps.push(...scripts);
   return steps;
+}
+
+/** The package lists fetched around hooks and roles. */
+export function describeAptLists(): PlanAction[] {
+  return [
+    {
+      kind: 'note',
+      text: 'before hooks and roles: chroot <guest> apt-get update when the tree has no package lists',
+    },
+    { kind: 'note', text: 'after them: chroot <guest> apt-get clean, and the package lists removed again' },
+    {
+      kind: 'note',
+      text: 'a package installation that fails in the guest fails the build; other commands that fail there are warnings in the summary',
+    },
+  ];
+}
+
+/** The runs of `roles` (`--role` or `--finalrole`). */
+export function describeRoles(spec: GuestSpec, roles: readonly string[]): PlanAction[] {
+  const args = (spec.hooks.roleArgs ?? '').split(/\s+/).filter(Boolean);
+  return roles.map((r) => ({ kind: 'run', argv: [roleFile(spec, r), '<guest>', ...args] }));
 }
 
 /** Every file the customization writes, as plan actions (paths inside the guest). Pure. */
@@ -166,7 +202,7 @@ export async function customizeGuest(
   );
   const editor = new TreeEditor(root);
   ctx.undo.push(`restore the files customized in ${root}`, () => editor.rollback());
-  const result: CustomizeResult = { sshHostKeys: [] };
+  const result: CustomizeResult = { sshHostKeys: [], warnings: [] };
   const c = {
     root,
     spec,
@@ -189,15 +225,35 @@ export async function customizeGuest(
     await step.apply(c);
   }
   const env = buildHookEnv(spec);
-  await runHooks(root, spec, env, ctx, hooks);
-  await runRoles(spec.hooks.roles, root, spec, env, ctx);
+  if (hooks.length > 0 || spec.hooks.roles.length > 0) {
+    const hostResolv = c.host.resolvConf;
+    await withAptLists(
+      root,
+      ctx,
+      hostResolv,
+      async () => {
+        result.warnings.push(...(await runHooks(root, spec, env, ctx, hooks)));
+        result.warnings.push(...(await runRoles(spec.hooks.roles, root, spec, env, ctx)));
+      },
+      spec.hooks.finalRoles.length > 0,
+    );
+  }
   return result;
 }
 
 /**
- * Runs `--finalrole` roles. xen-tools runs them after the domain config is written; here the tree
- * must still be a directory, so the planner calls this before the image is populated.
+ * Runs `--finalrole` roles, as xen-tools does after the domain config is written (the planner
+ * writes it before the tree becomes the image). Returns the warnings, as customizeGuest does.
  */
-export async function runFinalRoles(root: string, spec: GuestSpec, ctx: StepContext): Promise<void> {
-  await runRoles(spec.hooks.finalRoles, root, spec, buildHookEnv(spec), ctx);
+export async function runFinalRoles(
+  root: string,
+  spec: GuestSpec,
+  ctx: StepContext,
+  options: CustomizeOptions = {},
+): Promise<string[]> {
+  if (spec.hooks.finalRoles.length === 0) return [];
+  const hostResolv = options.host?.resolvConf ?? HOST_FILES.resolvConf;
+  return withAptLists(root, ctx, hostResolv, () =>
+    runRoles(spec.hooks.finalRoles, root, spec, buildHookEnv(spec), ctx),
+  );
 }

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { runtimeError, usageError } from '../errors.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { StepContext } from '../plan/plan.js';
-import { runCommand } from '../tools/exec.js';
+import { baseEnv, runCommand } from '../tools/exec.js';
+import { isPackageInstall, withChrootWatch, type ChrootWatch } from './chroot-watch.js';
 import { SECRET_ENV_NAMES } from './hook-env.js';
 import { TreeEditor } from './tree-editor.js';
 
@@ -59,13 +60,36 @@ export function listHooks(dirs: readonly string[]): HookFile[] {
     .map(([name, file]) => ({ name, path: file }));
 }
 
-/** The built-in step ids that hooks replace: a hook named `ID` or `NN-ID`. */
+/**
+ * xen-tools' Debian hooks (/usr/share/xen-tools/debian.d, without their number) and the built-in
+ * step each one stands for: a user hook of that name replaces the step, as it replaced the
+ * distribution's hook in xen-tools. README lists the same table.
+ */
+export const XEN_TOOLS_HOOK_STEPS: Readonly<Record<string, string>> = {
+  'setup-apt': 'apt',
+  'disable-gettys': 'console',
+  'setup-users': 'accounts',
+  'setup-networking': 'network',
+  'setup-hostname': 'hostname',
+  'copy-user-files': 'skel',
+  'install-ssh': 'ssh-host-keys',
+  'install-kernel': 'boot-menu',
+  'install-modules': 'modules',
+  'make-fstab': 'fstab',
+};
+
+/**
+ * The built-in step ids that hooks replace: a hook named `ID` or `NN-ID`, or named like the
+ * xen-tools hook that stood for the step (`40-setup-networking` replaces `network`).
+ */
 export function replacedStepIds(hooks: readonly HookFile[], stepIds: readonly string[]): Set<string> {
   const ids = new Set<string>();
   for (const hook of hooks) {
     const bare = hook.name.replace(/^\d+-/, '');
-    if (stepIds.includes(hook.name)) ids.add(hook.name);
-    else if (stepIds.includes(bare)) ids.add(bare);
+    const step = [hook.name, bare, XEN_TOOLS_HOOK_STEPS[bare]].find(
+      (id): id is string => id !== undefined && stepIds.includes(id),
+    );
+    if (step) ids.add(step);
   }
   return ids;
 }
@@ -77,20 +101,36 @@ function safeEnv(env: Record<string, string>): Record<string, string> {
   return out;
 }
 
+const UNABLE_TO_LOCATE = /^E: Unable to locate package (\S+)/;
+
+/**
+ * Runs one hook or role. Fails on a non-zero status, and on a package installation that failed
+ * inside the guest (seen through the chroot watch, whatever the script did with apt's status);
+ * returns warnings for the other commands that failed in the guest and for packages apt could not
+ * find, which xen-tools let pass without a word.
+ */
 async function runOne(
   kind: 'hook' | 'role',
   argv: string[],
   spec: GuestSpec,
   env: Record<string, string>,
   ctx: StepContext,
-): Promise<void> {
+  watch: ChrootWatch,
+): Promise<string[]> {
+  const missing = new Set<string>();
   const result = await runCommand(argv, {
-    env: safeEnv(env),
+    env: { ...safeEnv(env), ...watch.env },
     sink: ctx.sink,
     signal: ctx.signal,
     allowFailure: true,
     cwd: '/',
+    onLine: (line) => {
+      const found = UNABLE_TO_LOCATE.exec(line.trim());
+      if (found?.[1]) missing.add(found[1]);
+    },
   });
+  const what = `${kind} "${path.basename(argv[0] ?? '')}"`;
+  const failures = await watch.take();
   if (result.exitCode !== 0) {
     const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.exitCode}`;
     const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-5).join('\n');
@@ -100,6 +140,22 @@ async function runOne(
       `its output is in the log${tail ? `; last lines:\n${tail}` : ''}`,
     );
   }
+  const install = failures.find(isPackageInstall);
+  if (install) {
+    const packages = [...missing];
+    throw runtimeError(
+      kind === 'hook' ? 'E_HOOK' : 'E_ROLE',
+      `guest "${spec.name}": ${what}: \`${install.argv.join(' ')}\` failed in the guest (status ${install.status})` +
+        (packages.length > 0 ? `: apt could not find ${packages.join(', ')}` : ''),
+      `the ${kind} exited 0 but did not install what it asked for; its output is in the log`,
+    );
+  }
+  const warnings = failures.map(
+    (f) => `${what}: \`${f.argv.join(' ')}\` failed in the guest (status ${f.status})`,
+  );
+  if (missing.size > 0) warnings.push(`${what}: apt could not find ${[...missing].join(', ')}`);
+  for (const message of warnings) ctx.reporter.warn(message);
+  return warnings;
 }
 
 /** Runs every hook of `spec.hooks.dirs` on the tree; a failing hook fails with its name. */
@@ -109,14 +165,18 @@ export async function runHooks(
   env: Record<string, string>,
   ctx: StepContext,
   hooks: readonly HookFile[] = listHooks(spec.hooks.dirs),
-): Promise<void> {
-  if (!spec.hooks.enabled || hooks.length === 0) return;
-  await withDaemonsDisabled(root, async () => {
-    for (const hook of hooks) {
-      ctx.reporter.progress('customize.hooks', hook.name);
-      await runOne('hook', [hook.path, root], spec, env, ctx);
-    }
-  });
+): Promise<string[]> {
+  if (!spec.hooks.enabled || hooks.length === 0) return [];
+  return withDaemonsDisabled(root, () =>
+    withChrootWatch(baseEnv().PATH ?? '', async (watch) => {
+      const warnings: string[] = [];
+      for (const hook of hooks) {
+        ctx.reporter.progress('customize.hooks', hook.name);
+        warnings.push(...(await runOne('hook', [hook.path, root], spec, env, ctx, watch)));
+      }
+      return warnings;
+    }),
+  );
 }
 
 /** The file of a role: a name under roleDir, or a path as given. */
@@ -131,7 +191,7 @@ export async function runRoles(
   spec: GuestSpec,
   env: Record<string, string>,
   ctx: StepContext,
-): Promise<void> {
+): Promise<string[]> {
   const args = (spec.hooks.roleArgs ?? '').split(/\s+/).filter(Boolean);
   const files = roles.map((role) => ({ role, file: roleFile(spec, role) }));
   for (const { role, file } of files) {
@@ -143,10 +203,18 @@ export async function runRoles(
       );
     }
   }
-  if (files.length === 0) return;
-  await withDaemonsDisabled(root, async () => {
-    for (const { file } of files) await runOne('role', [file, root, ...args], spec, env, ctx);
-  });
+  if (files.length === 0) return [];
+  return withDaemonsDisabled(root, () =>
+    withChrootWatch(baseEnv().PATH ?? '', async (watch) => {
+      const warnings: string[] = [];
+      for (const { role, file } of files) {
+        ctx.reporter.progress('customize.roles', role);
+        ctx.sink({ type: 'info', message: `role ${role}: ${file}` });
+        warnings.push(...(await runOne('role', [file, root, ...args], spec, env, ctx, watch)));
+      }
+      return warnings;
+    }),
+  );
 }
 
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';

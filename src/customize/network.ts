@@ -145,8 +145,8 @@ export function networkNotes(spec: GuestSpec): PlanAction[] {
     notes.push({
       kind: 'note',
       text:
-        `network: VLAN ${spec.network.vlan} is tagged on the host (vif bridge=BRIDGE.${spec.network.vlan}, ` +
-        'Open vSwitch), the guest sees an untagged NIC',
+        `network: VLAN ${spec.network.vlan} is tagged on the host under xl (vif bridge=${spec.network.bridge ?? 'BRIDGE'}.${spec.network.vlan},script=vif-openvswitch: ` +
+        'an Open vSwitch port with that tag); the guest sees an untagged NIC; the QEMU driver refuses such a vif',
     });
   }
   return notes;

@@ -16,6 +16,8 @@ export interface SshHostKey {
 
 export interface CustomizeResult {
   sshHostKeys: SshHostKey[];
+  /** What hooks and roles did that xen-tools let pass silently (failed commands in the guest). */
+  warnings: string[];
 }
 
 /** Host files some steps copy from; injectable so tests use fakes. */
@@ -57,10 +59,12 @@ export type BuiltinStepId =
   | 'network'
   | 'fstab'
   | 'boot-menu'
+  | 'modules'
   | 'console'
   | 'cpu-hotplug'
   | 'password'
   | 'accounts'
+  | 'skel'
   | 'ssh-host-keys'
   | 'machine-id'
   | 'random-seed';

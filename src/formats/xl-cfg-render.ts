@@ -16,9 +16,11 @@
  *     split the path and the rest became disk parameters).
  *  5. `extra` is spec.boot.extra when given (xen-tools always writes 'elevator=noop').
  *  6. The header comment names xenkit as the author ("by xenkit (xen-tools 4.9.2 format)").
+ *  7. `--vlan=N` writes `bridge=BRIDGE.N,script=vif-openvswitch` (xm.tmpl computed the suffix
+ *     and dropped it, so xen-tools' VLAN never reached xl).
  *
  * Quirks kept because xl accepts them: `ip=A B ,mac=…` (xen-tools ends each address with a
- * space), quoted numbers, `on_crash = 'restart'`. `--vlan` is ignored, as by xm.tmpl.
+ * space), quoted numbers, `on_crash = 'restart'`.
  *
  * `renderDomainConfig` writes the canonical xl.cfg of a DomainConfig (parseXlCfg reads it back
  * to the same value).
@@ -136,7 +138,10 @@ function renderNetwork(spec: GuestSpec): string {
   if (net.mode === 'static') pairs.push(`ip=${net.addresses.map((a) => `${a.address} `).join('')}`);
   if (net.mac) pairs.push(`mac=${net.mac}`);
   if (net.vifname) pairs.push(`vifname=${net.vifname}`);
-  if (net.bridge) pairs.push(`bridge=${net.bridge}`);
+  // --vlan: Xen's vif-openvswitch reads BRIDGE.TAG and adds the port with that tag.
+  if (net.bridge && net.vlan !== undefined)
+    pairs.push(`bridge=${net.bridge}.${net.vlan}`, 'script=vif-openvswitch');
+  else if (net.bridge) pairs.push(`bridge=${net.bridge}`);
   const dhcp = net.mode === 'dhcp' ? "dhcp        = 'dhcp'\n" : '';
   return `${dhcp}vif         = [ '${q(pairs.join(','))}' ]`;
 }

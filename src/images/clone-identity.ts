@@ -128,7 +128,7 @@ export async function applyCloneIdentity(
     vlan: undefined,
     autoIp: false,
   };
-  const result: CloneIdentityResult = { sshHostKeys: [], uuidFiles: [], release };
+  const result: CloneIdentityResult = { sshHostKeys: [], warnings: [], uuidFiles: [], release };
   const c: CustomizeContext = {
     root,
     spec: identitySpec(id, network),

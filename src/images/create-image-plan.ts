@@ -8,7 +8,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { claimIp, releaseIp, type PoolAddress } from '../config/ips-file.js';
-import { describeCustomizeSteps, customizeGuest, runFinalRoles } from '../customize/customize-guest.js';
+import {
+  customizeGuest,
+  describeAptLists,
+  describeCustomizeSteps,
+  describeRoles,
+  runFinalRoles,
+} from '../customize/customize-guest.js';
 import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
@@ -32,6 +38,7 @@ import type { Paths } from '../paths.js';
 import { imageUndoDescription } from '../storage/index.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { lockGuest } from '../plan/guest-lock.js';
+import { addHostsLine, hostHostsPath, hostsLineFor, removeHostsLines } from './host-hosts.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { identityOf } from '../plan/run-journal.js';
 import type { DebrisIntent } from '../plan/undo-stack.js';
@@ -55,6 +62,8 @@ export interface CreateImageOutcome {
   swapPath: string | undefined;
   cfgPath: string;
   address: string | undefined;
+  /** What went wrong without failing the build (hooks and roles), for the summary. */
+  warnings: string[];
 }
 
 /** Builds the plan; pure apart from choosing the new filesystem UUIDs. */
@@ -74,6 +83,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     swapPath: images.swap,
     cfgPath: spec.output.cfgPath,
     address: spec.network.addresses[0]?.address,
+    warnings: [],
   };
   const stagingParent =
     spec.storage.kind === 'file' ? spec.storage.guestDir : path.join(paths.cacheDir, 'staging');
@@ -165,7 +175,20 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       run: async (ctx) => {
         const result = await customizeGuest(staging, spec, ids, ctx);
         outcome.sshHostKeys = result.sshHostKeys;
-        if (spec.hooks.finalRoles.length > 0) await runFinalRoles(staging, spec, ctx);
+        outcome.warnings.push(...result.warnings);
+      },
+    });
+
+  // The domain config is written before the tree becomes the image, so that --finalrole runs
+  // where xen-tools runs it (the config exists) and still changes what goes into the image.
+  steps.push(configStep(spec));
+  if (spec.install.enabled && spec.hooks.finalRoles.length > 0)
+    steps.push({
+      id: 'customize.finalrole',
+      title: `Run the final roles (${spec.hooks.finalRoles.join(', ')}) with the domain config in place`,
+      actions: [...describeAptLists(), ...describeRoles(spec, spec.hooks.finalRoles)],
+      run: async (ctx) => {
+        outcome.warnings.push(...(await runFinalRoles(staging, spec, ctx)));
       },
     });
 
@@ -190,6 +213,51 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   });
 
   steps.push({
+    id: 'storage.commit',
+    title: 'Move the new images into place',
+    actions: [{ kind: 'note', text: 'rename the finished images to their final names' }],
+    run: async (ctx) => {
+      for (const image of rememberedImages(ctx)) {
+        if (image.workPath === image.path) continue;
+        // Not finishImageFile: an approved --force replacement must stay undoable until the end.
+        await moveIntoPlace(image.workPath, image.path, ctx);
+        ctx.undo.release(imageUndoDescription(image.workPath));
+      }
+    },
+  });
+  steps.push(...lvmCommitSteps(spec));
+
+  const hostsLine = spec.updateHostHosts ? hostsLineFor(spec) : undefined;
+  if (hostsLine !== undefined)
+    steps.push({
+      id: 'host.hosts',
+      title: `Add ${spec.hostname} to the host's /etc/hosts`,
+      actions: [
+        {
+          kind: 'note',
+          text: `append "${hostsLine}" to ${hostHostsPath(paths)} unless a line names ${spec.hostname} already (--nohosts: not at all)`,
+        },
+      ],
+      run: async (ctx) => {
+        const { added, created } = await addHostsLine(paths, spec.hostname, hostsLine);
+        if (added)
+          ctx.undo.push(`remove ${spec.hostname} from ${hostHostsPath(paths)}`, () =>
+            removeHostsLines(paths, spec.hostname, created).then(() => undefined),
+          );
+        else
+          ctx.sink({
+            type: 'info',
+            message: `${hostHostsPath(paths)} names ${spec.hostname} already: left as it is`,
+          });
+      },
+    });
+
+  return { plan: { subject: `guest ${spec.hostname}`, steps }, outcome };
+}
+
+/** Writes the domain config (from the built-in renderer or the user's --template). */
+function configStep(spec: GuestSpec): PlanStep {
+  return {
     id: 'config.domain',
     title: `Write the domain config ${spec.output.cfgPath}`,
     actions: [
@@ -207,24 +275,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await makeDirWithUndo(path.dirname(spec.output.cfgPath), ctx);
       await writeFileAtomically(spec.output.cfgPath, text, 0o644, ctx);
     },
-  });
-
-  steps.push({
-    id: 'storage.commit',
-    title: 'Move the new images into place',
-    actions: [{ kind: 'note', text: 'rename the finished images to their final names' }],
-    run: async (ctx) => {
-      for (const image of rememberedImages(ctx)) {
-        if (image.workPath === image.path) continue;
-        // Not finishImageFile: an approved --force replacement must stay undoable until the end.
-        await moveIntoPlace(image.workPath, image.path, ctx);
-        ctx.undo.release(imageUndoDescription(image.workPath));
-      }
-    },
-  });
-  steps.push(...lvmCommitSteps(spec));
-
-  return { plan: { subject: `guest ${spec.hostname}`, steps }, outcome };
+  };
 }
 
 /**

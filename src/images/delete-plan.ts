@@ -43,6 +43,7 @@ import {
 } from './linked-base.js';
 import { guestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
 import { identityOf } from '../plan/run-journal.js';
+import { hostHostsPath, ownLines, removeHostsLines } from './host-hosts.js';
 
 export interface DeleteOptions {
   /** `--dir`: the images are in DIR/domains/NAME (default: where the cfg's disks are). */
@@ -74,6 +75,8 @@ export interface DeleteTarget {
   addresses: string[];
   /** Base images (of another guest) that are no longer used by any clone once this one is gone. */
   unmarkBases: { cfgPath: string; images: string[] }[];
+  /** The lines xen-create-image added for the guest to the host's /etc/hosts (and only those). */
+  hostsLines: string[];
   /** Left in place on purpose: the log (as xen-tools does), and every disk that is not provably xenkit's. */
   kept: Kept[];
 }
@@ -250,8 +253,18 @@ export async function inspectDelete(
     removals,
     addresses: claimedAddresses(paths, name),
     unmarkBases: guest ? await basesFreedBy(paths, guest) : [],
+    hostsLines: ownHostsLines(paths, name),
     kept,
   };
+}
+
+/** The lines of the host's /etc/hosts that xenkit added for `name`. */
+function ownHostsLines(paths: Paths, name: string): string[] {
+  try {
+    return ownLines(fs.readFileSync(hostHostsPath(paths), 'utf8'), name);
+  } catch {
+    return [];
+  }
 }
 
 /** The regular files directly in `dir` (what a running guest of it would hold). */
@@ -349,6 +362,10 @@ export function describeDelete(target: DeleteTarget): PlanAction[] {
       kind: 'note',
       text: `no linked clone left: make ${b.images.join(', ')} writable again`,
     })),
+    ...target.hostsLines.map((l): PlanAction => ({
+      kind: 'note',
+      text: `remove the line "${l}" from /etc/hosts`,
+    })),
     ...target.kept.map((k): PlanAction => ({ kind: 'note', text: `keep ${k.path}: ${k.why}` })),
   ];
 }
@@ -400,6 +417,10 @@ export function buildDeletePlan(paths: Paths, targets: readonly DeleteTarget[]):
           fs.appendFileSync(usedStateFile(paths), `${address} ${target.name}\n`),
         );
       }
+      if (target.hostsLines.length > 0)
+        ctx.undo.afterCommit(`remove ${target.name} from ${hostHostsPath(paths)}`, () =>
+          removeHostsLines(paths, target.name).then(() => undefined),
+        );
       for (const base of target.unmarkBases)
         ctx.undo.afterCommit(`unmark ${base.cfgPath}`, () =>
           unmarkBaseImages(base.cfgPath).then(() => undefined),

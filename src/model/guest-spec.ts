@@ -145,6 +145,8 @@ export interface HookSpec {
   finalRoles: string[];
   roleArgs: string | undefined;
   roleDir: string;
+  /** `/etc/xen-tools/skel` when it exists: copied into every guest. */
+  skelDir?: string;
 }
 
 export interface OutputSpec {

@@ -23,10 +23,10 @@ const CREATE_STEPS = [
   'install.staging',
   'install.tree',
   'customize',
+  'config.domain',
   'storage.disk',
   'storage.swap',
   'install.cleanup',
-  'config.domain',
   'storage.commit',
 ];
 const CLONE_STEPS = ['clone.lock', 'clone.images', 'clone.identity', 'clone.config'];

@@ -17,10 +17,10 @@ const STEPS = [
   'install.staging',
   'install.tree',
   'customize',
+  'config.domain',
   'storage.disk',
   'storage.swap',
   'install.cleanup',
-  'config.domain',
   'storage.commit',
 ];
 
@@ -110,6 +110,29 @@ describe.skipIf(!isRoot)('a failed xen-create-image unwinds everything it made',
     expect(result.code, result.stderr).toBe(1);
     expect(snapshot(root, (rel) => rel === 'var/log/xen-tools/old1.log')).toEqual(before);
     expect(mountsUnder(scratch)).toEqual([]);
+  });
+
+  it("takes its line out of the host's /etc/hosts again when a static guest fails after adding it", async () => {
+    const hosts = path.join(root, 'etc/hosts');
+    fs.writeFileSync(hosts, '127.0.0.1 localhost\n# admin line\n');
+    const skip = (rel: string): boolean => isNewLog(rel) || rel === 'etc/hosts';
+    const before = snapshot(root, skip);
+    const args = [...base('new1').filter((a) => a !== '--dhcp'), '--ip=192.0.2.44', '--netmask=24'];
+    const result = await runBin('xen-create-image', args, {
+      env: { XENKIT_FAILPOINT: 'host.hosts' },
+      timeoutMs: 300_000,
+    });
+    expect(result.code, result.stderr).toBe(1);
+    expect(fs.readFileSync(hosts, 'utf8')).toBe('127.0.0.1 localhost\n# admin line\n');
+    expect(snapshot(root, skip)).toEqual(before);
+    fs.rmSync(hosts);
+  });
+
+  it('shows every command with --verbose, and the log has them too', async () => {
+    const result = await create('verb1', ['--verbose']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^\$ mkfs\.ext4 .*# exit 0/m);
+    expect(fs.readFileSync(path.join(root, 'var/log/xen-tools/verb1.log'), 'utf8')).toMatch(/\$ mkfs\.ext4 /);
   });
 
   it('unwinds when a tool fails (a fake mkfs.ext4 first on PATH)', async () => {

@@ -58,3 +58,30 @@ describe('flagsOf', () => {
     expect(Object.values(flagsOf({})).some(Boolean)).toBe(false);
   });
 });
+
+describe('xen-create-image --dry-run', () => {
+  it('says what --boot does after the build, in text and in JSON', async () => {
+    const { runBin } = await import('../helpers/cli.js');
+    const { makeRoot } = await import('../config/fixtures.js');
+    const { root, cleanup } = makeRoot({ 'etc/xen-tools/': '' });
+    try {
+      const args = [`--root=${root}`, '--hostname=web1', '--dir=/srv', '--dhcp', '--boot', '--dry-run'];
+      const text = await runBin('xen-create-image', args);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain(
+        `Then (--boot): start the guest as \`xm create ${root}/etc/xen/web1.cfg\` does`,
+      );
+      const json = await runBin('xen-create-image', [...args, '--json']);
+      expect((JSON.parse(json.stdout) as { then: string[] }).then[0]).toMatch(
+        /^start the guest as `xm create /,
+      );
+      const without = await runBin(
+        'xen-create-image',
+        args.filter((a) => a !== '--boot'),
+      );
+      expect(without.stdout).not.toContain('--boot');
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -369,7 +369,7 @@ describe('accounts, install, hooks', () => {
       ...BASE,
       '--dhcp',
       '--boot',
-      '--keep',
+      '--nokeep',
       '--copyhosts',
       '--nohosts',
       '--force',
@@ -377,7 +377,7 @@ describe('accounts, install, hooks', () => {
     ]);
     expect(spec).toMatchObject({
       startAfter: true,
-      keep: true,
+      keep: false,
       copyHosts: true,
       updateHostHosts: false,
       force: true,

@@ -47,7 +47,7 @@ function editorContext(root: string) {
       step: ctx,
       host: HOST_FILES,
       useSystemctl: false,
-      result: { sshHostKeys: [] },
+      result: { sshHostKeys: [], warnings: [] },
     },
   };
 }

@@ -72,6 +72,22 @@ describe('replacedStepIds', () => {
     ];
     expect([...replacedStepIds(hooks, ['network', 'fstab', 'apt'])].sort()).toEqual(['fstab', 'network']);
   });
+
+  it.each([
+    ['40-setup-networking', 'network'],
+    ['20-setup-apt', 'apt'],
+    ['50-setup-hostname', 'hostname'],
+    ['90-make-fstab', 'fstab'],
+    ['65-copy-user-files', 'skel'],
+    ['80-install-kernel', 'boot-menu'],
+  ])("matches xen-tools' hook %s to the built-in step %s", (name, step) => {
+    const all = ['apt', 'hostname', 'network', 'fstab', 'boot-menu', 'skel', 'console'];
+    expect([...replacedStepIds([{ name, path: `/h/${name}` }], all)]).toEqual([step]);
+  });
+
+  it('replaces nothing for a hook of another name', () => {
+    expect(replacedStepIds([{ name: '45-setup-extra', path: '/h/x' }], ['network']).size).toBe(0);
+  });
 });
 
 describe('runHooks', () => {

@@ -19,7 +19,7 @@ function customizeContext(root: string, ctx: StepContext): CustomizeContext {
     step: ctx,
     host: HOST_FILES,
     useSystemctl: false,
-    result: { sshHostKeys: [] },
+    result: { sshHostKeys: [], warnings: [] },
   };
 }
 

@@ -125,9 +125,9 @@ describe('renderResolvConf', () => {
 
 describe('networkNotes', () => {
   it('explains that a VLAN is tagged on the host side', () => {
-    expect(networkNotes(makeSpec({}, { vlan: 42 }))[0]).toMatchObject({
+    expect(networkNotes(makeSpec({}, { vlan: 42, bridge: 'ovs0' }))[0]).toMatchObject({
       kind: 'note',
-      text: expect.stringContaining('BRIDGE.42'),
+      text: expect.stringContaining('bridge=ovs0.42,script=vif-openvswitch'),
     });
   });
 });

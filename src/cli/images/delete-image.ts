@@ -41,6 +41,8 @@ export function renderDeleteLines(target: DeleteTarget, dryRun: boolean): string
     lines.push(
       `${dryRun ? 'Would make' : 'Made'} writable again (no linked clone left): ${b.images.join(', ')}`,
     );
+  for (const l of target.hostsLines)
+    lines.push(`${dryRun ? 'Would remove' : 'Removed'} from /etc/hosts: ${l}`);
   for (const k of target.kept) {
     // A disk line xenkit will not follow is a warning: the user may have expected it to go.
     lines.push(k.kind === 'log' ? `Kept: ${k.path}` : `Warning: not deleting ${k.path}: ${k.why}`);

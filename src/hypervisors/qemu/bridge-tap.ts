@@ -7,6 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { usageError } from '../../errors.js';
+import { parseVifSpec } from '../../formats/xl-cfg-vif.js';
 import type { VifConfig } from '../../model/domain-config.js';
 import { runCommand } from '../../tools/exec.js';
 
@@ -33,6 +35,27 @@ export function planTaps(
   return vifs.map((vif, index) =>
     vif.bridge !== undefined && isBridge(vif.bridge, sysRoot) ? tapName(vif, domid, index) : undefined,
   );
+}
+
+/**
+ * Refuses vifs that name a Xen hotplug script other than vif-bridge (`script=vif-openvswitch`
+ * for a VLAN tag, vif-route, vif-nat): the QEMU driver attaches taps to Linux bridges only, and
+ * a guest started without what its script would have set up (a tag, routes) is on the wrong net.
+ */
+export function refuseScriptedVifs(name: string, vifs: readonly VifConfig[]): void {
+  for (const vif of vifs) {
+    const script = parseVifSpec(vif.raw)
+      .extras.find((pair) => pair.startsWith('script='))
+      ?.slice(7);
+    if (script === undefined || /(^|\/)vif-bridge$/.test(script)) continue;
+    throw usageError(
+      'E_VIF_SCRIPT',
+      `guest "${name}": vif "${vif.raw}" needs Xen's ${script} script, which the QEMU driver does not run`,
+      script.endsWith('vif-openvswitch')
+        ? 'a VLAN-tagged Open vSwitch port (--vlan) needs the xl driver on a Xen host; drop script= and the .TAG for a plain bridge'
+        : 'drop script= from the vif to attach to a Linux bridge, or start it with the xl driver',
+    );
+  }
 }
 
 /** Enslaves `tap` to `bridge` and brings it up. */

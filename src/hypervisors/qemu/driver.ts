@@ -26,7 +26,7 @@ import { launchQemu } from '../../tools/qemu-system.js';
 import { probeAccel, type AccelChoice } from '../accel-probe.js';
 import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver, ShutdownOptions } from '../driver.js';
 import { buildQemuArgv, QEMU_BINARY } from './argv.js';
-import { attachTap, planTaps } from './bridge-tap.js';
+import { attachTap, planTaps, refuseScriptedVifs } from './bridge-tap.js';
 import {
   applySched,
   DEFAULT_SCHED,
@@ -125,6 +125,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     paused: boolean,
     restore?: Restore,
   ): Promise<DomainRecord> => {
+    refuseScriptedVifs(config.name, config.vifs);
     const existing = await registry.read(config.name);
     if (existing) {
       throw usageError(

@@ -173,3 +173,17 @@ describe('lifecycleActions', () => {
     expect(lifecycleActions(domainConfig({ onPoweroff, onReboot, onCrash }))).toBe(expected);
   });
 });
+
+describe('refuseScriptedVifs', () => {
+  it("refuses a vif that needs Xen's vif-openvswitch (a --vlan tag), and lets vif-bridge and plain vifs pass", async () => {
+    const { refuseScriptedVifs } = await import('../../../src/hypervisors/qemu/bridge-tap.js');
+    const tagged = vif('00:16:3e:00:00:01', 'ovs0.10', {
+      raw: 'mac=00:16:3e:00:00:01,bridge=ovs0.10,script=vif-openvswitch',
+    });
+    expect(() => refuseScriptedVifs('web1', [tagged])).toThrow(/needs Xen's vif-openvswitch script/);
+    expect(() =>
+      refuseScriptedVifs('web1', [vif(undefined, 'br0', { raw: 'bridge=br0,script=vif-bridge' })]),
+    ).not.toThrow();
+    expect(() => refuseScriptedVifs('web1', [vif('00:16:3e:00:00:02')])).not.toThrow();
+  });
+});
