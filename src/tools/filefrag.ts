@@ -22,7 +22,8 @@ export function extentMapArgv(file: string): string[] {
  */
 export function parseExtentMap(text: string): DataRange[] | undefined {
   const size = /\((\d+) blocks? of (\d+) bytes\)/.exec(text);
-  if (!size || !/logical_offset/.test(text)) return undefined;
+  // A file that is one hole gets no table header, only "0 extents found".
+  if (!size || !(/logical_offset/.test(text) || /: 0 extents found/.test(text))) return undefined;
   const block = Number(size[2]);
   const ranges: DataRange[] = [];
   for (const line of text.split('\n')) {
