@@ -29,7 +29,7 @@ export async function restoreImage(
   const zero = Buffer.alloc(chunkSize);
   const zeroBlock = zero.subarray(0, BLOCK);
   let writtenBytes = 0;
-  // Chunks are read and inflated a few ahead (thread pool), written and hashed in order.
+  // Chunks are read and decompressed a few ahead (thread pool), written and hashed in order.
   const reads = new Map<number, Promise<Buffer>>();
   const startRead = (i: number): void => {
     const id = disk.chunks[i];

@@ -1,6 +1,6 @@
 /**
  * verify: every manifest re-read and checked against its digest, every chunk a manifest names
- * re-read, inflated and re-hashed. A damaged chunk is named with every snapshot and disk that
+ * re-read, decompressed and re-hashed. A damaged chunk is named with every snapshot and disk that
  * needs it. Repository files that others can read are reported too (they hold guests' secrets).
  */
 import { statSync } from 'node:fs';
@@ -59,7 +59,7 @@ export async function verifyRepository(
   }
   let bytes = 0;
   const ids_ = [...users.keys()];
-  // A few at once: reading and inflating run on the thread pool.
+  // A few at once: reading and decompressing run on the thread pool.
   const width = 4;
   for (let i = 0; i < ids_.length; i += width) {
     cancelledIfAborted(signal, 'backup verify');

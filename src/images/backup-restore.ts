@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { restoreImage } from '../backup/restore-image.js';
 import { listSnapshotIds, readManifest, isSnapshotId, type Manifest } from '../backup/manifest.js';
-import { openRepository, type Repository } from '../backup/repository.js';
+import { lockRepository, openRepository, type Repository } from '../backup/repository.js';
 import { runtimeError, usageError } from '../errors.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { quoteXlString } from '../formats/xl-cfg-values.js';
@@ -160,9 +160,17 @@ export async function buildRestorePlan(
   const steps: PlanStep[] = [
     {
       id: 'restore.lock',
-      title: `Lock guest ${name}; check again that it is not running`,
-      actions: [{ kind: 'note', text: `take the lock of ${name}` }],
+      title: `Lock guest ${name} and the repository; check again that ${name} is not running`,
+      actions: [
+        {
+          kind: 'note',
+          text: `take the locks of ${name} and ${repo.dir} (a prune meanwhile would free chunks)`,
+        },
+      ],
       run: async (ctx) => {
+        const lock = await lockRepository(repo);
+        ctx.undo.push(`release the lock of ${repo.dir}`, () => lock.release());
+        ctx.undo.afterCommit(`release the lock of ${repo.dir}`, () => lock.release());
         await lockGuest(paths.lockDir, name, ctx);
         await refuseRunningGuest(identity, paths, 'restore over', options.running);
       },

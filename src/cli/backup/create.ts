@@ -33,7 +33,7 @@ export function addBackupCreate(backup: Command, deps: ImageCommandDeps): void {
     .summary('back up stopped guests into the repository')
     .description(
       'Store a snapshot of each stopped guest NAME: its cfg and every image, cut in 4 MiB chunks named by ' +
-        'their SHA-256, each stored once (deflated) however many snapshots and guests share it; all-zero ' +
+        'their SHA-256, each stored once (brotli) however many snapshots and guests share it; all-zero ' +
         'and unallocated chunks take no room. An image unchanged since the last backup (same size, mtime, ' +
         'ctime and inode) is not read again. The manifest is written last: a snapshot is whole or absent. ' +
         'Running guests are refused for now; raw images only.',

@@ -14,7 +14,7 @@ export function addBackupCommands(program: Command, deps: ImageCommandDeps): voi
     .summary('back up, verify, restore and prune guests (a deduplicating repository)')
     .description(
       'A backup repository of plain files (default /var/lib/xenkit/backups, or --repo DIR): each snapshot ' +
-        "is a guest's cfg and images in SHA-256-named, deflated 4 MiB chunks, each stored once.",
+        "is a guest's cfg and images in SHA-256-named, compressed 4 MiB chunks, each stored once.",
     );
   addBackupCreate(backup, deps);
   addBackupList(backup, deps);

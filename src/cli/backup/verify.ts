@@ -15,7 +15,7 @@ export function addBackupVerify(backup: Command, deps: ImageCommandDeps): void {
     .summary('re-read and re-hash every chunk; name what is damaged')
     .description(
       'Check the snapshots ID... (default: all): each manifest against its own digest, each chunk it names ' +
-        're-read, inflated and re-hashed against its name. Every damaged or missing chunk is reported with ' +
+        're-read, decompressed and re-hashed against its name. Every damaged or missing chunk is reported with ' +
         'the snapshots and disks that need it; exit status 1 when anything is damaged. Also warns about ' +
         'repository files others can read (they hold password hashes and private host keys).',
     )
