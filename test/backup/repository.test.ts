@@ -238,6 +238,12 @@ describe('manifests and verify', () => {
     expect(after.problems[0]?.message).toMatch(/h-1/);
   });
 
+  it('reports repository paths that other users can read', async () => {
+    expect((await verifyRepository(repo, [])).exposed).toEqual([]);
+    fs.chmodSync(repo.snapshotsDir, 0o755);
+    expect((await verifyRepository(repo, [])).exposed).toEqual([repo.snapshotsDir]);
+  });
+
   it('restores an image bit for bit and sparsely, and refuses a damaged one', async () => {
     const { file } = makeImage('r.img');
     const stored = await store(file);
