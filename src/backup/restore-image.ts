@@ -10,7 +10,7 @@ import { chunkTableDigest, type ManifestDisk } from './manifest.js';
 import type { Repository } from './repository.js';
 
 const BLOCK = 64 * 1024;
-const READ_AHEAD = 4;
+const READ_AHEAD = 2;
 
 /** Writes the chunks of `disk` into the open, empty `handle`; throws an Error on a damaged chunk or hash. */
 export async function restoreImage(

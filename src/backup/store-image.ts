@@ -12,8 +12,11 @@ import { chunkTableDigest } from './manifest.js';
 import { isSameStamp, stampOf, type FilesCache } from './files-cache.js';
 import type { Repository } from './repository.js';
 
-/** How many chunks are compressed and written at once (zlib and fs share libuv's 4 threads). */
-const IN_FLIGHT = 4;
+/**
+ * How many chunks are compressed and written at once (on libuv's thread pool). Two keep both CPUs
+ * of a small host busy beside the reading and hashing; four gave a peak RSS of 187 MB for no gain.
+ */
+const IN_FLIGHT = 2;
 
 export interface StoredImage {
   size: number;
