@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { runCreateImage } from '../create-image.js';
 import { packageVersion } from '../create-image.js';
+import { addBackupCommands } from '../backup/index.js';
 import { addCacheCommands } from '../cache-command.js';
 import { addDoctorCommand } from '../doctor-command.js';
 import { addImageCommands } from '../images/index.js';
@@ -43,6 +44,7 @@ export function buildXenkitProgram(deps: DomainCommandDeps, setJson: (on: boolea
 
   addImageCommands(program, { io, prog: 'xenkit', ...(deps.env ? { env: deps.env } : {}) });
   addDomainCommands(program, { ...deps, prog: 'xenkit' });
+  addBackupCommands(program, { io, prog: 'xenkit', ...(deps.env ? { env: deps.env } : {}) });
   addCacheCommands(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   addDoctorCommand(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   return program;

@@ -1,0 +1,69 @@
+/** What every `xenkit backup` verb shares: the repository flag, the plan runner, sizes for humans. */
+import { defaultRepoDir } from '../../images/backup-guest.js';
+import { RunLog } from '../../log/run-log.js';
+import type { Paths } from '../../paths.js';
+import { underRoot } from '../../paths.js';
+import { executePlan } from '../../plan/executor.js';
+import { planToJSON, type Plan } from '../../plan/plan.js';
+import { writeJson, type ImageCommandDeps } from '../images/deps.js';
+import { chooseProgressMode, createProgressReporter } from '../progress.js';
+import { renderPlan } from '../render-plan.js';
+import { withSignalAbort } from '../signals.js';
+
+export interface RepoFlags {
+  repo?: string;
+  root?: string;
+  json?: boolean;
+}
+
+export const REPO_HELP = 'the backup repository (default /var/lib/xenkit/backups under the root)';
+
+/** The repository directory of `--repo` (placed under the root), else the default. */
+export function repoDirFor(paths: Paths, flag: string | undefined): string {
+  return flag ? underRoot(paths, flag) : defaultRepoDir(paths);
+}
+
+/** Prints the plan (`--dry-run`) as text or JSON. */
+export function printPlan(deps: ImageCommandDeps, plan: Plan, json: boolean): void {
+  if (json) writeJson(deps.io, { ok: true, dryRun: true, plan: planToJSON(plan) });
+  else deps.io.stdout.write(renderPlan(plan));
+}
+
+/** Runs `plan` with progress on stderr (none with --json or --quiet), cancelled by SIGINT/SIGTERM. */
+export async function runPlan(
+  deps: ImageCommandDeps,
+  plan: Plan,
+  flags: { json?: boolean; quiet?: boolean },
+  logPath?: string,
+): Promise<void> {
+  const reporter = createProgressReporter(
+    deps.io.stderr,
+    chooseProgressMode(deps.io.stderr as NodeJS.WriteStream, flags.quiet === true || flags.json === true),
+  );
+  const log = logPath ? new RunLog(logPath) : undefined;
+  try {
+    await withSignalAbort((signal) =>
+      executePlan(plan, {
+        ...(log ? { sink: log.sink } : {}),
+        reporter,
+        signal,
+        failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
+      }),
+    );
+  } finally {
+    reporter.stop();
+    log?.close();
+  }
+}
+
+/** `1.23 GiB`-style size. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)} ${units[unit]}`;
+}

@@ -1,0 +1,49 @@
+/**
+ * What a backup needs to know of a guest (layer 5: the repository below knows nothing of guests):
+ * the guest read from its cfg, checked stopped, with image files it can read. qcow2 images are
+ * refused for now: their clusters would have to be read through qemu-img.
+ */
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { usageError } from '../errors.js';
+import { assertGuestName } from '../model/guest-name.js';
+import type { Paths } from '../paths.js';
+import { cfgPathOf, readGuest, type GuestFiles } from './guest-files.js';
+
+/** The default repository: `/var/lib/xenkit/backups` under the root. */
+export function defaultRepoDir(paths: Paths): string {
+  return path.join(paths.libDir, 'backups');
+}
+
+/** Reads guest `name` for a backup; bad input (no such guest, a disk it cannot back up) is E_* usage. */
+export function readGuestForBackup(paths: Paths, name: string): GuestFiles {
+  assertGuestName(name, 'command line');
+  if (!existsSync(cfgPathOf(paths, name))) {
+    throw usageError(
+      'E_NO_GUEST',
+      `guest "${name}": no domain config ${cfgPathOf(paths, name)}`,
+      'xenkit list-images shows the guests there are',
+    );
+  }
+  const guest = readGuest(paths, name);
+  for (const disk of guest.disks) {
+    if (!disk.exists || !disk.isFile) {
+      throw usageError(
+        'E_BACKUP_DISK',
+        `guest "${name}": ${disk.path} ${disk.exists ? 'is not an image file' : 'is missing'}`,
+        'backup reads image files; LVM volumes and block devices are not supported yet',
+      );
+    }
+    if (disk.config.format !== 'raw') {
+      throw usageError(
+        'E_BACKUP_FORMAT',
+        `guest "${name}": ${disk.path} is ${disk.config.format}; backup reads raw images only for now`,
+        `convert it first (qemu-img convert -O raw), or copy it with xenkit clone`,
+      );
+    }
+  }
+  if (guest.disks.length === 0) {
+    throw usageError('E_BACKUP_DISK', `guest "${name}": its cfg names no disk`, 'nothing to back up');
+  }
+  return guest;
+}

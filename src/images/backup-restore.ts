@@ -1,0 +1,315 @@
+/**
+ * `xenkit backup restore ID|NAME`: a snapshot made an ordinary guest again, as transactionally as
+ * create-image: sparse images written under temporary names beside their final ones, checked
+ * chunk by chunk and whole against the manifest, then renamed into place (an image or cfg they
+ * replace under --force is kept aside until the run commits), the cfg last. `--as NEW` gives
+ * the copy its own identity with the clone code (MAC, SSH host keys, machine-id, filesystem UUIDs).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { restoreImage } from '../backup/restore-image.js';
+import { listSnapshotIds, readManifest, isSnapshotId, type Manifest } from '../backup/manifest.js';
+import { lockRepository, openRepository, type Repository } from '../backup/repository.js';
+import { runtimeError, usageError } from '../errors.js';
+import { parseXlCfg } from '../formats/xl-cfg-parse.js';
+import { quoteXlString } from '../formats/xl-cfg-values.js';
+import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
+import { deriveXenToolsMac } from '../model/mac.js';
+import { underRoot, type Paths } from '../paths.js';
+import { lockGuest } from '../plan/guest-lock.js';
+import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import { identityOf } from '../plan/run-journal.js';
+import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
+import { makeParents, temporaryName } from '../storage/image-file.js';
+import { cloneDiskSpec, renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
+import { identifyClone, type ClonedDisk } from './clone-steps.js';
+import { cfgPathOf, isPresent } from './guest-files.js';
+import { networkFromCfg } from './guest-network.js';
+import { replacedGuestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
+
+export interface BackupRestoreOptions {
+  repoDir: string;
+  /** A snapshot id, or a guest name (its newest snapshot). */
+  ref: string;
+  /** `--as NEW`: restore as another guest with an identity of its own. */
+  as: string | undefined;
+  /** `--dir DIR`: images go to DIR/domains/NAME. */
+  dir: string | undefined;
+  force: boolean;
+  running?: RunningCheckOptions;
+}
+
+export interface RestoreOutcome {
+  snapshot: string;
+  source: string;
+  name: string;
+  cfgPath: string;
+  images: { path: string; size: number; writtenBytes: number }[];
+  mac: string | undefined;
+  sshHostKeys: { type: string; bits: number; fingerprint: string }[];
+  replaced: boolean;
+  timings: Record<string, number>;
+}
+
+/** The snapshot `ref` names: an id, else the newest snapshot of guest `ref`. */
+export async function findSnapshot(repo: Repository, ref: string): Promise<Manifest> {
+  const ids = await listSnapshotIds(repo);
+  if (isSnapshotId(ref) && ids.includes(ref)) return readChecked(repo, ref);
+  if (guestNameProblem(ref) === undefined) {
+    const mine = ids.filter((id) => id.startsWith(`${ref}-`));
+    // Newest by the manifest's own time: ids of one guest sort by time, but read to be sure.
+    const manifests = await Promise.all(mine.map((id) => readChecked(repo, id)));
+    const own = manifests.filter((m) => m.guest === ref).sort((a, b) => a.time.localeCompare(b.time));
+    const last = own[own.length - 1];
+    if (last) return last;
+  }
+  throw usageError(
+    'E_NO_SNAPSHOT',
+    `"${ref}" is neither a snapshot id nor a guest with snapshots in ${repo.dir}`,
+    'xenkit backup list shows the snapshots and their ids',
+  );
+}
+
+async function readChecked(repo: Repository, id: string): Promise<Manifest> {
+  try {
+    return await readManifest(repo, id);
+  } catch (error) {
+    throw runtimeError(
+      'E_SNAPSHOT_DAMAGED',
+      (error as Error).message,
+      'xenkit backup verify names what is damaged',
+    );
+  }
+}
+
+/** The cfg's path for `host` (a path under the root): the same path without the root. */
+function cfgPathFor(paths: Paths, host: string): string {
+  return paths.root === '/' ? host : path.join('/', path.relative(paths.root, host));
+}
+
+/** Checks what can be checked (snapshot, names, targets); builds the plan. */
+export async function buildRestorePlan(
+  paths: Paths,
+  options: BackupRestoreOptions,
+): Promise<{ plan: Plan; outcome: RestoreOutcome }> {
+  const repo = openRepository(options.repoDir);
+  const manifest = await findSnapshot(repo, options.ref);
+  const name = options.as ?? manifest.guest;
+  assertGuestName(name, options.as ? '--as' : manifest.id);
+  const config = parseXlCfg(manifest.cfgText, `${manifest.id}:${manifest.cfgPath}`);
+  const isNewIdentity = options.as !== undefined && options.as !== manifest.guest;
+  const network = networkFromCfg(config);
+  if (isNewIdentity && network.mode === 'static') {
+    throw usageError(
+      'E_RESTORE_NETWORK',
+      `snapshot ${manifest.id}: guest "${manifest.guest}" has the static address ${network.addresses[0]?.address ?? '?'}, a copy may not share it`,
+      `restore it under its own name, or restore --as with DHCP guests only (then xenkit clone --ip gives a copy its own address)`,
+    );
+  }
+  const targets = manifest.disks.map((disk) => {
+    const original = underRoot(paths, disk.target);
+    let host: string;
+    if (options.dir)
+      host = path.join(underRoot(paths, options.dir), 'domains', name, path.basename(disk.target));
+    else if (!isNewIdentity) host = original;
+    else {
+      const parent = path.dirname(original);
+      if (path.basename(parent) !== manifest.guest || path.basename(path.dirname(parent)) !== 'domains') {
+        throw usageError(
+          'E_RESTORE_DIR',
+          `snapshot ${manifest.id}: ${disk.target} is not in a DIR/domains/${manifest.guest} directory`,
+          `say where the copy goes with --dir=DIR (images go to DIR/domains/${name})`,
+        );
+      }
+      host = path.join(path.dirname(parent), name, path.basename(disk.target));
+    }
+    return { disk, host, temp: temporaryName(host, 'restore'), cfgTarget: cfgPathFor(paths, host) };
+  });
+  const cfgPath = cfgPathOf(paths, name);
+  const existing = [cfgPath, ...targets.map((t) => t.host)].filter(isPresent);
+  if (existing.length > 0 && !options.force) {
+    throw usageError(
+      'E_EXISTS',
+      `guest "${name}": ${existing.join(', ')} ${existing.length > 1 ? 'exist' : 'exists'} already`,
+      `restore under another name with --as NEW, or replace it with --force (never while it runs)`,
+    );
+  }
+  const identity = replacedGuestIdentity(
+    paths,
+    name,
+    cfgPath,
+    targets.map((t) => t.host),
+  );
+  await refuseRunningGuest(identity, paths, 'restore over', options.running);
+  const outcome: RestoreOutcome = {
+    snapshot: manifest.id,
+    source: manifest.guest,
+    name,
+    cfgPath,
+    images: [],
+    mac: undefined,
+    sshHostKeys: [],
+    replaced: existing.length > 0,
+    timings: {},
+  };
+  const diskByTarget = new Map(config.disks.map((d) => [d.target, d]));
+  const changes: CloneDiskChange[] = targets.flatMap((t) => {
+    const from = diskByTarget.get(t.disk.target);
+    return from ? [{ from, target: t.cfgTarget, format: from.format }] : [];
+  });
+  const steps: PlanStep[] = [
+    {
+      id: 'restore.lock',
+      title: `Lock guest ${name} and the repository; check again that ${name} is not running`,
+      actions: [
+        {
+          kind: 'note',
+          text: `take the locks of ${name} and ${repo.dir} (a prune meanwhile would free chunks)`,
+        },
+      ],
+      run: async (ctx) => {
+        const lock = await lockRepository(repo);
+        ctx.undo.push(`release the lock of ${repo.dir}`, () => lock.release());
+        ctx.undo.afterCommit(`release the lock of ${repo.dir}`, () => lock.release());
+        await lockGuest(paths.lockDir, name, ctx);
+        await refuseRunningGuest(identity, paths, 'restore over', options.running);
+      },
+    },
+    {
+      id: 'restore.images',
+      title: `Restore the images of snapshot ${manifest.id}`,
+      actions: targets.flatMap((t) => [
+        { kind: 'mkdir' as const, path: path.dirname(t.host), mode: 0o755 },
+        { kind: 'write' as const, path: t.temp, mode: 0o600 },
+      ]),
+      run: (ctx) => timed(outcome, 'images', () => restoreImages(repo, manifest, targets, ctx, outcome)),
+    },
+  ];
+  if (isNewIdentity) {
+    steps.push({
+      id: 'restore.identity',
+      title: `Give ${name} its own identity inside the images`,
+      actions: [
+        {
+          kind: 'note',
+          text: 'as xenkit clone does: new MAC, SSH host keys, machine-id, random seed, filesystem UUIDs',
+        },
+      ],
+      run: (ctx) =>
+        timed(outcome, 'identity', () => identify(targets, name, network.mode === 'dhcp', ctx, outcome)),
+    });
+  }
+  steps.push({
+    id: 'restore.place',
+    title: `Put the images and ${cfgPath} in place`,
+    actions: [
+      ...targets.map((t) => ({ kind: 'run' as const, argv: ['mv', t.temp, t.host] })),
+      { kind: 'write', path: cfgPath, mode: 0o644 },
+    ],
+    run: async (ctx) => {
+      for (const t of targets) await moveIntoPlace(t.temp, t.host, ctx);
+      const text = isNewIdentity
+        ? renderCloneCfg(manifest.cfgText, config.vifs[0]?.raw, {
+            sourceName: manifest.guest,
+            name,
+            disks: changes,
+            mac: outcome.mac ?? '',
+            network: { mode: network.mode, addresses: [] },
+            note: `Restored from backup ${manifest.id} of ${manifest.guest} by xenkit on ${new Date().toISOString()}.`,
+          })
+        : rewriteDiskPaths(manifest.cfgText, changes);
+      await writeFileAtomically(cfgPath, text, 0o644, ctx);
+    },
+  });
+  return { plan: { subject: `restore ${manifest.id} as ${name}`, steps }, outcome };
+}
+
+async function timed(outcome: RestoreOutcome, key: string, fn: () => Promise<void>): Promise<void> {
+  const started = performance.now();
+  await fn();
+  outcome.timings[key] = Math.round(performance.now() - started);
+}
+
+/** The cfg text with each disk's path changed (when --dir moved the images); the rest as it was. */
+function rewriteDiskPaths(text: string, changes: CloneDiskChange[]): string {
+  let out = text;
+  for (const change of changes) {
+    if (change.target === change.from.target) continue;
+    for (const quote of ["'", '"']) {
+      const quoted = `${quote}${change.from.raw}${quote}`;
+      if (out.includes(quoted)) {
+        out = out.split(quoted).join(quoteXlString(cloneDiskSpec(change)));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+async function restoreImages(
+  repo: Repository,
+  manifest: Manifest,
+  targets: { disk: Manifest['disks'][number]; host: string; temp: string }[],
+  ctx: StepContext,
+  outcome: RestoreOutcome,
+): Promise<void> {
+  for (const t of targets) {
+    await makeParents(path.dirname(t.host), ctx);
+    const intent = ctx.undo.expect(`remove image ${t.temp}`, { kind: 'file', path: t.temp });
+    const handle = await fs.open(t.temp, 'wx', 0o600);
+    ctx.undo.push(`remove image ${t.temp}`, () => fs.rm(t.temp, { force: true }), intent);
+    try {
+      intent.made({ kind: 'file', path: t.temp, ...identityOf(await handle.stat()) });
+      ctx.reporter.info(`writing ${t.host}`);
+      const { writtenBytes } = await restoreImage(repo, t.disk, handle, manifest.chunkSize, ctx.signal).catch(
+        (error: unknown) => {
+          if (error instanceof Error && !('code' in error)) {
+            throw runtimeError(
+              'E_RESTORE_DAMAGED',
+              `snapshot ${manifest.id}, disk ${t.disk.target}: ${error.message}`,
+              'xenkit backup verify names every damaged chunk; restore an older snapshot',
+              error,
+            );
+          }
+          throw error;
+        },
+      );
+      outcome.images.push({ path: t.host, size: t.disk.size, writtenBytes });
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+async function identify(
+  targets: { disk: Manifest['disks'][number]; temp: string }[],
+  name: string,
+  isDhcp: boolean,
+  ctx: StepContext,
+  outcome: RestoreOutcome,
+): Promise<void> {
+  const disks: ClonedDisk[] = targets.map((t) => ({
+    source: t.disk.target,
+    path: t.temp,
+    format: 'raw',
+    vdev: t.disk.vdev,
+    fsType: undefined,
+    oldUuid: undefined,
+    newUuid: undefined,
+    isRoot: false,
+  }));
+  const result = await identifyClone(
+    disks,
+    {
+      name,
+      domain: undefined,
+      network: undefined,
+      chooseMac: (release) =>
+        deriveXenToolsMac({ hostname: name, ips: [], dhcp: isDhcp, dist: release ?? '' }),
+    },
+    ctx,
+    outcome.timings,
+  );
+  outcome.mac = result.mac;
+  outcome.sshHostKeys = result.sshHostKeys;
+}
