@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { runCreateImage } from '../create-image.js';
 import { packageVersion } from '../create-image.js';
 import { addCacheCommands } from '../cache-command.js';
+import { addDetectCommand } from '../detect-command.js';
 import { addDoctorCommand } from '../doctor-command.js';
 import { addImageCommands } from '../images/index.js';
 import { runCli } from '../run-cli.js';
@@ -45,6 +46,7 @@ export function buildXenkitProgram(deps: DomainCommandDeps, setJson: (on: boolea
   addDomainCommands(program, { ...deps, prog: 'xenkit' });
   addCacheCommands(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   addDoctorCommand(program, { io, ...(deps.env ? { env: deps.env } : {}) });
+  addDetectCommand(program, { io });
   return program;
 }
 
