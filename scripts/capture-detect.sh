@@ -56,9 +56,9 @@ done
 [ -e /.dockerenv ] && : > "$out/.dockerenv"
 [ -e /run/.containerenv ] && mkdir -p "$out/run" && : > "$out/run/.containerenv"
 
-# Kernel log: the lines that name a hypervisor.
+# Kernel log: the lines that name a hypervisor (-s: busybox reads only the last 16 KiB by default).
 mkdir -p "$out/dev/cpu/0"
-dmesg 2>/dev/null | grep -E 'Hypervisor detected|Booting .*kernel on|Xen version' > "$out/dev/kmsg" || true
+dmesg -s 1048576 2>/dev/null | grep -E 'Hypervisor detected|Booting .*kernel on|Xen version' > "$out/dev/kmsg" || true
 
 # CPUID through the kernel's cpuid device (module loaded for the capture when needed).
 loaded=

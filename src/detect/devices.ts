@@ -46,6 +46,17 @@ export async function busEvidence(root: ProbeRoot): Promise<Evidence[]> {
       indicates: { kind: 'xen-role', role: 'dom0' },
     });
   }
+  const frontends = xen.filter((d) => /^(vbd|vif|vscsi|9pfs|vkbd|vfb)-/.test(d));
+  if (frontends.length > 0 && backend.length === 0) {
+    out.push({
+      name: 'xen.role-from-devices',
+      source: '/sys/bus/xen/devices, /sys/bus/xen-backend/devices',
+      value: `${frontends.length} frontends, no backends`,
+      meaning: 'disks or NICs served by another domain and none served to others: a guest (domU)',
+      weight: 2,
+      indicates: { kind: 'xen-role', role: 'domU' },
+    });
+  }
   const virtio: string[] = [];
   for (const dev of await listRootDir(root, 'sys/bus/virtio/devices')) {
     const id = parseInt((await readRootText(root, `sys/bus/virtio/devices/${dev.name}/device`)) ?? '', 16);

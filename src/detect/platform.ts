@@ -263,12 +263,16 @@ export async function kernelLogEvidence(root: ProbeRoot): Promise<Evidence[]> {
     }
   }
   if (out.length === 0) {
+    const first = /^\[\s*([\d.]+)\]|^\d+,\d+,(\d+),/.exec(log.text);
+    const startsAt = first ? Number(first[1] ?? Number(first[2]) / 1e6) : 0;
     out.push({
       name: 'kernel.hypervisor-detected',
       source: log.source,
-      value: 'no such line',
+      value: startsAt > 0 ? `no such line (the log starts at ${startsAt.toFixed(1)} s)` : 'no such line',
       meaning:
-        'the kernel log (what is left of it) names no hypervisor: bare metal, or the line has rotated out of the ring buffer',
+        startsAt > 0
+          ? 'the boot lines have rotated out of the kernel ring buffer, so the kernel log cannot tell'
+          : 'the kernel log names no hypervisor',
       weight: 0,
       indicates: { kind: 'none' },
     });

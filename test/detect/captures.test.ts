@@ -11,6 +11,7 @@
  * - xen-dom0: dom0 of the nested Xen 4.17 of the VM test bed (a pv dom0 under TCG).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectVirtualization } from '../../src/detect/detect.js';
@@ -96,5 +97,23 @@ describe('detect on captured machines', () => {
     });
     expect(asked).toBe(0);
     expect(report.others).toEqual([]);
+  });
+});
+
+describe('detect when the kernel log has rotated', () => {
+  it('still finds KVM by CPUID and clock on the PVM host, and says the boot lines are gone', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-detect-'));
+    try {
+      fs.cpSync(path.join(FIXTURES, 'pvm-host'), dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'dev/kmsg'), '[  812.104772] eth0: link up\n');
+      const report = await detectVirtualization({ root: dir });
+      // PVM speaks KVM's interfaces; without the kernel's own word, KVM is all the evidence shows.
+      expect(report.verdict.hypervisor).toBe('kvm');
+      expect(item(report, 'kernel.hypervisor-detected').value).toBe(
+        'no such line (the log starts at 812.1 s)',
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
