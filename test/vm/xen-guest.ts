@@ -44,9 +44,10 @@ echo "xenkit-guest: root hostname=$(cat /mnt/etc/hostname 2>/dev/null) type=$(ca
     done
     sleep 1
   done ) &
-# What \`xenkit detect\` reads, captured at each boot and printed as base64 between markers,
-# for dom0 to replay with --probe-root (this guest has no node of its own).
-if [ -f /capture-detect.sh ] && mkdir -p /tmp/cap && sh /capture-detect.sh /tmp/cap >/dev/null 2>&1; then
+# Only when the kernel command line asks (the cfg's extra): what \`xenkit detect\` reads, captured
+# by scripts/capture-detect.sh and printed as base64 between markers, for dom0 to replay with
+# --probe-root (this guest has no node). The test fixtures of pv and pvh guests come from here.
+if grep -qw xenkit.detect-capture /proc/cmdline && mkdir -p /tmp/cap && sh /capture-detect.sh /tmp/cap >/dev/null 2>&1; then
   echo "${DETECT_CAPTURE_BEGIN}"
   tar -C /tmp/cap -czf - . | base64
   echo "${DETECT_CAPTURE_END}"
