@@ -9,6 +9,9 @@
  * - qemu-tcg: a QEMU 7.2 guest of the VM test bed (`-accel tcg`, -cpu max, the host's
  *   userspace over 9p, so /.dockerenv shows there too).
  * - xen-dom0: dom0 of the nested Xen 4.17 of the VM test bed (a pv dom0 under TCG).
+ * - xen-pv-domu, xen-pvh-domu: guests of that Xen (`xl create` with type pv and pvh, the busybox
+ *   guest of test/vm/xen-guest.ts booted with `extra = "xenkit.detect-capture"`, no disk or NIC),
+ *   captured at boot by scripts/capture-detect.sh.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -84,6 +87,27 @@ describe('detect on captured machines', () => {
     const { verdict } = await detectIn('xen-dom0');
     expect(verdict).toMatchObject({ isVirtual: true, hypervisor: 'xen', xenRole: 'dom0', xenMode: 'pv' });
     expect(verdict.summary).toBe('virtual: xen dom0 (pv); not in a container');
+  });
+
+  it.each([
+    ['xen-pv-domu', 'pv'],
+    ['xen-pvh-domu', 'pvh'],
+  ])('finds Xen in %s mode, without a role where no xenfs or device tells it', async (env, mode) => {
+    const report = await detectIn(env);
+    expect(report.verdict).toMatchObject({
+      isVirtual: true,
+      hypervisor: 'xen',
+      xenMode: mode,
+      container: undefined,
+    });
+    expect(report.verdict.xenRole).toBeUndefined();
+    expect(report.verdict.summary).toBe(`virtual: xen (${mode}); not in a container`);
+  });
+
+  it('believes guest_type PVH over the kernel line "Xen HVM" of a PVH guest', async () => {
+    const report = await detectIn('xen-pvh-domu');
+    const hvm = report.evidence.find((e) => e.name === 'kernel.xen-mode' && e.value.includes('HVM'));
+    expect(hvm).toMatchObject({ believed: false, why: 'the weightier evidence says pvh' });
   });
 
   it('asks no other detector about a captured tree', async () => {
