@@ -18,7 +18,7 @@ mark_dir() { mkdir -p "$out$1"; }
 
 for f in /proc/cmdline /proc/1/comm /proc/1/cmdline /proc/1/cgroup /proc/2/stat /proc/self/uid_map \
   /proc/sys/kernel/random/entropy_avail /proc/xen/capabilities \
-  /sys/hypervisor/type /sys/hypervisor/guest_type /sys/hypervisor/version/major /sys/hypervisor/version/minor \
+  /sys/hypervisor/type /sys/hypervisor/guest_type /sys/hypervisor/uuid /sys/hypervisor/version/major /sys/hypervisor/version/minor \
   /sys/class/dmi/id/sys_vendor /sys/class/dmi/id/product_name /sys/class/dmi/id/bios_vendor \
   /sys/devices/system/clocksource/clocksource0/current_clocksource /sys/class/misc/hw_random/rng_current; do
   copy "$f"

@@ -39,6 +39,19 @@ export async function hypervisorSysfsEvidence(root: ProbeRoot): Promise<Evidence
         indicates: isMode ? { kind: 'xen-mode', mode: mode as XenMode } : { kind: 'none' },
       });
     }
+    // The domain's UUID from xenstore: all zeros for dom0, whose /vm path is /vm/00000000-...
+    const uuid = (await readRootText(root, 'sys/hypervisor/uuid'))?.trim();
+    if (uuid && /^[0-9a-f-]{36}$/i.test(uuid)) {
+      const isDom0 = /^[0-]+$/.test(uuid);
+      out.push({
+        name: 'sys.hypervisor.uuid',
+        source: '/sys/hypervisor/uuid',
+        value: uuid,
+        meaning: isDom0 ? 'the all-zero domain UUID of dom0' : 'a domain UUID of its own: a guest (domU)',
+        weight: 3,
+        indicates: { kind: 'xen-role', role: isDom0 ? 'dom0' : 'domU' },
+      });
+    }
     const major = (await readRootText(root, 'sys/hypervisor/version/major'))?.trim();
     const minor = (await readRootText(root, 'sys/hypervisor/version/minor'))?.trim();
     if (major !== undefined) {

@@ -1,5 +1,10 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Evidence, Hypervisor, Indication, Weight } from '../../src/detect/evidence.js';
+import { hypervisorSysfsEvidence } from '../../src/detect/platform.js';
+import { probeRoot } from '../../src/detect/probe-root.js';
 import { chooseHypervisor, supportsHypervisor, weighEvidence } from '../../src/detect/weigh.js';
 
 function ev(name: string, weight: Weight, indicates: Indication): Evidence {
@@ -121,5 +126,23 @@ describe('supportsHypervisor', () => {
     ['xen', 'hyperv', false],
   ])('%s is supported by evidence for %s: %s', (chosen, evidence, want) => {
     expect(supportsHypervisor(chosen, evidence)).toBe(want);
+  });
+});
+
+describe('the Xen domain UUID', () => {
+  it.each([
+    ['00000000-0000-0000-0000-000000000000', 'dom0'],
+    ['4a1c1e53-6d5c-4d2b-9e2f-2a4c8b1d7f00', 'domU'],
+  ])('reads %s as %s', async (uuid, role) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-detect-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'sys/hypervisor'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'sys/hypervisor/type'), 'xen\n');
+      fs.writeFileSync(path.join(dir, 'sys/hypervisor/uuid'), `${uuid}\n`);
+      const items = await hypervisorSysfsEvidence(probeRoot(dir));
+      expect(weighEvidence(items).verdict.xenRole).toBe(role);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
