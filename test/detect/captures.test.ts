@@ -92,16 +92,17 @@ describe('detect on captured machines', () => {
   it.each([
     ['xen-pv-domu', 'pv'],
     ['xen-pvh-domu', 'pvh'],
-  ])('finds Xen in %s mode, without a role where no xenfs or device tells it', async (env, mode) => {
+  ])('finds a Xen domU in %s mode by its own domain UUID (no xenfs, no devices here)', async (env, mode) => {
     const report = await detectIn(env);
     expect(report.verdict).toMatchObject({
       isVirtual: true,
       hypervisor: 'xen',
+      xenRole: 'domU',
       xenMode: mode,
       container: undefined,
     });
-    expect(report.verdict.xenRole).toBeUndefined();
-    expect(report.verdict.summary).toBe(`virtual: xen (${mode}); not in a container`);
+    expect(report.verdict.summary).toBe(`virtual: xen domU (${mode}); not in a container`);
+    expect(item(report, 'sys.hypervisor.uuid').value).not.toMatch(/^[0-]+$/);
   });
 
   it('believes guest_type PVH over the kernel line "Xen HVM" of a PVH guest', async () => {
