@@ -14,6 +14,7 @@ import { runCommand } from '../../src/tools/exec.js';
 import { REPO } from '../helpers/cli.js';
 import { miniTreeTarball } from './mini-tree.js';
 import { parseFacts, renderLvmScenarios } from './lvm-scenarios.js';
+import { describeDetect, parseDetectFact, renderDetectStep } from './detect-scenario.js';
 import { runInVm, type VmRunResult } from './vm.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -37,13 +38,14 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     result = await runInVm({
       kind: 'linux',
       command: {
-        script: renderLvmScenarios({
-          repo: REPO,
-          tarball,
-          mainDisk: '/dev/vda',
-          wipeDisk: '/dev/vdb',
-          marker,
-        }),
+        script:
+          renderLvmScenarios({
+            repo: REPO,
+            tarball,
+            mainDisk: '/dev/vda',
+            wipeDisk: '/dev/vdb',
+            marker,
+          }) + renderDetectStep(REPO),
       },
       scratchDiskMiB: 1024,
       disks: [{ path: wipeDisk, format: 'qcow2' }],
@@ -170,5 +172,17 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('rollback-late.exit')).not.toBe('0');
     expect(fact('rollback-late.made'), result.stdout).toBe('1');
     expect(fact('rollback-late.lvs')).toBe('pool0,thin1-disk,thin1-swap');
+  });
+
+  it('runs xenkit detect inside: virtual, QEMU without acceleration, not a container', () => {
+    const detect = parseDetectFact(fact('detect.json'));
+    console.log(describeDetect('plain Linux VM (QEMU TCG)', detect));
+    expect(detect).toMatchObject({ virtual: true, hypervisor: 'qemu-tcg', container: null, xenRole: null });
+    expect(detect.cpuidMethod).toMatch(/^\/dev\/cpu\/0\/cpuid/);
+    expect(fact('detect.exit')).toBe('0');
+    // The VM runs the host's userspace, /.dockerenv included: the others say docker, xenkit not.
+    const sdv = detect.others.find((o) => o.tool === 'systemd-detect-virt');
+    expect(sdv?.said).toMatch(/^vm: qemu,/);
+    if (/container: docker/.test(sdv?.said ?? '')) expect(sdv?.agrees).toBe(false);
   });
 });

@@ -7,11 +7,16 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { resolveModules, vmCacheDir, type GuestKernel } from './boot-files.js';
 import { writeCpioNewc, type CpioEntry } from './cpio.js';
 
 /** Printed on the guest console once its userspace runs. */
 export const GUEST_UP_MARKER = 'xenkit-guest: up';
+/** Around the base64 tar.gz of the guest's detect capture (scripts/capture-detect.sh) on its console. */
+export const DETECT_CAPTURE_BEGIN = 'xenkit-guest: detect capture begin';
+export const DETECT_CAPTURE_END = 'xenkit-guest: detect capture end';
+const CAPTURE_SCRIPT = fileURLToPath(new URL('../../scripts/capture-detect.sh', import.meta.url));
 
 const INITTAB = `::sysinit:/etc/rc
 hvc0::respawn:-/bin/sh
@@ -39,19 +44,29 @@ echo "xenkit-guest: root hostname=$(cat /mnt/etc/hostname 2>/dev/null) type=$(ca
     done
     sleep 1
   done ) &
+# Only when the kernel command line asks (the cfg's extra): what \`xenkit detect\` reads, captured
+# by scripts/capture-detect.sh and printed as base64 between markers, for dom0 to replay with
+# --probe-root (this guest has no node). The test fixtures of pv and pvh guests come from here.
+if grep -qw xenkit.detect-capture /proc/cmdline && mkdir -p /tmp/cap && sh /capture-detect.sh /tmp/cap >/dev/null 2>&1; then
+  echo "${DETECT_CAPTURE_BEGIN}"
+  tar -C /tmp/cap -czf - . | base64
+  echo "${DETECT_CAPTURE_END}"
+fi
 echo "${GUEST_UP_MARKER} cpus=$(nproc)"
 `;
 
 /** Builds (or reuses) the guest initramfs for `kernel`; returns its path. */
 export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busybox'): string {
   // ext4 needs crc32c through a softdep, which modules.dep does not list.
-  const modules = resolveModules(kernel.version, ['xen-blkfront', 'crc32c_generic', 'ext4']);
+  const modules = resolveModules(kernel.version, ['xen-blkfront', 'crc32c_generic', 'ext4', 'cpuid']);
   const busyboxData = fs.readFileSync(busybox);
+  const capture = fs.readFileSync(CAPTURE_SCRIPT);
   const key = createHash('sha256')
     .update(kernel.version)
     .update(INITTAB)
     .update(RC)
     .update(busyboxData)
+    .update(capture)
     .update(modules.join('\n'))
     .digest('hex')
     .slice(0, 16);
@@ -70,6 +85,22 @@ export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busy
     'cat',
     'echo',
     'nproc',
+    // scripts/capture-detect.sh and the capture's transport
+    'mkdir',
+    'dirname',
+    'rm',
+    'rmdir',
+    'sed',
+    'grep',
+    'tr',
+    'printf',
+    'dd',
+    'od',
+    'dmesg',
+    '[',
+    'tar',
+    'gzip',
+    'base64',
   ];
   const entries: CpioEntry[] = [
     ...['bin', 'sbin', 'etc', 'dev', 'proc', 'sys', 'mnt', 'modules', 'tmp'].map((name): CpioEntry => ({
@@ -86,6 +117,7 @@ export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busy
     { kind: 'symlink', name: 'init', target: 'bin/busybox' },
     { kind: 'file', name: 'etc/inittab', data: Buffer.from(INITTAB) },
     { kind: 'file', name: 'etc/rc', data: Buffer.from(RC), mode: 0o755 },
+    { kind: 'file', name: 'capture-detect.sh', data: capture, mode: 0o755 },
     {
       kind: 'file',
       name: 'modules/order',

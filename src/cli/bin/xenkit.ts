@@ -4,6 +4,7 @@ import { runCreateImage } from '../create-image.js';
 import { packageVersion } from '../create-image.js';
 import { addBackupCommands } from '../backup/index.js';
 import { addCacheCommands } from '../cache-command.js';
+import { addDetectCommand } from '../detect-command.js';
 import { addDoctorCommand } from '../doctor-command.js';
 import { addImageCommands } from '../images/index.js';
 import { runCli } from '../run-cli.js';
@@ -47,6 +48,7 @@ export function buildXenkitProgram(deps: DomainCommandDeps, setJson: (on: boolea
   addBackupCommands(program, { io, prog: 'xenkit', ...(deps.env ? { env: deps.env } : {}) });
   addCacheCommands(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   addDoctorCommand(program, { io, ...(deps.env ? { env: deps.env } : {}) });
+  addDetectCommand(program, { io });
   return program;
 }
 
