@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PlanAction, StepContext } from '../plan/plan.js';
+import { stateKey } from '../plan/step-state.js';
 import { fingerprintPublicKey, generateKeyPair, type HostKeyType } from '../tools/ssh-keygen.js';
 import { takePooledRsaKey } from './host-key-pool.js';
 import type { CustomizeContext } from './types.js';
@@ -79,7 +80,10 @@ export async function generateHostKeys(comment: string, options: HostKeyOptions 
   }
 }
 
-const AHEAD_KEY = 'customize.hostKeysAhead';
+/** The host keys startHostKeysAhead started making, and for which guest. */
+export const HOST_KEYS_AHEAD = stateKey<{ hostname: string; keys: Promise<HostKeySet> }>(
+  'customize.hostKeysAhead',
+);
 
 /**
  * Starts making the host keys for `hostname` now, in the background of the steps that follow
@@ -93,12 +97,12 @@ export function startHostKeysAhead(hostname: string, ctx: StepContext, pool?: st
   const dispose = async (): Promise<void> => (await keys.catch(() => undefined))?.dispose();
   ctx.undo.push('remove the host keys made ahead', dispose);
   ctx.undo.afterCommit('remove the host keys made ahead', dispose);
-  ctx.state.set(AHEAD_KEY, { hostname, keys });
+  HOST_KEYS_AHEAD.set(ctx, { hostname, keys });
 }
 
 /** The keys started by startHostKeysAhead for `hostname`, or fresh ones. */
 async function hostKeysFor(hostname: string, ctx: StepContext): Promise<HostKeySet> {
-  const ahead = ctx.state.get(AHEAD_KEY) as { hostname: string; keys: Promise<HostKeySet> } | undefined;
+  const ahead = HOST_KEYS_AHEAD.get(ctx);
   if (ahead?.hostname === hostname) return ahead.keys;
   return generateGuestHostKeys(hostname, ctx);
 }
