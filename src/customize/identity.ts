@@ -10,7 +10,7 @@ import type { PlanAction, StepContext } from '../plan/plan.js';
 import { stateKey } from '../plan/step-state.js';
 import { fingerprintPublicKey, generateKeyPair, type HostKeyType } from '../tools/ssh-keygen.js';
 import { takePooledRsaKey } from './host-key-pool.js';
-import type { CustomizeContext } from './types.js';
+import type { IdentityContext } from './types.js';
 
 export const HOST_KEY_TYPES: readonly HostKeyType[] = ['ed25519', 'ecdsa', 'rsa'];
 export const RANDOM_SEED = '/var/lib/systemd/random-seed';
@@ -116,7 +116,7 @@ function generateGuestHostKeys(hostname: string, ctx: StepContext, pool?: string
  * Replaces every host key in the guest with fresh ones. Keys are made in a private temporary
  * directory on the host and then copied in, so ssh-keygen never writes through a guest symlink.
  */
-export async function applySshHostKeys(c: CustomizeContext): Promise<void> {
+export async function applySshHostKeys(c: IdentityContext): Promise<void> {
   if (!c.editor.exists('/etc/ssh')) {
     c.step.sink({ type: 'info', message: `guest "${c.spec.name}": no /etc/ssh, no SSH host keys made` });
     return;
@@ -157,7 +157,7 @@ export function describeMachineId(): PlanAction[] {
  * Empties /etc/machine-id: present but empty tells systemd "first boot", and it writes a new id;
  * a missing file would be treated differently (and a copied one would clone the identity).
  */
-export async function applyMachineId(c: CustomizeContext): Promise<void> {
+export async function applyMachineId(c: IdentityContext): Promise<void> {
   c.editor.writeFile('/etc/machine-id', '', { mode: 0o444, uid: 0, gid: 0 });
   if (c.editor.isPresent('/var/lib/dbus/machine-id') || c.editor.exists('/var/lib/dbus')) {
     c.editor.symlink('/var/lib/dbus/machine-id', '/etc/machine-id');
@@ -170,7 +170,7 @@ export function describeRandomSeed(): PlanAction[] {
 }
 
 /** Seeds the guest's kernel pool at first boot from the host CSPRNG. */
-export async function applyRandomSeed(c: CustomizeContext): Promise<void> {
+export async function applyRandomSeed(c: IdentityContext): Promise<void> {
   c.editor.mkdir('/var/lib/systemd', { mode: 0o755 });
   c.editor.writeFile(RANDOM_SEED, randomBytes(RANDOM_SEED_BYTES), { mode: 0o600, uid: 0, gid: 0 });
 }
