@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { XenkitError } from '../errors.js';
 import type { EventSink } from '../log/events.js';
+import { isAlive } from '../plan/process-identity.js';
 import { runCommand, type ExecOptions } from './exec.js';
 import { readMountTable, unmountDir } from './mount.js';
 
@@ -67,15 +68,6 @@ export async function startFuseExport(
     throw new XenkitError('E_QSD', `qemu-storage-daemon wrote no pid to ${options.pidFile}`);
   }
   return { pid, mountpoint: options.mountpoint, pidFile: options.pidFile };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
