@@ -47,11 +47,21 @@ npm run build
 # --link: put the commands on PATH (/usr/local/bin). The xen-tools names are linked only where
 # the Debian xen-tools package is not installed, so the two never shadow each other silently.
 if [ "$want_links" = 1 ]; then
-  for cmd in xenkit xm xen-create-image xen-delete-image xen-list-images xen-update-image; do
+  for cmd in xenkit xm xen-create-image xen-delete-image xen-list-images xen-update-image xen-resize-guest; do
     case "$cmd" in
       xen-*) if [ -e "/usr/bin/$cmd" ]; then echo "setup-host: /usr/bin/$cmd (xen-tools) is installed; use: xenkit ${cmd#xen-}"; continue; fi ;;
     esac
     ln -sfn "$PWD/bin/$cmd.js" "/usr/local/bin/$cmd"
+    # Its man page (made by the build from the same option tables as --help), where man looks.
+    [ -e "/usr/bin/$cmd" ] || { mkdir -p /usr/local/share/man/man1 && ln -sfn "$PWD/dist/man/man1/$cmd.1" "/usr/local/share/man/man1/$cmd.1"; }
   done
+  # Bash completion for all of them (read by bash-completion, and by shells that source the directory).
+  mkdir -p /etc/bash_completion.d && ln -sfn "$PWD/dist/completion/xenkit.bash" /etc/bash_completion.d/xenkit
+  # The boot-time service: /etc/xen/auto guests start at boot, all guests shut down at host shutdown.
+  if command -v systemctl >/dev/null; then
+    install -m 0644 systemd/xenkit-guests.service /etc/systemd/system/xenkit-guests.service
+    [ -d /run/systemd/system ] && systemctl daemon-reload
+    systemctl enable xenkit-guests.service >/dev/null 2>&1 || echo "setup-host: could not enable xenkit-guests.service; at boot run: xm start --auto"
+  fi
 fi
 

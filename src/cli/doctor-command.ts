@@ -52,8 +52,9 @@ export function addDoctorCommand(program: Command, deps: DoctorCommandDeps): voi
       'Find the journals of xenkit runs that died without unwinding (killed with SIGKILL, a crash, ' +
         'a power loss) and undo what each one recorded: stop its helper processes (only if pid, ' +
         'start time and program still match), unmount its mounts, detach its loop devices, remove ' +
-        'its partial images, staging trees and temporary directories, and put back what a ' +
-        '--force run had moved aside. Nothing a journal does not name is touched; runs still going ' +
+        'its partial images, staging trees and temporary directories, put back what a --force ' +
+        'run had moved aside and the files update-image replaced in a guest (policy-rc.d, ' +
+        'resolv.conf), and give back an --ip=auto address it claimed. Nothing a journal does not name is touched; runs still going ' +
         'are left alone. Every guest-changing command already does this for its own guest before ' +
         'it starts; doctor does it for all guests at once. Exit status 0 when nothing is left.',
     )

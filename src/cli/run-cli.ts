@@ -56,6 +56,24 @@ function indent(text: string): string {
     .join('\n');
 }
 
+let pipesGuarded = false;
+
+/**
+ * A reader that goes away (`xen-list-images | head`) ends the output, not the command: writes to
+ * a closed pipe are dropped instead of ending the process with a stack trace, and a command that
+ * was changing something (a create whose summary nobody reads any more) finishes or unwinds as it
+ * would have.
+ */
+function guardClosedPipes(): void {
+  if (pipesGuarded) return;
+  pipesGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+}
+
 /**
  * Runs `main` and exits with the right status: 0 on success, 2 for usage/config errors,
  * 1 for runtime failures, 130 when cancelled.
@@ -66,6 +84,7 @@ export async function runCli(
   options: { io?: CliIO; wantsJson?: () => boolean } = {},
 ): Promise<number> {
   const io = options.io ?? processIO;
+  guardClosedPipes();
   try {
     const code = await main();
     return code ?? 0;

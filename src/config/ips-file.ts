@@ -157,7 +157,8 @@ export async function findFreeIp(
 /**
  * Takes a free address for `name` under the lock (`preferred` when it is still free, else the
  * first one) and records it; throws when none is left. Finding and recording under one lock is
- * what keeps two runs from taking the same address.
+ * what keeps two runs from taking the same address. `beforeClaim` is told the address, still under
+ * the lock, before it is recorded (a run journals its claim there, so a killed run's is found).
  */
 export async function claimIp(
   paths: Paths,
@@ -165,6 +166,7 @@ export async function claimIp(
   name: string,
   configDir?: string,
   preferred?: string,
+  beforeClaim?: (address: string) => void,
 ): Promise<PoolAddress> {
   return withLock(path.join(paths.lockDir, 'ips.lock'), 'the address pool', async () => {
     const free = await findFreeIp(paths, ipfile, configDir, preferred);
@@ -177,6 +179,7 @@ export async function claimIp(
     }
     const state = usedStateFile(paths);
     ensureOwnDir(path.dirname(state));
+    beforeClaim?.(free.address);
     const before = await readOptional(state);
     await writeFile(
       state,
@@ -186,13 +189,21 @@ export async function claimIp(
   });
 }
 
-/** Gives a claimed address back (the undo of claimIp). */
-export async function releaseIp(paths: Paths, address: string): Promise<void> {
-  await withLock(path.join(paths.lockDir, 'ips.lock'), 'the address pool', async () => {
+/**
+ * Gives a claimed address back (the undo of claimIp); with `name`, only its claim for that guest.
+ * Returns whether a claim was there to give back.
+ */
+export async function releaseIp(paths: Paths, address: string, name?: string): Promise<boolean> {
+  return withLock(path.join(paths.lockDir, 'ips.lock'), 'the address pool', async () => {
     const state = usedStateFile(paths);
-    const kept = (await readOptional(state))
-      .split('\n')
-      .filter((line) => line.trim() && line.trim().split(/\s+/)[0] !== address);
+    const lines = (await readOptional(state)).split('\n').filter((line) => line.trim());
+    const isClaim = (line: string): boolean => {
+      const [claimed, owner] = line.trim().split(/\s+/);
+      return claimed === address && (name === undefined || owner === name);
+    };
+    const kept = lines.filter((line) => !isClaim(line));
+    if (kept.length === lines.length) return false;
     await writeFile(state, kept.map((line) => `${line}\n`).join(''));
+    return true;
   });
 }

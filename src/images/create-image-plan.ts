@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { claimIp, releaseIp } from '../config/ips-file.js';
+import { claimIp, releaseIp, type PoolAddress } from '../config/ips-file.js';
 import { describeCustomizeSteps, customizeGuest, runFinalRoles } from '../customize/customize-guest.js';
 import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
@@ -34,6 +34,7 @@ import { lvmCheckSteps, lvmCommitSteps, lvmStorageSteps } from '../storage/lvm-s
 import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { identityOf } from '../plan/run-journal.js';
+import type { DebrisIntent } from '../plan/undo-stack.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 
 export interface CreateImageInputs {
@@ -240,14 +241,36 @@ async function claimAutoAddress(
   const index = spec.network.addresses.findIndex((a) => a.pool !== undefined);
   const picked = spec.network.addresses[index];
   const ipfile = picked?.pool ?? path.join(paths.confDir, 'ips.txt');
-  const claimed = await claimIp(
-    paths,
-    ipfile,
-    spec.hostname,
-    path.dirname(spec.output.cfgPath),
-    picked?.address,
+  // Journaled under the pool's lock before the claim is written: a run killed outright gives it back.
+  let intent: DebrisIntent | undefined;
+  const journalClaim = (address: string): void => {
+    intent = ctx.undo.expect(`release address ${address}`, {
+      kind: 'ip-claim',
+      address,
+      name: spec.hostname,
+    });
+  };
+  let claimed: PoolAddress;
+  try {
+    claimed = await claimIp(
+      paths,
+      ipfile,
+      spec.hostname,
+      path.dirname(spec.output.cfgPath),
+      picked?.address,
+      journalClaim,
+    );
+  } catch (error) {
+    intent?.cancel();
+    throw error;
+  }
+  ctx.undo.push(
+    `release address ${claimed.address}`,
+    async () => {
+      await releaseIp(paths, claimed.address);
+    },
+    intent,
   );
-  ctx.undo.push(`release address ${claimed.address}`, () => releaseIp(paths, claimed.address));
   if (picked && picked.address !== claimed.address) {
     ctx.sink({
       type: 'info',

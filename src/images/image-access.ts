@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { StepScope } from '../plan/plan.js';
+import { identifyProcess } from '../plan/process-identity.js';
 import { attachLoop, detachLoop } from '../tools/losetup.js';
 import {
   GUEST_MOUNT_OPTIONS,
@@ -40,7 +41,8 @@ export async function openRawView(image: string, format: string, ctx: StepScope)
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'xenkit-export-'));
   const mountpoint = path.join(scratch, 'raw');
   const pidFile = path.join(scratch, 'qsd.pid');
-  // Journaled before it starts: the daemon outlives a run killed outright, even mid-start.
+  // Journaled before it starts: the kernel stops it when this process dies, but one killed in the
+  // instant before it asked for that would outlive the run.
   const intent = ctx.undo.expect(exportUndo(image), {
     kind: 'daemon',
     pidFile,
@@ -57,6 +59,8 @@ export async function openRawView(image: string, format: string, ctx: StepScope)
     intent.cancel();
     throw error;
   }
+  // Its identity too: should its pidfile go (with the FUSE mount beside it), recovery still finds it.
+  intent.made({ kind: 'daemon', pidFile, argv0: 'qemu-storage-daemon', process: identifyProcess(exp.pid) });
   ctx.undo.push(
     exportUndo(image),
     async () => {

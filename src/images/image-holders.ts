@@ -61,27 +61,37 @@ function listOrEmpty(dir: string): string[] {
   }
 }
 
-/** Every holder of any of `images` (missing images have none). */
-export function findImageHolders(images: readonly string[], options: HolderScanOptions = {}): ImageHolder[] {
+/** What one pass over /proc and /sys saw: every open file, lock and loop device, by file. */
+export interface HolderSnapshot {
+  /** Processes with a file open, by the file's key. */
+  readonly openFiles: ReadonlyMap<FileKey, readonly Omit<ImageHolder, 'image'>[]>;
+  /** /proc/locks as read. */
+  readonly locks: ReturnType<typeof parseProcLocks>;
+  /** Loop devices, by their backing file's key. */
+  readonly loops: ReadonlyMap<FileKey, readonly Omit<ImageHolder, 'image'>[]>;
+  readonly ignore: ReadonlySet<number>;
+}
+
+function pushTo<V>(map: Map<FileKey, V[]>, key: FileKey, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * One pass over every process's open files, the lock table and the loop devices. A listing of
+ * many guests asks it once and looks each guest's images up in it (findImageHolders with
+ * `snapshot`), instead of walking /proc once per guest.
+ */
+export function scanImageHolders(options: HolderScanOptions = {}): HolderSnapshot {
   const root = options.hostRoot ?? '/';
   const ignore = new Set(options.ignorePids ?? [process.pid]);
-  const wanted = new Map<FileKey, { image: string; stat: fs.BigIntStats }>();
-  for (const image of images) {
-    const stat = statOrUndefined(image);
-    if (stat && (stat.isFile() || stat.isBlockDevice())) wanted.set(keyOf(stat), { image, stat });
-  }
-  if (wanted.size === 0) return [];
-  const holders: ImageHolder[] = [];
-  const seen = new Set<string>();
-  const add = (holder: ImageHolder): void => {
-    const id = `${holder.image}\0${holder.via}\0${holder.pid ?? ''}\0${holder.device ?? ''}\0${holder.isWriter}`;
-    if (!seen.has(id)) holders.push(holder);
-    seen.add(id);
-  };
+  const openFiles = new Map<FileKey, Omit<ImageHolder, 'image'>[]>();
   const proc = path.join(root, 'proc');
   for (const entry of listOrEmpty(proc)) {
     if (!/^\d+$/.test(entry) || ignore.has(Number(entry))) continue;
     const fdDir = path.join(proc, entry, 'fd');
+    let comm: string | undefined;
     for (const fd of listOrEmpty(fdDir)) {
       let link: string;
       try {
@@ -92,38 +102,69 @@ export function findImageHolders(images: readonly string[], options: HolderScanO
       // Pipes, sockets and anonymous inodes are nobody's image: no stat for them.
       if (!parseLinkTarget(link)) continue;
       const stat = statOrUndefined(path.join(fdDir, fd));
-      const hit = stat && wanted.get(keyOf(stat));
-      if (!hit) continue;
-      add({
-        image: hit.image,
+      if (!stat || !(stat.isFile() || stat.isBlockDevice())) continue;
+      comm ??= readOrUndefined(path.join(proc, entry, 'comm'))?.trim();
+      pushTo(openFiles, keyOf(stat), {
         via: 'fd',
         pid: Number(entry),
-        comm: readOrUndefined(path.join(proc, entry, 'comm'))?.trim(),
+        comm,
         isWriter: isWritableFdInfo(readOrUndefined(path.join(proc, entry, 'fdinfo', fd)) ?? ''),
       });
     }
   }
-  // A lock whose holder the fd scan missed (another PID namespace, a process gone from view).
   const locks = parseProcLocks(readOrUndefined(path.join(proc, 'locks')) ?? '');
-  for (const { image, stat } of wanted.values()) {
-    if (!stat.isFile() || holders.some((h) => h.image === image)) continue;
-    const lock = locks.find((l) => isLockOn(l, stat.dev, stat.ino) && !(l.pid && ignore.has(l.pid)));
-    if (lock) add({ image, via: 'lock', pid: lock.pid, isWriter: undefined });
-  }
+  const loops = new Map<FileKey, Omit<ImageHolder, 'image'>[]>();
   const block = path.join(root, 'sys/block');
   for (const dev of listOrEmpty(block).filter((d) => d.startsWith('loop'))) {
     const backing = parseLinkTarget(readOrUndefined(path.join(block, dev, 'loop/backing_file')) ?? '');
     if (!backing || backing.isDeleted) continue;
     const stat = statOrUndefined(backing.path);
-    const hit = stat && wanted.get(keyOf(stat));
-    if (!hit) continue;
+    if (!stat) continue;
     const readOnly = readOrUndefined(path.join(block, dev, 'ro'))?.trim();
-    add({
-      image: hit.image,
+    pushTo(loops, keyOf(stat), {
       via: 'loop',
       device: `/dev/${dev}`,
       isWriter: readOnly === undefined ? undefined : readOnly !== '1',
     });
+  }
+  return { openFiles, locks, loops, ignore };
+}
+
+/**
+ * Every holder of any of `images` (missing images have none), from `snapshot` when given (one
+ * scan for many lookups), else from a fresh scan.
+ */
+export function findImageHolders(
+  images: readonly string[],
+  options: HolderScanOptions & { snapshot?: HolderSnapshot } = {},
+): ImageHolder[] {
+  const wanted = new Map<FileKey, { image: string; stat: fs.BigIntStats }>();
+  for (const image of images) {
+    const stat = statOrUndefined(image);
+    if (stat && (stat.isFile() || stat.isBlockDevice())) wanted.set(keyOf(stat), { image, stat });
+  }
+  if (wanted.size === 0) return [];
+  const snapshot = options.snapshot ?? scanImageHolders(options);
+  const holders: ImageHolder[] = [];
+  const seen = new Set<string>();
+  const add = (holder: ImageHolder): void => {
+    const id = `${holder.image}\0${holder.via}\0${holder.pid ?? ''}\0${holder.device ?? ''}\0${holder.isWriter}`;
+    if (!seen.has(id)) holders.push(holder);
+    seen.add(id);
+  };
+  for (const [key, { image }] of wanted) {
+    for (const held of snapshot.openFiles.get(key) ?? []) add({ image, ...held });
+  }
+  // A lock whose holder the fd scan missed (another PID namespace, a process gone from view).
+  for (const { image, stat } of wanted.values()) {
+    if (!stat.isFile() || holders.some((h) => h.image === image)) continue;
+    const lock = snapshot.locks.find(
+      (l) => isLockOn(l, stat.dev, stat.ino) && !(l.pid && snapshot.ignore.has(l.pid)),
+    );
+    if (lock) add({ image, via: 'lock', pid: lock.pid, isWriter: undefined });
+  }
+  for (const [key, { image }] of wanted) {
+    for (const loop of snapshot.loops.get(key) ?? []) add({ image, ...loop });
   }
   return holders;
 }

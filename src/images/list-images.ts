@@ -13,6 +13,8 @@ import { readImageInfo } from '../tools/qemu-img.js';
 import { guestDisksOf } from './guest-files.js';
 import { networkFromCfg } from './guest-network.js';
 import { findLinkedClones, isQcow2File, listCfgFiles, readBaseMarks } from './linked-base.js';
+import { findQemuProcesses } from '../hypervisors/qemu/registry.js';
+import { scanImageHolders } from './image-holders.js';
 import { checkGuestRunning, type RunningCheckOptions } from './running.js';
 
 /** One disk in the listing. */
@@ -62,8 +64,18 @@ export interface ListOptions {
 /** Every guest config, sorted by file name, with its disks and state. */
 export async function listImages(paths: Paths, options: ListOptions = {}): Promise<ListedGuest[]> {
   const files = listCfgFiles(options.configDir ?? paths.xenDir, options.extension ?? '.cfg');
+  // One pass over /proc and the loop devices for all guests, not one per guest.
+  const snapshot = scanImageHolders(options.running?.holders);
+  const shared = {
+    ...options,
+    running: {
+      ...options.running,
+      qemuProcesses: options.running?.qemuProcesses ?? findQemuProcesses(paths),
+      holders: { ...options.running?.holders, snapshot },
+    },
+  };
   const guests: ListedGuest[] = [];
-  for (const cfgPath of files) guests.push(await describeGuest(paths, cfgPath, options));
+  for (const cfgPath of files) guests.push(await describeGuest(paths, cfgPath, shared));
   return guests;
 }
 

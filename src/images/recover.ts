@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { releaseIp } from '../config/ips-file.js';
 import { removeTree } from '../install/remove-tree.js';
 import { releaseTarget } from '../install/target-guard.js';
 import type { EventSink } from '../log/events.js';
@@ -24,6 +25,7 @@ import { isImmutable, setImmutable } from '../tools/chattr.js';
 import { detachLoopDevice, listLoops } from '../tools/losetup.js';
 import { listVolumes, removeVolume, renameVolume } from '../tools/lvm.js';
 import { isMounted, unmountDir } from '../tools/mount.js';
+import { restoreGuestFiles } from './guest-file-restore.js';
 
 /** Where run journals live (persistent: a killed run's files outlive a reboot). */
 export function runsDir(paths: Paths): string {
@@ -40,8 +42,8 @@ function backingPath(file: string | undefined): string | undefined {
   return file?.replace(/ \(deleted\)$/, '');
 }
 
-/** The handlers that undo mounts, loop devices, trees and volumes of dead runs. */
-export function debrisHandlers(sink?: EventSink): DebrisHandlers {
+/** The handlers that undo mounts, loop devices, trees, volumes, claims and guest files of dead runs. */
+export function debrisHandlers(paths: Paths, sink?: EventSink): DebrisHandlers {
   const detachUnder = async (dir: string): Promise<void> => {
     for (const loop of await listLoops({ sink })) {
       const file = backingPath(loop.backingFile);
@@ -55,8 +57,12 @@ export function debrisHandlers(sink?: EventSink): DebrisHandlers {
       return `unmounted ${dir}`;
     },
     detachLoop: async (backingFile, device) => {
+      // A loop on a FUSE export whose daemon stopped (it dies with its run) shows its backing
+      // file as `/`, unmounted lazily; the device the run recorded is still that loop.
+      const isBacking = (file: string | undefined): boolean =>
+        backingPath(file) === backingFile || (device !== undefined && file === '/');
       const loops = (await listLoops({ sink })).filter(
-        (l) => backingPath(l.backingFile) === backingFile && (device === undefined || l.device === device),
+        (l) => isBacking(l.backingFile) && (device === undefined || l.device === device),
       );
       for (const loop of loops) await detachLoopDevice(loop.device, sink);
       return loops.length > 0 ? `detached ${loops.map((l) => l.device).join(', ')}` : undefined;
@@ -85,6 +91,9 @@ export function debrisHandlers(sink?: EventSink): DebrisHandlers {
       await removeVolume(vg, name, { sink });
       return `removed logical volume ${vg}/${name}`;
     },
+    releaseAddress: async (address, name) =>
+      (await releaseIp(paths, address, name)) ? `gave back the address ${address} of ${name}` : undefined,
+    restoreGuestFiles: (debris) => restoreGuestFiles(debris, sink),
   };
 }
 
@@ -103,7 +112,7 @@ export async function recoverGuest(
   name: string,
   ctx: Pick<StepContext, 'sink' | 'reporter'>,
 ): Promise<RecoveryReport[]> {
-  const reports = await recoverJournals(runsDir(paths), debrisHandlers(ctx.sink), {
+  const reports = await recoverJournals(runsDir(paths), debrisHandlers(paths, ctx.sink), {
     guest: name,
     exclude: activeJournal()?.file,
   });
@@ -129,7 +138,7 @@ export async function recoverDeadRuns(
   say: (line: string) => void,
   sink?: EventSink,
 ): Promise<RecoveryReport[]> {
-  const reports = await recoverJournals(runsDir(paths), debrisHandlers(sink), {
+  const reports = await recoverJournals(runsDir(paths), debrisHandlers(paths, sink), {
     exclude: activeJournal()?.file,
   });
   for (const report of reports) {
@@ -206,7 +215,7 @@ export async function runDoctor(
   paths: Paths,
   options: { dryRun: boolean; sink?: EventSink },
 ): Promise<DoctorReport> {
-  const handlers = debrisHandlers(options.sink);
+  const handlers = debrisHandlers(paths, options.sink);
   const dead = new Set(deadJournals(runsDir(paths)).map((j) => j.file));
   const live = listJournals(runsDir(paths))
     .filter((j) => !dead.has(j.file) && isSameProcessAlive(j.data.holder))

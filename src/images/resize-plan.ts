@@ -36,6 +36,8 @@ import { readGuestIdentity, refuseRunningGuest, type RunningCheckOptions } from 
 export interface ResizeOptions {
   /** New size of the root disk, bytes (undefined: leave it). */
   diskSize: number | undefined;
+  /** Bytes to add to the root disk (xen-resize-guest's `--add`), instead of a new size. */
+  diskAdd?: number | undefined;
   /** New size of the swap, bytes (undefined: leave it). */
   swapSize: number | undefined;
   /** `--dir`: the images are DIR/domains/NAME/disk.img and swap.img (default: the cfg's disks). */
@@ -125,7 +127,7 @@ async function inspectContainer(file: string, what: string): Promise<Container> 
 async function inspectTarget(
   role: 'disk' | 'swap',
   file: string | undefined,
-  sizeBytes: number,
+  size: number | { add: number },
   name: string,
 ): Promise<ResizeTarget> {
   if (!file) {
@@ -136,6 +138,7 @@ async function inspectTarget(
     );
   }
   const container = await inspectContainer(file, role === 'disk' ? 'the disk' : 'the swap');
+  const sizeBytes = typeof size === 'number' ? size : container.sizeBytes + size.add;
   if (sizeBytes <= container.sizeBytes) {
     throw usageError(
       'E_RESIZE_SHRINK',
@@ -170,8 +173,12 @@ export async function buildResizePlan(
   options: ResizeOptions,
 ): Promise<{ plan: Plan; outcome: ResizeOutcome }> {
   const name = assertGuestName(rawName, 'command line');
-  if (options.diskSize === undefined && options.swapSize === undefined) {
+  const disk = options.diskSize ?? (options.diskAdd === undefined ? undefined : { add: options.diskAdd });
+  if (disk === undefined && options.swapSize === undefined) {
     throw usageError('E_USAGE', `guest "${name}": nothing to resize`, 'give --size=SIZE and/or --swap=SIZE');
+  }
+  if (options.diskSize !== undefined && options.diskAdd !== undefined) {
+    throw usageError('E_USAGE', 'a new disk size and a size to add exclude each other', 'give one of them');
   }
   const found = locate(paths, name, options);
   const identity = readGuestIdentity(
@@ -181,8 +188,7 @@ export async function buildResizePlan(
   );
   await refuseRunningGuest(identity, paths, 'resize', options.running);
   const targets: ResizeTarget[] = [];
-  if (options.diskSize !== undefined)
-    targets.push(await inspectTarget('disk', found.disk, options.diskSize, name));
+  if (disk !== undefined) targets.push(await inspectTarget('disk', found.disk, disk, name));
   if (options.swapSize !== undefined)
     targets.push(await inspectTarget('swap', found.swap, options.swapSize, name));
   refuseBaseImages(paths, name, targets);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../paths.js';
-import { openRegistry } from '../hypervisors/qemu/registry.js';
+import { openRegistry, type QemuProcess } from '../hypervisors/qemu/registry.js';
 import { runtimeError } from '../errors.js';
 import type { EventSink } from '../log/events.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
@@ -20,6 +20,7 @@ import {
   describeHolder,
   findImageHolders,
   type HolderScanOptions,
+  type HolderSnapshot,
   type ImageHolder,
 } from './image-holders.js';
 
@@ -51,8 +52,10 @@ export interface RunningCheckOptions {
   xl?: string | false;
   /** Where /sys is looked for (tests). Default `/`. */
   sysRoot?: string;
-  /** How the images' holders are looked for (tests). */
-  holders?: HolderScanOptions;
+  /** The QEMU processes of one /proc scan shared by many checks (see RegistryOptions.processes). */
+  qemuProcesses?: readonly QemuProcess[];
+  /** How the images' holders are looked for (tests), or one scan shared by many checks. */
+  holders?: HolderScanOptions & { snapshot?: HolderSnapshot };
 }
 
 /**
@@ -144,7 +147,7 @@ export async function checkGuestRunning(
   const names = [...new Set([identity.name, ...(identity.aliases ?? [])])].map((n) =>
     assertGuestName(n, 'command line'),
   );
-  const registry = openRegistry(paths);
+  const registry = openRegistry(paths, options.qemuProcesses ? { processes: options.qemuProcesses } : {});
   for (const name of names) {
     const record = await registry.read(name);
     if (record) return { running: true, by: 'qemu', name, pid: record.pid };

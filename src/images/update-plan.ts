@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { TreeEditor } from '../customize/tree-editor.js';
+import { TreeEditor, type WriteOptions } from '../customize/tree-editor.js';
 import { runtimeError } from '../errors.js';
 import { underRoot, type Paths } from '../paths.js';
 import { lockGuest } from '../plan/guest-lock.js';
@@ -20,6 +20,7 @@ import { runCommand } from '../tools/exec.js';
 import { listVolumes } from '../tools/lvm.js';
 import { mountArgv, mountFs, unmountFs, type MountOptions } from '../tools/mount.js';
 import { assertGuestName } from '../model/guest-name.js';
+import { saveGuestFile } from './guest-file-restore.js';
 import { cfgPathOf, isPresent, readGuest } from './guest-files.js';
 import {
   closeRawView,
@@ -215,12 +216,27 @@ export async function buildUpdatePlan(
           await mountFs(source, path.join(tree.dir, dir), ctx, opts);
         }
         const editor = new TreeEditor(tree.dir);
-        ctx.undo.push(`restore resolv.conf and policy-rc.d in ${tree.dir}`, () => editor.rollback());
-        EDITOR.set(ctx, editor);
-        editor.writeFile(POLICY_RC_D, POLICY_SCRIPT, { mode: 0o755, uid: 0, gid: 0 });
         const resolv = options.hostResolvConf ?? '/etc/resolv.conf';
-        if (fs.existsSync(resolv))
-          editor.writeFile('/etc/resolv.conf', fs.readFileSync(resolv), { mode: 0o644 });
+        const writes: [string, string | Buffer, WriteOptions][] = [
+          [POLICY_RC_D, POLICY_SCRIPT, { mode: 0o755, uid: 0, gid: 0 }],
+          ...(fs.existsSync(resolv)
+            ? [
+                ['/etc/resolv.conf', fs.readFileSync(resolv), { mode: 0o644 }] as [
+                  string,
+                  Buffer,
+                  WriteOptions,
+                ],
+              ]
+            : []),
+        ];
+        // What they held goes into the journal first: a run killed with them in place (mid-apt)
+        // gets them put back by the next run or xenkit doctor.
+        const saved = writes.map(([file, data]) => saveGuestFile(editor, file, data));
+        const description = `restore resolv.conf and policy-rc.d in ${tree.dir}`;
+        const intent = ctx.undo.expect(description, { kind: 'guest-files', image, format, files: saved });
+        ctx.undo.push(description, () => editor.rollback(), intent);
+        EDITOR.set(ctx, editor);
+        for (const [file, data, opts] of writes) editor.writeFile(file, data, opts);
       },
     },
     {

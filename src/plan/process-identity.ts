@@ -15,6 +15,8 @@ export interface ProcessIdentity {
   bootId: string;
   /** Base name of argv[0] (`cp`, `qemu-storage-daemon`, `node`). */
   argv0: string;
+  /** For a wrapper that execs another program (`chroot DIR apt-get`): that program's base name. */
+  thenRuns?: string;
 }
 
 let bootIdCache: string | undefined;
@@ -92,8 +94,8 @@ export function isSameProcessAlive(who: ProcessIdentity): boolean {
   const stat = readStat(who.pid);
   if (!stat || stat.startTime !== who.startTime) return false;
   const name = argv0Of(who.pid);
-  // A process that exec'd another program is not the one recorded.
-  return name === undefined || name === who.argv0;
+  // A process that exec'd another program is not the one recorded (unless a wrapper recorded so).
+  return name === undefined || name === who.argv0 || name === who.thenRuns;
 }
 
 /** Whether process `pid` exists (EPERM: it does, under another user). */

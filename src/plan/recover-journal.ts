@@ -33,6 +33,10 @@ export interface DebrisHandlers {
   renameVolume(vg: string, from: string, to: string): Promise<string | undefined>;
   /** Removes the logical volume `vg/name` if it exists. */
   removeVolume(vg: string, name: string): Promise<string | undefined>;
+  /** Gives back the `--ip=auto` address `address` if guest `name` still holds its claim. */
+  releaseAddress(address: string, name: string): Promise<string | undefined>;
+  /** Puts back the files a run replaced inside a guest image (mounting it afresh). */
+  restoreGuestFiles(debris: Extract<Debris, { kind: 'guest-files' }>): Promise<string | undefined>;
 }
 
 /** What recovering one journal did (or, for a dry run, would do). */
@@ -108,10 +112,18 @@ export async function recoverJournal(
     const due = data.records.filter((r) => r.phase === (data.committed ? 'commit' : 'undo'));
     // Newest first, processes included: a cp recorded after the mount it writes into stops
     // before the unmount; a qemu-storage-daemon recorded before the loop and mount on its export
-    // stops after them, so what they wrote reaches the image.
+    // stops after them, so what they wrote reaches the image. Files replaced inside a guest's
+    // filesystem come last: they are put back through a fresh mount of the image, which is safe
+    // only once the run's own mounts, loop devices and export of it are gone.
+    const isInImage = (r: JournalRecord): boolean => r.debris.kind === 'guest-files';
     const ordered = [...due].reverse();
     const remaining: JournalRecord[] = [];
-    for (const record of ordered) {
+    for (const record of [...ordered.filter((r) => !isInImage(r)), ...ordered.filter(isInImage)]) {
+      if (isInImage(record) && remaining.length > 0 && !options.dryRun) {
+        report.left.push(`${record.description}: not put back while the run's mounts are not all gone`);
+        remaining.push(record);
+        continue;
+      }
       try {
         const done = await undoDebris(record, data.records, handlers, isSameBoot, options.dryRun === true);
         if (done) report.cleaned.push(done);
@@ -153,7 +165,10 @@ async function undoDebris(
       await stopProcess(debris.pid);
       return `stopped ${debris.argv0} (pid ${debris.pid})`;
     case 'daemon': {
-      const pid = isSameBoot ? daemonPid(debris.pidFile, debris.argv0) : undefined;
+      if (!isSameBoot) return undefined;
+      // Without its pidfile (gone with the FUSE mount beside it), by the identity recorded at start.
+      const known = debris.process && isSameProcessAlive(debris.process) ? debris.process.pid : undefined;
+      const pid = daemonPid(debris.pidFile, debris.argv0) ?? known;
       if (pid === undefined) return undefined;
       if (dryRun) return `would stop ${debris.argv0} (pid ${pid})`;
       await stopProcess(pid);
@@ -204,6 +219,15 @@ async function undoDebris(
       return handlers.renameVolume(debris.vg, debris.to, debris.from);
     case 'rename':
       return putBack(debris, dryRun);
+    case 'ip-claim':
+      if (dryRun) return `would give back the address ${debris.address} claimed for ${debris.name}`;
+      return handlers.releaseAddress(debris.address, debris.name);
+    case 'guest-files':
+      if (dryRun) {
+        const files = debris.files.map((f) => f.path).join(', ');
+        return `would put back ${files} in ${debris.image} if they still hold what the run wrote`;
+      }
+      return handlers.restoreGuestFiles(debris);
     case 'mode': {
       const st = statOf(debris.path);
       if (!st || !isSame(st, debris) || (st.mode & 0o7777) === debris.mode) return undefined;

@@ -42,11 +42,20 @@ export type Debris =
   /** A helper process (cp, qemu-storage-daemon...), killed only if its identity still matches. */
   | ({ kind: 'process' } & ProcessIdentity)
   /**
-   * A daemon that writes its pid to `pidFile` (qemu-storage-daemon --daemonize): recorded before
+   * A daemon that writes its pid to `pidFile` (qemu-storage-daemon --pidfile): recorded before
    * it starts, since the pid is known only once it has forked; stopped only if its command line
-   * names this very pidfile.
+   * names this very pidfile. Once it runs, its identity too: a daemon whose pidfile went away with
+   * the FUSE mount beside it is still found, and stopped only while pid, start time and program match.
    */
-  | { kind: 'daemon'; pidFile: string; argv0: string }
+  | { kind: 'daemon'; pidFile: string; argv0: string; process?: ProcessIdentity }
+  /** An `--ip=auto` address the run claimed for guest `name` (its `ADDRESS NAME` line in ips.used). */
+  | { kind: 'ip-claim'; address: string; name: string }
+  /**
+   * Files the run replaced inside the filesystem of a guest image, with what each held before:
+   * put back (through a fresh mount, once the run's own mounts are gone) while they still hold
+   * what the run wrote.
+   */
+  | { kind: 'guest-files'; image: string; format: string; files: SavedGuestFile[] }
   /** A logical volume the run created. */
   | { kind: 'lv'; vg: string; name: string }
   /** A logical volume the run renamed from `from` to `to` (undo: back, if `from` is free). */
@@ -62,6 +71,18 @@ export type Debris =
   | ({ kind: 'immutable'; path: string } & FileIdentity)
   /** A raw image file grown from `sizeBytes` (shrunk back only while it is still that file). */
   | ({ kind: 'size'; path: string; sizeBytes: number } & FileIdentity);
+
+/** A file inside a guest's filesystem as it was before a run replaced it. */
+export interface SavedGuestFile {
+  /** The path inside the guest (`/etc/resolv.conf`). */
+  path: string;
+  before:
+    | { kind: 'absent' }
+    | { kind: 'file'; base64: string; mode: number; uid: number; gid: number }
+    | { kind: 'symlink'; target: string };
+  /** SHA-256 (hex) of what the run wrote there: put back only while the file still holds that. */
+  wrote: string;
+}
 
 /** One entry of a journal. */
 export interface JournalRecord {
@@ -100,15 +121,19 @@ export function setActiveJournal(journal: RunJournal | undefined): void {
 }
 
 /**
- * Records a child process of the running plan (if one journals); returns the function that drops
- * the record once the child has exited. Never throws: journaling must not fail a command.
+ * Records a child process of the running plan (if one journals); `thenRuns` names the program a
+ * wrapper such as chroot execs. Returns the function that drops the record once the child has exited. Never throws: journaling must not fail a command.
  */
-export function trackChild(pid: number | undefined, argv0: string): () => void {
+export function trackChild(pid: number | undefined, argv0: string, thenRuns?: string): () => void {
   const journal = active;
   if (!journal || pid === undefined) return () => undefined;
   const who = identifyProcess(pid, argv0);
   if (!who) return () => undefined;
-  const id = journal.record(`stop ${argv0} (pid ${pid})`, { kind: 'process', ...who });
+  const id = journal.record(`stop ${argv0} (pid ${pid})`, {
+    kind: 'process',
+    ...who,
+    ...(thenRuns ? { thenRuns } : {}),
+  });
   return () => journal.drop(id);
 }
 

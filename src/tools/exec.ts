@@ -5,6 +5,7 @@
  * every command a tenth of a second before it did anything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { XenkitError } from '../errors.js';
 import { trackChild } from '../plan/run-journal.js';
@@ -166,6 +167,13 @@ export async function runCommand(argv: readonly string[], options: ExecOptions =
   return result;
 }
 
+/** The program `chroot DIR PROGRAM ...` execs into (so a killed run's apt-get is still its child). */
+function wrappedProgram(file: string, args: readonly string[]): string | undefined {
+  if (path.basename(file) !== 'chroot') return undefined;
+  const program = args.filter((a) => !a.startsWith('-'))[1];
+  return program === undefined ? undefined : path.basename(program);
+}
+
 /** Spawns the child and settles once it has exited and its output has been read to the end. */
 function run(
   file: string,
@@ -199,7 +207,7 @@ function run(
       return;
     }
     // A child of a journaled run is recorded, so a run killed outright does not leave it orphaned.
-    const untrack = trackChild(child.pid, path.basename(file));
+    const untrack = trackChild(child.pid, path.basename(file), wrappedProgram(file, args));
     const timers: NodeJS.Timeout[] = [];
     const stop = (why: 'timedOut' | 'cancelled' | 'overflow'): void => {
       if (ending.timedOut || ending.cancelled || ending.overflow) return;
@@ -303,4 +311,49 @@ export function spawnDetached(
     });
   }
   return child.pid;
+}
+
+/** A child started by spawnTied. */
+export interface TiedChild {
+  pid: number;
+  /** Whether it has exited (or could not be started). */
+  hasExited(): boolean;
+  /** How it ended, once it has: `exited with status N` or `was killed by SIG`. */
+  ending(): string | undefined;
+}
+
+/**
+ * Starts `argv` as a server that must not outlive this process: the kernel sends it SIGTERM when
+ * this process dies, however it dies, SIGKILL included (`setpriv --pdeathsig`, util-linux). Not
+ * waited for; its output goes to `logFile` (no pipe keeps this process alive). The caller decides
+ * when it is ready and stops it.
+ */
+export function spawnTied(
+  argv: readonly string[],
+  options: Pick<ExecOptions, 'sink'> & { logFile: string },
+): TiedChild {
+  const [file] = argv;
+  if (file === undefined) throw new XenkitError('E_EXEC', 'no command given');
+  const log = openSync(options.logFile, 'w', 0o600);
+  let ending: string | undefined;
+  let child: ChildProcess;
+  try {
+    child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', ...argv], {
+      stdio: ['ignore', log, log],
+      env: baseEnv(),
+    });
+  } finally {
+    closeSync(log);
+  }
+  child.on('error', (error) => (ending ??= `could not be started: ${error.message}`));
+  child.on('exit', (code, signal) => {
+    ending ??= signal ? `was killed by ${signal}` : `exited with status ${code ?? -1}`;
+  });
+  child.unref();
+  if (child.pid === undefined) ending ??= 'could not be started';
+  options.sink?.({
+    type: 'info',
+    message: `started (pid ${child.pid ?? '-'}, stopped when xenkit ends): ${argv.map(quoteArg).join(' ')}`,
+  });
+  return { pid: child.pid ?? -1, hasExited: () => ending !== undefined, ending: () => ending };
 }

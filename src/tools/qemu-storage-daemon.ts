@@ -6,8 +6,9 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { XenkitError } from '../errors.js';
 import type { EventSink } from '../log/events.js';
+import { quoteArg } from '../log/events.js';
 import { isAlive } from '../plan/process-identity.js';
-import { runCommand, type ExecOptions } from './exec.js';
+import { spawnTied, type ExecOptions } from './exec.js';
 import { readMountTable, unmountDir } from './mount.js';
 
 export interface FuseExportOptions {
@@ -29,7 +30,10 @@ export interface FuseExport {
   pidFile: string;
 }
 
-/** The argv that starts the daemon in the background; JSON options, so no path needs escaping. */
+/**
+ * The argv of the daemon; JSON options, so no path needs escaping. It does not daemonize: it runs
+ * as a child that dies with xenkit (see startFuseExport).
+ */
 export function fuseExportArgv(options: FuseExportOptions): string[] {
   const blockdev = {
     driver: options.format,
@@ -50,24 +54,70 @@ export function fuseExportArgv(options: FuseExportOptions): string[] {
     JSON.stringify(blockdev),
     '--export',
     JSON.stringify(exportDef),
-    '--daemonize',
     '--pidfile',
     options.pidFile,
   ];
 }
 
-/** Starts the export; returns once the file serves the image (the daemon forks when it is ready). */
+/** How long a daemon may take to set up its export. */
+const START_TIMEOUT_MS = 60_000;
+
+function readPid(pidFile: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the export; returns once the file serves the image (the daemon writes its pidfile once
+ * its exports are set up). The daemon is a child that the kernel stops when xenkit dies, even by
+ * SIGKILL: an orphan daemon whose FUSE mount went away spins a CPU core (qemu 7.2), and nothing
+ * but xenkit uses the export.
+ */
 export async function startFuseExport(
   options: FuseExportOptions,
-  exec: ExecOptions = {},
+  exec: Pick<ExecOptions, 'sink' | 'signal'> = {},
 ): Promise<FuseExport> {
   if (!existsSync(options.mountpoint)) writeFileSync(options.mountpoint, '', { mode: 0o600 });
-  await runCommand(fuseExportArgv(options), exec);
-  const pid = Number.parseInt(readFileSync(options.pidFile, 'utf8'), 10);
-  if (!Number.isInteger(pid) || pid <= 0) {
-    throw new XenkitError('E_QSD', `qemu-storage-daemon wrote no pid to ${options.pidFile}`);
+  const argv = fuseExportArgv(options);
+  const logFile = `${options.pidFile}.log`;
+  const child = spawnTied(argv, { sink: exec.sink, logFile });
+  const started = Date.now();
+  const fail = (how: string): XenkitError => {
+    const tail = readOptional(logFile).trim().split('\n').slice(-5).join('\n');
+    rmSync(logFile, { force: true });
+    return new XenkitError('E_QSD', `qemu-storage-daemon ${how}: ${tail.split('\n').at(-1) ?? ''}`.trim(), {
+      details: `command: ${argv.map(quoteArg).join(' ')}\n${tail}`,
+    });
+  };
+  for (;;) {
+    const pid = readPid(options.pidFile);
+    if (pid === child.pid) break;
+    if (child.hasExited()) throw fail(child.ending() ?? 'exited');
+    const why = exec.signal?.aborted
+      ? 'was cancelled'
+      : Date.now() - started > START_TIMEOUT_MS
+        ? 'timed out'
+        : '';
+    if (why) {
+      await stopFuseExport({ pid: child.pid, mountpoint: options.mountpoint, pidFile: options.pidFile });
+      throw fail(why);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  return { pid, mountpoint: options.mountpoint, pidFile: options.pidFile };
+  rmSync(logFile, { force: true });
+  return { pid: child.pid, mountpoint: options.mountpoint, pidFile: options.pidFile };
+}
+
+function readOptional(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /**

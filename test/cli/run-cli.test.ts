@@ -1,5 +1,10 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.js';
+import { runCommand } from '../../src/tools/exec.js';
+import { REPO } from '../helpers/cli.js';
 import { runtimeError, XenkitError } from '../../src/errors.js';
 import { captureIo } from '../helpers/capture-io.js';
 
@@ -84,4 +89,37 @@ describe('runCli', () => {
       error: { code: 'E_SYSTEM', message: 'EIO: i/o error, read' },
     });
   });
+});
+
+describe('output to a reader that goes away', () => {
+  it('drops the rest of the listing without a stack trace when `| head` closes the pipe', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'xenkit-epipe-'));
+    try {
+      mkdirSync(path.join(root, 'etc/xen'), { recursive: true });
+      // Far more than a pipe buffer (64 KiB) of listing, so writes after `head` exits do fail.
+      for (let i = 0; i < 600; i += 1) {
+        const name = `g${String(i).padStart(4, '0')}`;
+        writeFileSync(
+          path.join(root, 'etc/xen', `${name}.cfg`),
+          `name = '${name}'\nmemory = 256\ndisk = [ 'file:/srv/domains/${name}/disk.img,xvda2,w' ]\nvif = [ 'mac=00:16:3E:00:00:01' ]\n`,
+        );
+      }
+      const result = await runCommand(
+        [
+          'bash',
+          '-c',
+          `${process.execPath} ${REPO}/bin/xen-list-images.js --root ${root} 2>"$1" | head -n 2; echo "exit=\${PIPESTATUS[0]}" >>"$1"`,
+          'sh',
+          path.join(root, 'stderr'),
+        ],
+        { timeoutMs: 60_000 },
+      );
+      expect(result.stdout).toBe('Name: g0000\nMemory: 256 MB\n');
+      const stderr = readFileSync(path.join(root, 'stderr'), 'utf8');
+      expect(stderr).not.toMatch(/EPIPE|at .*\(node:/);
+      expect(stderr.trim().split('\n').at(-1)).toBe('exit=0');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -19,12 +19,16 @@ export interface RunBinOptions {
   timeoutMs?: number;
   /** Called once the child runs, e.g. to signal it. */
   onSpawn?: (pid: number) => void;
+  /** A command that execs node in turn (e.g. `['unshare', '--net', '--']`): same pid. */
+  wrapper?: string[];
 }
 
 /** Runs `bin/NAME.js ARGS...` with node and resolves when it exits. */
 export function runBin(name: string, args: string[], options: RunBinOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO, 'bin', `${name}.js`), ...args], {
+    const [program, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath];
+    const argv = [...wrapperArgs, path.join(REPO, 'bin', `${name}.js`), ...args];
+    const child = spawn(program ?? process.execPath, argv, {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitDevice } from '../../src/formats/proc-files.js';
-import { describeHolder, findImageHolders } from '../../src/images/image-holders.js';
+import { describeHolder, findImageHolders, scanImageHolders } from '../../src/images/image-holders.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-holders-'));
 const image = path.join(scratch, 'disk.img');
@@ -91,6 +91,31 @@ describe('findImageHolders on fixture /proc and /sys', () => {
     expect(findImageHolders([image, other], { hostRoot, ignorePids: [] })).toEqual([
       { image, via: 'loop', device: '/dev/loop3', isWriter: true },
     ]);
+  });
+
+  it('answers many lookups from one scan (a listing of many guests) as a fresh scan would', () => {
+    const hostRoot = fakeHost({
+      fds: [
+        { pid: 4517, comm: 'qemu-system-x86', fd: 8, target: image, flags: '02100002' },
+        { pid: 4600, comm: 'cat', fd: 3, target: other, flags: '0100000' },
+      ],
+      loops: [{ dev: 'loop3', backing: other, ro: '1' }],
+    });
+    const snapshot = scanImageHolders({ hostRoot, ignorePids: [] });
+    for (const images of [[image], [other], [image, other]]) {
+      expect(findImageHolders(images, { snapshot })).toEqual(
+        findImageHolders(images, { hostRoot, ignorePids: [] }),
+      );
+    }
+    expect(findImageHolders([other], { snapshot })).toEqual([
+      { image: other, via: 'fd', pid: 4600, comm: 'cat', isWriter: false },
+      { image: other, via: 'loop', device: '/dev/loop3', isWriter: false },
+    ]);
+    // The scan is what it saw then: a holder that comes later is the next scan's.
+    fs.symlinkSync(image, path.join(hostRoot, 'proc/4600/fd/4'));
+    fs.writeFileSync(path.join(hostRoot, 'proc/4600/fdinfo/4'), 'flags:\t02\n');
+    expect(findImageHolders([image], { snapshot }).map((h) => h.pid)).toEqual([4517]);
+    expect(findImageHolders([image], { hostRoot, ignorePids: [] }).map((h) => h.pid)).toEqual([4517, 4600]);
   });
 
   it('finds nothing for images that do not exist', () => {

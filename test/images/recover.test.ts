@@ -1,8 +1,10 @@
-/** Crash recovery of LVM --force swaps against fake LVM tools (lvs, lvrename, lvremove). */
+/** Crash recovery against fake LVM tools (lvs, lvrename, lvremove), and of --ip=auto claims. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { claimIp, usedStateFile } from '../../src/config/ips-file.js';
 import { debrisHandlers } from '../../src/images/recover.js';
+import { makePaths } from '../../src/paths.js';
 import { recoverJournals } from '../../src/plan/recover-journal.js';
 import { listJournals, RunJournal } from '../../src/plan/run-journal.js';
 import { makeTempDir, removeDir, withPathFirst, writeFakeTool } from '../helpers/storage-fixtures.js';
@@ -61,9 +63,33 @@ describe('recovering an LVM guest replaced with --force', () => {
     });
     const data = listJournals(runs)[0]!.data;
     fs.writeFileSync(journal.file, JSON.stringify({ ...data, holder: { ...data.holder, startTime: 1 } }));
-    const [report] = await withPathFirst(bin, () => recoverJournals(runs, debrisHandlers()));
+    const [report] = await withPathFirst(bin, () => recoverJournals(runs, debrisHandlers(makePaths(bin))));
     expect(report?.left).toEqual([]);
     expect(volumes()).toEqual(['vg0 g1-disk']);
     expect(log().at(-1)).toBe('lvremove --yes --force vg0/g1-disk.xenkit-new-bb');
+  });
+});
+
+describe('recovering an --ip=auto claim of a killed create', () => {
+  it('gives back the address the dead run claimed, and no other claim', async () => {
+    bin = makeTempDir('ip-claim');
+    const paths = makePaths(bin);
+    fs.mkdirSync(paths.libDir, { recursive: true, mode: 0o700 });
+    const ipfile = path.join(bin, 'ips.txt');
+    fs.writeFileSync(ipfile, '10.0.0.2\n10.0.0.3\n10.0.0.4\n');
+    // Another guest's claim, and one web1 held before (the guest a --force run would replace).
+    fs.writeFileSync(usedStateFile(paths), '10.0.0.3 web2\n10.0.0.4 web1\n');
+    const runs = path.join(bin, 'runs');
+    const journal = new RunJournal(runs, 'create-image web1');
+    const claimed = await claimIp(paths, ipfile, 'web1', undefined, undefined, (address) =>
+      journal.record(`release address ${address}`, { kind: 'ip-claim', address, name: 'web1' }),
+    );
+    expect(claimed.address).toBe('10.0.0.2');
+    const data = listJournals(runs)[0]!.data;
+    fs.writeFileSync(journal.file, JSON.stringify({ ...data, holder: { ...data.holder, startTime: 1 } }));
+    const [report] = await recoverJournals(runs, debrisHandlers(paths));
+    expect(report?.cleaned).toEqual(['gave back the address 10.0.0.2 of web1']);
+    expect(fs.readFileSync(usedStateFile(paths), 'utf8')).toBe('10.0.0.3 web2\n10.0.0.4 web1\n');
+    expect((await claimIp(paths, ipfile, 'web1')).address).toBe('10.0.0.2');
   });
 });

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildResizePlan, type ResizeOptions } from '../../src/images/resize-plan.js';
 import { executePlan } from '../../src/plan/executor.js';
 import type { Paths } from '../../src/paths.js';
+import { runBin } from '../helpers/cli.js';
 import { makeFakeGuest, makeRoot } from './fake-guests.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -97,6 +98,37 @@ describe.skipIf(!isRoot)('resize-image on image files', () => {
     expect(info['virtual-size']).toBe(80 * MiB);
     run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', disk, `${disk}.raw`]);
     expect(fsBytes(`${disk}.raw`)).toBe(80 * MiB);
+  });
+
+  it('xen-resize-guest --add grows the disk by that much (a bare number is MiB), as xen-tools did', async () => {
+    paths = makeRoot();
+    makeGuest('g1', 'ext4');
+    const disk = imageOf('g1', 'disk.img');
+    const first = await runBin('xen-resize-guest', ['--hostname=g1', '--add=16Mb', `--root=${paths.root}`]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`Grew disk ${disk} from 64M to 80M (ext4 grown to fill it)`);
+    const second = await runBin('xen-resize-guest', [
+      'g1',
+      '--add=16',
+      '--force',
+      '--json',
+      `--root=${paths.root}`,
+    ]);
+    expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, targets: [{ newSizeBytes: 96 * MiB }] });
+    expect(fs.statSync(disk).size).toBe(96 * MiB);
+    expect(fsBytes(disk)).toBe(96 * MiB);
+    expect(run('debugfs', ['-R', 'cat /data/keep.txt', disk])).toBe('still here\n');
+    // Bad input: nothing to add, or two places at once, is refused before anything is read.
+    const bad = await runBin('xen-resize-guest', [
+      'g1',
+      '--dir=/srv',
+      '--lvm=vg0',
+      '--add=1G',
+      `--root=${paths.root}`,
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^xen-resize-guest: error: options --dir and --lvm exclude each other\n/);
+    expect(fs.statSync(disk).size).toBe(96 * MiB);
   });
 
   it('refuses to shrink, naming both sizes, and changes nothing', async () => {

@@ -23,6 +23,8 @@ const noTools: DebrisHandlers = {
   clearImmutable: async () => undefined,
   renameVolume: async () => undefined,
   removeVolume: async () => undefined,
+  releaseAddress: async () => undefined,
+  restoreGuestFiles: async () => undefined,
 };
 
 /** Makes the run that wrote the journals in `dir` look dead (as if it had been killed). */
@@ -233,6 +235,93 @@ describe('run journal and crash recovery', () => {
       child.kill('SIGKILL');
       other.kill('SIGKILL');
     }
+  });
+
+  it('stops a daemon of a killed run whose pidfile is gone by its recorded identity, not by pid alone', async () => {
+    const daemon = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await sleep(50);
+      const journal = new RunJournal(runs, 't');
+      const gone = path.join(dir, 'export/qsd.pid');
+      journal.record('stop the export', {
+        kind: 'daemon',
+        pidFile: gone,
+        argv0: 'sleep',
+        process: identifyProcess(daemon.pid!)!,
+      });
+      journal.record('stop the export', {
+        kind: 'daemon',
+        pidFile: gone,
+        argv0: 'sleep',
+        process: { ...identifyProcess(other.pid!)!, startTime: 12345 },
+      });
+      killHolder(runs);
+      const exited = new Promise((resolve) => daemon.on('exit', resolve));
+      const [report] = await recoverJournals(runs, noTools);
+      await exited;
+      expect(report?.cleaned).toEqual([`stopped sleep (pid ${daemon.pid})`]);
+      expect(other.exitCode).toBeNull();
+    } finally {
+      daemon.kill('SIGKILL');
+      other.kill('SIGKILL');
+    }
+  });
+
+  it('puts guest files back last, after the mounts, and not while a mount of the run is left', async () => {
+    const done: string[] = [];
+    const handlers = (isUnmountLeft: boolean): DebrisHandlers => ({
+      ...noTools,
+      unmount: async (at) => {
+        if (isUnmountLeft) throw new Error('busy');
+        done.push(`unmount ${at}`);
+        return `unmounted ${at}`;
+      },
+      restoreGuestFiles: async (debris) => {
+        done.push(`restore ${debris.image}`);
+        return `put back in ${debris.image}`;
+      },
+    });
+    const files = { kind: 'guest-files' as const, image: '/srv/a.img', format: 'raw', files: [] };
+    for (const isUnmountLeft of [true, false]) {
+      const journal = new RunJournal(runs, 'update-image a');
+      journal.record('unmount', { kind: 'mount', dir: '/m' });
+      journal.record('restore', files);
+      journal.record('unmount proc', { kind: 'mount', dir: '/m/proc' });
+      killHolder(runs);
+      const [report] = await recoverJournals(runs, handlers(isUnmountLeft));
+      if (isUnmountLeft) {
+        expect(report?.left).toEqual([
+          'unmount proc: busy',
+          'unmount: busy',
+          "restore: not put back while the run's mounts are not all gone",
+        ]);
+        expect(listJournals(runs)[0]?.data.records.map((r) => r.description)).toEqual([
+          'unmount proc',
+          'unmount',
+          'restore',
+        ]);
+        fs.rmSync(journal.file);
+      }
+    }
+    expect(done).toEqual(['unmount /m/proc', 'unmount /m', 'restore /srv/a.img']);
+  });
+
+  it('gives back the address claim of a killed run through the handler', async () => {
+    const released: string[] = [];
+    const journal = new RunJournal(runs, 'create-image web1');
+    journal.record('release address 10.0.0.2', { kind: 'ip-claim', address: '10.0.0.2', name: 'web1' });
+    killHolder(runs);
+    const [report] = await recoverJournals(runs, {
+      ...noTools,
+      releaseAddress: async (address, name) => {
+        released.push(`${address} ${name}`);
+        return `gave back ${address}`;
+      },
+    });
+    expect(released).toEqual(['10.0.0.2 web1']);
+    expect(report?.cleaned).toEqual(['gave back 10.0.0.2']);
+    expect(listJournals(runs)).toEqual([]);
   });
 
   it('parses /proc/PID/stat with spaces and parentheses in the command', () => {

@@ -1,10 +1,13 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCommand, spawnDetached } from '../../src/tools/exec.js';
+import { runCommand, spawnDetached, spawnTied } from '../../src/tools/exec.js';
 import { XenkitError } from '../../src/errors.js';
 import type { LogEvent } from '../../src/log/events.js';
+import { REPO } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-exec-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -181,5 +184,64 @@ describe('spawnDetached', () => {
 
   it('returns undefined for a program that does not exist', () => {
     expect(spawnDetached(['/nonexistent/xenkit-no-such-program'])).toBeUndefined();
+  });
+});
+
+describe('spawnTied', () => {
+  /** Whether `pid` runs (a zombie waiting for its reaper counts as gone). */
+  const isRunning = (pid: number): boolean => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  const until = async (isDone: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while (!isDone() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  it('starts a server that the kernel stops when its parent dies, even by SIGKILL', async () => {
+    const script = path.join(tmp, 'tied-parent.mjs');
+    await build({
+      stdin: {
+        contents: `import { spawnTied } from './src/tools/exec.ts';
+          const child = spawnTied(['sleep', '60'], { logFile: process.argv[2] });
+          console.log(child.pid);
+          setInterval(() => undefined, 1000);`,
+        resolveDir: REPO,
+        loader: 'ts',
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: script,
+      logLevel: 'silent',
+    });
+    const parent = spawn(process.execPath, [script, path.join(tmp, 'tied.log')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const pid = Number(
+      await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d)))),
+    );
+    try {
+      // setpriv has set the death signal and exec'd the program.
+      await until(() => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep');
+      expect(isRunning(pid)).toBe(true);
+      parent.kill('SIGKILL');
+      await until(() => !isRunning(pid));
+      expect(isRunning(pid)).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+      if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('says how a server that could not start ended', async () => {
+    const child = spawnTied(['false'], { logFile: path.join(tmp, 'false.log') });
+    const deadline = Date.now() + 10_000;
+    while (!child.hasExited() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(child.ending()).toBe('exited with status 1');
   });
 });

@@ -205,6 +205,26 @@ fact rollback-late.made "$(grep -c '✔ Make the ext4 disk /dev/vg0/late1-disk' 
 fact rollback-late.lvs "$(lvnames vg0)"
 end rollback-late
 
+begin kill
+# Killed outright (SIGKILL) once the disk volume is made: the next create of the name finds the
+# dead run's journal, removes the half-made volume and succeeds. Empty filesystems (--install=0):
+# the volumes are what this is about, and an install would double the scenario's time.
+bare() { node $REPO/bin/xen-create-image.js --root=$ROOT --dhcp --install=0 --lvm=vg0 --size=64M --swap=32M "$@"; }
+XENKIT_FAILPOINT=storage.disk:kill bare --hostname=kill1 > $LOGS/kill.out 2>&1
+fact kill.exit $?
+fact kill.lvs "$(lvnames vg0)"
+fact kill.journals "$(ls $ROOT/var/lib/xenkit/runs | wc -l)"
+bare --hostname=kill1 > $LOGS/kill-next.out 2>&1
+fact kill.next-exit $?
+tail -3 $LOGS/kill-next.out
+fact kill.said "$(grep -c 'cleaned up after an interrupted run (pid [0-9]*, create-image kill1): .*removed logical volume vg0/kill1-disk' $LOGS/kill-next.out)"
+fact kill.next-lvs "$(lvnames vg0)"
+fact kill.next-journals "$(ls $ROOT/var/lib/xenkit/runs | wc -l)"
+fact kill.mounts "$(grep -cE 'xenkit-tree|var/lib/xenkit' /proc/mounts)"
+xenkit delete-image kill1 > $LOGS/kill-delete.out 2>&1
+fact kill.deleted $?
+end kill
+
 begin thin-delete
 xenkit delete-image thin1 > $LOGS/thin-delete.out 2>&1
 fact thin-delete.exit $?

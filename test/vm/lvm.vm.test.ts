@@ -2,7 +2,8 @@
  * LVM for real, inside a plain Linux VM (the host kernel has no device-mapper): xenkit's own
  * xen-create-image from this checkout builds guests on thick and thin volumes, wipes what an
  * old volume left behind; xen-update-image, resize-image and xen-delete-image work on them; a
- * failed create leaves no volume behind, and a failed --force leaves the old guest as it was.
+ * failed create leaves no volume behind, a failed --force leaves the old guest as it was, and the
+ * next create cleans up the half-made volume of one killed with SIGKILL.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -138,6 +139,18 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('delete.exit'), result.stdout).toBe('0');
     expect(fact('delete.lvs')).toBe('pool0,thin1-disk,thin1-swap');
     expect(fact('delete.cfg')).toBe('gone');
+  });
+
+  it('cleans up the half-made volume of a create killed with SIGKILL in the next create', () => {
+    expect(fact('kill.exit')).toBe('137');
+    expect(fact('kill.lvs')).toBe('kill1-disk,pool0,thin1-disk,thin1-swap');
+    expect(fact('kill.journals')).toBe('1');
+    expect(fact('kill.next-exit'), result.stdout).toBe('0');
+    expect(fact('kill.said')).toBe('1');
+    expect(fact('kill.next-lvs')).toBe('kill1-disk,kill1-swap,pool0,thin1-disk,thin1-swap');
+    expect(fact('kill.next-journals')).toBe('0');
+    expect(fact('kill.mounts')).toBe('0');
+    expect(fact('kill.deleted')).toBe('0');
   });
 
   it('deletes a thin guest from its cfg alone (xenkit delete-image NAME)', () => {

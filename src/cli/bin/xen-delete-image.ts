@@ -1,6 +1,6 @@
 /** `xen-delete-image`: the xen-tools-compatible front-end (same options, same output lines). */
 import { usageError } from '../../errors.js';
-import { opt, refuseVolumeStorage, resolveCompatStorage } from '../images/compat-args.js';
+import { CLOSING_OPTIONS, opt, refuseVolumeStorage, resolveCompatStorage } from '../images/compat-args.js';
 import { runCompatCommand } from '../images/compat-main.js';
 import { runDelete } from '../images/delete-image.js';
 import type { ImageCommandDeps } from '../images/deps.js';
@@ -15,14 +15,10 @@ const TABLE = [
   opt('hostname', 'list', 'a guest to delete (repeatable; names may also follow the options)', 'NAME'),
   opt('dry-run', 'flag', 'say what would be deleted, delete nothing'),
   opt('force', 'flag', 'xenkit: delete a guest whose images back linked clones'),
-  opt('json', 'flag', 'xenkit: print the result as JSON'),
-  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
   opt('test', 'flag', 'accepted for compatibility (xenkit never needs it)'),
   opt('verbose', 'flag', 'accepted for compatibility'),
   opt('no-xen-ok', 'flag', 'deprecated and ignored, as in xen-tools'),
-  opt('help', 'flag', 'show this help'),
-  opt('manual', 'flag', 'show this help'),
-  opt('version', 'flag', 'show the version'),
+  ...CLOSING_OPTIONS,
 ];
 
 const SYNOPSIS = 'Usage: xen-delete-image [options] [--hostname=]NAME [--hostname=]NAME2 ...';

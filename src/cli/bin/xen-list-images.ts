@@ -1,5 +1,5 @@
 /** `xen-list-images`: the xen-tools-compatible front-end. */
-import { opt } from '../images/compat-args.js';
+import { CLOSING_OPTIONS, opt } from '../images/compat-args.js';
 import { runCompatCommand } from '../images/compat-main.js';
 import type { ImageCommandDeps } from '../images/deps.js';
 import { runList } from '../images/list-images.js';
@@ -9,11 +9,7 @@ import { usageError } from '../../errors.js';
 const TABLE = [
   opt('test', 'string', 'read the configs from DIR instead of /etc/xen', 'DIR'),
   opt('extension', 'optional', 'file extension of the configs (default .cfg)', 'EXT'),
-  opt('json', 'flag', 'xenkit: print the result as JSON'),
-  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
-  opt('help', 'flag', 'show this help'),
-  opt('manual', 'flag', 'show this help'),
-  opt('version', 'flag', 'show the version'),
+  ...CLOSING_OPTIONS,
 ];
 
 /** Runs `xen-list-images` with the given arguments and returns the exit status. */

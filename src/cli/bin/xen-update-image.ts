@@ -1,6 +1,6 @@
 /** `xen-update-image`: the xen-tools-compatible front-end (apt-get update and upgrade, as 4.9.2). */
 import { usageError } from '../../errors.js';
-import { opt, refuseVolumeStorage, resolveCompatStorage } from '../images/compat-args.js';
+import { CLOSING_OPTIONS, opt, refuseVolumeStorage, resolveCompatStorage } from '../images/compat-args.js';
 import { runCompatCommand } from '../images/compat-main.js';
 import type { ImageCommandDeps } from '../images/deps.js';
 import { runUpdate } from '../images/update-image.js';
@@ -12,11 +12,7 @@ const TABLE = [
   opt('evms', 'string', 'the EVMS container (not available)', 'C'),
   opt('dist-upgrade', 'flag', 'xenkit: apt-get dist-upgrade instead of upgrade'),
   opt('dry-run', 'flag', 'xenkit: print the plan and change nothing'),
-  opt('json', 'flag', 'xenkit: print the result as JSON'),
-  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
-  opt('help', 'flag', 'show this help'),
-  opt('manual', 'flag', 'show this help'),
-  opt('version', 'flag', 'show the version'),
+  ...CLOSING_OPTIONS,
 ];
 
 const SYNOPSIS = 'Usage: xen-update-image [options] NAME1 NAME2 .. NAMEN';

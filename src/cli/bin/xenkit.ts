@@ -19,7 +19,7 @@ export function buildXenkitProgram(deps: DomainCommandDeps, setJson: (on: boolea
         'same files on disk) and run on Xen xl where the host is a dom0, on QEMU (KVM, else TCG) elsewhere.\n' +
         'Every command takes --root DIR (or XENKIT_ROOT) to work inside a scratch directory.\n' +
         'The same tools answer to their classic names: xen-create-image, xen-delete-image, xen-list-images,\n' +
-        'xen-update-image and xm.',
+        'xen-update-image, xen-resize-guest and xm.',
     )
     .version(packageVersion(), '-V, --version')
     .exitOverride()

@@ -57,6 +57,15 @@ export function opt(name: string, kind: OptionDef['kind'], help: string, valueNa
   return { name, key: name, kind, help, group: 'general', ...(valueName ? { valueName } : {}) };
 }
 
+/** The options every xen-tools front-end ends with: xenkit's --json and --root, then help and version. */
+export const CLOSING_OPTIONS: readonly OptionDef[] = [
+  opt('json', 'flag', 'xenkit: print the result as JSON'),
+  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
+  opt('help', 'flag', 'show this help'),
+  opt('manual', 'flag', 'show this help'),
+  opt('version', 'flag', 'show the version'),
+];
+
 /** The storage settings of /etc/xen-tools/xen-tools.conf (`dir`, `lvm`, ...), backticks not run. */
 export async function readConfStorage(paths: Paths): Promise<{ dir?: string; lvm?: string }> {
   let text: string;

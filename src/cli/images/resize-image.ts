@@ -9,6 +9,7 @@ import { planToJSON } from '../../plan/plan.js';
 import { humanSize } from '../../storage/free-space.js';
 import { recoverBeforeRun, runPlan, startProgress } from '../plan-run.js';
 import { renderPlan } from '../render-plan.js';
+import type { Paths } from '../../paths.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
 
 interface ResizeFlags {
@@ -74,32 +75,52 @@ export function addResizeImageCommand(program: Command, deps: ImageCommandDeps):
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
     .action(async (name: string, flags: ResizeFlags) => {
       const paths = pathsFor(deps, flags.root);
-      const options = { ...resizeOptionsFrom(flags), running: { xl: deps.xl } };
-      if (!flags.dryRun) await recoverBeforeRun(paths, deps.io);
-      const { plan, outcome } = await buildResizePlan(paths, name, options);
-      if (flags.dryRun) {
-        if (flags.json) writeJson(deps.io, { ok: true, dryRun: true, ...outcome, plan: planToJSON(plan) });
-        else deps.io.stdout.write(`${renderPlan(plan)}${renderResizeLines(outcome, true).join('\n')}\n`);
-        return;
-      }
-      const log = new RunLog(logPathOf(paths, outcome.name));
-      const reporter = startProgress(deps.io, flags.quiet === true || flags.json === true);
-      const started = performance.now();
-      try {
-        log.sink({ type: 'info', message: `xenkit resize-image ${name}` });
-        await runPlan(plan, {
-          paths,
-          journal: `resize-image ${outcome.name}`,
-          sink: log.sink,
-          reporter,
-          env: deps.env ?? process.env,
-        });
-      } finally {
-        reporter.stop();
-        log.close();
-      }
-      const totalMs = Math.round(performance.now() - started);
-      if (flags.json) writeJson(deps.io, { ok: true, ...outcome, totalMs });
-      else deps.io.stdout.write(`${renderResizeLines(outcome, false).join('\n')}\n`);
+      await runResize(deps, paths, name, resizeOptionsFrom(flags), { ...flags, prog: 'xenkit resize-image' });
     });
+}
+
+/** How a resize runs: what it prints and whether it changes anything. */
+export interface ResizeRunFlags {
+  dryRun?: boolean | undefined;
+  json?: boolean | undefined;
+  quiet?: boolean | undefined;
+  /** The command as the log names it (`xenkit resize-image`, `xen-resize-guest`). */
+  prog: string;
+}
+
+/** Plans and runs one resize (xenkit resize-image and xen-resize-guest alike). */
+export async function runResize(
+  deps: ImageCommandDeps,
+  paths: Paths,
+  name: string,
+  resize: ResizeOptions,
+  flags: ResizeRunFlags,
+): Promise<void> {
+  const options = { ...resize, running: { xl: deps.xl } };
+  if (!flags.dryRun) await recoverBeforeRun(paths, deps.io);
+  const { plan, outcome } = await buildResizePlan(paths, name, options);
+  if (flags.dryRun) {
+    if (flags.json) writeJson(deps.io, { ok: true, dryRun: true, ...outcome, plan: planToJSON(plan) });
+    else deps.io.stdout.write(`${renderPlan(plan)}${renderResizeLines(outcome, true).join('\n')}\n`);
+    return;
+  }
+  const log = new RunLog(logPathOf(paths, outcome.name));
+  const reporter = startProgress(deps.io, flags.quiet === true || flags.json === true);
+  const started = performance.now();
+  try {
+    log.sink({ type: 'info', message: `${flags.prog} ${name}` });
+    await runPlan(plan, {
+      paths,
+      journal: `resize-image ${outcome.name}`,
+      sink: log.sink,
+      reporter,
+      env: deps.env ?? process.env,
+    });
+  } finally {
+    reporter.stop();
+    log.close();
+  }
+  const totalMs = Math.round(performance.now() - started);
+  if (flags.json) writeJson(deps.io, { ok: true, ...outcome, totalMs });
+  else deps.io.stdout.write(`${renderResizeLines(outcome, false).join('\n')}\n`);
 }

@@ -34,7 +34,13 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
     const reporter = startProgress(io, run.quiet || run.json);
     try {
       log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
-      await runPlan(plan, { paths, journal: `update-image ${name}`, sink: log.sink, reporter });
+      await runPlan(plan, {
+        paths,
+        journal: `update-image ${name}`,
+        sink: log.sink,
+        reporter,
+        env: deps.env ?? process.env,
+      });
     } finally {
       reporter.stop();
       log.close();

@@ -36,9 +36,14 @@ export async function resolveCfgArg(paths: Paths, arg: string, prog = 'xm'): Pro
 }
 
 /** Starts the domain of `arg`; the caller decides about the console. */
-export async function startDomain(session: Session, arg: string, paused: boolean): Promise<DomainInfo> {
+export async function startDomain(
+  session: Session,
+  arg: string,
+  paused: boolean,
+  overrides: readonly string[] = [],
+): Promise<DomainInfo> {
   const cfgPath = await resolveCfgArg(session.paths, arg, session.prog);
-  const config = await session.loadConfig(cfgPath);
+  const config = await session.loadConfig(cfgPath, overrides);
   const driver = await session.driver();
   const running = (await driver.list()).find((domain) => domain.name === config.name);
   if (running) {
@@ -62,12 +67,36 @@ export function addCreateCommand(program: Command, deps: DomainCommandDeps): voi
         'With -c, attach to its console right away (Ctrl-] detaches); with -p, leave it paused.',
     )
     .argument('<cfg>', 'config file, or the name of a domain in /etc/xen')
+    .argument(
+      '[key=value...]',
+      "settings read after the file's own lines (e.g. memory=512 vcpus=2), as xl create takes them",
+    )
     .option('-c, --console', 'attach to the console after starting')
-    .option('-p, --paused', 'leave the domain paused (`unpause` runs it)');
-  addCommonOptions(command).action(async (arg: string, _opts: unknown, cmd: Command) => {
-    const flags = flagsOf<{ console: boolean; paused: boolean }>(cmd);
+    .option('-p, --paused', 'leave the domain paused (`unpause` runs it)')
+    .option(
+      '-n, --dry-run',
+      'parse the config (and the key=value settings) and print the domain it describes; start nothing',
+    );
+  addCommonOptions(command).action(async (arg: string, overrides: string[], _opts: unknown, cmd: Command) => {
+    const flags = flagsOf<{ console: boolean; paused: boolean; dryRun: boolean }>(cmd);
     const session = new Session(deps, flags);
-    const domain = await startDomain(session, arg, flags.paused === true);
+    for (const setting of overrides) {
+      if (!/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=/.test(setting)) {
+        throw usageError(
+          'E_ARG',
+          `"${setting}" is not a key=value setting`,
+          'e.g. xm create test2 memory=512 \'extra="quiet"\'',
+        );
+      }
+    }
+    if (flags.dryRun) {
+      const cfgPath = await resolveCfgArg(session.paths, arg, session.prog);
+      const config = await session.loadConfig(cfgPath, overrides);
+      // What xl create -n does: the parsed domain, as JSON, and nothing started.
+      session.deps.io.stdout.write(`${JSON.stringify({ cfgPath, config }, null, 2)}\n`);
+      return;
+    }
+    const domain = await startDomain(session, arg, flags.paused === true, overrides);
     session.report(
       `Started domain ${domain.name} (id=${domain.id})${flags.paused ? `, paused: \`${session.prog} unpause ${domain.name}\` runs it` : ''}`,
       { ok: true, action: 'create', domain },

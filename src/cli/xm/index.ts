@@ -10,6 +10,7 @@ import { addListCommand } from './list.js';
 import { addMemSetCommand } from './mem-set.js';
 import { addPauseCommand } from './pause.js';
 import { addRebootCommand } from './reboot.js';
+import { addSaveCommands } from './save.js';
 import { addSchedCreditCommand } from './sched-credit.js';
 import { addShutdownCommand } from './shutdown.js';
 import { addStartCommand } from './start.js';
@@ -37,6 +38,7 @@ export function addDomainCommands(program: Command, deps: DomainCommandDeps): vo
   addVcpuSetCommand(program, deps);
   addMemSetCommand(program, deps);
   addSchedCreditCommand(program, deps);
+  addSaveCommands(program, deps);
   addUptimeCommand(program, deps);
   addAutostartCommand(program, deps);
   addStartCommand(program, deps);

@@ -112,14 +112,17 @@ export class Session {
   }
 
   /** Reads and parses a domain config. */
-  async loadConfig(cfgPath: string): Promise<DomainConfig> {
+  async loadConfig(cfgPath: string, overrides: readonly string[] = []): Promise<DomainConfig> {
     let text: string;
     try {
       text = await readFile(cfgPath, 'utf8');
     } catch (error) {
       throw usageError('E_NO_CFG', `cannot read the domain config ${cfgPath}`, undefined, error);
     }
-    const config = await (this.deps.parseConfig ?? parseDefaultConfig)(text, cfgPath);
+    // `key=value` arguments are read as lines after the file's own, as xl create does.
+    const where = overrides.length > 0 ? `${cfgPath} with ${overrides.join(' ')}` : cfgPath;
+    const full = overrides.length > 0 ? `${text}\n${overrides.join('\n')}\n` : text;
+    const config = await (this.deps.parseConfig ?? parseDefaultConfig)(full, where);
     // The name becomes the runtime directory, the lock and more: one path component only.
     assertGuestName(config.name, cfgPath);
     return config;

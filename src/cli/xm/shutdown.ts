@@ -8,6 +8,7 @@ interface ShutdownFlags {
   wait: boolean;
   all: boolean;
   timeout: string;
+  destroyAfter: boolean;
 }
 
 /** Parses `--timeout SECONDS` into milliseconds. */
@@ -19,12 +20,35 @@ export function parseTimeout(text: string | undefined): number | undefined {
   return Number(text) * 1000;
 }
 
-/** Shuts every running guest down at once; returns the names that were shut down. */
-export async function shutdownAll(session: Session, wait: boolean, timeoutMs?: number): Promise<string[]> {
+/** What shutting domains down came to: the ones that shut down, the ones destroyed after the timeout. */
+export interface ShutdownResult {
+  domains: string[];
+  destroyed: string[];
+}
+
+/**
+ * Shuts every running guest down at once. With `destroyAfter` (and a wait), a guest still
+ * running when the wait ends is destroyed, as a host on its way down must.
+ */
+export async function shutdownAll(
+  session: Session,
+  wait: boolean,
+  timeoutMs?: number,
+  destroyAfter = false,
+): Promise<ShutdownResult> {
   const driver = await session.driver();
   const domains = await driver.list();
+  const destroyed: string[] = [];
   const results = await Promise.allSettled(
-    domains.map((domain) => driver.shutdown(domain.name, { wait, timeoutMs })),
+    domains.map(async (domain) => {
+      try {
+        await driver.shutdown(domain.name, { wait, timeoutMs });
+      } catch (error) {
+        if (!destroyAfter) throw error;
+        await driver.destroy(domain.name);
+        destroyed.push(domain.name);
+      }
+    }),
   );
   const failed = results.flatMap((result, i) =>
     result.status === 'rejected'
@@ -40,7 +64,7 @@ export async function shutdownAll(session: Session, wait: boolean, timeoutMs?: n
       `\`${session.prog} destroy NAME\` stops a domain that ignores shutdown`,
     );
   }
-  return domains.map((domain) => domain.name);
+  return { domains: domains.map((d) => d.name).filter((n) => !destroyed.includes(n)), destroyed };
 }
 
 /** Registers `shutdown`. */
@@ -55,7 +79,8 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
     .argument('[name]', 'domain name')
     .option('-w, --wait', 'wait until the domain is gone')
     .option('-a, --all', 'shut down every running guest (host shutdown)')
-    .option('--timeout <seconds>', 'with -w, give up after this many seconds');
+    .option('--timeout <seconds>', 'with -w, give up after this many seconds')
+    .option('--destroy-after', 'with -w, destroy a domain still running when the wait ends (host shutdown)');
   addCommonOptions(command).action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
     const flags = flagsOf<ShutdownFlags>(cmd);
     const session = new Session(deps, flags);
@@ -64,14 +89,30 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
     if (flags.all && name !== undefined) {
       throw usageError('E_ARG', `give a domain name or --all, not both (got "${name}" and --all)`);
     }
-    if (flags.all) {
-      const names = await shutdownAll(session, wait, timeoutMs);
-      session.report(
-        names.length === 0
-          ? 'No guests are running.'
-          : `${wait ? 'Shut down' : 'Asked to shut down'}: ${names.join(', ')}`,
-        { ok: true, action: 'shutdown', waited: wait, domains: names },
+    if (flags.destroyAfter && !wait) {
+      throw usageError(
+        'E_ARG',
+        '--destroy-after needs --wait (-w)',
+        'e.g. xm shutdown --all -w --timeout 120 --destroy-after',
       );
+    }
+    if (flags.all) {
+      const { domains, destroyed } = await shutdownAll(session, wait, timeoutMs, flags.destroyAfter);
+      const lines = [
+        ...(domains.length > 0
+          ? [`${wait ? 'Shut down' : 'Asked to shut down'}: ${domains.join(', ')}`]
+          : []),
+        ...(destroyed.length > 0
+          ? [`Destroyed (still running when the wait ended): ${destroyed.join(', ')}`]
+          : []),
+      ];
+      session.report(lines.length === 0 ? 'No guests are running.' : lines.join('\n'), {
+        ok: true,
+        action: 'shutdown',
+        waited: wait,
+        domains,
+        destroyed,
+      });
       return;
     }
     if (name === undefined) {
@@ -83,7 +124,20 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
     }
     const domain = await session.findRunning(name, 'shutdown');
     const driver = await session.driver();
-    await driver.shutdown(name, { wait, timeoutMs });
+    try {
+      await driver.shutdown(name, { wait, timeoutMs });
+    } catch (error) {
+      if (!flags.destroyAfter) throw error;
+      await driver.destroy(name);
+      session.report(`Domain ${name} (id=${domain.id}) was still running when the wait ended: destroyed`, {
+        ok: true,
+        action: 'shutdown',
+        waited: wait,
+        domains: [],
+        destroyed: [name],
+      });
+      return;
+    }
     session.report(
       wait
         ? `Domain ${name} (id=${domain.id}) has been shut down`

@@ -88,6 +88,12 @@ export interface RegistryOptions {
   onStale?: (record: DomainRecord) => void;
   /** Receives a warning for every QEMU adopted back into the registry. */
   sink?: EventSink;
+  /**
+   * The QEMU processes found by one /proc scan (findQemuProcesses), for a caller that reads many
+   * guests at once (a listing): a guest without a live record is then looked up in it instead of
+   * scanning /proc again for each.
+   */
+  processes?: readonly QemuProcess[];
 }
 
 const WHERE = 'QEMU runtime registry';
@@ -195,7 +201,11 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
     const rt = rtOf(name);
     const record = readRecord(rt);
     if (record && record.pid > 0 && isQemuAlive(record.pid)) return countReboots(rt, record);
-    const qemu = qemuFromPidfile(rt, name) ?? findQemuProcesses(paths, name)[0];
+    const qemu =
+      qemuFromPidfile(rt, name) ??
+      (options.processes
+        ? options.processes.find((p) => p.name === name)
+        : findQemuProcesses(paths, name)[0]);
     const launching = record?.launcherPid !== undefined && isAlive(record.launcherPid);
     if (qemu && record && launching) {
       // Its xm is still starting it: running already, but the record is that xm's to complete.

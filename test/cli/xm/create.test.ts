@@ -116,6 +116,35 @@ describe('xm create with the real xl.cfg parser', () => {
     const listed = await runXm(driver, root, ['list', 'test2']);
     expect(listed.stdout.split('\n')[2]).toBe(`${'test2'.padEnd(40)}     1   128     1     r-----       0.0`);
   });
+
+  it('reads key=value settings after the file, as xl create does; -n prints the domain and starts nothing', async () => {
+    fs.writeFileSync(path.join(root, 'etc/xen/test2.cfg'), "name = 'test2'\nmemory = '128'\nvcpus = '1'\n");
+    const dry = await runXm(driver, root, ['create', '-n', 'test2', 'memory=512', "extra='quiet'"], {
+      parseConfig: undefined,
+    });
+    expect(dry.code).toBe(0);
+    const shown = JSON.parse(dry.stdout) as {
+      cfgPath: string;
+      config: { memory: number; vcpus: number; cmdline?: string };
+    };
+    expect(shown.cfgPath).toBe(path.join(root, 'etc/xen/test2.cfg'));
+    expect(shown.config).toMatchObject({ memory: 512, vcpus: 1 });
+    expect(driver.calls).toEqual([]);
+    const run = await runXm(driver, root, ['create', 'test2', 'vcpus=2'], { parseConfig: undefined });
+    expect(run.code).toBe(0);
+    expect(driver.domains.find((d) => d.name === 'test2')?.vcpus).toBe(2);
+  });
+
+  it.each([
+    [['create', 'test2', 'memory'], '"memory" is not a key=value setting'],
+    [['create', 'test2', 'memory=[1,'], 'test2.cfg with memory=[1,'],
+  ])('refuses %j with exit 2 and starts nothing', async (args, message) => {
+    fs.writeFileSync(path.join(root, 'etc/xen/test2.cfg'), "name = 'test2'\nmemory = '128'\n");
+    const run = await runXm(driver, root, args, { parseConfig: undefined });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(driver.calls).toEqual([]);
+  });
 });
 
 describe('guest names that would be paths', () => {

@@ -46,7 +46,25 @@ describe('xm shutdown', () => {
   it('says so when no guest is running', async () => {
     driver.domains = [];
     const run = await runXm(driver, root, ['shutdown', '--all', '--json']);
-    expect(JSON.parse(run.stdout)).toEqual({ ok: true, action: 'shutdown', waited: false, domains: [] });
+    expect(JSON.parse(run.stdout)).toEqual({
+      ok: true,
+      action: 'shutdown',
+      waited: false,
+      domains: [],
+      destroyed: [],
+    });
+  });
+
+  it('destroys, with --destroy-after, a guest still running when the wait ends (host shutdown)', async () => {
+    driver.failOn.set('shutdown', new Set(['a']));
+    const run = await runXm(driver, root, ['shutdown', '--all', '-w', '--timeout', '5', '--destroy-after']);
+    expect(run.code).toBe(0);
+    expect(driver.callLog().sort()).toEqual(['destroy a', 'shutdown a', 'shutdown b']);
+    expect(driver.domains).toEqual([]);
+    expect(run.stdout).toBe('Shut down: b\nDestroyed (still running when the wait ended): a\n');
+    const one = await runXm(new FakeDriver(), root, ['shutdown', 'a', '--destroy-after']);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain('--destroy-after needs --wait (-w)');
   });
 
   it.each([

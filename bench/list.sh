@@ -1,0 +1,107 @@
+#!/bin/bash
+# Benchmark: listing many guests. xenkit's `xen-list-images` and `xm list --all` against
+# xen-tools 4.9.2's `xen-list-images --test DIR`, on N generated guests.
+#
+#   bench/list.sh [--guests N] [--runs R] [--out FILE]
+#
+# Makes a scratch root with N xen-tools-style configs (/etc/xen/gNNNN.cfg: two file disks, DHCP,
+# a MAC) and their sparse images (4G disk, 256M swap, no data), then times each command R times,
+# alternating, wall clock of the whole command (node or perl start included), and reports the
+# medians and the ratio. Nothing runs: every guest is stopped, so each command also answers "is it
+# running?" for every guest (xenkit: QEMU registry, processes holding the images, loop devices;
+# xen-tools: `xl list`, absent here). Target: N=1000 under 150 ms for both xenkit commands, and
+# faster than xen-tools in the same run.
+set -euo pipefail
+
+GUESTS=1000
+RUNS=5
+OUT=""
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --guests) GUESTS=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "list.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+command -v xen-list-images >/dev/null || { echo "list.sh: xen-tools is not installed (apt-get install xen-tools)" >&2; exit 2; }
+(cd "$REPO" && npm run build >/dev/null)
+
+WORK=$(mktemp -d /var/tmp/xenkit-bench-list.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+ROOT=$WORK/root
+mkdir -p "$ROOT/etc/xen" "$ROOT/srv/domains"
+for i in $(seq 1 "$GUESTS"); do
+  n=$(printf 'g%04d' "$i")
+  mkdir -p "$ROOT/srv/domains/$n"
+  truncate -s 4G "$ROOT/srv/domains/$n/disk.img"
+  truncate -s 256M "$ROOT/srv/domains/$n/swap.img"
+  cat > "$ROOT/etc/xen/$n.cfg" <<EOF
+#
+# Configuration file for the Xen instance $n, created
+# by xen-tools 4.9.2 on Sat Dec  5 12:00:00 2026.
+#
+kernel      = '/boot/vmlinuz-6.1.0-28-amd64'
+ramdisk     = '/boot/initrd.img-6.1.0-28-amd64'
+vcpus       = '1'
+memory      = '256'
+root        = '/dev/xvda2 ro'
+disk        = [
+                  'file:/srv/domains/$n/disk.img,xvda2,w',
+                  'file:/srv/domains/$n/swap.img,xvda1,w',
+              ]
+name        = '$n'
+dhcp        = 'dhcp'
+vif         = [ 'mac=00:16:3E:00:$(printf %02x $((i / 256))):$(printf %02x $((i % 256)))' ]
+on_poweroff = 'destroy'
+on_reboot   = 'restart'
+on_crash    = 'restart'
+EOF
+done
+
+# time_ms CMD...: the wall clock of one run in ms (output discarded; a failure stops the bench).
+time_ms() {
+  local start end
+  start=$(date +%s%N)
+  "$@" >/dev/null 2>"$WORK/err" || { echo "list.sh: failed: $*" >&2; cat "$WORK/err" >&2; exit 1; }
+  end=$(date +%s%N)
+  echo $(( (end - start) / 1000000 ))
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# Warm the page cache and node's compile cache once for each.
+xen-list-images --test "$ROOT/etc/xen" >/dev/null 2>&1 || true
+node "$REPO/bin/xen-list-images.js" --root "$ROOT" >/dev/null
+node "$REPO/bin/xm.js" list --all --root "$ROOT" >/dev/null
+
+xt=() xk=() xm=()
+for _ in $(seq 1 "$RUNS"); do
+  xt+=("$(time_ms xen-list-images --test "$ROOT/etc/xen")")
+  xk+=("$(time_ms node "$REPO/bin/xen-list-images.js" --root "$ROOT")")
+  xm+=("$(time_ms node "$REPO/bin/xm.js" list --all --root "$ROOT")")
+done
+lines=$(node "$REPO/bin/xen-list-images.js" --root "$ROOT" | grep -c '^Name' || true)
+[ "$lines" = "$GUESTS" ] || { echo "list.sh: xenkit listed $lines guests, not $GUESTS" >&2; exit 1; }
+
+mt=$(echo "${xt[*]}" | median)
+mk=$(echo "${xk[*]}" | median)
+mx=$(echo "${xm[*]}" | median)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+report=$(cat <<EOF
+## Listing $GUESTS guests: \`bench/list.sh --guests $GUESTS --runs $RUNS\`, $(date -u '+%Y-%m-%d %H:%M UTC')
+
+Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); xenkit $(cd "$REPO" && git rev-parse --short HEAD), node $(node --version).
+
+| command                                   | median  | runs (ms)          | vs xen-tools |
+| ----------------------------------------- | ------- | ------------------ | ------------ |
+| xen-tools 4.9.2 \`xen-list-images --test\`  | $mt ms | ${xt[*]} |              |
+| xenkit \`xen-list-images\`                  | $mk ms | ${xk[*]} | $(ratio "$mt" "$mk") faster |
+| xenkit \`xm list --all\`                    | $mx ms | ${xm[*]} | $(ratio "$mt" "$mx") faster |
+EOF
+)
+echo "$report"
+[ -n "$OUT" ] && printf '\n%s\n' "$report" >> "$OUT"
+exit 0
