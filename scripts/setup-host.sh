@@ -17,7 +17,7 @@ done
 # Tools xenkit drives to build and run guests.
 packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-linux mount fuse3 qemu-system-common
   qemu-utils qemu-system-x86 openssh-client whois rsync zstd tar gzip xz-utils ca-certificates
-  debian-archive-keyring iproute2 dnsmasq-base dpkg-dev passt)
+  debian-archive-keyring iproute2 dnsmasq-base dpkg-dev passt slirp4netns)
 # dpkg-dev: dpkg-architecture, which mmdebstrap's eatmydata hook runs on the host (dpkg without
 # fsync during the build: a much faster cold create; without it xenkit still works, slower).
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).

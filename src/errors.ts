@@ -365,6 +365,7 @@ export const ERROR_CODES = {
   E_URL: 'a value that is not a URL',
   E_USAGE: 'a command line that does not fit the command (an unexpected argument, a missing one)',
   E_USER: 'a user name that is not valid',
+  E_USER_NET: "slirp4netns, the QEMU user network's way out, did not start or connect",
   E_UUID: 'a value that is not a UUID',
   E_VCPUS: 'a vCPU count out of range (below 1, or above maxvcpus)',
   E_XL: 'an xl command that failed',

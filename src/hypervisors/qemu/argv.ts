@@ -8,9 +8,10 @@
  *   first instruction runs, which is how Xen's memory/maxmem behave (mem-set moves within that
  *   range). `-m size=,maxmem=,slots=` would be DIMM hotplug, which mem-set does not need.
  * - `-S` always: the driver attaches taps and sets the balloon target, then sends `cont`.
- * - NICs without a bridge: QEMU's own `-netdev user`; with `xenkit_host_loopback = 0`,
- *   `-netdev stream` to a passt process that keeps the guest away from the host's loopback
- *   services (see user-net.ts for why it is not the default).
+ * - NICs without a bridge: QEMU's own `-netdev user` (the driver starts QEMU in a network
+ *   namespace of its own unless `xenkit_host_loopback = 1`); in a guest that also has a bridged
+ *   NIC, `-netdev stream` to passt. Both keep the guest away from the host's loopback services
+ *   (see user-net.ts).
  * - Two QMP monitors: `qmp.sock` for commands, and a `-chardev pipe` whose output is a plain
  *   file (`events.out`) collecting every QMP event for the guest's lifetime, with no process of
  *   ours attached (the registry counts guest resets there to give rebooted guests new IDs).
@@ -19,7 +20,7 @@ import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../..
 import { ErrorCollector } from '../../errors.js';
 import { buildKernelCmdline } from './kernel-cmdline.js';
 import type { RuntimePaths } from './runtime-paths.js';
-import { allowsHostLoopback, HOST_LOOPBACK_KEY, userNetSocket } from './user-net.js';
+import { allowsHostLoopback, HOST_LOOPBACK_KEY, userNetMode, userNetSocket } from './user-net.js';
 
 /** How a guest is accelerated: KVM when the CPU really has it, TCG (emulation) otherwise. */
 export type AccelKind = 'kvm' | 'tcg';
@@ -67,9 +68,9 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   let cdroms = 0;
   dc.disks.forEach((disk, index) => argv.push(...diskArgs(disk, index, disk.isCdrom ? cdroms++ : 0)));
   const userNet = (index: number): string =>
-    allowsHostLoopback(dc) === true
-      ? `user,id=net${index}`
-      : `stream,id=net${index},server=off,addr.type=unix,addr.path=${e(userNetSocket(rt, index))}`;
+    userNetMode(dc, opts.taps) === 'passt'
+      ? `stream,id=net${index},server=off,addr.type=unix,addr.path=${e(userNetSocket(rt, index))}`
+      : `user,id=net${index}`;
   dc.vifs.forEach((vif, index) => argv.push(...nicArgs(vif, index, opts.taps?.[index], userNet(index))));
   argv.push('-object', 'rng-random,id=rng0,filename=/dev/urandom');
   argv.push('-device', 'virtio-rng-pci,rng=rng0,id=rng0-dev');
@@ -108,7 +109,7 @@ function checkLimits(dc: DomainConfig): void {
     errors.add(
       'E_QEMU_CONFIG',
       `${who}: ${HOST_LOOPBACK_KEY} = ${JSON.stringify(dc.raw[HOST_LOOPBACK_KEY])} is not 0 or 1`,
-      `set ${HOST_LOOPBACK_KEY} = 0 to keep the guest away from the host's 127.0.0.1 services (passt), or drop it`,
+      `set ${HOST_LOOPBACK_KEY} = 1 to let the guest reach the host's 127.0.0.1 services, or drop it (the default keeps it away)`,
     );
   }
   if (dc.maxvcpus < dc.vcpus) {

@@ -44,9 +44,9 @@ import { readHostStats } from './proc-stats.js';
 import { withQmp, type QmpClient } from './qmp-client.js';
 import { qemuFromPidfile } from './qemu-processes.js';
 import { findQemuProcesses, openRegistry, type DomainRecord } from './registry.js';
-import { ensureRuntimeBase } from './runtime-paths.js';
+import { ensureRuntimeBase, type RuntimePaths } from './runtime-paths.js';
 import { extractPart, readSaveHeader, writeSaveStart, type SaveHeader } from './save-file.js';
-import { startUserNets, stopUserNets } from './user-net.js';
+import { connectUserNet, launchArgv, startUserNets, stopUserNets, userNetMode } from './user-net.js';
 import { setGuestVcpus } from './vcpu-hotplug.js';
 
 export interface QemuDriverOptions {
@@ -61,6 +61,8 @@ export interface QemuDriverOptions {
   shutdownTimeoutMs?: number;
   /** The passt binary for user networking (default passt). */
   passtBinary?: string;
+  /** slirp4netns for the user network of guests whose QEMU runs in its own namespace (default: on PATH). */
+  slirp4netnsBinary?: string;
   /** Receives warnings, e.g. for a QEMU adopted back into the registry after its xm died. */
   sink?: EventSink;
 }
@@ -174,11 +176,14 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       };
       registry.save(record);
       await prepareEventLog(rt);
-      await startUserNets(dc, rt, taps, opts.passtBinary);
-      await launchQemu(argv);
+      const userNet = userNetMode(dc, taps);
+      const binaries = { passt: opts.passtBinary, slirp4netns: opts.slirp4netnsBinary };
+      await startUserNets(dc, rt, taps, binaries);
+      await launchQemu(launchArgv(userNet, rt, argv));
       record.pid = Number.parseInt(readFileSync(rt.pidfile, 'utf8').trim(), 10);
       delete record.launcherPid;
       registry.save(record);
+      await connectUserNet(userNet, rt, record.pid, binaries);
       await activateEventLog(rt, dc.name);
       await qmpOf(record, async (qmp) => {
         for (const [index, tap] of taps.entries()) {
@@ -199,6 +204,14 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       registry.remove(dc.name);
       throw error;
     }
+  };
+
+  /** Ends a guest's QEMU and everything that served it: user network, cgroup, runtime directory. */
+  const endGuest = async (record: DomainRecord, rt: RuntimePaths): Promise<void> => {
+    await killQemu(record, rt);
+    stopUserNets(rt);
+    removeSchedCgroup(record.sched?.cgroup);
+    registry.remove(record.name);
   };
 
   const driver: HypervisorDriver = {
@@ -246,23 +259,17 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       await pressPowerButton(record, rt);
       await waitForPoweroff(record, rt, timeoutOf(options));
       if (record.config.onReboot === 'destroy' || record.config.onReboot === 'coredump-destroy') {
-        await killQemu(record, rt);
-        removeSchedCgroup(record.sched?.cgroup);
-        registry.remove(name);
+        await endGuest(record, rt);
         return;
       }
-      await killQemu(record, rt);
-      removeSchedCgroup(record.sched?.cgroup);
-      registry.remove(name);
+      await endGuest(record, rt);
       const next = await launch(record.config, record.cfgPath, false);
       if (record.sched) await driver.schedCredit(next.name, record.sched);
     },
     async destroy(name) {
       const record = await mustRead(name);
       const rt = registry.runtimePaths(name);
-      await killQemu(record, rt);
-      removeSchedCgroup(record.sched?.cgroup);
-      registry.remove(name);
+      await endGuest(record, rt);
     },
     async pause(name) {
       await qmpOf(await mustRead(name), (q) => q.execute('stop'));
@@ -340,9 +347,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       } finally {
         rmSync(tmp, { force: true });
       }
-      await killQemu(record, rt);
-      removeSchedCgroup(record.sched?.cgroup);
-      registry.remove(name);
+      await endGuest(record, rt);
     },
     async restore(file, options) {
       const header = readSaveHeader(file);

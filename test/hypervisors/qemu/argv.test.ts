@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildQemuArgv, lifecycleActions, type QemuArgvOptions } from '../../../src/hypervisors/qemu/argv.js';
 import { runtimePathsFor } from '../../../src/hypervisors/qemu/runtime-paths.js';
+import { launchArgv, userNetMode } from '../../../src/hypervisors/qemu/user-net.js';
 import type { DomainConfig } from '../../../src/model/domain-config.js';
 import { XenkitError } from '../../../src/errors.js';
 import { disk, domainConfig, vif } from './fixtures.js';
@@ -88,20 +89,55 @@ describe('buildQemuArgv', () => {
     expect(argv.slice(-4)).toEqual(['-S', '-daemonize', '-pidfile', rt.pidfile]);
   });
 
-  it("gives a NIC without a bridge QEMU's own user network, and passt's socket when the cfg asks", () => {
-    const netdevs = (raw: DomainConfig['raw']): string[] =>
-      buildQemuArgv(domainConfig({ raw }), rt, { accel: 'tcg', ...extracted }).filter((a) =>
-        /^(user|stream),/.test(a),
-      );
+  it("gives a NIC without a bridge QEMU's own user network, or passt's socket when another NIC is bridged", () => {
+    const netdevs = (raw: DomainConfig['raw'], taps?: (string | undefined)[]): string[] =>
+      buildQemuArgv(
+        domainConfig({ raw, vifs: [vif('00:16:3E:AA:BB:01'), vif('00:16:3E:AA:BB:02', 'xenbr0')] }),
+        rt,
+        { accel: 'tcg', ...extracted, ...(taps ? { taps } : {}) },
+      ).filter((a) => /^(user|stream|tap),/.test(a));
     const passt = 'stream,id=net0,server=off,addr.type=unix,addr.path=/run/xenkit/qemu/web1/net0.sock';
-    expect(netdevs({})).toEqual(['user,id=net0']);
-    expect(netdevs({ xenkit_host_loopback: 0 })).toEqual([passt]);
-    expect(netdevs({ xenkit_host_loopback: 'no' })).toEqual([passt]);
-    expect(netdevs({ xenkit_host_loopback: 1 })).toEqual(['user,id=net0']);
-    expect(netdevs({ xenkit_host_loopback: 'yes' })).toEqual(['user,id=net0']);
+    const tap = 'tap,id=net1,ifname=xkvif3.1,script=no,downscript=no';
+    // Without a bridged NIC: QEMU's slirp (the driver puts QEMU in its own namespace unless 1).
+    expect(netdevs({})).toEqual(['user,id=net0', 'user,id=net1']);
+    expect(netdevs({ xenkit_host_loopback: 1 })).toEqual(['user,id=net0', 'user,id=net1']);
+    // With one: passt, unless the cfg opts in to the host's loopback.
+    expect(netdevs({}, [undefined, 'xkvif3.1'])).toEqual([passt, tap]);
+    expect(netdevs({ xenkit_host_loopback: 0 }, [undefined, 'xkvif3.1'])).toEqual([passt, tap]);
+    expect(netdevs({ xenkit_host_loopback: 'no' }, [undefined, 'xkvif3.1'])).toEqual([passt, tap]);
+    expect(netdevs({ xenkit_host_loopback: 'yes' }, [undefined, 'xkvif3.1'])).toEqual(['user,id=net0', tap]);
     expect(() => netdevs({ xenkit_host_loopback: 'maybe' })).toThrow(
       /xenkit_host_loopback = "maybe" is not 0 or 1/,
     );
+  });
+
+  it.each([
+    [{}, [], 'namespace'],
+    [{ xenkit_host_loopback: 0 }, [], 'namespace'],
+    [{ xenkit_host_loopback: 1 }, [], 'host-loopback'],
+    [{}, [undefined, 'xkvif3.1'], 'passt'],
+    [{ xenkit_host_loopback: 'on' }, [undefined, 'xkvif3.1'], 'host-loopback'],
+    [{}, ['xkvif3.0', 'xkvif3.1'], 'none'],
+  ] as const)('serves the user network of raw %j with taps %j as %s', (raw, taps, mode) => {
+    const dc = domainConfig({ raw, vifs: [vif('00:16:3E:AA:BB:01'), vif('00:16:3E:AA:BB:02', 'xenbr0')] });
+    expect(userNetMode(dc, taps)).toBe(mode);
+  });
+
+  it('starts QEMU of the namespace mode through unshare, the argv passed as arguments of a fixed script', () => {
+    const qemu = ['qemu-system-x86_64', '-name', "a'b;$(x)"];
+    expect(launchArgv('namespace', rt, qemu)).toEqual([
+      'unshare',
+      '--net',
+      '--mount',
+      '--',
+      'sh',
+      '-c',
+      'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+      '/run/xenkit/qemu/web1/resolv.conf',
+      ...qemu,
+    ]);
+    expect(launchArgv('host-loopback', rt, qemu)).toEqual(qemu);
+    expect(launchArgv('passt', rt, qemu)).toEqual(qemu);
   });
 
   it('doubles commas in paths so QEMU does not split them', () => {

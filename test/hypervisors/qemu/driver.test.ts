@@ -4,8 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createQemuDriver } from '../../../src/hypervisors/qemu/driver.js';
+import { runtimePathsFor } from '../../../src/hypervisors/qemu/runtime-paths.js';
+import { startUserNets } from '../../../src/hypervisors/qemu/user-net.js';
 import { makePaths, type Paths } from '../../../src/paths.js';
-import { domainConfig } from './fixtures.js';
+import { domainConfig, vif } from './fixtures.js';
 
 let root: string;
 let paths: Paths;
@@ -29,24 +31,36 @@ describe('createQemuDriver', () => {
     expect(readFileSync(path.join(victim, 'keep'), 'utf8')).toBe('data\n');
   });
 
-  it('says passt is missing for a user network, names the opt-in, and leaves nothing behind', async () => {
+  it('says passt is missing for the user NIC of a guest that also has a bridged one, naming the opt-in', async () => {
+    const rt = runtimePathsFor(paths.stateDir, 'web1');
+    const config = domainConfig({ vifs: [vif('00:16:3E:AA:BB:01'), vif('00:16:3E:AA:BB:02', 'xenbr0')] });
+    await expect(
+      startUserNets(config, rt, [undefined, 'xkvif3.1'], { passt: path.join(root, 'no-such-passt') }),
+    ).rejects.toMatchObject({
+      code: 'E_TOOL_MISSING',
+      message: 'guest "web1": its user network needs passt, which is not installed',
+      hint: expect.stringContaining('xenkit_host_loopback = 1'),
+    });
+  });
+
+  it('says slirp4netns is missing for a user network, names the opt-in, and leaves nothing behind', async () => {
     const kernel = path.join(root, 'vmlinuz');
     writeFileSync(kernel, '');
     const driver = createQemuDriver({
       paths,
       accel: 'tcg',
       qemuBinary: '/bin/false',
-      passtBinary: path.join(root, 'no-such-passt'),
+      slirp4netnsBinary: path.join(root, 'no-such-slirp4netns'),
     });
     const config = domainConfig({
       bootloader: undefined,
       kernel,
       disks: [],
-      raw: { xenkit_host_loopback: 0 },
+      raw: {},
     });
     await expect(driver.create(config, { cfgPath: undefined })).rejects.toMatchObject({
       code: 'E_TOOL_MISSING',
-      message: 'guest "web1": its user network needs passt, which is not installed',
+      message: 'guest "web1": its user network needs slirp4netns, which is not installed',
       hint: expect.stringContaining('xenkit_host_loopback = 1'),
     });
     expect(existsSync(path.join(paths.stateDir, 'qemu/web1'))).toBe(false);
