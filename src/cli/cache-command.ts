@@ -13,7 +13,7 @@ import {
   type RootfsEntry,
 } from '../install/rootfs-cache-store.js';
 import { makePaths, resolveRoot, type Paths } from '../paths.js';
-import { isAlive } from '../plan/lock-file.js';
+import { isAlive } from '../plan/process-identity.js';
 import { addHostKeyCommands } from './host-keys-command.js';
 import type { CliIO } from './run-cli.js';
 

@@ -15,16 +15,13 @@ import type { GuestSpec } from '../model/guest-spec.js';
 import { replacedGuestIdentity, refuseRunningGuest } from '../images/running.js';
 import { buildCreateImagePlan } from '../images/create-image-plan.js';
 import { imagePaths } from '../images/create-image-storage.js';
-import { executePlan } from '../plan/executor.js';
-import { recoverDeadRuns, runJournalOptions } from '../images/recover.js';
 import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';
 import type { CliIO } from './run-cli.js';
-import { chooseProgressMode, createProgressReporter } from './progress.js';
+import { recoverBeforeRun, runPlan, startProgress } from './plan-run.js';
 import { promptPassword, readPasswordFile, readPasswordStdin } from './prompt-password.js';
 import { renderPlan } from './render-plan.js';
 import { buildSummary, renderSummary } from './render-summary.js';
-import { withSignalAbort } from './signals.js';
 
 export interface CreateImageIO extends CliIO {
   stdin: NodeJS.ReadStream;
@@ -68,9 +65,7 @@ export async function runCreateImage(
   setJson: (on: boolean) => void,
 ): Promise<number> {
   const request = await resolveCreateImage(argv, env, {
-    beforeValidate: async (paths) => {
-      await recoverDeadRuns(paths, (line) => io.stderr.write(`${line}\n`));
-    },
+    beforeValidate: (paths) => recoverBeforeRun(paths, io),
   });
   setJson(request.flags.json);
   if (request.flags.help) {
@@ -120,13 +115,11 @@ export async function runCreateImage(
   const password = await obtainPassword(spec, io);
   const log = new RunLog(spec.output.logPath);
   if (password) log.addSecret(password.plain);
-  const stderr = io.stderr as NodeJS.WriteStream;
   // --verbose: every event of the log also on stderr as it happens (redacted like the log), with
   // plain progress lines between them instead of a live display they would tear. It goes to
   // stderr, so it mixes with --json; with --quiet it still shows (asked for by name).
   const verbose = request.flags.verbose;
-  const mode = chooseProgressMode(stderr, request.flags.quiet || request.flags.json);
-  const reporter = createProgressReporter(io.stderr, verbose && mode === 'tty' ? 'plain' : mode);
+  const reporter = startProgress(io, request.flags.quiet || request.flags.json, { plain: verbose });
   const echo = redactingSink(
     (event) => io.stderr.write(`${escapeControlChars(formatEvent(event), '\n\t')}\n`),
     log.secrets,
@@ -157,26 +150,13 @@ export async function runCreateImage(
     log.sink({ type: 'info', message: `xen-create-image (xenkit ${packageVersion()}) for ${spec.hostname}` });
     for (const warning of request.warnings) log.sink({ type: 'warn', message: warning });
     const startedAt = Date.now();
-    await withSignalAbort(async (signal) => {
-      try {
-        await executePlan(plan, {
-          sink,
-          reporter,
-          signal,
-          failAfter: env.XENKIT_FAILPOINT,
-          journal: runJournalOptions(request.paths, `create-image ${spec.hostname}`),
-        });
-      } catch (error) {
-        if (error instanceof XenkitError) {
-          throw new XenkitError(error.code, error.message, {
-            kind: error.kind,
-            hint: error.hint ?? `everything this run made was removed; the log is ${spec.output.logPath}`,
-            details: error.details,
-            cause: error,
-          });
-        }
-        throw error;
-      }
+    await runPlan(plan, {
+      paths: request.paths,
+      journal: `create-image ${spec.hostname}`,
+      sink,
+      reporter,
+      env,
+      logPath: spec.output.logPath,
     });
     reporter.stop();
     // --boot starts the guest once the run has committed and let go of the guest's lock (the

@@ -1,8 +1,7 @@
 /** The guest's name: /etc/hostname (short), /etc/mailname (fully qualified) and /etc/hosts. */
 import fs from 'node:fs';
-import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction } from '../plan/plan.js';
-import type { CustomizeContext } from './types.js';
+import type { IdentityContext, IdentitySpec } from './types.js';
 
 const IPV6_LINES = [
   '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -11,12 +10,12 @@ const IPV6_LINES = [
 ];
 
 /** The fully qualified name, or the short one when the guest has no domain. */
-export function fqdnOf(spec: GuestSpec): string {
+export function fqdnOf(spec: IdentitySpec): string {
   return spec.domain ? `${spec.name}.${spec.domain}` : spec.name;
 }
 
 /** The line naming the guest itself: its static primary address, else 127.0.1.1 (Debian's habit). */
-export function selfHostsLine(spec: GuestSpec): string {
+export function selfHostsLine(spec: IdentitySpec): string {
   const fqdn = fqdnOf(spec);
   const names = fqdn === spec.name ? spec.name : `${fqdn} ${spec.name}`;
   const primary = spec.network.mode === 'static' ? spec.network.addresses[0]?.address : undefined;
@@ -27,7 +26,7 @@ export function selfHostsLine(spec: GuestSpec): string {
  * Renders /etc/hosts. With host entries (`--copyhosts`), the host's own lines are kept except
  * loopback, IPv6 boilerplate and any line for the guest's names, which this file writes itself.
  */
-export function renderHosts(spec: GuestSpec, hostHosts?: string): string {
+export function renderHosts(spec: IdentitySpec, hostHosts?: string): string {
   const lines = ['127.0.0.1\tlocalhost', selfHostsLine(spec)];
   if (hostHosts !== undefined) {
     const own = new Set([spec.name, fqdnOf(spec), 'localhost']);
@@ -44,7 +43,7 @@ export function renderHosts(spec: GuestSpec, hostHosts?: string): string {
 }
 
 /** What the hostname step writes (host entries are read at run time with `--copyhosts`). */
-export function describeHostname(spec: GuestSpec): PlanAction[] {
+export function describeHostname(spec: IdentitySpec): PlanAction[] {
   return [
     { kind: 'write', path: '/etc/hostname', mode: 0o644, content: `${spec.name}\n` },
     { kind: 'write', path: '/etc/mailname', mode: 0o644, content: `${fqdnOf(spec)}\n` },
@@ -55,7 +54,7 @@ export function describeHostname(spec: GuestSpec): PlanAction[] {
 }
 
 /** Writes hostname, mailname and hosts. */
-export async function applyHostname(c: CustomizeContext): Promise<void> {
+export async function applyHostname(c: IdentityContext): Promise<void> {
   const hostHosts = c.spec.copyHosts ? fs.readFileSync(c.host.hosts, 'utf8') : undefined;
   for (const action of describeHostname(c.spec)) {
     if (action.kind !== 'write') continue;

@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PlanAction, StepContext } from '../plan/plan.js';
+import { stateKey } from '../plan/step-state.js';
 import { fingerprintPublicKey, generateKeyPair, type HostKeyType } from '../tools/ssh-keygen.js';
 import { takePooledRsaKey } from './host-key-pool.js';
-import type { CustomizeContext } from './types.js';
+import type { IdentityContext } from './types.js';
 
 export const HOST_KEY_TYPES: readonly HostKeyType[] = ['ed25519', 'ecdsa', 'rsa'];
 export const RANDOM_SEED = '/var/lib/systemd/random-seed';
@@ -79,7 +80,10 @@ export async function generateHostKeys(comment: string, options: HostKeyOptions 
   }
 }
 
-const AHEAD_KEY = 'customize.hostKeysAhead';
+/** The host keys startHostKeysAhead started making, and for which guest. */
+export const HOST_KEYS_AHEAD = stateKey<{ hostname: string; keys: Promise<HostKeySet> }>(
+  'customize.hostKeysAhead',
+);
 
 /**
  * Starts making the host keys for `hostname` now, in the background of the steps that follow
@@ -93,12 +97,12 @@ export function startHostKeysAhead(hostname: string, ctx: StepContext, pool?: st
   const dispose = async (): Promise<void> => (await keys.catch(() => undefined))?.dispose();
   ctx.undo.push('remove the host keys made ahead', dispose);
   ctx.undo.afterCommit('remove the host keys made ahead', dispose);
-  ctx.state.set(AHEAD_KEY, { hostname, keys });
+  HOST_KEYS_AHEAD.set(ctx, { hostname, keys });
 }
 
 /** The keys started by startHostKeysAhead for `hostname`, or fresh ones. */
 async function hostKeysFor(hostname: string, ctx: StepContext): Promise<HostKeySet> {
-  const ahead = ctx.state.get(AHEAD_KEY) as { hostname: string; keys: Promise<HostKeySet> } | undefined;
+  const ahead = HOST_KEYS_AHEAD.get(ctx);
   if (ahead?.hostname === hostname) return ahead.keys;
   return generateGuestHostKeys(hostname, ctx);
 }
@@ -112,7 +116,7 @@ function generateGuestHostKeys(hostname: string, ctx: StepContext, pool?: string
  * Replaces every host key in the guest with fresh ones. Keys are made in a private temporary
  * directory on the host and then copied in, so ssh-keygen never writes through a guest symlink.
  */
-export async function applySshHostKeys(c: CustomizeContext): Promise<void> {
+export async function applySshHostKeys(c: IdentityContext): Promise<void> {
   if (!c.editor.exists('/etc/ssh')) {
     c.step.sink({ type: 'info', message: `guest "${c.spec.name}": no /etc/ssh, no SSH host keys made` });
     return;
@@ -153,7 +157,7 @@ export function describeMachineId(): PlanAction[] {
  * Empties /etc/machine-id: present but empty tells systemd "first boot", and it writes a new id;
  * a missing file would be treated differently (and a copied one would clone the identity).
  */
-export async function applyMachineId(c: CustomizeContext): Promise<void> {
+export async function applyMachineId(c: IdentityContext): Promise<void> {
   c.editor.writeFile('/etc/machine-id', '', { mode: 0o444, uid: 0, gid: 0 });
   if (c.editor.isPresent('/var/lib/dbus/machine-id') || c.editor.exists('/var/lib/dbus')) {
     c.editor.symlink('/var/lib/dbus/machine-id', '/etc/machine-id');
@@ -166,7 +170,7 @@ export function describeRandomSeed(): PlanAction[] {
 }
 
 /** Seeds the guest's kernel pool at first boot from the host CSPRNG. */
-export async function applyRandomSeed(c: CustomizeContext): Promise<void> {
+export async function applyRandomSeed(c: IdentityContext): Promise<void> {
   c.editor.mkdir('/var/lib/systemd', { mode: 0o755 });
   c.editor.writeFile(RANDOM_SEED, randomBytes(RANDOM_SEED_BYTES), { mode: 0o600, uid: 0, gid: 0 });
 }

@@ -1,7 +1,6 @@
 /** The network step: the MAC-matched config, networkd enabled, and name resolution that works. */
 import fs from 'node:fs';
 import type { Distribution } from '../config/distributions.js';
-import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction } from '../plan/plan.js';
 import {
   NETPLAN_FILE,
@@ -11,12 +10,12 @@ import {
   renderResolvConf,
 } from './network.js';
 import { enableUnits, hasUnit } from './systemd-units.js';
-import type { CustomizeContext } from './types.js';
+import type { IdentityContext, IdentitySpec } from './types.js';
 
 const RESOLVED_STUB = '../run/systemd/resolve/stub-resolv.conf';
 
 /** What the network step does; resolv.conf depends on whether the guest has systemd-resolved. */
-export function describeNetwork(spec: GuestSpec, dist: Distribution): PlanAction[] {
+export function describeNetwork(spec: IdentitySpec, dist: Distribution): PlanAction[] {
   const config = renderNetworkConfig(spec, dist);
   const actions: PlanAction[] = [...networkNotes(spec)];
   if (!config) return actions;
@@ -31,7 +30,7 @@ export function describeNetwork(spec: GuestSpec, dist: Distribution): PlanAction
 }
 
 /** Writes the network config, enables networkd (and resolved when installed), sets resolv.conf. */
-export async function applyNetwork(c: CustomizeContext): Promise<void> {
+export async function applyNetwork(c: IdentityContext): Promise<void> {
   const config = renderNetworkConfig(c.spec, c.dist);
   // Our own file from an earlier run must not survive a switch of writer or to `none`.
   for (const own of [NETWORKD_FILE, NETPLAN_FILE]) if (own !== config?.path) c.editor.remove(own);

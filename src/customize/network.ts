@@ -5,8 +5,9 @@
  */
 import type { Distribution } from '../config/distributions.js';
 import { runtimeError } from '../errors.js';
-import type { GuestSpec, NetworkSpec, StaticAddress } from '../model/guest-spec.js';
+import type { NetworkSpec, StaticAddress } from '../model/guest-spec.js';
 import type { PlanAction } from '../plan/plan.js';
+import type { IdentitySpec } from './types.js';
 
 export const NETWORKD_FILE = '/etc/systemd/network/10-xenkit.network';
 export const NETPLAN_FILE = '/etc/netplan/01-xenkit.yaml';
@@ -15,7 +16,7 @@ const HEADER = '# Written by xenkit: matched by MAC so it works whatever the ker
 
 /** The network config file for the guest, or undefined when the network is not configured (`none`). */
 export function renderNetworkConfig(
-  spec: GuestSpec,
+  spec: IdentitySpec,
   dist: Distribution,
 ): { path: string; content: string; mode: number } | undefined {
   const net = spec.network;
@@ -117,7 +118,7 @@ function isIpv6(address: string): boolean {
  * Renders a static /etc/resolv.conf: the guest's nameservers, else the host's file without its
  * loopback resolvers (127.0.0.53 on the host is not a resolver inside the guest).
  */
-export function renderResolvConf(spec: GuestSpec, hostResolvConf: string | undefined): string {
+export function renderResolvConf(spec: IdentitySpec, hostResolvConf: string | undefined): string {
   const lines = ['# Written by xenkit.'];
   if (spec.domain) lines.push(`search ${spec.domain}`);
   if (spec.network.nameservers.length > 0) {
@@ -136,7 +137,7 @@ export function renderResolvConf(spec: GuestSpec, hostResolvConf: string | undef
 }
 
 /** Notes for the plan that explain choices not visible in files (VLAN, no network). */
-export function networkNotes(spec: GuestSpec): PlanAction[] {
+export function networkNotes(spec: IdentitySpec): PlanAction[] {
   const notes: PlanAction[] = [];
   if (spec.network.mode === 'none') {
     notes.push({ kind: 'note', text: 'network: none requested, no network configuration written' });

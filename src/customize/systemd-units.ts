@@ -30,7 +30,10 @@ export function hasUnit(editor: TreeEditor, unit: string): boolean {
 }
 
 /** Enables units in the guest; returns the ones that are not installed there (and were skipped). */
-export async function enableUnits(c: CustomizeContext, units: string[]): Promise<string[]> {
+export async function enableUnits(
+  c: Pick<CustomizeContext, 'root' | 'editor' | 'step' | 'useSystemctl'>,
+  units: string[],
+): Promise<string[]> {
   const present = units.filter((u) => hasUnit(c.editor, u));
   const missing = units.filter((u) => !present.includes(u));
   // Units enabled already (a clone, an update) cost nothing: no systemctl run, no tree walk.

@@ -52,6 +52,15 @@ export interface CustomizeContext {
   result: CustomizeResult;
 }
 
+/**
+ * The part of a GuestSpec the identity steps read (hostname, network, SSH host keys, machine-id,
+ * random seed). A clone has no full spec of its own, only this.
+ */
+export type IdentitySpec = Pick<GuestSpec, 'name' | 'domain' | 'network' | 'copyHosts'>;
+
+/** What the identity steps work with: a CustomizeContext without the filesystem ids, for an IdentitySpec. */
+export type IdentityContext = Omit<CustomizeContext, 'spec' | 'ids'> & { spec: IdentitySpec };
+
 /** The ids of the built-in steps; a user hook named `ID` or `NN-ID` replaces the step. */
 export type BuiltinStepId =
   | 'apt'

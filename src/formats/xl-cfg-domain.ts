@@ -4,12 +4,13 @@
  * given, maxmem = memory, vcpus 1, maxvcpus = vcpus, on_poweroff destroy, on_reboot restart,
  * on_crash destroy.
  */
-import type {
-  DiskConfig,
-  DomainConfig,
-  LifecycleAction,
-  VifConfig,
-  XlValue,
+import {
+  XL_DEFAULT_MEMORY_MIB,
+  type DiskConfig,
+  type DomainConfig,
+  type LifecycleAction,
+  type VifConfig,
+  type XlValue,
 } from '../model/domain-config.js';
 import { ErrorCollector, usageError } from '../errors.js';
 import { formatDiskSpec, parseDiskSpec } from './xl-cfg-disk.js';
@@ -25,9 +26,6 @@ const ACTIONS: readonly LifecycleAction[] = [
   'coredump-restart',
   'soft-reset',
 ];
-
-/** libxl's memory when the cfg names neither memory nor maxmem (MiB). */
-export const XL_DEFAULT_MEMORY_MIB = 32;
 
 /** Keys DomainConfig models; renderDomainConfig writes them from the typed fields. */
 export const MODELLED_XL_KEYS: readonly string[] = [

@@ -15,12 +15,12 @@ import { applyNetwork } from '../customize/network-step.js';
 import { TreeEditor } from '../customize/tree-editor.js';
 import {
   HOST_FILES,
-  type CustomizeContext,
   type CustomizeResult,
   type HostFiles,
+  type IdentityContext,
 } from '../customize/types.js';
 import { runtimeError } from '../errors.js';
-import type { GuestSpec, NetworkSpec } from '../model/guest-spec.js';
+import type { NetworkSpec } from '../model/guest-spec.js';
 import type { StepContext } from '../plan/plan.js';
 import { parseNetworkdFile, type GuestNetwork } from './guest-network.js';
 
@@ -73,20 +73,6 @@ export function substituteUuids(text: string, uuids: ReadonlyMap<string, string>
 }
 
 /**
- * The parts of a GuestSpec the identity steps read (name, domain, network, copyHosts): the clone
- * has no full spec, and these steps never look at the rest.
- */
-function identitySpec(id: CloneIdentity, network: NetworkSpec): GuestSpec {
-  return {
-    name: id.name,
-    hostname: id.name,
-    domain: id.domain,
-    network,
-    copyHosts: false,
-  } as unknown as GuestSpec;
-}
-
-/**
  * Gives the tree at `root` its new identity. Registers one undo that restores every touched file.
  * Returns the SSH host key fingerprints and the files whose UUIDs changed.
  */
@@ -101,10 +87,10 @@ export async function applyCloneIdentity(
   const release = readReleaseCodename(editor.read('/etc/os-release') ?? editor.read('/usr/lib/os-release'));
   const hasNetplan = editor.isPresent(NETPLAN_FILE);
   const dist: Distribution | undefined = release ? findDistribution(release) : undefined;
-  const effectiveDist = {
+  const effectiveDist: Distribution = {
     ...(dist ?? findDistribution('bookworm')!),
     networkWriter: hasNetplan ? 'netplan' : (dist?.networkWriter ?? 'networkd'),
-  } as Distribution;
+  };
   const existing = parseNetworkdFile(editor.read(NETWORKD_FILE) ?? '');
   const wanted = id.network ?? existing;
   if (!id.network && existing.mode === 'static') {
@@ -129,10 +115,9 @@ export async function applyCloneIdentity(
     autoIp: false,
   };
   const result: CloneIdentityResult = { sshHostKeys: [], warnings: [], uuidFiles: [], release };
-  const c: CustomizeContext = {
+  const c: IdentityContext = {
     root,
-    spec: identitySpec(id, network),
-    ids: { rootUuid: '00000000-0000-0000-0000-000000000000', rootFs: 'ext4' },
+    spec: { name: id.name, domain: id.domain, network, copyHosts: false },
     dist: effectiveDist,
     editor,
     step: ctx,

@@ -102,8 +102,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     title: `Lock guest ${spec.hostname}`,
     actions: [{ kind: 'note', text: `take ${path.join(paths.lockDir, `guest-${spec.hostname}.lock`)}` }],
     run: async (ctx) => {
-      const lock = await lockGuest(paths.lockDir, spec.hostname, ctx);
-      ctx.state.set('lock', lock);
+      await lockGuest(paths.lockDir, spec.hostname, ctx);
       if (isReplacing) await inputs.refuseIfRunning?.();
       // RSA keygen (1-3 s) runs while the tree is installed or copied out of the cache.
       if (spec.install.enabled) startHostKeysAhead(spec.name, ctx, hostKeyPoolDir(paths.cacheDir));

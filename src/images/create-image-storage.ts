@@ -9,6 +9,7 @@ import { finishCachedDisk } from '../install/rootfs-cache.js';
 import type { GuestIds } from '../model/guest-ids.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction, PlanStep, StepContext } from '../plan/plan.js';
+import { stateList } from '../plan/step-state.js';
 import {
   checkFreeSpace,
   convertToQcow2,
@@ -27,12 +28,12 @@ import {
 import { humanSize } from '../storage/free-space.js';
 import { lvmImagePaths } from '../storage/lvm-steps.js';
 
-// The step-state key of the image files made under temporary names, in the order they were made.
-const IMAGES = 'images';
+// The image files made under temporary names, in the order they were made.
+const IMAGES = stateList<ImageFile>('storage.images');
 
 /** The image files this run made under temporary names, for the commit step to rename. */
-export function rememberedImages(ctx: Pick<StepContext, 'state'>): ImageFile[] {
-  return (ctx.state.get(IMAGES) as ImageFile[] | undefined) ?? [];
+export function rememberedImages(ctx: Pick<StepContext, 'state'>): readonly ImageFile[] {
+  return IMAGES.items(ctx);
 }
 
 /** Where the disk and swap images of a file-backed guest go (undefined for devices). */
@@ -60,7 +61,7 @@ export function storageSteps(
   const allocation = spec.storage.kind === 'file' ? spec.storage.allocation : 'full';
   const disk = images.disk as string;
   const remember = (ctx: StepContext, image: ImageFile): void => {
-    ctx.state.set(IMAGES, [...rememberedImages(ctx), image]);
+    IMAGES.add(ctx, image);
   };
   // A file image is made raw (for qcow2: as a raw work file, converted once written); a device
   // is checked. `format` writes the filesystem or swap signature into the raw target.

@@ -13,6 +13,7 @@ import { runtimeError } from '../errors.js';
 import { underRoot, type Paths } from '../paths.js';
 import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import { stateKey } from '../plan/step-state.js';
 import { assertNotOpen, lvmVolumeNames, lvmVolumePath } from '../storage/lvm.js';
 import { parseVolumePath } from '../storage/lvm-guest.js';
 import { runCommand } from '../tools/exec.js';
@@ -47,6 +48,11 @@ export interface UpdateOptions {
   hostResolvConf?: string;
   running?: RunningCheckOptions;
 }
+
+// What the mount step hands to the apt step and the teardown.
+const VIEW = stateKey<RawView>('update.view');
+const TREE = stateKey<MountedTree>('update.tree');
+const EDITOR = stateKey<TreeEditor>('update.editor');
 
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 const POLICY_SCRIPT =
@@ -196,8 +202,8 @@ export async function buildUpdatePlan(
         await refuseOpenVolume(image);
         const view = await openRawView(image, format, ctx);
         const tree = await mountTree(view.rawPath, ctx);
-        ctx.state.set('view', view);
-        ctx.state.set('tree', tree);
+        VIEW.set(ctx, view);
+        TREE.set(ctx, tree);
         outcome.isDebian = isExecutable(path.join(tree.dir, 'usr/bin/apt-get'));
         if (!outcome.isDebian) return;
         const binds: [string, string, MountOptions][] = [
@@ -229,7 +235,7 @@ export async function buildUpdatePlan(
         const description = `restore resolv.conf and policy-rc.d in ${tree.dir}`;
         const intent = ctx.undo.expect(description, { kind: 'guest-files', image, format, files: saved });
         ctx.undo.push(description, () => editor.rollback(), intent);
-        ctx.state.set('editor', editor);
+        EDITOR.set(ctx, editor);
         for (const [file, data, opts] of writes) editor.writeFile(file, data, opts);
       },
     },
@@ -246,8 +252,8 @@ export async function buildUpdatePlan(
         },
       ],
       run: async (ctx) => {
-        if (!outcome.isDebian) return;
-        const tree = ctx.state.get('tree') as MountedTree;
+        const tree = TREE.get(ctx);
+        if (!outcome.isDebian || !tree) return;
         const started = Date.now();
         const apt = (args: string[]) =>
           runCommand(aptArgv(tree.dir, args), {
@@ -281,9 +287,9 @@ export async function buildUpdatePlan(
 }
 
 async function tearDown(ctx: StepContext): Promise<void> {
-  const tree = ctx.state.get('tree') as MountedTree | undefined;
-  const view = ctx.state.get('view') as RawView | undefined;
-  const editor = ctx.state.get('editor') as TreeEditor | undefined;
+  const tree = TREE.get(ctx);
+  const view = VIEW.get(ctx);
+  const editor = EDITOR.get(ctx);
   if (editor) {
     editor.rollback();
     ctx.undo.release(`restore resolv.conf and policy-rc.d in ${tree?.dir ?? ''}`);

@@ -9,6 +9,7 @@ import { rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import type { StepContext } from '../plan/plan.js';
+import { stateKey } from '../plan/step-state.js';
 import { isNoSpaceError, noSpaceError } from '../storage/free-space.js';
 import { createImageFile, discardImageFile, type ImageFile } from '../storage/index.js';
 import { probeBlock } from '../tools/blkid.js';
@@ -40,7 +41,7 @@ interface MountedDisk {
   uuid: string;
 }
 
-const DISK_STATE = 'rootfs-cache.disk';
+const DISK_STATE = stateKey<MountedDisk>('rootfs-cache.disk');
 
 /** Outcome of one attempt: `corrupt` when the data checksum did not match the manifest. */
 export type UseOutcome = 'done' | 'corrupt';
@@ -79,7 +80,7 @@ export async function useEntryAsDisk(
   // it anyway: staging lies in a 0700 directory.
   await mountFs(image.workPath, staging, ctx, { fsType: 'ext4', options: ['loop', 'nosuid'] });
   const mounted: MountedDisk = { image, mountPoint: staging, uuid: disk.uuid };
-  ctx.state.set(DISK_STATE, mounted);
+  DISK_STATE.set(ctx, mounted);
   return 'done';
 }
 
@@ -92,10 +93,10 @@ export async function finishCachedDisk(
   ctx: StepContext,
   remember: (image: ImageFile) => void,
 ): Promise<boolean> {
-  const mounted = ctx.state.get(DISK_STATE) as MountedDisk | undefined;
+  const mounted = DISK_STATE.get(ctx);
   if (!mounted) return false;
   await unmountFs(mounted.mountPoint, ctx);
-  ctx.state.delete(DISK_STATE);
+  DISK_STATE.delete(ctx);
   const found = await probeBlock(mounted.image.workPath, { sink: ctx.sink });
   if (found?.type !== 'ext4' || found.uuid?.toLowerCase() !== mounted.uuid.toLowerCase()) {
     throw runtimeError(
@@ -110,7 +111,7 @@ export async function finishCachedDisk(
 
 /** Whether the guest disk was made from the cache (image mode ran). */
 export function hasCachedDisk(ctx: Pick<StepContext, 'state'>): boolean {
-  return ctx.state.has(DISK_STATE);
+  return DISK_STATE.has(ctx);
 }
 
 /**

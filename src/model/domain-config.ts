@@ -64,3 +64,38 @@ export interface DomainConfig {
 
 /** A value in xl.cfg syntax: string, number, boolean-ish number, or list. */
 export type XlValue = string | number | XlValue[];
+
+/** libxl's memory when the cfg names neither memory nor maxmem (MiB). */
+export const XL_DEFAULT_MEMORY_MIB = 32;
+
+/**
+ * A DomainConfig for `name` with `fields` and xl's defaults for the rest: a PV guest with libxl's
+ * memory (maxmem = memory) and one vCPU (maxvcpus = vcpus), no kernel, bootloader, disks or NICs,
+ * destroyed on poweroff and crash, restarted on reboot. For configs not read from an xl.cfg: a
+ * guest rebuilt from its QEMU command line, a test's.
+ */
+export function defaultDomainConfig(name: string, fields: Partial<DomainConfig> = {}): DomainConfig {
+  const memory = fields.memory ?? fields.maxmem ?? XL_DEFAULT_MEMORY_MIB;
+  const vcpus = fields.vcpus ?? 1;
+  return {
+    type: 'pv',
+    kernel: undefined,
+    ramdisk: undefined,
+    root: undefined,
+    extra: undefined,
+    cmdline: undefined,
+    bootloader: undefined,
+    disks: [],
+    vifs: [],
+    onPoweroff: 'destroy',
+    onReboot: 'restart',
+    onCrash: 'destroy',
+    raw: {},
+    ...fields,
+    name,
+    memory,
+    maxmem: fields.maxmem ?? memory,
+    vcpus,
+    maxvcpus: fields.maxvcpus ?? vcpus,
+  };
+}

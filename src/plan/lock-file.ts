@@ -9,20 +9,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runtimeError } from '../errors.js';
 import { ensureOwnDir } from './own-dir.js';
+import { isAlive } from './process-identity.js';
 
 export interface LockHandle {
   path: string;
   release(): void;
-}
-
-/** Whether process `pid` exists (EPERM: it does, under another user). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

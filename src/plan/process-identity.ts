@@ -98,6 +98,16 @@ export function isSameProcessAlive(who: ProcessIdentity): boolean {
   return name === undefined || name === who.argv0 || name === who.thenRuns;
 }
 
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Every live descendant of `pid` (children first found, then theirs), from /proc. */
 export function descendantsOf(pid: number): number[] {
   const parents = new Map<number, number[]>();

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { acquireLock } from './lock-file.js';
-import { currentBootId, descendantsOf, isSameProcessAlive } from './process-identity.js';
+import { currentBootId, descendantsOf, isAlive, isSameProcessAlive } from './process-identity.js';
 import {
   isJournalLive,
   listJournals,
@@ -349,15 +349,7 @@ async function stopProcess(pid: number): Promise<void> {
       }
     }
   };
-  const alive = (): boolean =>
-    targets.some((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+  const alive = (): boolean => targets.some(isAlive);
   signalAll('SIGTERM');
   const started = Date.now();
   while (alive()) {

@@ -22,12 +22,6 @@ export {
   type ImageFile,
 } from './image-file.js';
 export { describePopulateViaMount, populateViaMount } from './populate.js';
-export {
-  convertToQcow2,
-  createOverlayImage,
-  describeConvertToQcow2,
-  describeCreateOverlay,
-  type ConvertToQcow2Options,
-} from './qcow2.js';
+export { convertToQcow2, describeConvertToQcow2, type ConvertToQcow2Options } from './qcow2.js';
 export { describeMakeSwap, makeSwap, type MakeSwapOptions } from './swap.js';
 export { scanTree, type TreeFacts } from './tree-scan.js';

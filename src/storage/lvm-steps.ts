@@ -7,6 +7,7 @@
 import type { GuestIds } from '../model/guest-ids.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanStep } from '../plan/plan.js';
+import { stateList } from '../plan/step-state.js';
 import { lvcreateArgv, lvsArgv, vgsArgv, zeroDeviceArgv } from '../tools/lvm.js';
 import { describeMakeFilesystem, makeFilesystem, rootFilesystemOptions } from './filesystem.js';
 import {
@@ -74,14 +75,13 @@ export function lvmCommitSteps(spec: GuestSpec): PlanStep[] {
           text: 'volumes made under temporary names replace the old ones (lvrename); the old ones are removed last',
         },
       ],
-      run: (ctx) => commitGuestVolumes((ctx.state.get('lvmVolumes') as GuestVolume[] | undefined) ?? [], ctx),
+      run: (ctx) => commitGuestVolumes(VOLUMES.items(ctx), ctx),
     },
   ];
 }
 
-function remember(state: Map<string, unknown>, volume: GuestVolume): void {
-  state.set('lvmVolumes', [...((state.get('lvmVolumes') as GuestVolume[] | undefined) ?? []), volume]);
-}
+// The volumes this run made, in the order they were made, for the commit step.
+const VOLUMES = stateList<GuestVolume>('storage.lvmVolumes');
 
 /** Steps that create, wipe and fill the guest's logical volumes. */
 export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string): PlanStep[] {
@@ -110,7 +110,7 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
           { vg, name: names.disk, sizeBytes: spec.disk.size, thinPool, replace: spec.force },
           ctx,
         );
-        remember(ctx.state, volume);
+        VOLUMES.add(ctx, volume);
         ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
         await makeFilesystem({ ...fsOptions, target: volume.path, sizeBytes: volume.sizeBytes }, ctx);
       },
@@ -131,7 +131,7 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
           { vg, name: names.swap, sizeBytes: swapSize, thinPool, replace: spec.force },
           ctx,
         );
-        remember(ctx.state, volume);
+        VOLUMES.add(ctx, volume);
         await makeSwap({ target: volume.path, uuid: ids.swapUuid }, ctx);
       },
     });

@@ -1,16 +1,9 @@
-/** qcow2 images: converted from a finished raw image, and overlays for linked clones. */
+/** qcow2 images: converted from a finished raw image (a linked clone's overlay is made by images/clone-steps.ts). */
 import { lstat, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError } from '../errors.js';
 import type { PlanAction, StepScope } from '../plan/plan.js';
-import {
-  convertArgv,
-  convertImage,
-  createOverlay,
-  createOverlayArgv,
-  readImageInfo,
-  type QemuImageInfo,
-} from '../tools/qemu-img.js';
+import { convertArgv, convertImage, readImageInfo, type QemuImageInfo } from '../tools/qemu-img.js';
 import { isNoSpaceError, noSpaceError } from './free-space.js';
 import {
   createPrivateFile,
@@ -79,40 +72,6 @@ export async function convertToQcow2(options: ConvertToQcow2Options, ctx: StepSc
   if (result)
     ctx.undo.push(imageUndoDescription(target), () => removeIfSame(target, made.dev, made.ino), result);
   return { ...info, filename: target };
-}
-
-export interface CreateOverlayOptions {
-  base: string;
-  overlay: string;
-}
-
-/** The dry-run view of `createOverlayImage` (the base format is read at run time; raw shown). */
-export function describeCreateOverlay(options: CreateOverlayOptions, baseFormat = 'qcow2'): PlanAction[] {
-  return [{ kind: 'run', argv: createOverlayArgv(path.resolve(options.base), baseFormat, options.overlay) }];
-}
-
-/** Creates a qcow2 overlay on `base` (a linked clone), 0600; never over an existing file. */
-export async function createOverlayImage(
-  options: CreateOverlayOptions,
-  ctx: StepScope,
-): Promise<QemuImageInfo> {
-  const overlay = path.resolve(options.overlay);
-  const base = path.resolve(options.base);
-  await refuseExisting(overlay, false);
-  const baseInfo = await readImageInfo(base, { sink: ctx.sink });
-  await makeParents(path.dirname(overlay), ctx);
-  const temp = temporaryName(overlay);
-  await createPrivateFile(temp);
-  try {
-    await createOverlay(base, baseInfo.format, temp, { sink: ctx.sink, signal: ctx.signal });
-  } catch (error) {
-    await removeStray(temp);
-    throw error;
-  }
-  const made = await lstat(temp);
-  await rename(temp, overlay);
-  ctx.undo.push(imageUndoDescription(overlay), () => removeIfSame(overlay, made.dev, made.ino));
-  return readImageInfo(overlay, { sink: ctx.sink });
 }
 
 function convertOptions(options: ConvertToQcow2Options, target: string): Parameters<typeof convertArgv>[0] {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { XenkitError } from '../errors.js';
 import type { EventSink } from '../log/events.js';
 import { quoteArg } from '../log/events.js';
+import { isAlive } from '../plan/process-identity.js';
 import { spawnTied, type ExecOptions } from './exec.js';
 import { readMountTable, unmountDir } from './mount.js';
 
@@ -116,15 +117,6 @@ function readOptional(file: string): string {
     return readFileSync(file, 'utf8');
   } catch {
     return '';
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

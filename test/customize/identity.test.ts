@@ -2,7 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findDistribution } from '../../src/config/distributions.js';
-import { applySshHostKeys, generateHostKeys, startHostKeysAhead } from '../../src/customize/identity.js';
+import {
+  applySshHostKeys,
+  generateHostKeys,
+  HOST_KEYS_AHEAD,
+  startHostKeysAhead,
+} from '../../src/customize/identity.js';
 import { TreeEditor } from '../../src/customize/tree-editor.js';
 import { HOST_FILES, type CustomizeContext } from '../../src/customize/types.js';
 import type { StepContext } from '../../src/plan/plan.js';
@@ -47,9 +52,8 @@ describe('SSH host keys (real ssh-keygen)', () => {
     fs.writeFileSync(path.join(root, 'etc/ssh/ssh_host_rsa_key'), 'old key');
     const { ctx } = makeContext();
     startHostKeysAhead('web1', ctx);
-    const ahead = await (
-      ctx.state.get('customize.hostKeysAhead') as { keys: ReturnType<typeof generateHostKeys> }
-    ).keys;
+    const ahead = await HOST_KEYS_AHEAD.get(ctx)?.keys;
+    if (!ahead) throw new Error('no keys were started ahead');
     const c = customizeContext(root, ctx);
     await applySshHostKeys(c);
     expect(c.result.sshHostKeys.map((k) => k.fingerprint)).toEqual(ahead.keys.map((k) => k.fingerprint));
@@ -64,9 +68,8 @@ describe('SSH host keys (real ssh-keygen)', () => {
   it('removes keys made ahead that were never used when the command unwinds', async () => {
     const { ctx } = makeContext();
     startHostKeysAhead('web1', ctx);
-    const ahead = await (
-      ctx.state.get('customize.hostKeysAhead') as { keys: ReturnType<typeof generateHostKeys> }
-    ).keys;
+    const ahead = await HOST_KEYS_AHEAD.get(ctx)?.keys;
+    if (!ahead) throw new Error('no keys were started ahead');
     expect(fs.existsSync(ahead.dir)).toBe(true);
     await ctx.undo.unwind(ctx.sink);
     expect(fs.existsSync(ahead.dir)).toBe(false);

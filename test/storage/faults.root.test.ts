@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { FsType } from '../../src/model/guest-spec.js';
 import { executePlan } from '../../src/plan/executor.js';
 import type { Plan } from '../../src/plan/plan.js';
+import { stateKey } from '../../src/plan/step-state.js';
 import { makeFilesystem } from '../../src/storage/filesystem.js';
 import { createImageFile, type ImageFile } from '../../src/storage/image-file.js';
 import { readFreeSpace } from '../../src/storage/free-space.js';
@@ -19,6 +20,7 @@ import {
 } from '../helpers/storage-fixtures.js';
 
 const MiB = 1024 ** 2;
+const IMAGE = stateKey<ImageFile>('storage.image');
 let tmp: string;
 let tree: string;
 let fakeBin: string;
@@ -63,7 +65,7 @@ function storagePlan(options: BuildOptions): Plan {
             { path: file, size: options.size, allocation: options.allocation ?? 'sparse' },
             ctx,
           );
-          ctx.state.set('image', image);
+          IMAGE.set(ctx, image);
         },
       },
       {
@@ -71,7 +73,8 @@ function storagePlan(options: BuildOptions): Plan {
         title: `Make ${options.fs} on ${file}`,
         actions: [],
         run: async (ctx) => {
-          const image = ctx.state.get('image') as ImageFile;
+          const image = IMAGE.get(ctx);
+          if (!image) throw new Error('the image step did not run');
           await makeFilesystem(
             {
               target: image.workPath,

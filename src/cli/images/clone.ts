@@ -1,17 +1,14 @@
 /** `xenkit clone SRC NEW`: a full or linked copy of a stopped guest with an identity of its own. */
 import type { Command } from 'commander';
 import { refillDrawnPools } from '../../customize/host-key-pool.js';
-import { ErrorCollector, XenkitError } from '../../errors.js';
+import { ErrorCollector } from '../../errors.js';
 import { buildClonePlan, type CloneOptions } from '../../images/clone-plan.js';
 import { RunLog } from '../../log/run-log.js';
 import { parseMac } from '../../model/mac.js';
 import { parseIpWithPrefix, prefixFromNetmask } from '../../model/net-address.js';
-import { executePlan } from '../../plan/executor.js';
-import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
-import { chooseProgressMode, createProgressReporter } from '../progress.js';
+import { recoverBeforeRun, runPlan, startProgress } from '../plan-run.js';
 import { renderPlan } from '../render-plan.js';
-import { withSignalAbort } from '../signals.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
 import { renderCloneSummary } from './render-clone.js';
 
@@ -94,7 +91,7 @@ export function addCloneCommand(program: Command, deps: ImageCommandDeps): void 
     .action(async (src: string, name: string, flags: CloneFlags) => {
       const paths = pathsFor(deps, flags.root);
       const options = { ...cloneOptionsFrom(src, name, flags), running: { xl: deps.xl } };
-      if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
+      if (!flags.dryRun) await recoverBeforeRun(paths, deps.io);
       const { plan, outcome } = await buildClonePlan(paths, options);
       if (flags.dryRun) {
         if (flags.json) writeJson(deps.io, { ok: true, dryRun: true, plan: planToJSON(plan) });
@@ -102,32 +99,18 @@ export function addCloneCommand(program: Command, deps: ImageCommandDeps): void 
         return;
       }
       const log = new RunLog(outcome.logPath);
-      const reporter = createProgressReporter(
-        deps.io.stderr,
-        chooseProgressMode(deps.io.stderr as NodeJS.WriteStream, flags.quiet === true || flags.json === true),
-      );
+      const reporter = startProgress(deps.io, flags.quiet === true || flags.json === true);
       const started = performance.now();
       try {
         log.sink({ type: 'info', message: `xenkit clone ${src} ${name} (${outcome.mode})` });
-        await withSignalAbort((signal) =>
-          executePlan(plan, {
-            sink: log.sink,
-            reporter,
-            signal,
-            failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
-            journal: runJournalOptions(paths, `clone ${src} ${name}`),
-          }),
-        );
-      } catch (error) {
-        if (error instanceof XenkitError) {
-          throw new XenkitError(error.code, error.message, {
-            kind: error.kind,
-            hint: error.hint ?? `everything this run made was removed; the log is ${outcome.logPath}`,
-            details: error.details,
-            cause: error,
-          });
-        }
-        throw error;
+        await runPlan(plan, {
+          paths,
+          journal: `clone ${src} ${name}`,
+          sink: log.sink,
+          reporter,
+          env: deps.env ?? process.env,
+          logPath: outcome.logPath,
+        });
       } finally {
         reporter.stop();
         refillDrawnPools(paths.root, log.sink);

@@ -7,10 +7,8 @@ import {
   type DeleteOptions,
   type DeleteTarget,
 } from '../../images/delete-plan.js';
-import { executePlan } from '../../plan/executor.js';
-import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import type { Paths } from '../../paths.js';
-import { withSignalAbort } from '../signals.js';
+import { recoverBeforeRun, runPlan } from '../plan-run.js';
 import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
 
 export interface DeleteRun {
@@ -53,16 +51,11 @@ export function renderDeleteLines(target: DeleteTarget, dryRun: boolean): string
 /** Deletes each guest in turn; a running or missing one is reported and the others still go. */
 export async function runDelete(paths: Paths, run: DeleteRun, deps: ImageCommandDeps): Promise<number> {
   const { io } = deps;
-  if (!run.dryRun) await recoverDeadRuns(paths, (line) => io.stderr.write(`${line}\n`));
+  if (!run.dryRun) await recoverBeforeRun(paths, io);
   return forEachGuest(run, io, async (name, results) => {
     const target = await inspectDelete(paths, name, run.options);
     if (!run.dryRun)
-      await withSignalAbort((signal) =>
-        executePlan(buildDeletePlan(paths, [target]), {
-          signal,
-          journal: runJournalOptions(paths, `delete-image ${name}`),
-        }),
-      );
+      await runPlan(buildDeletePlan(paths, [target]), { paths, journal: `delete-image ${name}` });
     if (!run.json)
       io.stdout.write(
         renderDeleteLines(target, run.dryRun)

@@ -5,13 +5,10 @@ import { logPathOf } from '../../images/guest-files.js';
 import { buildResizePlan, type ResizeOptions, type ResizeOutcome } from '../../images/resize-plan.js';
 import { RunLog } from '../../log/run-log.js';
 import { parseSize } from '../../model/size.js';
-import { executePlan } from '../../plan/executor.js';
-import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
 import { humanSize } from '../../storage/free-space.js';
-import { chooseProgressMode, createProgressReporter } from '../progress.js';
+import { recoverBeforeRun, runPlan, startProgress } from '../plan-run.js';
 import { renderPlan } from '../render-plan.js';
-import { withSignalAbort } from '../signals.js';
 import type { Paths } from '../../paths.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
 
@@ -100,7 +97,7 @@ export async function runResize(
   flags: ResizeRunFlags,
 ): Promise<void> {
   const options = { ...resize, running: { xl: deps.xl } };
-  if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
+  if (!flags.dryRun) await recoverBeforeRun(paths, deps.io);
   const { plan, outcome } = await buildResizePlan(paths, name, options);
   if (flags.dryRun) {
     if (flags.json) writeJson(deps.io, { ok: true, dryRun: true, ...outcome, plan: planToJSON(plan) });
@@ -108,22 +105,17 @@ export async function runResize(
     return;
   }
   const log = new RunLog(logPathOf(paths, outcome.name));
-  const reporter = createProgressReporter(
-    deps.io.stderr,
-    chooseProgressMode(deps.io.stderr as NodeJS.WriteStream, flags.quiet === true || flags.json === true),
-  );
+  const reporter = startProgress(deps.io, flags.quiet === true || flags.json === true);
   const started = performance.now();
   try {
     log.sink({ type: 'info', message: `${flags.prog} ${name}` });
-    await withSignalAbort((signal) =>
-      executePlan(plan, {
-        sink: log.sink,
-        reporter,
-        signal,
-        failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
-        journal: runJournalOptions(paths, `resize-image ${outcome.name}`),
-      }),
-    );
+    await runPlan(plan, {
+      paths,
+      journal: `resize-image ${outcome.name}`,
+      sink: log.sink,
+      reporter,
+      env: deps.env ?? process.env,
+    });
   } finally {
     reporter.stop();
     log.close();

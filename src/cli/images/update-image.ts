@@ -3,13 +3,10 @@ import type { Command } from 'commander';
 import { buildUpdatePlan, type UpdateOptions } from '../../images/update-plan.js';
 import { logPathOf } from '../../images/guest-files.js';
 import { RunLog } from '../../log/run-log.js';
-import { executePlan } from '../../plan/executor.js';
-import { recoverDeadRuns, runJournalOptions } from '../../images/recover.js';
 import { planToJSON } from '../../plan/plan.js';
 import type { Paths } from '../../paths.js';
-import { chooseProgressMode, createProgressReporter } from '../progress.js';
+import { recoverBeforeRun, runPlan, startProgress } from '../plan-run.js';
 import { renderPlan } from '../render-plan.js';
-import { withSignalAbort } from '../signals.js';
 import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
 
 export interface UpdateRun {
@@ -24,7 +21,7 @@ export interface UpdateRun {
 /** Updates each guest in turn; a running one is skipped with xen-tools' message. */
 export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommandDeps): Promise<number> {
   const { io } = deps;
-  if (!run.dryRun) await recoverDeadRuns(paths, (line) => io.stderr.write(`${line}\n`));
+  if (!run.dryRun) await recoverBeforeRun(paths, io);
   return forEachGuest(run, io, async (name, results) => {
     const { plan, outcome } = await buildUpdatePlan(paths, name, run.options);
     if (run.dryRun) {
@@ -34,21 +31,16 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
     }
     // The guest's log gets the apt runs, as xen-create-image's run went there.
     const log = new RunLog(logPathOf(paths, name));
-    const reporter = createProgressReporter(
-      io.stderr,
-      chooseProgressMode(io.stderr as NodeJS.WriteStream, run.quiet || run.json),
-    );
+    const reporter = startProgress(io, run.quiet || run.json);
     try {
       log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
-      await withSignalAbort((signal) =>
-        executePlan(plan, {
-          sink: log.sink,
-          reporter,
-          signal,
-          failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
-          journal: runJournalOptions(paths, `update-image ${name}`),
-        }),
-      );
+      await runPlan(plan, {
+        paths,
+        journal: `update-image ${name}`,
+        sink: log.sink,
+        reporter,
+        env: deps.env ?? process.env,
+      });
     } finally {
       reporter.stop();
       log.close();

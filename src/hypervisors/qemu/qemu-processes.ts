@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { DomainConfig } from '../../model/domain-config.js';
+import { defaultDomainConfig, type DomainConfig } from '../../model/domain-config.js';
 import { guestNameProblem } from '../../model/guest-name.js';
 import type { Paths } from '../../paths.js';
 import type { RuntimePaths } from './runtime-paths.js';
@@ -119,8 +119,7 @@ export function configFromArgv(name: string, argv: readonly string[]): DomainCon
   const maxvcpus = Number.parseInt(/maxcpus=(\d+)/.exec(smp)?.[1] ?? '', 10);
   const memory = Number.isInteger(mem) && mem > 0 ? mem : 0;
   const cpus = Number.isInteger(vcpus) && vcpus > 0 ? vcpus : 1;
-  return {
-    name,
+  return defaultDomainConfig(name, {
     type: argv.includes('-kernel') ? 'pv' : 'hvm',
     memory,
     maxmem: memory,
@@ -128,17 +127,9 @@ export function configFromArgv(name: string, argv: readonly string[]): DomainCon
     maxvcpus: Number.isInteger(maxvcpus) && maxvcpus >= cpus ? maxvcpus : cpus,
     kernel: optionValue(argv, '-kernel'),
     ramdisk: optionValue(argv, '-initrd'),
-    root: undefined,
-    extra: undefined,
     cmdline: optionValue(argv, '-append'),
-    bootloader: undefined,
-    disks: [],
-    vifs: [],
-    onPoweroff: 'destroy',
-    onReboot: 'restart',
     onCrash: 'restart',
-    raw: {},
-  };
+  });
 }
 
 /** When process `pid` started, from /proc (now when that cannot be read). */

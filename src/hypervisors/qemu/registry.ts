@@ -26,7 +26,8 @@ import { silentSink, type EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import { guestNameProblem } from '../../model/guest-name.js';
 import type { Paths } from '../../paths.js';
-import { acquireLock, isAlive } from '../../plan/lock-file.js';
+import { acquireLock } from '../../plan/lock-file.js';
+import { isAlive } from '../../plan/process-identity.js';
 import { activateEventLog, guestReboots, readEventLog } from './event-log.js';
 import {
   configFromArgv,

@@ -1,6 +1,6 @@
 /** An in-memory HypervisorDriver for the xm command tests: records calls, keeps domains in a map. */
 import { PassThrough } from 'node:stream';
-import type { DomainConfig } from '../../../src/model/domain-config.js';
+import { defaultDomainConfig, type DomainConfig } from '../../../src/model/domain-config.js';
 import type {
   ConsoleIO,
   CreateOptions,
@@ -152,31 +152,6 @@ export class FakeDriver implements HypervisorDriver {
   }
 }
 
-/** A DomainConfig for tests, as the xl.cfg parser would return it. */
-export function makeConfig(name: string, partial: Partial<DomainConfig> = {}): DomainConfig {
-  return {
-    name,
-    type: 'pv',
-    memory: 128,
-    maxmem: 128,
-    vcpus: 1,
-    maxvcpus: 1,
-    kernel: undefined,
-    ramdisk: undefined,
-    root: undefined,
-    extra: undefined,
-    cmdline: undefined,
-    bootloader: 'pygrub',
-    disks: [],
-    vifs: [],
-    onPoweroff: 'destroy',
-    onReboot: 'restart',
-    onCrash: 'restart',
-    raw: {},
-    ...partial,
-  };
-}
-
 /** A tiny stand-in for parseXlCfg: reads `name`, `memory`, `maxmem`, `vcpus`, `maxvcpus` lines. */
 export function parseTestCfg(text: string, file: string): DomainConfig {
   const value = (key: string): string | undefined =>
@@ -185,7 +160,9 @@ export function parseTestCfg(text: string, file: string): DomainConfig {
   if (!name) throw new Error(`${file}: no name`);
   const memory = Number(value('memory') ?? 128);
   const vcpus = Number(value('vcpus') ?? 1);
-  return makeConfig(name, {
+  return defaultDomainConfig(name, {
+    bootloader: 'pygrub',
+    onCrash: 'restart',
     memory,
     maxmem: Number(value('maxmem') ?? memory),
     vcpus,

@@ -1,5 +1,10 @@
 /** DomainConfig builders for the QEMU driver tests (the xl.cfg parser is another module). */
-import type { DiskConfig, DomainConfig, VifConfig } from '../../../src/model/domain-config.js';
+import {
+  defaultDomainConfig,
+  type DiskConfig,
+  type DomainConfig,
+  type VifConfig,
+} from '../../../src/model/domain-config.js';
 
 /** A disk as xen-tools writes it: `file:TARGET,VDEV,w`. */
 export function disk(target: string, vdev: string, extra: Partial<DiskConfig> = {}): DiskConfig {
@@ -13,28 +18,18 @@ export function vif(mac: string | undefined, bridge?: string, extra: Partial<Vif
 
 /** A pv domain like xen-tools 4.9.2 writes it, with overrides. */
 export function domainConfig(overrides: Partial<DomainConfig> = {}): DomainConfig {
-  return {
-    name: 'web1',
-    type: 'pv',
+  return defaultDomainConfig(overrides.name ?? 'web1', {
     memory: 512,
     maxmem: 512,
-    vcpus: 1,
-    maxvcpus: 1,
-    kernel: undefined,
-    ramdisk: undefined,
     root: '/dev/xvda2 ro',
     extra: 'elevator=noop',
-    cmdline: undefined,
     bootloader: 'pygrub',
     disks: [
       disk('/home/xen/domains/web1/disk.img', 'xvda2'),
       disk('/home/xen/domains/web1/swap.img', 'xvda1'),
     ],
     vifs: [vif('00:16:3E:AA:BB:01')],
-    onPoweroff: 'destroy',
-    onReboot: 'restart',
     onCrash: 'restart',
-    raw: {},
     ...overrides,
-  };
+  });
 }
