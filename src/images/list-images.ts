@@ -61,6 +61,14 @@ export interface ListOptions {
   sink?: EventSink;
 }
 
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Every guest config, sorted by file name, with its disks and state. */
 export async function listImages(paths: Paths, options: ListOptions = {}): Promise<ListedGuest[]> {
   const files = listCfgFiles(options.configDir ?? paths.xenDir, options.extension ?? '.cfg');
@@ -71,6 +79,7 @@ export async function listImages(paths: Paths, options: ListOptions = {}): Promi
     running: {
       ...options.running,
       qemuProcesses: options.running?.qemuProcesses ?? findQemuProcesses(paths),
+      runtimeNames: new Set(readdirOrEmpty(path.join(paths.stateDir, 'qemu'))),
       holders: { ...options.running?.holders, snapshot },
     },
   };

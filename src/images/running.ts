@@ -54,6 +54,12 @@ export interface RunningCheckOptions {
   sysRoot?: string;
   /** The QEMU processes of one /proc scan shared by many checks (see RegistryOptions.processes). */
   qemuProcesses?: readonly QemuProcess[];
+  /**
+   * With `qemuProcesses`: the guest names that have a runtime directory (stateDir/qemu/NAME), read
+   * once for many checks. A name with neither a directory nor a process is not running under
+   * QEMU, and its registry lookup is skipped.
+   */
+  runtimeNames?: ReadonlySet<string>;
   /** How the images' holders are looked for (tests), or one scan shared by many checks. */
   holders?: HolderScanOptions & { snapshot?: HolderSnapshot };
 }
@@ -112,13 +118,22 @@ export function replacedGuestIdentity(
   return { name, aliases, images: [...new Set([...own, ...images])] };
 }
 
-/** Whether this kernel runs on Xen (dom0 or domU): `/sys/hypervisor/type` says `xen`. */
-async function underXen(sysRoot: string): Promise<boolean> {
-  try {
-    return (await fs.readFile(path.join(sysRoot, 'sys/hypervisor/type'), 'utf8')).trim() === 'xen';
-  } catch {
-    return false;
+const xenHosts = new Map<string, Promise<boolean>>();
+
+/**
+ * Whether this kernel runs on Xen (dom0 or domU): `/sys/hypervisor/type` says `xen`. Read once
+ * per process (a listing asks for every guest); the answer cannot change while it runs.
+ */
+function underXen(sysRoot: string): Promise<boolean> {
+  let answer = xenHosts.get(sysRoot);
+  if (answer === undefined) {
+    answer = fs
+      .readFile(path.join(sysRoot, 'sys/hypervisor/type'), 'utf8')
+      .then((text) => text.trim() === 'xen')
+      .catch(() => false);
+    xenHosts.set(sysRoot, answer);
   }
+  return answer;
 }
 
 /** Whether `name` is a domain xl knows (exit 0 and the name in its listing). */
@@ -149,6 +164,8 @@ export async function checkGuestRunning(
   );
   const registry = openRegistry(paths, options.qemuProcesses ? { processes: options.qemuProcesses } : {});
   for (const name of names) {
+    const known = options.runtimeNames?.has(name) ?? true;
+    if (!known && options.qemuProcesses && !options.qemuProcesses.some((p) => p.name === name)) continue;
     const record = await registry.read(name);
     if (record) return { running: true, by: 'qemu', name, pid: record.pid };
   }
