@@ -139,7 +139,14 @@ describe('the QEMU driver on a real guest', () => {
   });
 
   it('lists it running with its ID, ballooned memory and a bridged tap', async () => {
-    const info = await find(NAME);
+    // The balloon inflates to the cfg's memory while the guest boots, in steps: wait for the
+    // guest to have handed the 256 MiB back (it reports MemTotal on its console).
+    await waitForMemtotal(tap, (kb) => kb < 300 * 1024, 120_000);
+    let info = await find(NAME);
+    for (let i = 0; i < 100 && info?.memoryMiB !== 256; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      info = await find(NAME);
+    }
     expect(letters(info)).toBe('r');
     expect(info?.id).toBe(firstId);
     expect(info?.maxMemoryMiB).toBe(512);
