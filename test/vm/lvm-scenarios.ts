@@ -145,8 +145,8 @@ end resize
 
 begin force-fail
 OLDUUID=$(vuuid /dev/vg0/web1-disk)
-touch $ROOT/blocked
-create --hostname=web1 --lvm=vg0 --size=96M --swap=32M --force --output=/blocked > $LOGS/force-fail.out 2>&1
+# A failure once the new volumes are made and filled (the last step before the swap-in).
+(export XENKIT_FAILPOINT=install.cleanup; create --hostname=web1 --lvm=vg0 --size=96M --swap=32M --force) > $LOGS/force-fail.out 2>&1
 fact force-fail.exit $?
 tail -3 $LOGS/force-fail.out
 fact force-fail.made "$(grep -c '✔ Make the ext4 disk /dev/vg0/web1-disk' $LOGS/force-fail.out)"
@@ -197,8 +197,7 @@ fact rollback-space.lvs "$(lvnames vg0)"
 end rollback-space
 
 begin rollback-late
-touch $ROOT/blocked
-create --hostname=late1 --lvm=vg0 --size=128M --swap=32M --output=/blocked > $LOGS/late.out 2>&1
+(export XENKIT_FAILPOINT=install.cleanup; create --hostname=late1 --lvm=vg0 --size=128M --swap=32M) > $LOGS/late.out 2>&1
 fact rollback-late.exit $?
 tail -3 $LOGS/late.out
 fact rollback-late.made "$(grep -c '✔ Make the ext4 disk /dev/vg0/late1-disk' $LOGS/late.out)"
