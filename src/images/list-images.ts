@@ -110,8 +110,9 @@ async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions
   }
   const net = networkFromCfg(config);
   const bases = new Set(readBaseMarks(text).map((m) => m.image));
+  const guestDisks = guestDisksOf(paths, config);
   const disks = await Promise.all(
-    guestDisksOf(paths, config).map((d) =>
+    guestDisks.map((d) =>
       describeDisk(d.path, d.config.vdev, d.config.format, d.exists, bases, options.sink),
     ),
   );
@@ -121,9 +122,7 @@ async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions
       name: config.name,
       // The file name is the guest's name too when it is one (xen-tools' NAME.cfg).
       aliases: guestNameProblem(fileName) === undefined ? [fileName] : [],
-      images: guestDisksOf(paths, config)
-        .filter((d) => d.config.access !== 'ro')
-        .map((d) => d.path),
+      images: guestDisks.filter((d) => d.config.access !== 'ro').map((d) => d.path),
       // A base image read by its linked clones' QEMUs: those run, not this guest.
       isReadingAllowed: true,
     },

@@ -2,7 +2,7 @@
  * The per-invocation state every domain command shares: resolved paths, the chosen driver
  * (detected once, lazily), output helpers and the lookups with the standard error messages.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runtimeError, usageError } from '../../errors.js';
 import type { EventSink } from '../../log/events.js';
@@ -115,7 +115,8 @@ export class Session {
   async loadConfig(cfgPath: string, overrides: readonly string[] = []): Promise<DomainConfig> {
     let text: string;
     try {
-      text = await readFile(cfgPath, 'utf8');
+      // Synchronously: a cfg is a few hundred bytes, and `list --all` reads one per guest.
+      text = readFileSync(cfgPath, 'utf8');
     } catch (error) {
       throw usageError('E_NO_CFG', `cannot read the domain config ${cfgPath}`, undefined, error);
     }
