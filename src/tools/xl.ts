@@ -109,6 +109,16 @@ export async function destroyXlDomain(name: string, options: XlOptions = {}): Pr
   await runXl(['destroy', name], options);
 }
 
+/** `xl save NAME FILE`: the domain's state to FILE, then the domain is gone. */
+export async function saveXlDomain(name: string, file: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['save', name, file], options);
+}
+
+/** `xl restore [-p] FILE`. */
+export async function restoreXlDomain(file: string, paused: boolean, options: XlOptions = {}): Promise<void> {
+  await runXl(['restore', ...(paused ? ['-p'] : []), file], options);
+}
+
 /** `xl pause NAME`. */
 export async function pauseXlDomain(name: string, options: XlOptions = {}): Promise<void> {
   await runXl(['pause', name], options);

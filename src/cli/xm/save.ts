@@ -30,7 +30,7 @@ export function addSaveCommands(program: Command, deps: DomainCommandDeps): void
       'Write the memory and device state of a running (or paused) domain to FILE, a new file (0600: ' +
         'it holds the guest memory, secrets included), then stop the domain, as `xl save` does. Under ' +
         'QEMU the file also carries the guest config and the kernel it runs, so `restore FILE` needs ' +
-        'nothing else; its disks must not change in between (do not start the guest from its cfg ' +
+        "nothing else (on a Xen dom0 it is `xl save`'s file); its disks must not change in between (do not start the guest from its cfg " +
         'meanwhile). On failure the domain keeps running and no file is left.',
     )
     .argument('<name>', 'domain name')

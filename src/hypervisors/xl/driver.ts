@@ -3,6 +3,7 @@
  * The table of `xl list` gives state, vCPUs online and CPU time; `xl list -l` gives the limits
  * (maxmem, maxvcpus) and the libxl config; `xl uptime` the start times.
  */
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { runtimeError, usageError } from '../../errors.js';
@@ -15,6 +16,8 @@ import {
   listXlDomains,
   listXlDomainsLong,
   pauseXlDomain,
+  restoreXlDomain,
+  saveXlDomain,
   readXlInfo,
   readXlUptime,
   rebootXlDomain,
@@ -163,6 +166,31 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
     setMemory: (name, bytes) => setXlMemory(name, bytes, xl),
     async schedCredit(name, params) {
       return schedXlCredit(await readScheduler(), name, params, xl);
+    },
+    async save(name, file) {
+      if (existsSync(file)) {
+        throw usageError(
+          'E_EXISTS',
+          `save file ${file} exists already`,
+          'give a new file name (xm save never overwrites)',
+        );
+      }
+      await saveXlDomain(name, file, xl);
+    },
+    async restore(file, restore) {
+      const before = new Set((await list()).map((d) => d.id));
+      await restoreXlDomain(file, restore.paused === true, xl);
+      // The restored domain is the new one; Xen numbers domains upwards, so else the newest.
+      const after = (await list()).sort((a, b) => b.id - a.id);
+      const restored = after.find((d) => !before.has(d.id)) ?? after[0];
+      if (!restored) {
+        throw runtimeError(
+          'E_XL_NOT_STARTED',
+          `xl restore ${file} succeeded but no domain is running`,
+          'it may have crashed at once: see /var/log/xen/ and `xl dmesg`',
+        );
+      }
+      return restored;
     },
   };
 }

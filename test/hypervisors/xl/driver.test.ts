@@ -53,6 +53,22 @@ describe('the xl driver', () => {
     expect(domain).toMatchObject({ name: 'web', id: 7, cfgPath: '/etc/xen/web.cfg' });
   });
 
+  it('saves with xl save, never over an existing file, and restores with xl restore [-p]', async () => {
+    const dir = fs.mkdtempSync(path.join(fake.dir, 'save-'));
+    const file = path.join(dir, 'web.save');
+    await driver().save!('web', file);
+    expect(fake.calls()).toEqual([`save web ${file}`]);
+    fs.writeFileSync(file, 'state');
+    await expect(driver().save!('web', file)).rejects.toMatchObject({ code: 'E_EXISTS', kind: 'usage' });
+    const restored = await driver().restore!(file, { paused: true });
+    expect(fake.calls()).toContain(`restore -p ${file}`);
+    // The fake lists the same domains before and after: the newest one stands for the restored.
+    const newest = (await driver().list()).sort((a, b) => b.id - a.id)[0];
+    expect(restored.id).toBe(newest?.id);
+    fake.reply('restore', { err: 'xl: cannot restore\n', rc: 1 });
+    await expect(driver().restore!(file, {})).rejects.toMatchObject({ code: 'E_XL' });
+  });
+
   it('reports a domain that xl started but that is gone at once', async () => {
     const config = { name: 'crashy' } as DomainConfig;
     await expect(driver().create(config, { cfgPath: '/etc/xen/crashy.cfg' })).rejects.toMatchObject({
