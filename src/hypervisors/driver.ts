@@ -61,6 +61,8 @@ export interface HypervisorDriver {
   setMemory(name: string, bytes: number): Promise<void>;
   /** Reads, and with `params` sets, the scheduler weight/cap. */
   schedCredit(name: string, params: Partial<SchedParams>): Promise<SchedParams>;
+  /** Sends the magic SysRq key `key` (one letter or digit) to the guest's kernel, as `xl sysrq` does. */
+  sysrq?(name: string, key: string): Promise<void>;
   /** Writes the running guest's state to `file` (a new file) and stops it, as `xl save` does. */
   save?(name: string, file: string): Promise<void>;
   /** Starts a guest again from a file `save` wrote, running (or paused) where it stopped. */

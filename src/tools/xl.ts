@@ -119,6 +119,11 @@ export async function restoreXlDomain(file: string, paused: boolean, options: Xl
   await runXl(['restore', ...(paused ? ['-p'] : []), file], options);
 }
 
+/** `xl sysrq NAME KEY`. */
+export async function sysrqXlDomain(name: string, key: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['sysrq', name, key], options);
+}
+
 /** `xl pause NAME`. */
 export async function pauseXlDomain(name: string, options: XlOptions = {}): Promise<void> {
   await runXl(['pause', name], options);

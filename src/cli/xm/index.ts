@@ -13,6 +13,7 @@ import { addRebootCommand } from './reboot.js';
 import { addSaveCommands } from './save.js';
 import { addSchedCreditCommand } from './sched-credit.js';
 import { addShutdownCommand } from './shutdown.js';
+import { addSysrqCommand } from './sysrq.js';
 import { addStartCommand } from './start.js';
 import { addUnpauseCommand } from './unpause.js';
 import { addUptimeCommand } from './uptime.js';
@@ -39,6 +40,7 @@ export function addDomainCommands(program: Command, deps: DomainCommandDeps): vo
   addMemSetCommand(program, deps);
   addSchedCreditCommand(program, deps);
   addSaveCommands(program, deps);
+  addSysrqCommand(program, deps);
   addUptimeCommand(program, deps);
   addAutostartCommand(program, deps);
   addStartCommand(program, deps);

@@ -300,6 +300,11 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
         );
       await qmpOf(record, (q) => q.execute('balloon', { value: mib * MiB }));
     },
+    async sysrq(name, key) {
+      // Alt+SysRq+KEY on the guest's PS/2 keyboard: the kernel's SysRq handler reads it there.
+      const keys = ['alt', 'sysrq', key].map((data) => ({ type: 'qcode', data }));
+      await qmpOf(await mustRead(name), (q) => q.execute('send-key', { keys }));
+    },
     async save(name, file) {
       const record = await mustRead(name);
       const rt = registry.runtimePaths(name);

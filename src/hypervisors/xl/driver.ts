@@ -18,6 +18,7 @@ import {
   pauseXlDomain,
   restoreXlDomain,
   saveXlDomain,
+  sysrqXlDomain,
   readXlInfo,
   readXlUptime,
   rebootXlDomain,
@@ -167,6 +168,7 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
     async schedCredit(name, params) {
       return schedXlCredit(await readScheduler(), name, params, xl);
     },
+    sysrq: (name, key) => sysrqXlDomain(name, key, xl),
     async save(name, file) {
       if (existsSync(file)) {
         throw usageError(

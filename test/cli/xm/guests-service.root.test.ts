@@ -180,6 +180,10 @@ describe('xm save and xm restore', () => {
     const log = readFileSync(path.join(root, 'run/xenkit/qemu', OTHER, 'console.log'), 'utf8');
     expect(log).not.toContain(GUEST_MARKER);
     expect(log).not.toContain('Linux version');
+    // The magic SysRq key reaches the restored guest's kernel through its keyboard.
+    const sent = tap.text().length;
+    expect(await xm('sysrq', OTHER, 'h')).toContain(`Sent SysRq h to domain ${OTHER}`);
+    await tap.waitFor(/sysrq: HELP/, 60_000, sent);
     await tap.detach();
     await xm('destroy', OTHER);
     expect(await qemusOfTest()).toEqual([]);

@@ -69,6 +69,11 @@ describe('the xl driver', () => {
     await expect(driver().restore!(file, {})).rejects.toMatchObject({ code: 'E_XL' });
   });
 
+  it('sends a magic SysRq key with xl sysrq', async () => {
+    await driver().sysrq!('web', 'h');
+    expect(fake.calls()).toEqual(['sysrq web h']);
+  });
+
   it('reports a domain that xl started but that is gone at once', async () => {
     const config = { name: 'crashy' } as DomainConfig;
     await expect(driver().create(config, { cfgPath: '/etc/xen/crashy.cfg' })).rejects.toMatchObject({
