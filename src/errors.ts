@@ -285,6 +285,7 @@ export const ERROR_CODES = {
   E_HOOK: 'a user hook failed',
   E_HOOK_DIR: 'a hook directory that does not exist',
   E_HOSTNAME: 'no --hostname given',
+  E_HOTPLUG: 'a disk or NIC that cannot be hot-plugged or unplugged (taken, no free slot, booted with)',
   E_IFNAME: 'a bridge or vif name that is not an interface name',
   E_IMAGE_TOO_SMALL: 'a root tree that does not fit in the image size',
   E_INSTALL_INCOMPLETE: 'an install that produced no /bin/sh',

@@ -36,6 +36,7 @@ import {
 } from './cgroup-sched.js';
 import { attachConsole } from './console.js';
 import { describeDomain } from './domain-info.js';
+import { deviceVerbs, hasHotplugged } from './driver-verbs.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
 import { extractGuestKernel } from './guest-kernel.js';
 import { locateXenDevice } from './kernel-cmdline.js';
@@ -217,6 +218,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
 
   const driver: HypervisorDriver = {
     name: 'qemu',
+    ...deviceVerbs({ paths: opts.paths, registry, mustRead, qmpOf }),
     async hostInfo(): Promise<HostInfo> {
       const [choice, host] = await Promise.all([chooseAccel(), readHostStats()]);
       return {
@@ -308,6 +310,13 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     async save(name, file) {
       const record = await mustRead(name);
       const rt = registry.runtimePaths(name);
+      if (hasHotplugged(record)) {
+        throw usageError(
+          'E_HOTPLUG',
+          `guest "${name}" has devices attached while it runs, which a save file cannot carry`,
+          `detach them first (xm block-list ${name}, xm network-list ${name})`,
+        );
+      }
       if (existsSync(file)) {
         throw usageError(
           'E_EXISTS',

@@ -28,6 +28,7 @@ import { guestNameProblem } from '../../model/guest-name.js';
 import type { Paths } from '../../paths.js';
 import { acquireLock } from '../../plan/lock-file.js';
 import { isAlive } from '../../plan/process-identity.js';
+import type { DeviceTable } from './hotplug-ports.js';
 import { activateEventLog, guestReboots, readEventLog } from './event-log.js';
 import {
   configFromArgv,
@@ -65,6 +66,8 @@ export interface DomainRecord {
   config: DomainConfig;
   kernel: string | undefined;
   initrd: string | undefined;
+  /** Its disks and NICs with their QEMU ids, once one was hot-plugged (see hotplug-ports.ts). */
+  devices?: DeviceTable;
   /** xl-style scheduler parameters last set, and the cgroup holding the process. */
   sched?: { weight: number; cap: number; cgroup: string };
 }
