@@ -343,6 +343,7 @@ export const ERROR_CODES = {
   E_QMP_CONNECT: 'the QMP socket of a guest cannot be reached',
   E_QMP_TIMEOUT: 'a QMP command without an answer in time',
   E_QSD: 'qemu-storage-daemon did not start as expected',
+  E_RENAME: 'a rename to a name some guest has, or of a guest that does not exist',
   E_REPO: 'a backup repository whose own files are damaged',
   E_RESIZE_DEVICE: 'resizing a disk that is a device, not an image file or volume',
   E_RESIZE_FS: 'resizing a filesystem xenkit cannot grow',

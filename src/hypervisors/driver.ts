@@ -89,8 +89,8 @@ export interface HypervisorDriver {
   vcpuPin?(name: string, vcpu: number | 'all', cpus: string): Promise<void>;
   /** Sets the most memory the domain may balloon up to (bytes), as `xl mem-max`. */
   setMaxMemory?(name: string, bytes: number): Promise<void>;
-  /** Renames a running domain (its config file is the caller's). */
-  rename?(name: string, newName: string): Promise<void>;
+  /** Renames a running domain; `cfgPath` is where its (renamed) config file now is. */
+  rename?(name: string, newName: string, options?: { cfgPath?: string }): Promise<void>;
   /**
    * The hypervisor's message log (`xl dmesg`), or with `name` what the driver keeps of that
    * guest's own messages (QEMU: its console log); `clear` empties it after reading.

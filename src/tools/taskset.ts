@@ -10,8 +10,7 @@ import { runCommand } from './exec.js';
  * xl vcpu-pin does. `what` names the argument in errors.
  */
 export function parseCpuList(text: string, hostCpus: number, what = 'CPU list'): number[] {
-  const all = Array.from({ length: hostCpus }, (_, cpu) => cpu);
-  if (text === 'all') return all;
+  if (text === 'all') return Array.from({ length: hostCpus }, (_, cpu) => cpu);
   const cpus = new Set<number>();
   for (const piece of text.split(',')) {
     const range = /^(\d+)(?:-(\d+))?$/.exec(piece.trim());

@@ -13,6 +13,7 @@ import { addMemMaxCommand } from './mem-max.js';
 import { addMemSetCommand } from './mem-set.js';
 import { addPauseCommand } from './pause.js';
 import { addRebootCommand } from './reboot.js';
+import { addRenameCommand } from './rename.js';
 import { addSaveCommands } from './save.js';
 import { addSchedCreditCommand } from './sched-credit.js';
 import { addShutdownCommand } from './shutdown.js';
@@ -30,7 +31,7 @@ export { processIO } from './deps.js';
 /**
  * Adds every domain verb to `program`: create, console, list, shutdown, reboot, destroy, pause,
  * unpause, vcpu-set, mem-set, mem-max, vcpu-list, vcpu-pin, sched-credit, save, restore, sysrq,
- * block- and network-attach/-detach/-list, dmesg, top, uptime, autostart, start, info. Configure the program
+ * block- and network-attach/-detach/-list, dmesg, top, rename, uptime, autostart, start, info. Configure the program
  * (exitOverride, configureOutput) before calling: subcommands inherit those settings.
  */
 export function addDomainCommands(program: Command, deps: DomainCommandDeps): void {
@@ -52,6 +53,7 @@ export function addDomainCommands(program: Command, deps: DomainCommandDeps): vo
   addDeviceCommands(program, deps);
   addDmesgCommand(program, deps);
   addTopCommand(program, deps);
+  addRenameCommand(program, deps);
   addUptimeCommand(program, deps);
   addAutostartCommand(program, deps);
   addStartCommand(program, deps);

@@ -3,11 +3,12 @@
  * -detach and -list, vcpu-list and vcpu-pin, mem-max and dmesg. Changes to the devices are made
  * under the guest's lock and kept in its registry record (the live config), never in its cfg.
  */
-import { readlinkSync, truncateSync } from 'node:fs';
+import { readlinkSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { usageError } from '../../errors.js';
 import type { DomainConfig } from '../../model/domain-config.js';
+import { assertGuestName } from '../../model/guest-name.js';
 import type { Paths } from '../../paths.js';
 import { withLock } from '../../plan/lock-file.js';
 import type { HypervisorDriver } from '../driver.js';
@@ -25,6 +26,7 @@ import {
 } from './device-hotplug.js';
 import { deviceTable } from './hotplug-ports.js';
 import type { QmpClient } from './qmp-client.js';
+import { qemuGuestName, renameMarkerPath } from './qemu-processes.js';
 import type { DomainRecord, Registry } from './registry.js';
 import { allowsHostLoopback } from './user-net.js';
 import { listVcpus, pinVcpus } from './vcpu-pin.js';
@@ -50,6 +52,7 @@ type Verbs = Required<
     | 'vcpuPin'
     | 'setMaxMemory'
     | 'dmesg'
+    | 'rename'
   >
 >;
 
@@ -186,6 +189,38 @@ export function deviceVerbs(ctx: VerbContext): Verbs {
         }
         registry.save({ ...record, config: { ...record.config, maxmem: mib } });
       }),
+    async rename(name, newName, options) {
+      assertGuestName(newName, 'xm rename');
+      // Both names' locks, in name order: no start of either guest can interleave.
+      const [first, second] = [name, newName].sort() as [string, string];
+      const lockOf = (n: string): string => path.join(ctx.paths.lockDir, `guest-${n}.lock`);
+      await withLock(lockOf(first), `guest "${first}"`, () =>
+        withLock(lockOf(second), `guest "${second}"`, async () => {
+          const record = await mustRead(name);
+          if (await registry.read(newName)) {
+            throw usageError(
+              'E_DOMAIN_EXISTS',
+              `guest "${newName}" is running already`,
+              'choose a name no guest has',
+            );
+          }
+          const from = registry.runtimePaths(name).dir;
+          const to = registry.runtimePaths(newName).dir;
+          renameSync(from, to);
+          // QEMU keeps the -name and -pidfile it started with: the marker maps them to the new name.
+          const origin = qemuGuestName(record.argv) ?? name;
+          const marker = renameMarkerPath(ctx.paths.stateDir, origin);
+          if (origin === newName) rmSync(marker, { force: true });
+          else writeFileSync(marker, `${newName} ${record.pid}\n`, { mode: 0o600 });
+          registry.save({
+            ...record,
+            name: newName,
+            config: { ...record.config, name: newName },
+            cfgPath: options?.cfgPath ?? record.cfgPath,
+          });
+        }),
+      );
+    },
     async dmesg(options) {
       if (options.name === undefined) {
         throw usageError(

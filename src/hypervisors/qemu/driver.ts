@@ -43,7 +43,7 @@ import { locateXenDevice } from './kernel-cmdline.js';
 import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
 import { withQmp, type QmpClient } from './qmp-client.js';
-import { qemuFromPidfile } from './qemu-processes.js';
+import { originDirOf, qemuFromPidfile } from './qemu-processes.js';
 import { findQemuProcesses, openRegistry, type DomainRecord } from './registry.js';
 import { ensureRuntimeBase, type RuntimePaths } from './runtime-paths.js';
 import { extractPart, readSaveHeader, writeSaveStart, type SaveHeader } from './save-file.js';
@@ -211,7 +211,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
   /** Ends a guest's QEMU and everything that served it: user network, cgroup, runtime directory. */
   const endGuest = async (record: DomainRecord, rt: RuntimePaths): Promise<void> => {
     await killQemu(record, rt);
-    stopUserNets(rt);
+    stopUserNets(rt, originDirOf(record.argv));
     removeSchedCgroup(record.sched?.cgroup);
     registry.remove(record.name);
   };

@@ -34,7 +34,11 @@ import {
   configFromArgv,
   findQemuProcesses,
   isQemuAlive,
+  originDirOf,
   processStartTime,
+  qemuGuestName,
+  renamedOwner,
+  renameMarkerPath,
   qemuFromPidfile,
   type QemuProcess,
 } from './qemu-processes.js';
@@ -142,7 +146,15 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
   };
 
   const remove = (name: string): void => {
-    rmSync(rtOf(name).dir, { recursive: true, force: true });
+    const rt = rtOf(name);
+    const origin = qemuGuestName(readRecord(rt)?.argv ?? []);
+    if (
+      origin !== undefined &&
+      origin !== name &&
+      renamedOwner(paths.stateDir, origin, readRecord(rt)?.pid ?? 0) === name
+    )
+      rmSync(renameMarkerPath(paths.stateDir, origin), { force: true });
+    rmSync(rt.dir, { recursive: true, force: true });
   };
 
   const readRecord = (rt: RuntimePaths): DomainRecord | undefined => {
@@ -218,7 +230,7 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
     if (record && !launching) {
       options.onStale?.(record);
       // A passt whose QEMU never came (its launcher was killed in between) waits forever.
-      stopUserNets(rt);
+      stopUserNets(rt, originDirOf(record.argv));
       remove(name);
     }
     return undefined;
