@@ -3,8 +3,9 @@
  * (TCG) booting a host kernel and a busybox initramfs with virtio-blk and virtio-net, one boot
  * for every scenario. A disk image is attached and seen by the guest as a virtio disk, then
  * detached; a NIC likewise; vCPU threads are pinned and checked with taskset; mem-max, dmesg and
- * top read the same guest; last the running guest is renamed (cfg, autostart link, runtime
- * state) and destroyed under its new name with nothing left behind.
+ * top read the same guest; a disk attached before `xm reboot` is there after it; last the
+ * running guest is renamed (cfg, autostart link, runtime state) and destroyed under its new name
+ * with nothing left behind.
  */
 import {
   existsSync,
@@ -192,6 +193,23 @@ describe('xm device and limit verbs on a running QEMU guest', () => {
     expect(await xm('dmesg', NAME)).toContain(GUEST_MARKER);
     const top = await xm('top', '-b', '-i', '2', '-d', '0.5');
     expect(top.match(new RegExp(`^\\s*${NAME} `, 'gm'))).toHaveLength(2);
+  });
+
+  it('keeps a hot-plugged disk across xm reboot (a new QEMU boots with it), still not in the cfg', async () => {
+    const started = Date.now();
+    await xm('block-attach', NAME, `format=raw, vdev=xvdb, access=rw, target=${image}`);
+    await tap.detach();
+    await xm('reboot', NAME);
+    tap = openConsoleTap(createQemuDriver({ paths: makePaths(root) }), NAME, path.join(work, 'console.txt'));
+    await tap.waitFor(new RegExp(GUEST_MARKER), 180_000);
+    expect(await inGuest('cat /sys/block/vda/size')).toMatch(/\b12288\b/);
+    const listed = JSON.parse(await xm('block-list', NAME, '--json')) as {
+      vdev: string;
+      hotplugged: boolean;
+    }[];
+    expect(listed).toEqual([expect.objectContaining({ vdev: 'xvdb', hotplugged: false })]);
+    expect(readFileSync(path.join(root, 'etc/xen', `${NAME}.cfg`), 'utf8')).not.toContain('xvdb');
+    timings.reboot = Date.now() - started;
   });
 
   it('renames the running guest: cfg, autostart link and runtime state; destroyed under its new name', async () => {
