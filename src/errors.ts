@@ -345,6 +345,8 @@ export const ERROR_CODES = {
   E_QSD: 'qemu-storage-daemon did not start as expected',
   E_RENAME: 'a rename to a name some guest has, or of a guest that does not exist',
   E_REPO: 'a backup repository whose own files are damaged',
+  E_RESET_BASE: 'a reset-identity of a guest whose images back linked clones',
+  E_RESET_DISK: 'a reset-identity of a guest with a disk that is not an image file',
   E_RESIZE_DEVICE: 'resizing a disk that is a device, not an image file or volume',
   E_RESIZE_FS: 'resizing a filesystem xenkit cannot grow',
   E_RESIZE_SHRINK: 'a new size that is not larger than the current one',

@@ -34,6 +34,8 @@ export interface CloneIdentity {
   network: Pick<GuestNetwork, 'mode' | 'addresses' | 'gateway' | 'nameservers'> | undefined;
   /** Old filesystem/swap UUID -> new one. */
   uuids: Map<string, string>;
+  /** The same machine under a new identity (reset-identity): it keeps its static address. */
+  isSameMachine?: boolean;
 }
 
 /** Files in which filesystem UUIDs are substituted (those that exist). */
@@ -93,7 +95,7 @@ export async function applyCloneIdentity(
   };
   const existing = parseNetworkdFile(editor.read(NETWORKD_FILE) ?? '');
   const wanted = id.network ?? existing;
-  if (!id.network && existing.mode === 'static') {
+  if (!id.network && existing.mode === 'static' && !id.isSameMachine) {
     throw runtimeError(
       'E_CLONE_NETWORK',
       `guest "${id.name}": the source has the static address ${existing.addresses[0]?.address ?? '?'}, a clone may not share it`,

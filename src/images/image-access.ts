@@ -35,8 +35,13 @@ function exportUndo(image: string): string {
   return `stop the raw export of ${image}`;
 }
 
-/** Opens `image` for raw reads and writes (`format` as the cfg or qemu-img says). */
-export async function openRawView(image: string, format: string, ctx: StepScope): Promise<RawView> {
+/** Opens `image` for raw reads and writes, or reads only (`format` as the cfg or qemu-img says). */
+export async function openRawView(
+  image: string,
+  format: string,
+  ctx: StepScope,
+  options: { readOnly?: boolean } = {},
+): Promise<RawView> {
   if (format === 'raw') return { image, format, rawPath: image, export: undefined, scratch: undefined };
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'xenkit-export-'));
   const mountpoint = path.join(scratch, 'raw');
@@ -51,7 +56,7 @@ export async function openRawView(image: string, format: string, ctx: StepScope)
   let exp: FuseExport;
   try {
     exp = await startFuseExport(
-      { image, format, mountpoint, pidFile, writable: true },
+      { image, format, mountpoint, pidFile, writable: options.readOnly !== true },
       { sink: ctx.sink, signal: ctx.signal },
     );
   } catch (error) {
@@ -98,13 +103,22 @@ export async function mountTree(
   ctx.undo.push(`remove mount point ${dir}`, () => point.remove().catch(() => undefined));
   const loop = await attachLoop(rawPath, ctx, { readOnly: options.readOnly });
   // xfs refuses a second filesystem with a UUID it has mounted; the clone's UUID changes later.
+  // Read-only means the image too: no journal or log replay, which writes even under `ro`.
   const opts = [
     ...GUEST_MOUNT_OPTIONS,
-    ...(options.readOnly ? ['ro'] : []),
+    ...(options.readOnly ? ['ro', ...noReplayOptions(options.fsType)] : []),
     ...(options.fsType === 'xfs' ? ['nouuid'] : []),
   ];
   await mountFs(loop, dir, ctx, { fsType: options.fsType, options: opts });
   return { dir, loop, point };
+}
+
+/** The mount options that keep a filesystem's journal or log from being replayed. */
+export function noReplayOptions(fsType: string | undefined): string[] {
+  if (fsType?.startsWith('ext')) return fsType === 'ext2' ? [] : ['noload'];
+  if (fsType === 'xfs') return ['norecovery'];
+  if (fsType === 'btrfs') return ['rescue=nologreplay'];
+  return [];
 }
 
 /** Unmounts, detaches and removes the mount point (normal flow). */

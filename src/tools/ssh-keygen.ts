@@ -60,6 +60,7 @@ export async function fingerprintKey(file: string, options: KeygenOptions = {}):
 const KEY_TYPES: Record<string, string> = {
   'ssh-ed25519': 'ED25519',
   'ssh-rsa': 'RSA',
+  'ssh-dss': 'DSA',
   'ecdsa-sha2-nistp256': 'ECDSA',
   'ecdsa-sha2-nistp384': 'ECDSA',
   'ecdsa-sha2-nistp521': 'ECDSA',
@@ -75,8 +76,8 @@ export function fingerprintPublicKey(line: string): KeyFingerprint {
   const type = KEY_TYPES[name];
   const blob = Buffer.from(data, 'base64');
   const fields = type ? readSshStrings(blob) : undefined;
-  // ssh-rsa: name, e, n; ecdsa: name, curve, point; ssh-ed25519: name, key.
-  const wanted = type === 'ED25519' ? 2 : 3;
+  // ssh-rsa: name, e, n; ecdsa: name, curve, point; ssh-ed25519: name, key; ssh-dss: name, p, q, g, y.
+  const wanted = type === 'ED25519' ? 2 : type === 'DSA' ? 5 : 3;
   if (!type || fields?.length !== wanted || fields[0]?.toString('latin1') !== name) {
     throw runtimeError(
       'E_SSH_KEYGEN',
@@ -86,9 +87,11 @@ export function fingerprintPublicKey(line: string): KeyFingerprint {
   const bits =
     type === 'RSA'
       ? bitLength(fields[2] ?? Buffer.alloc(0))
-      : type === 'ED25519'
-        ? 256
-        : Number(/nistp(\d+)$/.exec(name)?.[1]);
+      : type === 'DSA'
+        ? bitLength(fields[1] ?? Buffer.alloc(0))
+        : type === 'ED25519'
+          ? 256
+          : Number(/nistp(\d+)$/.exec(name)?.[1]);
   return {
     bits,
     fingerprint: `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`,

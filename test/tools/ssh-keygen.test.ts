@@ -46,6 +46,15 @@ describe('fingerprintPublicKey', () => {
         type: 'ECDSA',
       },
     ],
+    [
+      'ssh-dss AAAAB3NzaC1kc3MAAACBANDdfTg47QFrkYU3BuxkGPlkLmIjPCIh+ZyI1LRdHQh7Ki9tKrEummtnIctDJRWVmCs4vMClKOEUDtZ26pj16Zhxe39Db6LkK9Cj2pWd+jyua/fDI2z0boVWhOrNH2hhGEJw3HWn6R4A+CVjTmdrYDiLZgLXjSPZGQQLaSS7qqk/AAAAFQCu+ZbcSNZV+lHvvazYljhJztmUmwAAAIArUj9c7gow88eFzRhXcrBvOEPRkvA4xk7Rv1Go6EKiklMRorJ+0cPGMkXI8YzMWNN4Pu1kvNa8KkmSBQv1JiWHotuZf/ImC+PYdqdi6IS1MteQmRKFOOs3weXYVvQujWMJ7uYcf1jazSShKS2ZF+F2UFAhgJw5AfFRWirLwpqzygAAAIBP1uawsL6PPSob3PCRV96TUD9nlhLimiktnCNvfu9gZFokOiS40WMTHqIHptEUma0yM1Qwrc7foEsEfD7/VZ3LDIYauKSv24knB+uZrEL11ba/PEf2yJNm2nJPjoIVag2ZGy1d8pkwvkDTvsbOw8fuGwVTf0bio7m9uStDChVC5w== dsatest',
+      {
+        bits: 1024,
+        fingerprint: 'SHA256:4DapuZ082SMu0tF0dnV+R2Gvx3HJSGrsL3ShpXQQw40',
+        comment: 'dsatest',
+        type: 'DSA',
+      },
+    ],
   ])('computes what ssh-keygen -l prints (%#)', (line, expected) => {
     expect(fingerprintPublicKey(line + '\n')).toEqual(expected);
   });

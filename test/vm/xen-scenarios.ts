@@ -122,6 +122,9 @@ grep -c 'going down' $CON/guest-xg1.log | sed 's/^/going down: /'
 end shutdown
 
 begin autostart
+# This boot (only this one of xg1) also captures what xenkit detect reads (xen-guest.ts).
+sed -i "s/^extra *= *'\(.*\)'/extra = '\1 xenkit.detect-capture'/" $ROOT/etc/xen/xg1.cfg
+fact autostart.capture "$(grep -c 'xenkit.detect-capture' $ROOT/etc/xen/xg1.cfg)"
 # What xendomains does at host boot: every cfg linked in /etc/xen/auto is started.
 xm autostart xg1 on; fact autostart.on $?
 fact autostart.link "$(readlink -f $ROOT/etc/xen/auto/xg1.cfg)"
@@ -139,7 +142,9 @@ begin pvh
 # One vCPU: a pvh guest is an HVM container, and two of its vCPUs on the nested Xen's one
 # emulated CPU (SVM under TCG) can starve dom0, and with it this script, for many minutes.
 sed -e "s/^type *=.*/type = 'pvh'/" -e "s/^name *=.*/name = 'xg2'/" \
+  -e "s/^extra *= *'\(.*\)'/extra = '\1 xenkit.detect-capture'/" \
   -e "s/^vcpus *=.*/vcpus = '1'/" -e "s/^maxvcpus *=.*/maxvcpus = '1'/" /tmp/xg1.cfg > /tmp/xg2.cfg
+fact pvh.capture "$(grep -c 'xenkit.detect-capture' /tmp/xg2.cfg)"
 timeout 120 xl create /tmp/xg2.cfg; fact pvh.exit $?
 wait_for $CON/guest-xg2.log "${GUEST_UP_MARKER}" 1 240
 fact pvh.up $?

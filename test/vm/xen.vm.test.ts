@@ -13,9 +13,14 @@ import { REPO } from '../helpers/cli.js';
 import { findGuestKernel } from './boot-files.js';
 import { parseFacts } from './lvm-scenarios.js';
 import { runInVm, type VmRunResult } from './vm.js';
-import { buildXenGuestInitramfs } from './xen-guest.js';
+import { buildXenGuestInitramfs, DETECT_CAPTURE_BEGIN, DETECT_CAPTURE_END } from './xen-guest.js';
 import { renderXenScenarios } from './xen-scenarios.js';
-import { describeDetect, parseDetectFact, renderDetectStep } from './detect-scenario.js';
+import {
+  describeDetect,
+  parseDetectFact,
+  renderDetectStep,
+  renderDomuDetectStep,
+} from './detect-scenario.js';
 
 const isRoot = process.getuid?.() === 0;
 const hasXen =
@@ -38,7 +43,9 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
         kernel: kernel.path,
         guestInitramfs: buildXenGuestInitramfs(kernel),
         disk: '/dev/vda',
-      }) + renderDetectStep(REPO);
+      }) +
+      renderDetectStep(REPO) +
+      renderDomuDetectStep(REPO, '/var/log/xen/console', DETECT_CAPTURE_BEGIN, DETECT_CAPTURE_END);
     result = await runInVm({
       kind: 'xen',
       command: { script },
@@ -140,5 +147,23 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
     // own interfaces, and counts a dom0 as the host in any case.
     const sdv = detect.others.find((o) => o.tool === 'systemd-detect-virt');
     if (sdv && !/^vm: xen,/.test(sdv.said)) expect(sdv.agrees).toBe(false);
+  });
+
+  it.each([
+    ['pv', 'xg1'],
+    ['pvh', 'xg2'],
+  ])('runs xenkit detect on what the %s domU captured as it booted: xen domU in that mode', (mode, guest) => {
+    expect(fact(mode === 'pv' ? 'autostart.capture' : 'pvh.capture')).toBe('1');
+    expect(fact(`detect-${mode}.unpack`), `console of ${guest}: no capture`).toBe('0');
+    const detect = parseDetectFact(fact(`detect-${mode}.json`));
+    console.log(describeDetect(`${mode} domU of the nested Xen (captured live, replayed in dom0)`, detect));
+    expect(detect).toMatchObject({
+      virtual: true,
+      hypervisor: 'xen',
+      xenRole: 'domU',
+      xenMode: mode,
+      container: null,
+    });
+    expect(fact(`detect-${mode}.exit`)).toBe('0');
   });
 });

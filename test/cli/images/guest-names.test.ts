@@ -35,6 +35,8 @@ describe('guest names on the command line', () => {
     [['resize-image', '../etc', '--size=1G']],
     [['clone', 'g1', '../etc']],
     [['clone', '../etc', 'g2']],
+    [['reset-identity', '../etc']],
+    [['audit', 'g1', '../etc']],
   ])('%j is refused with exit 2 before anything is touched', async (argv) => {
     paths = makeRoot();
     makeFakeGuest(paths, 'g1');
@@ -59,6 +61,7 @@ describe('a cfg whose name is not a guest name', () => {
     [['update-image', 'g1']],
     [['resize-image', 'g1', '--size=1G']],
     [['clone', 'g1', 'g2']],
+    [['reset-identity', 'g1']],
   ])('%j refuses it with exit 2 and changes nothing', async (argv) => {
     const cfg = makeBadGuest();
     const before = listAll();
