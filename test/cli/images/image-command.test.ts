@@ -11,7 +11,7 @@ import { IMAGE_COMMANDS } from '../../../src/cli/images/index.js';
 import type { Paths } from '../../../src/paths.js';
 import { captureIo } from '../../helpers/capture-io.js';
 import { longOptions } from '../../helpers/cli.js';
-import { makeFakeGuest, makeRoot } from '../../images/fake-guests.js';
+import { makeFakeGuest, makeRoot } from '../../helpers/fake-guests.js';
 
 /** Options each name adds on its own: commander's --help, xen-tools' --help/--manual/--version. */
 const OWN = new Set(['help', 'manual', 'version']);
