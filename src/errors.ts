@@ -12,12 +12,12 @@ export interface XenkitErrorOptions {
 
 /** An error with a stable code (`E_SIZE`, `E_EXEC`, ...), a one-line message and an optional hint. */
 export class XenkitError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: ErrorKind;
   readonly hint: string | undefined;
   readonly details: string | undefined;
 
-  constructor(code: string, message: string, options: XenkitErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: XenkitErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'XenkitError';
     this.code = code;
@@ -58,12 +58,12 @@ export class ValidationErrors extends XenkitError {
 }
 
 /** A usage/config error: bad input from the user, exit status 2. */
-export function usageError(code: string, message: string, hint?: string, cause?: unknown): XenkitError {
+export function usageError(code: ErrorCode, message: string, hint?: string, cause?: unknown): XenkitError {
   return new XenkitError(code, message, { kind: 'usage', hint, cause });
 }
 
 /** A runtime failure: something went wrong while acting, exit status 1. */
-export function runtimeError(code: string, message: string, hint?: string, cause?: unknown): XenkitError {
+export function runtimeError(code: ErrorCode, message: string, hint?: string, cause?: unknown): XenkitError {
   return new XenkitError(code, message, { kind: 'runtime', hint, cause });
 }
 
@@ -80,7 +80,7 @@ export function exitCodeFor(error: unknown): number {
 export class ErrorCollector {
   readonly errors: XenkitError[] = [];
 
-  add(code: string, message: string, hint?: string): void {
+  add(code: ErrorCode, message: string, hint?: string): void {
     this.errors.push(usageError(code, message, hint));
   }
 

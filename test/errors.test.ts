@@ -55,6 +55,12 @@ describe('the error-code registry', () => {
     }
   });
 
+  it('types the code: an undeclared one fails npm run typecheck', () => {
+    // @ts-expect-error: E_UNDECLARED is not a key of ERROR_CODES, so this line does not compile.
+    const error = usageError('E_UNDECLARED', 'x');
+    expect(error.code in ERROR_CODES).toBe(false);
+  });
+
   it('knows every code README.md names', () => {
     const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
     const named = [...new Set(readme.match(CODE) ?? [])];

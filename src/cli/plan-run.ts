@@ -7,6 +7,7 @@ import { XenkitError } from '../errors.js';
 import { recoverDeadRuns, runJournalOptions } from '../images/recover.js';
 import type { EventSink } from '../log/events.js';
 import type { Reporter } from '../log/reporter.js';
+import { RunLog } from '../log/run-log.js';
 import type { Paths } from '../paths.js';
 import { executePlan } from '../plan/executor.js';
 import type { Plan } from '../plan/plan.js';
@@ -64,5 +65,57 @@ export async function runPlan(plan: Plan, options: PlanRunOptions): Promise<void
       });
     }
     throw error;
+  }
+}
+
+export interface LoggedRunOptions {
+  paths: Paths;
+  /** What the run journal calls the run, e.g. `resize-image web1`. */
+  journal: string;
+  io: CliIO;
+  /** The guest's log: it gets `header` first, then every event of the run. */
+  log: string;
+  header: string;
+  /** No progress display (--quiet, --json). */
+  quiet: boolean;
+  /** XENKIT_FAILPOINT is read from here. */
+  env: NodeJS.ProcessEnv;
+  /** Whether a failure without a hint of its own names the log (see PlanRunOptions.logPath). */
+  failureNamesLog?: boolean;
+  /** Called with the log once the run has ended, failed or not (clone refills its key pools). */
+  afterRun?: (sink: EventSink) => void;
+  /** A last line for the log after a run that succeeded, given its duration. */
+  doneLine?: (totalMs: number) => string;
+}
+
+/**
+ * The frame of a guest-changing command: the guest's log opened with a header line, a progress
+ * display, runPlan, then the display stopped and the log closed whatever happened. Returns the
+ * run's duration in milliseconds.
+ */
+export async function runLoggedPlan(plan: Plan, options: LoggedRunOptions): Promise<number> {
+  const log = new RunLog(options.log);
+  const reporter = startProgress(options.io, options.quiet);
+  const started = performance.now();
+  try {
+    try {
+      log.sink({ type: 'info', message: options.header });
+      await runPlan(plan, {
+        paths: options.paths,
+        journal: options.journal,
+        sink: log.sink,
+        reporter,
+        env: options.env,
+        ...(options.failureNamesLog ? { logPath: options.log } : {}),
+      });
+    } finally {
+      reporter.stop();
+      options.afterRun?.(log.sink);
+    }
+    const totalMs = Math.round(performance.now() - started);
+    if (options.doneLine) log.sink({ type: 'info', message: options.doneLine(totalMs) });
+    return totalMs;
+  } finally {
+    log.close();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import type { ErrorCollector } from '../errors.js';
+import type { ErrorCollector, ErrorCode } from '../errors.js';
 import { escapeControlChars } from '../log/escape-control.js';
 import { parseSize, type ParseSizeOptions } from '../model/size.js';
 import { underRoot, type Paths } from '../paths.js';
@@ -39,7 +39,7 @@ export class SettingsReader {
   }
 
   /** Records a problem with `key`: `<input> "<value>" <problem>`. */
-  fail(key: string, code: string, problem: string, hint: string): void {
+  fail(key: string, code: ErrorCode, problem: string, hint: string): void {
     const value = this.settings[key]?.value;
     const shown = escapeControlChars(Array.isArray(value) ? value.join(' ') : String(value ?? ''));
     this.errors.add(code, `${this.what(key)} "${shown}" ${problem}`, hint);

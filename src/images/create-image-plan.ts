@@ -21,13 +21,10 @@ import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
 import { renderGuestCfgFromTemplate } from './guest-cfg-template.js';
 import { fileSpaceCheckSteps, imagePaths, rememberedImages, storageSteps } from './create-image-storage.js';
-import {
-  describeInstall,
-  installRootTree,
-  releaseTarget,
-  removeTree,
-  type InstallResult,
-} from '../install/index.js';
+import { describeInstall, installRootTree } from '../install/install-root-tree.js';
+import { releaseTarget } from '../install/target-guard.js';
+import { removeTree } from '../install/remove-tree.js';
+import { type InstallResult } from '../install/install-request.js';
 import {
   describeRootfsCacheInstall,
   installWithRootfsCache,
@@ -35,7 +32,7 @@ import {
 } from '../install/rootfs-cache.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { Paths } from '../paths.js';
-import { imageUndoDescription } from '../storage/index.js';
+import { imageUndoDescription } from '../storage/image-file.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { lockGuest } from '../plan/guest-lock.js';
 import { addHostsLine, hostHostsPath, hostsLineFor, removeHostsLines } from './host-hosts.js';

@@ -10,21 +10,17 @@ import type { GuestIds } from '../model/guest-ids.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { stateList } from '../plan/step-state.js';
+import { checkFreeSpace } from '../storage/free-space.js';
+import { convertToQcow2, describeConvertToQcow2 } from '../storage/qcow2.js';
 import {
-  checkFreeSpace,
-  convertToQcow2,
   createImageFile,
-  describeConvertToQcow2,
   describeCreateImageFile,
-  describeMakeFilesystem,
-  describeMakeSwap,
   discardImageFile,
-  makeFilesystem,
-  makeSwap,
-  prepareDevice,
-  rootFilesystemOptions,
   type ImageFile,
-} from '../storage/index.js';
+} from '../storage/image-file.js';
+import { describeMakeFilesystem, makeFilesystem, rootFilesystemOptions } from '../storage/filesystem.js';
+import { describeMakeSwap, makeSwap } from '../storage/swap.js';
+import { prepareDevice } from '../storage/block-device.js';
 import { humanSize } from '../storage/free-space.js';
 import { lvmImagePaths } from '../storage/lvm-steps.js';
 

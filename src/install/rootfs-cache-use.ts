@@ -11,7 +11,7 @@ import { runtimeError } from '../errors.js';
 import type { StepContext } from '../plan/plan.js';
 import { stateKey } from '../plan/step-state.js';
 import { isNoSpaceError, noSpaceError } from '../storage/free-space.js';
-import { createImageFile, discardImageFile, type ImageFile } from '../storage/index.js';
+import { createImageFile, discardImageFile, type ImageFile } from '../storage/image-file.js';
 import { probeBlock } from '../tools/blkid.js';
 import { copyTree } from '../tools/cp.js';
 import { attachLoop, detachLoop } from '../tools/losetup.js';

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveCreateImage } from '../../src/config/create-image.js';
 import { exitCodeFor } from '../../src/errors.js';
 import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
-import { errorsOf, fakeHost, listTree, makeRoot } from '../config/fixtures.js';
+import { errorsOf, fakeHost, listTree, makeRoot } from '../helpers/config-fixtures.js';
 
 const shell: ShellRunner = async () => ({ stdout: '6.1.0-test\n', exitCode: 0, stderr: '' });
 const BASE = ['--hostname=web1', '--dir=/srv/xen', '--dhcp'];

@@ -62,7 +62,7 @@ describe('flagsOf', () => {
 describe('xen-create-image --dry-run', () => {
   it('says what --boot does after the build, in text and in JSON', async () => {
     const { runBin } = await import('../helpers/cli.js');
-    const { makeRoot } = await import('../config/fixtures.js');
+    const { makeRoot } = await import('../helpers/config-fixtures.js');
     const { root, cleanup } = makeRoot({ 'etc/xen-tools/': '' });
     try {
       const args = [`--root=${root}`, '--hostname=web1', '--dir=/srv', '--dhcp', '--boot', '--dry-run'];

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPlan } from '../../src/cli/plan-run.js';
+import { runLoggedPlan, runPlan } from '../../src/cli/plan-run.js';
+import { captureIo } from '../helpers/capture-io.js';
 import { runtimeError } from '../../src/errors.js';
 import { runsDir } from '../../src/images/recover.js';
 import { makePaths, type Paths } from '../../src/paths.js';
@@ -87,5 +88,44 @@ describe('runPlan', () => {
     expect(fs.existsSync(made)).toBe(false);
     await runPlan(plan(made), { paths, journal: 'x' });
     expect(fs.existsSync(made)).toBe(true);
+  });
+});
+
+describe('runLoggedPlan', () => {
+  const options = (log: string, calls: string[]) => ({
+    paths,
+    journal: 'x',
+    io: captureIo().io,
+    log,
+    header: 'xenkit test web1',
+    quiet: true,
+    env: {},
+    afterRun: () => calls.push('after'),
+    doneLine: (ms: number) => `done in ${ms} ms`,
+  });
+
+  it('writes the header, the steps and the done line to the log, and returns the duration', async () => {
+    const log = path.join(paths.root, 'web1.log');
+    const calls: string[] = [];
+    const ms = await runLoggedPlan(plan(path.join(paths.root, 'made')), options(log, calls));
+    expect(ms).toBeGreaterThanOrEqual(0);
+    const text = fs.readFileSync(log, 'utf8');
+    expect(text).toContain('xenkit test web1');
+    expect(text).toContain('Make a file');
+    expect(text).toMatch(/done in \d+ ms/);
+    expect(calls).toEqual(['after']);
+  });
+
+  it('still runs afterRun and closes the log on a failure, and names the log only when asked', async () => {
+    const log = path.join(paths.root, 'web1.log');
+    const calls: string[] = [];
+    const failing = () => plan(path.join(paths.root, 'made'), runtimeError('E_EXEC', 'mkfs failed'));
+    await expect(runLoggedPlan(failing(), options(log, calls))).rejects.toMatchObject({ hint: undefined });
+    await expect(
+      runLoggedPlan(failing(), { ...options(log, calls), failureNamesLog: true }),
+    ).rejects.toMatchObject({ hint: `everything this run made was removed; the log is ${log}` });
+    expect(calls).toEqual(['after', 'after']);
+    expect(fs.readFileSync(log, 'utf8')).not.toContain('done in');
+    expect(fs.existsSync(path.join(paths.root, 'made'))).toBe(false);
   });
 });

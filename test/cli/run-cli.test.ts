@@ -45,7 +45,7 @@ describe('runCli', () => {
     const error = errno('ENOENT', 'ENOENT: no such file');
     const code = await runCli(
       'xenkit',
-      () => Promise.reject(runtimeError('E_X', 'wrapped', undefined, error)),
+      () => Promise.reject(runtimeError('E_XL', 'wrapped', undefined, error)),
       {
         io,
       },
@@ -66,7 +66,7 @@ describe('runCli', () => {
 
   it('makes control characters in a message visible instead of printing them', async () => {
     const { io, err } = captureIo();
-    const error = runtimeError('E_X', 'guest "a\nb\u001b[2J"', 'hint\rx');
+    const error = runtimeError('E_XL', 'guest "a\nb\u001b[2J"', 'hint\rx');
     await runCli('xenkit', () => Promise.reject(error), { io });
     expect(err()).toBe('xenkit: error: guest "a\\nb\\x1b[2J"\n  hint: hint\\rx\n');
   });

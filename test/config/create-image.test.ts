@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderDumpConfig, resolveCreateImage } from '../../src/config/create-image.js';
 import { confToRecord, parseXenToolsConf, type ShellRunner } from '../../src/formats/xen-tools-conf.js';
-import { fakeHost, listTree, makeRoot } from './fixtures.js';
+import { fakeHost, listTree, makeRoot } from '../helpers/config-fixtures.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

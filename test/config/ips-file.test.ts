@@ -11,7 +11,7 @@ import {
 } from '../../src/config/ips-file.js';
 import { exitCodeFor, ValidationErrors } from '../../src/errors.js';
 import { makePaths } from '../../src/paths.js';
-import { makeRoot } from './fixtures.js';
+import { makeRoot } from '../helpers/config-fixtures.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

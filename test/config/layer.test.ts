@@ -6,7 +6,7 @@ import { settingValues, type Settings } from '../../src/config/settings.js';
 import { exitCodeFor } from '../../src/errors.js';
 import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
 import { makePaths } from '../../src/paths.js';
-import { expectErrors, fakeHost, makeRoot } from './fixtures.js';
+import { expectErrors, fakeHost, makeRoot } from '../helpers/config-fixtures.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

@@ -3,7 +3,7 @@ import { resolveCreateImage } from '../../src/config/create-image.js';
 import type { GuestSpec } from '../../src/model/guest-spec.js';
 import { deriveXenToolsMac } from '../../src/model/mac.js';
 import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
-import { fakeHost, makeRoot } from './fixtures.js';
+import { fakeHost, makeRoot } from '../helpers/config-fixtures.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

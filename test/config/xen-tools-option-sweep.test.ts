@@ -15,7 +15,7 @@ import { renderGuestCfg } from '../../src/formats/xl-cfg-render.js';
 import { buildCreateImagePlan } from '../../src/images/create-image-plan.js';
 import type { GuestSpec } from '../../src/model/guest-spec.js';
 import { planToJSON } from '../../src/plan/plan.js';
-import { errorsOf, fakeHost, makeRoot } from './fixtures.js';
+import { errorsOf, fakeHost, makeRoot } from '../helpers/config-fixtures.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.join(HERE, '../fixtures/xen-tools-getopt/xen-create-image-4.9.2.txt');

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { customizeGuest } from '../../src/customize/customize-guest.js';
-import { makeContext, makeFakeTree, makeSpec, readTree, tempDir, writeFiles } from './fixtures.js';
+import {
+  makeContext,
+  makeFakeTree,
+  makeSpec,
+  readTree,
+  tempDir,
+  writeFiles,
+} from '../helpers/customize-fixtures.js';
 import type { GuestSpec } from '../../src/model/guest-spec.js';
 
 const dirs: string[] = [];

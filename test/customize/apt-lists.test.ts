@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hasAptLists, withAptLists } from '../../src/customize/apt-lists.js';
-import { makeContext, tempDir, writeFiles } from './fixtures.js';
+import { makeContext, tempDir, writeFiles } from '../helpers/customize-fixtures.js';
 
 const dirs: string[] = [];
 const savedPath = process.env.PATH;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { findDistribution, type Distribution } from '../../src/config/distributions.js';
 import { describeApt, renderAptProxy, renderAptSources } from '../../src/customize/apt-sources.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec } from '../helpers/customize-fixtures.js';
 
 function dist(release: string): Distribution {
   const d = findDistribution(release);

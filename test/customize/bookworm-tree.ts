@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../../src/tools/exec.js';
-import { tempDir } from './fixtures.js';
+import { tempDir } from '../helpers/customize-fixtures.js';
 
 const CACHE_DIR = process.env.XENKIT_TEST_CACHE ?? '/var/cache/xenkit-test/customize';
 const TARBALL = path.join(CACHE_DIR, 'bookworm-openssh.tar');

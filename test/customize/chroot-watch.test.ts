@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPackageInstall, parseChrootLog } from '../../src/customize/chroot-watch.js';
 import { runRoles } from '../../src/customize/hooks.js';
-import { makeContext, makeSpec, tempDir, writeFiles } from './fixtures.js';
+import { makeContext, makeSpec, tempDir, writeFiles } from '../helpers/customize-fixtures.js';
 
 const dirs: string[] = [];
 const savedPath = process.env.PATH;

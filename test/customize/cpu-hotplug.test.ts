@@ -11,7 +11,7 @@ import { BUILTIN_STEPS, customizeGuest, describeCustomize } from '../../src/cust
 import { findDistribution } from '../../src/config/distributions.js';
 import { TreeEditor } from '../../src/customize/tree-editor.js';
 import { HOST_FILES, type GuestIds } from '../../src/customize/types.js';
-import { makeContext, makeFakeTree, makeSpec, tempDir, writeFiles } from './fixtures.js';
+import { makeContext, makeFakeTree, makeSpec, tempDir, writeFiles } from '../helpers/customize-fixtures.js';
 
 const IDS: GuestIds = { rootUuid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', rootFs: 'ext4' };
 

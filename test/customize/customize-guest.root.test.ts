@@ -9,7 +9,7 @@ import type { LogEvent } from '../../src/log/events.js';
 import { runCommand } from '../../src/tools/exec.js';
 import { fingerprintKey } from '../../src/tools/ssh-keygen.js';
 import { extractBookwormTree } from './bookworm-tree.js';
-import { makeContext, makeSpec, readTree } from './fixtures.js';
+import { makeContext, makeSpec, readTree } from '../helpers/customize-fixtures.js';
 
 interface Guest {
   root: string;

@@ -7,7 +7,14 @@ import { isEnabled } from '../../src/customize/systemd-units.js';
 import { TreeEditor } from '../../src/customize/tree-editor.js';
 import type { GuestIds } from '../../src/customize/types.js';
 import type { GuestSpec } from '../../src/model/guest-spec.js';
-import { makeContext, makeFakeTree, makeSpec, readTree, tempDir, writeFiles } from './fixtures.js';
+import {
+  makeContext,
+  makeFakeTree,
+  makeSpec,
+  readTree,
+  tempDir,
+  writeFiles,
+} from '../helpers/customize-fixtures.js';
 
 const IDS: GuestIds = {
   rootUuid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',

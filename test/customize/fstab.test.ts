@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderFstab } from '../../src/customize/fstab.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec } from '../helpers/customize-fixtures.js';
 
 const ROOT = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 const SWAP = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';

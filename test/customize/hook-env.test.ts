@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildHookEnv } from '../../src/customize/hook-env.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec } from '../helpers/customize-fixtures.js';
 
 describe('buildHookEnv', () => {
   it('exports the xen-tools names hooks read', () => {

@@ -8,7 +8,7 @@ import {
   runHooks,
   runRoles,
 } from '../../src/customize/hooks.js';
-import { makeContext, makeSpec, tempDir, writeFiles } from './fixtures.js';
+import { makeContext, makeSpec, tempDir, writeFiles } from '../helpers/customize-fixtures.js';
 
 const dirs: string[] = [];
 function dir(): string {

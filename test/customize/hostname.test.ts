@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fqdnOf, renderHosts, selfHostsLine } from '../../src/customize/hostname.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec } from '../helpers/customize-fixtures.js';
 
 describe('hosts', () => {
   it('names a static guest by its primary address', () => {

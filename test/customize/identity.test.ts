@@ -12,7 +12,7 @@ import { TreeEditor } from '../../src/customize/tree-editor.js';
 import { HOST_FILES, type CustomizeContext } from '../../src/customize/types.js';
 import type { StepContext } from '../../src/plan/plan.js';
 import { fingerprintKey } from '../../src/tools/ssh-keygen.js';
-import { makeContext, makeSpec, tempDir } from './fixtures.js';
+import { makeContext, makeSpec, tempDir } from '../helpers/customize-fixtures.js';
 
 function customizeContext(root: string, ctx: StepContext): CustomizeContext {
   return {

@@ -8,7 +8,7 @@ import {
   renderNetworkd,
   renderResolvConf,
 } from '../../src/customize/network.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec } from '../helpers/customize-fixtures.js';
 
 function dist(release: string): Distribution {
   const d = findDistribution(release);

@@ -5,7 +5,7 @@ import { findDistribution } from '../../src/config/distributions.js';
 import { applySkel, describeSkel } from '../../src/customize/skel.js';
 import { TreeEditor } from '../../src/customize/tree-editor.js';
 import { HOST_FILES } from '../../src/customize/types.js';
-import { makeContext, makeSpec, tempDir, writeFiles } from './fixtures.js';
+import { makeContext, makeSpec, tempDir, writeFiles } from '../helpers/customize-fixtures.js';
 
 const dirs: string[] = [];
 afterEach(() => {

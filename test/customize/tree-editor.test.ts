@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TreeEditor } from '../../src/customize/tree-editor.js';
 import { resolveGuestPath } from '../../src/customize/tree-path.js';
-import { tempDir, writeFiles } from './fixtures.js';
+import { tempDir, writeFiles } from '../helpers/customize-fixtures.js';
 
 const dirs: string[] = [];
 function tree(): string {

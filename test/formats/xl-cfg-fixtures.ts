@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { makeSpec } from '../customize/fixtures.js';
+import { makeSpec } from '../helpers/customize-fixtures.js';
 import type { GuestSpec, StorageSpec } from '../../src/model/guest-spec.js';
 import { deriveXenToolsMac, parseMac } from '../../src/model/mac.js';
 import { parseSize } from '../../src/model/size.js';

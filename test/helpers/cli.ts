@@ -47,3 +47,13 @@ export function runBin(name: string, args: string[], options: RunBinOptions = {}
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** The long options a --help text lists (`--(no)x` as x), without the dashes. */
+export function longOptions(help: string): string[] {
+  const found = new Set<string>();
+  for (const line of help.split('\n')) {
+    const term = /^ {1,4}(-\S.*?)(?: {2,}|$)/.exec(line)?.[1];
+    for (const m of term?.matchAll(/--(?:\(no\))?([A-Za-z0-9][\w-]*)/g) ?? []) found.add(m[1]!);
+  }
+  return [...found];
+}

@@ -5,8 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildDeletePlan, inspectDelete, type DeleteOptions } from '../../src/images/delete-plan.js';
 import { executePlan } from '../../src/plan/executor.js';
 import type { Paths } from '../../src/paths.js';
-import { makeTempDir, removeDir, withPathFirst, writeFakeTool } from '../helpers/storage-fixtures.js';
-import { makeRoot } from './fake-guests.js';
+import { fakeLvmLog, makeFakeLvm } from '../helpers/fake-lvm.js';
+import { removeDir, withPathFirst } from '../helpers/storage-fixtures.js';
+import { makeRoot } from '../helpers/fake-guests.js';
 
 const OPTIONS: DeleteOptions = { dir: undefined, extension: '.cfg', force: false, running: { xl: false } };
 let paths: Paths;
@@ -16,31 +17,11 @@ afterEach(() => {
   removeDir(bin);
 });
 
-/** Fake lvs (volumes from BIN/volumes: `vg name attr` lines), lvrename and lvremove that log argv. */
 function fakeLvm(volumes: string[]): void {
-  bin = makeTempDir('fake-lvm');
-  fs.writeFileSync(path.join(bin, 'volumes'), volumes.map((v) => `${v}\n`).join(''));
-  writeFakeTool(
-    bin,
-    'lvs',
-    `vg="$(eval echo \\$$#)"
-grep -q "^$vg " ${bin}/volumes || { echo "Volume group \\"$vg\\" not found" >&2; exit 5; }
-printf '{"report":[{"lv":['
-grep "^$vg " ${bin}/volumes | awk '{printf "%s{\\"lv_name\\":\\"%s\\",\\"vg_name\\":\\"%s\\",\\"lv_size\\":\\"8388608\\",\\"pool_lv\\":\\"\\",\\"lv_attr\\":\\"%s\\",\\"lv_path\\":\\"/dev/%s/%s\\"}", (NR>1?",":""), $2, $1, $3, $1, $2}'
-printf ']}]}'`,
-  );
-  writeFakeTool(
-    bin,
-    'lvrename',
-    `echo "lvrename $*" >> ${bin}/log\nsed -i "s|^$1 $2 |$1 $3 |" ${bin}/volumes`,
-  );
-  writeFakeTool(bin, 'lvremove', `echo "lvremove $*" >> ${bin}/log`);
+  bin = makeFakeLvm(volumes);
 }
 
-const log = (): string[] =>
-  fs.existsSync(path.join(bin, 'log'))
-    ? fs.readFileSync(path.join(bin, 'log'), 'utf8').trim().split('\n')
-    : [];
+const log = (): string[] => fakeLvmLog(bin);
 
 function makeLvmGuest(name: string, extra: string[] = []): void {
   fs.mkdirSync(paths.xenDir, { recursive: true });

@@ -9,7 +9,7 @@ import { buildDeletePlan, inspectDelete, type DeleteOptions } from '../../src/im
 import { runtimePathsFor } from '../../src/hypervisors/qemu/runtime-paths.js';
 import { executePlan } from '../../src/plan/executor.js';
 import type { Paths } from '../../src/paths.js';
-import { makeFakeGuest, makeRoot } from './fake-guests.js';
+import { makeFakeGuest, makeRoot } from '../helpers/fake-guests.js';
 
 const OPTIONS: DeleteOptions = { dir: undefined, extension: '.cfg', force: false, running: { xl: false } };
 let paths: Paths;

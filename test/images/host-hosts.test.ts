@@ -9,8 +9,8 @@ import {
   removeHostsLines,
 } from '../../src/images/host-hosts.js';
 import { makePaths } from '../../src/paths.js';
-import { makeRoot } from '../config/fixtures.js';
-import { makeSpec } from '../customize/fixtures.js';
+import { makeRoot } from '../helpers/config-fixtures.js';
+import { makeSpec } from '../helpers/customize-fixtures.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

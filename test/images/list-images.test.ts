@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listImages } from '../../src/images/list-images.js';
 import type { Paths } from '../../src/paths.js';
-import { makeFakeGuest, makeRoot } from './fake-guests.js';
+import { makeFakeGuest, makeRoot } from '../helpers/fake-guests.js';
 
 let paths: Paths;
 afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));

@@ -7,37 +7,18 @@ import { debrisHandlers } from '../../src/images/recover.js';
 import { makePaths } from '../../src/paths.js';
 import { recoverJournals } from '../../src/plan/recover-journal.js';
 import { listJournals, RunJournal } from '../../src/plan/run-journal.js';
-import { makeTempDir, removeDir, withPathFirst, writeFakeTool } from '../helpers/storage-fixtures.js';
+import { fakeLvmLog, fakeLvmVolumes, makeFakeLvm } from '../helpers/fake-lvm.js';
+import { makeTempDir, removeDir, withPathFirst } from '../helpers/storage-fixtures.js';
 
 let bin: string;
 afterEach(() => removeDir(bin));
 
-/** Fake lvs (volumes from BIN/volumes: `vg name` lines), lvrename and lvremove that log and apply. */
 function fakeLvm(volumes: string[]): void {
-  bin = makeTempDir('fake-lvm');
-  fs.writeFileSync(path.join(bin, 'volumes'), volumes.map((v) => `${v}\n`).join(''));
-  writeFakeTool(
-    bin,
-    'lvs',
-    `vg="$(eval echo \\$$#)"
-printf '{"report":[{"lv":['
-grep "^$vg " ${bin}/volumes | awk '{printf "%s{\\"lv_name\\":\\"%s\\",\\"vg_name\\":\\"%s\\",\\"lv_size\\":\\"8388608\\",\\"pool_lv\\":\\"\\",\\"lv_attr\\":\\"-wi-a-----\\",\\"lv_path\\":\\"/dev/%s/%s\\"}", (NR>1?",":""), $2, $1, $1, $2}'
-printf ']}]}'`,
-  );
-  writeFakeTool(
-    bin,
-    'lvrename',
-    `echo "lvrename $*" >> ${bin}/log\nsed -i "s|^$1 $2\\$|$1 $3|" ${bin}/volumes`,
-  );
-  writeFakeTool(
-    bin,
-    'lvremove',
-    `echo "lvremove $*" >> ${bin}/log\nvg="\${3%%/*}"; lv="\${3#*/}"; sed -i "/^$vg $lv\\$/d" ${bin}/volumes`,
-  );
+  bin = makeFakeLvm(volumes);
 }
 
-const log = (): string[] => fs.readFileSync(path.join(bin, 'log'), 'utf8').trim().split('\n');
-const volumes = (): string[] => fs.readFileSync(path.join(bin, 'volumes'), 'utf8').trim().split('\n');
+const log = (): string[] => fakeLvmLog(bin);
+const volumes = (): string[] => fakeLvmVolumes(bin);
 
 describe('recovering an LVM guest replaced with --force', () => {
   it.each([

@@ -7,7 +7,7 @@ import { buildResizePlan, type ResizeOptions } from '../../src/images/resize-pla
 import { executePlan } from '../../src/plan/executor.js';
 import type { Paths } from '../../src/paths.js';
 import { runBin } from '../helpers/cli.js';
-import { makeFakeGuest, makeRoot } from './fake-guests.js';
+import { makeFakeGuest, makeRoot } from '../helpers/fake-guests.js';
 
 const isRoot = process.getuid?.() === 0;
 const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@ import {
   resolveBootstrapSources,
 } from '../../src/install/bootstrap-sources.js';
 import { findDistribution } from '../../src/config/distributions.js';
-import { makeInstallSpec } from './fixtures.js';
+import { makeInstallSpec } from '../helpers/customize-fixtures.js';
 
 describe('resolveBootstrapSources', () => {
   it('takes base packages, the kernel, the spec extras and the caller packages in that order', () => {

@@ -13,7 +13,8 @@ import { runCommand } from '../../src/tools/exec.js';
 import { createTar, type TarCompression } from '../../src/tools/tar.js';
 import { buildSampleTree } from '../helpers/sample-tree.js';
 import { compareTrees } from '../helpers/tree-compare.js';
-import { makeContext, makeInstallSpec } from './fixtures.js';
+import { makeInstallSpec } from '../helpers/customize-fixtures.js';
+import { makeContext } from './fixtures.js';
 
 let scratch: string;
 let sample: string;

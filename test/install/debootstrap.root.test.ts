@@ -12,7 +12,8 @@ import { packageCacheDir } from '../../src/install/bootstrap-sources.js';
 import type { InstallRequest, InstallResult } from '../../src/install/install-request.js';
 import { installRootTree } from '../../src/install/install-root-tree.js';
 import { listMountsUnder, listProcessesInTree } from '../../src/install/target-guard.js';
-import { makeContext, makeInstallSpec, type RecordingContext } from './fixtures.js';
+import { makeInstallSpec } from '../helpers/customize-fixtures.js';
+import { makeContext, type RecordingContext } from './fixtures.js';
 
 let scratch: string;
 let cold: { result: InstallResult; ctx: RecordingContext; target: string };

@@ -1,29 +1,8 @@
-/** Shared fixtures for the install tests: an InstallSpec and a StepContext that records. */
+/** Shared fixtures for the install tests: a StepContext that records (the InstallSpec: test/helpers). */
 import type { LogEvent } from '../../src/log/events.js';
 import type { Reporter } from '../../src/log/reporter.js';
-import type { InstallSpec } from '../../src/model/guest-spec.js';
 import type { StepContext } from '../../src/plan/plan.js';
 import { UndoStack } from '../../src/plan/undo-stack.js';
-
-/** A bookworm InstallSpec with every field set; override what a test is about. */
-export function makeInstallSpec(overrides: Partial<InstallSpec> = {}): InstallSpec {
-  return {
-    method: 'mmdebstrap',
-    source: undefined,
-    dist: 'bookworm',
-    arch: 'amd64',
-    mirror: 'http://deb.debian.org/debian',
-    securityMirror: undefined,
-    keyring: undefined,
-    aptProxy: undefined,
-    cache: false,
-    cacheDir: '/var/cache/xenkit',
-    debootstrapCommand: undefined,
-    extraPackages: [],
-    enabled: true,
-    ...overrides,
-  };
-}
 
 export interface RecordingContext extends StepContext {
   events: LogEvent[];

@@ -7,7 +7,8 @@ import type { InstallRequest } from '../../src/install/install-request.js';
 import { BUILD_INITRAMFS_HOOK, DEFER_INITRAMFS_HOOK } from '../../src/install/mmdebstrap-install.js';
 import { XenkitError } from '../../src/errors.js';
 import { fakeArgv, installFakeTools, setFakeMode } from './fake-tools.js';
-import { makeContext, makeInstallSpec } from './fixtures.js';
+import { makeInstallSpec } from '../helpers/customize-fixtures.js';
+import { makeContext } from './fixtures.js';
 
 let scratch: string;
 let bin: string;

@@ -13,7 +13,8 @@ import { installRootTree } from '../../src/install/install-root-tree.js';
 import { listMountsUnder, listProcessesInTree } from '../../src/install/target-guard.js';
 import { createTar } from '../../src/tools/tar.js';
 import { compareTrees } from '../helpers/tree-compare.js';
-import { makeContext, makeInstallSpec, type RecordingContext } from './fixtures.js';
+import { makeInstallSpec } from '../helpers/customize-fixtures.js';
+import { makeContext, type RecordingContext } from './fixtures.js';
 
 let scratch: string;
 let cold: { result: InstallResult; ctx: RecordingContext; target: string };

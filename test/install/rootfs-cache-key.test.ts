@@ -10,7 +10,7 @@ import {
   ROOTFS_CACHE_FORMAT,
   type RootfsKeyFields,
 } from '../../src/install/rootfs-cache-key.js';
-import { makeInstallSpec } from './fixtures.js';
+import { makeInstallSpec } from '../helpers/customize-fixtures.js';
 
 const BASE: RootfsKeyFields = {
   format: ROOTFS_CACHE_FORMAT,

@@ -12,7 +12,8 @@ import { checksumImage } from '../../src/install/rootfs-cache-image.js';
 import { isEntry, MANIFEST_FILE, readEntry } from '../../src/install/rootfs-cache-store.js';
 import type { GuestSpec } from '../../src/model/guest-spec.js';
 import { installFakeTools } from './fake-tools.js';
-import { makeContext, makeInstallSpec } from './fixtures.js';
+import { makeInstallSpec } from '../helpers/customize-fixtures.js';
+import { makeContext } from './fixtures.js';
 
 /**
  * A fake mmdebstrap that counts its runs and takes a second, in front of the shared fake (which

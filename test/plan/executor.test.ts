@@ -15,7 +15,7 @@ function step(id: string, journal: string[], fail = false): PlanStep {
       ctx.undo.push(`undo ${id}`, () => {
         journal.push(`undo ${id}`);
       });
-      if (fail) throw new XenkitError('E_TEST', `step ${id} failed`);
+      if (fail) throw new XenkitError('E_FAILPOINT', `step ${id} failed`);
     },
   };
 }

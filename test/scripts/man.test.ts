@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/tools/exec.js';
-import { REPO, runBin } from '../helpers/cli.js';
+import { longOptions, REPO, runBin } from '../helpers/cli.js';
 
 const COMMANDS = [
   'xenkit',
@@ -23,16 +23,6 @@ const MAN = path.join(REPO, 'dist/man/man1');
 const COMPLETION = path.join(REPO, 'dist/completion/xenkit.bash');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'xenkit-man-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/** The long options a --help text lists (`--(no)x` as --x). */
-function longOptions(help: string): string[] {
-  const found = new Set<string>();
-  for (const line of help.split('\n')) {
-    const term = /^ {1,4}(-\S.*?)(?: {2,}|$)/.exec(line)?.[1];
-    for (const m of term?.matchAll(/--(?:\(no\))?([A-Za-z0-9][\w-]*)/g) ?? []) found.add(m[1]!);
-  }
-  return [...found];
-}
 
 describe('man pages', () => {
   it.each(COMMANDS)('%s.1 renders without warnings and documents every option of --help', async (cmd) => {

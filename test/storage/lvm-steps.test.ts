@@ -4,7 +4,7 @@ import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
 import { makePaths } from '../../src/paths.js';
 import type { PlanAction } from '../../src/plan/plan.js';
 import { buildCreateImagePlan } from '../../src/images/create-image-plan.js';
-import { fakeHost, makeRoot } from '../config/fixtures.js';
+import { fakeHost, makeRoot } from '../helpers/config-fixtures.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

@@ -3,11 +3,10 @@ import type { Command } from 'commander';
 import { refillDrawnPools } from '../../customize/host-key-pool.js';
 import { ErrorCollector } from '../../errors.js';
 import { buildClonePlan, type CloneOptions } from '../../images/clone-plan.js';
-import { RunLog } from '../../log/run-log.js';
 import { parseMac } from '../../model/mac.js';
 import { parseIpWithPrefix, prefixFromNetmask } from '../../model/net-address.js';
 import { planToJSON } from '../../plan/plan.js';
-import { recoverBeforeRun, runPlan, startProgress } from '../plan-run.js';
+import { recoverBeforeRun, runLoggedPlan } from '../plan-run.js';
 import { renderPlan } from '../render-plan.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
 import { renderCloneSummary } from './render-clone.js';
@@ -98,26 +97,18 @@ export function addCloneCommand(program: Command, deps: ImageCommandDeps): void 
         else deps.io.stdout.write(renderPlan(plan));
         return;
       }
-      const log = new RunLog(outcome.logPath);
-      const reporter = startProgress(deps.io, flags.quiet === true || flags.json === true);
-      const started = performance.now();
-      try {
-        log.sink({ type: 'info', message: `xenkit clone ${src} ${name} (${outcome.mode})` });
-        await runPlan(plan, {
-          paths,
-          journal: `clone ${src} ${name}`,
-          sink: log.sink,
-          reporter,
-          env: deps.env ?? process.env,
-          logPath: outcome.logPath,
-        });
-      } finally {
-        reporter.stop();
-        refillDrawnPools(paths.root, log.sink);
-      }
-      const totalMs = Math.round(performance.now() - started);
-      log.sink({ type: 'info', message: `clone done in ${totalMs} ms: ${JSON.stringify(outcome.timings)}` });
-      log.close();
+      const totalMs = await runLoggedPlan(plan, {
+        paths,
+        journal: `clone ${src} ${name}`,
+        io: deps.io,
+        log: outcome.logPath,
+        header: `xenkit clone ${src} ${name} (${outcome.mode})`,
+        quiet: flags.quiet === true || flags.json === true,
+        env: deps.env ?? process.env,
+        failureNamesLog: true,
+        afterRun: (sink) => refillDrawnPools(paths.root, sink),
+        doneLine: (ms) => `clone done in ${ms} ms: ${JSON.stringify(outcome.timings)}`,
+      });
       if (flags.json) writeJson(deps.io, { ok: true, ...outcome, totalMs });
       else deps.io.stdout.write(renderCloneSummary(outcome, totalMs));
     });

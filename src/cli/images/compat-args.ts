@@ -57,10 +57,22 @@ export function opt(name: string, kind: OptionDef['kind'], help: string, valueNa
   return { name, key: name, kind, help, group: 'general', ...(valueName ? { valueName } : {}) };
 }
 
-/** The options every xen-tools front-end ends with: xenkit's --json and --root, then help and version. */
+/** A row xenkit adds to xen-tools' options (its xen-tools help says `xenkit:`). */
+export function added(def: OptionDef): OptionDef {
+  return { ...def, group: 'xenkit' };
+}
+
+/** xen-tools' EVMS storage, named so that it is refused rather than unknown (refuseVolumeStorage). */
+export const EVMS_OPTION = opt('evms', 'string', 'the EVMS container (not available)', 'C');
+
+/** The options every image command ends with, under both names: --json and --root. */
 export const CLOSING_OPTIONS: readonly OptionDef[] = [
-  opt('json', 'flag', 'xenkit: print the result as JSON'),
-  opt('root', 'string', 'xenkit: work under DIR instead of / (also XENKIT_ROOT)', 'DIR'),
+  added(opt('json', 'flag', 'print the result as JSON')),
+  added(opt('root', 'string', 'work under DIR instead of / (also XENKIT_ROOT)', 'DIR')),
+];
+
+/** What the xen-tools names add to a table: their help and version options. */
+export const HELP_OPTIONS: readonly OptionDef[] = [
   opt('help', 'flag', 'show this help'),
   opt('manual', 'flag', 'show this help'),
   opt('version', 'flag', 'show the version'),
@@ -110,11 +122,28 @@ export async function resolveCompatStorage(
   return { dir: conf.dir, lvm: conf.lvm, fromConf: true };
 }
 
+/**
+ * Where the guests live: under the xen-tools name, as xen-tools decides it (resolveCompatStorage);
+ * under xenkit's, only what the command line says (else each guest's cfg).
+ */
+export async function storageOf(
+  values: CompatArgs['values'],
+  paths: Paths,
+  isXenTools: boolean,
+): Promise<{ dir: string | undefined; lvm: string | undefined; fromConf: boolean }> {
+  if (isXenTools) return resolveCompatStorage(values, paths);
+  return {
+    dir: values.get('dir') as string | undefined,
+    lvm: values.get('lvm') as string | undefined,
+    fromConf: false,
+  };
+}
+
 /** Renders an option table as help text. */
 export function renderCompatHelp(synopsis: string, table: readonly OptionDef[], description: string): string {
   const rows = table.map((d) => {
     const left = `--${d.name}${d.kind === 'flag' ? '' : d.kind === 'optional' ? `[=${d.valueName ?? 'X'}]` : `=${d.valueName ?? 'X'}`}`;
-    return `   ${left.padEnd(22)} ${d.help}`;
+    return `   ${left.padEnd(22)} ${d.group === 'xenkit' ? 'xenkit: ' : ''}${d.help}`;
   });
   return `${synopsis}\n\n${description}\n\nOptions:\n${rows.join('\n')}\n`;
 }

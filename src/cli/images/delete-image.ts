@@ -1,5 +1,4 @@
 /** `xen-delete-image` / `xenkit delete-image`: remove stopped guests, saying what goes. */
-import type { Command } from 'commander';
 import {
   buildDeletePlan,
   describeDelete,
@@ -7,9 +6,12 @@ import {
   type DeleteOptions,
   type DeleteTarget,
 } from '../../images/delete-plan.js';
+import { usageError } from '../../errors.js';
 import type { Paths } from '../../paths.js';
 import { recoverBeforeRun, runPlan } from '../plan-run.js';
-import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
+import { added, CLOSING_OPTIONS, EVMS_OPTION, opt, refuseVolumeStorage, storageOf } from './compat-args.js';
+import { forEachGuest, type ImageCommandDeps } from './deps.js';
+import type { ImageCommand } from './image-command.js';
 
 export interface DeleteRun {
   names: string[];
@@ -76,57 +78,69 @@ export async function runDelete(paths: Paths, run: DeleteRun, deps: ImageCommand
   });
 }
 
-/** Registers `delete-image`. */
-export function addDeleteImageCommand(program: Command, deps: ImageCommandDeps): void {
-  program
-    .command('delete-image')
-    .summary('delete stopped guests: images, config, autostart link')
-    .description(
-      'Delete the stopped guests NAME...: their autostart link, /etc/xen/NAME.cfg and image directory ' +
-        'DIR/domains/NAME, the logical volumes of an LVM guest (--lvm VG: NAME-disk, NAME-swap, and every ' +
-        '/dev/VG/NAME-* the cfg names), and give back an --ip=auto address. Nothing else: a disk the cfg ' +
-        'names outside DIR/domains/NAME (or reached through a symlink out of it) is reported and kept. ' +
-        'The log /var/log/xen-tools/NAME.log is kept, as xen-tools keeps it. A running guest (by name, or ' +
-        'by a process holding its images) is skipped; a guest whose images back linked clones or hold ' +
-        "another guest's image is refused without --force.",
-    )
-    .argument('<names...>', 'guests to delete')
-    .option('--dir <dir>', 'the images are in DIR/domains/NAME (default: where the cfg says)')
-    .option('--lvm <vg>', 'also remove the volumes /dev/VG/NAME-disk and NAME-swap (even without a cfg)')
-    .option('--force', 'delete a guest even though linked clones or other guests use its images (they break)')
-    .option('--dry-run', 'say what would be deleted, delete nothing')
-    .option('--json', 'print the result as JSON')
-    .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
-    .action(
-      async (
-        names: string[],
-        flags: {
-          dir?: string;
-          lvm?: string;
-          force?: boolean;
-          dryRun?: boolean;
-          json?: boolean;
-          root?: string;
+// A table reads best one row a line.
+// prettier-ignore
+const OPTIONS = [
+  opt('dir', 'string', 'the images are in DIR/domains/NAME (default: where the cfg says; xen-delete-image: xen-tools.conf)', 'DIR'),
+  opt('lvm', 'string', 'also remove the volumes /dev/VG/NAME-disk and NAME-swap (even without a cfg)', 'VG'),
+  EVMS_OPTION,
+  opt('zpool', 'string', 'the ZFS pool (not available)', 'POOL'),
+  opt('extension', 'optional', 'file extension of the configs (default .cfg)', 'EXT'),
+  opt('hostname', 'list', 'a guest to delete (repeatable; names may also follow the options)', 'NAME'),
+  opt('dry-run', 'flag', 'say what would be deleted, delete nothing'),
+  added(opt('force', 'flag', 'delete a guest even though linked clones or other guests use its images (they break)')),
+  opt('test', 'flag', 'accepted for compatibility (xenkit never needs it)'),
+  opt('verbose', 'flag', 'accepted for compatibility'),
+  opt('no-xen-ok', 'flag', 'deprecated and ignored, as in xen-tools'),
+  ...CLOSING_OPTIONS,
+];
+
+/** `xenkit delete-image` and `xen-delete-image`. */
+export const DELETE_IMAGE: ImageCommand = {
+  name: 'delete-image',
+  xenTools: 'xen-delete-image',
+  options: OPTIONS,
+  args: [['[names...]', 'guests to delete']],
+  summary: 'delete stopped guests: images, config, autostart link',
+  description:
+    'Delete the stopped guests NAME...: their autostart link, /etc/xen/NAME.cfg and image directory ' +
+    'DIR/domains/NAME, the logical volumes of an LVM guest (--lvm VG: NAME-disk, NAME-swap, and every ' +
+    '/dev/VG/NAME-* the cfg names), and give back an --ip=auto address. Nothing else: a disk the cfg ' +
+    'names outside DIR/domains/NAME (or reached through a symlink out of it) is reported and kept. ' +
+    'The log /var/log/xen-tools/NAME.log is kept, as xen-tools keeps it. A running guest (by name, or ' +
+    'by a process holding its images) is skipped; a guest whose images back linked clones or hold ' +
+    "another guest's image is refused without --force.",
+  synopsis: 'Usage: xen-delete-image [options] [--hostname=]NAME [--hostname=]NAME2 ...',
+  about:
+    'Delete guests made by xen-create-image: the autostart link, /etc/xen/NAME.cfg and DIR/domains/NAME. The log stays.',
+  run: async ({ values, names, paths, deps, prog, isXenTools }) => {
+    refuseVolumeStorage(values, prog);
+    const all = [...names, ...((values.get('hostname') as string[] | undefined) ?? [])];
+    if (all.length === 0)
+      throw usageError(
+        'E_USAGE',
+        'no guest named',
+        isXenTools ? 'xen-delete-image --dir=/home/xen NAME' : 'xenkit delete-image NAME',
+      );
+    const ext = values.get('extension');
+    const { dir, lvm, fromConf } = await storageOf(values, paths, isXenTools);
+    return runDelete(
+      paths,
+      {
+        names: all,
+        options: {
+          dir,
+          lvm,
+          storageFromConf: fromConf,
+          extension: typeof ext === 'string' ? ext : '.cfg',
+          force: values.get('force') === true,
+          running: { xl: deps.xl },
         },
-      ) => {
-        const code = await runDelete(
-          pathsFor(deps, flags.root),
-          {
-            names,
-            options: {
-              dir: flags.dir,
-              lvm: flags.lvm,
-              extension: '.cfg',
-              force: flags.force === true,
-              running: { xl: deps.xl },
-            },
-            dryRun: flags.dryRun === true,
-            json: flags.json === true,
-            prog: deps.prog ?? 'xenkit',
-          },
-          deps,
-        );
-        if (code !== 0) process.exitCode = code;
+        dryRun: values.get('dry-run') === true,
+        json: values.get('json') === true,
+        prog,
       },
+      deps,
     );
-}
+  },
+};

@@ -1,33 +1,34 @@
 /** `xenkit resize-image NAME --size SIZE [--swap SIZE]`: grow a stopped guest's disk and swap. */
-import type { Command } from 'commander';
-import { ErrorCollector } from '../../errors.js';
+import { ErrorCollector, usageError } from '../../errors.js';
 import { logPathOf } from '../../images/guest-files.js';
 import { buildResizePlan, type ResizeOptions, type ResizeOutcome } from '../../images/resize-plan.js';
-import { RunLog } from '../../log/run-log.js';
 import { parseSize } from '../../model/size.js';
 import { planToJSON } from '../../plan/plan.js';
 import { humanSize } from '../../storage/free-space.js';
-import { recoverBeforeRun, runPlan, startProgress } from '../plan-run.js';
+import { recoverBeforeRun, runLoggedPlan } from '../plan-run.js';
 import { renderPlan } from '../render-plan.js';
 import type { Paths } from '../../paths.js';
-import { pathsFor, writeJson, type ImageCommandDeps } from './deps.js';
+import { added, CLOSING_OPTIONS, EVMS_OPTION, opt, refuseVolumeStorage } from './compat-args.js';
+import { writeJson, type ImageCommandDeps } from './deps.js';
+import type { ImageCommand } from './image-command.js';
 
 interface ResizeFlags {
   size?: string;
   swap?: string;
+  add?: string;
   dir?: string;
   lvm?: string;
-  dryRun?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  root?: string;
 }
 
 /** Turns the flags into ResizeOptions, reporting every bad one at once. */
 export function resizeOptionsFrom(flags: ResizeFlags): ResizeOptions {
   const errors = new ErrorCollector();
-  if (flags.size === undefined && flags.swap === undefined)
-    errors.add('E_USAGE', 'nothing to resize: neither --size nor --swap given', 'e.g. --size=8G --swap=1G');
+  if (flags.size === undefined && flags.swap === undefined && flags.add === undefined)
+    errors.add(
+      'E_USAGE',
+      'nothing to resize: neither --size, --swap nor --add given',
+      'e.g. --size=8G --swap=1G, or --add=1G',
+    );
   if (flags.dir !== undefined && flags.lvm !== undefined)
     errors.add(
       'E_USAGE',
@@ -38,9 +39,10 @@ export function resizeOptionsFrom(flags: ResizeFlags): ResizeOptions {
   const size = (text: string | undefined, what: string): number | undefined =>
     text === undefined ? undefined : errors.attempt(() => parseSize(text, what));
   const diskSize = size(flags.size, '--size');
+  const diskAdd = size(flags.add, '--add');
   const swapSize = size(flags.swap, '--swap');
   errors.throwIfAny();
-  return { diskSize, swapSize, dir: flags.dir, lvm: flags.lvm };
+  return { diskSize, diskAdd, swapSize, dir: flags.dir, lvm: flags.lvm };
 }
 
 /** One line per grown container. */
@@ -52,32 +54,69 @@ export function renderResizeLines(outcome: ResizeOutcome, dryRun: boolean): stri
   );
 }
 
-/** Registers `resize-image`. */
-export function addResizeImageCommand(program: Command, deps: ImageCommandDeps): void {
-  program
-    .command('resize-image')
-    .summary("grow a stopped guest's disk (and its filesystem) and swap")
-    .description(
-      'Grow the root disk of the stopped guest NAME to SIZE and its filesystem with it (resize2fs for ' +
-        'ext2/3/4; xfs_growfs and btrfs filesystem resize on a temporary mount), and/or its swap (same ' +
-        'UUID and label, so fstab still finds it). Image files grow sparsely, qcow2 images with qemu-img ' +
-        'resize, LVM volumes with lvextend. Grow only: a smaller size is refused. If a step fails before ' +
-        'the filesystem has grown, the disk is shrunk back to its old size.',
-    )
-    .argument('<name>', 'the guest to resize (must be stopped)')
-    .option('--size <size>', 'new size of the root disk (e.g. 8G; a bare number is MiB)')
-    .option('--swap <size>', 'new size of the swap (e.g. 1G)')
-    .option('--dir <dir>', 'the images are DIR/domains/NAME/disk.img and swap.img (default: the cfg says)')
-    .option('--lvm <vg>', 'the volumes are /dev/VG/NAME-disk and NAME-swap (default: the cfg says)')
-    .option('--dry-run', 'print the plan and change nothing')
-    .option('--json', 'print the result as JSON')
-    .option('--quiet', 'no progress output')
-    .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
-    .action(async (name: string, flags: ResizeFlags) => {
-      const paths = pathsFor(deps, flags.root);
-      await runResize(deps, paths, name, resizeOptionsFrom(flags), { ...flags, prog: 'xenkit resize-image' });
+// A table reads best one row a line.
+// prettier-ignore
+const OPTIONS = [
+  added(opt('size', 'string', 'new size of the root disk (e.g. 8G; a bare number is MiB)', 'SIZE')),
+  added(opt('swap', 'string', 'new size of the swap (e.g. 1G)', 'SIZE')),
+  opt('add', 'string', 'the space to add to the root disk, e.g. --add=1Gb (a bare number is MiB)', 'SIZE'),
+  opt('hostname', 'string', 'the guest to resize (or as the argument)', 'NAME'),
+  opt('dir', 'string', 'the images are DIR/domains/NAME/disk.img and swap.img (default: the cfg says)', 'DIR'),
+  opt('lvm', 'string', 'the volumes are /dev/VG/NAME-disk and NAME-swap (default: the cfg says)', 'VG'),
+  EVMS_OPTION,
+  opt('force', 'flag', 'accepted: xenkit never pauses 10 s before it starts (xen-tools did without it)'),
+  added(opt('dry-run', 'flag', 'print the plan and change nothing')),
+  opt('verbose', 'flag', 'accepted for compatibility'),
+  added(opt('quiet', 'flag', 'no progress output')),
+  ...CLOSING_OPTIONS,
+];
+
+/** `xenkit resize-image` and `xen-resize-guest`. */
+export const RESIZE_IMAGE: ImageCommand = {
+  name: 'resize-image',
+  xenTools: 'xen-resize-guest',
+  options: OPTIONS,
+  args: [['[name]', 'the guest to resize (must be stopped)']],
+  summary: "grow a stopped guest's disk (and its filesystem) and swap",
+  description:
+    'Grow the root disk of the stopped guest NAME to SIZE (or by --add) and its filesystem with it (resize2fs for ' +
+    'ext2/3/4; xfs_growfs and btrfs filesystem resize on a temporary mount), and/or its swap (same ' +
+    'UUID and label, so fstab still finds it). Image files grow sparsely, qcow2 images with qemu-img ' +
+    'resize, LVM volumes with lvextend. Grow only: a smaller size is refused. If a step fails before ' +
+    'the filesystem has grown, the disk is shrunk back to its old size.',
+  synopsis: 'Usage: xen-resize-guest --hostname=NAME --add=SIZE [--dir=DIR | --lvm=VG] [options]',
+  about:
+    'Grow the root disk of a stopped guest by SIZE and its filesystem with it (ext2/3/4, xfs, btrfs), ' +
+    'sparsely for image files, with lvextend for LVM volumes; a failure before the filesystem has grown ' +
+    'shrinks the disk back. The same command as `xenkit resize-image`: --size=SIZE sets the new size instead, ' +
+    '--swap=SIZE grows the swap.',
+  run: async ({ values, names, paths, deps, prog, isXenTools }) => {
+    refuseVolumeStorage(values, prog);
+    const text = (key: string): string | undefined => values.get(key) as string | undefined;
+    const given = [...(values.has('hostname') ? [text('hostname')!] : []), ...names];
+    if (given.length !== 1)
+      throw usageError(
+        'E_USAGE',
+        given.length === 0 ? 'no guest named' : `one guest at a time, not ${given.join(', ')}`,
+        isXenTools ? 'xen-resize-guest --hostname=NAME --add=1Gb' : 'xenkit resize-image NAME --size=8G',
+      );
+    const resize = resizeOptionsFrom({
+      size: text('size'),
+      swap: text('swap'),
+      add: text('add'),
+      dir: text('dir'),
+      lvm: text('lvm'),
     });
-}
+    const json = values.get('json') === true;
+    await runResize(deps, paths, given[0]!, resize, {
+      dryRun: values.get('dry-run') === true,
+      json,
+      quiet: json || values.get('quiet') === true,
+      prog: isXenTools ? prog : `${prog} resize-image`,
+    });
+    return 0;
+  },
+};
 
 /** How a resize runs: what it prints and whether it changes anything. */
 export interface ResizeRunFlags {
@@ -104,23 +143,15 @@ export async function runResize(
     else deps.io.stdout.write(`${renderPlan(plan)}${renderResizeLines(outcome, true).join('\n')}\n`);
     return;
   }
-  const log = new RunLog(logPathOf(paths, outcome.name));
-  const reporter = startProgress(deps.io, flags.quiet === true || flags.json === true);
-  const started = performance.now();
-  try {
-    log.sink({ type: 'info', message: `${flags.prog} ${name}` });
-    await runPlan(plan, {
-      paths,
-      journal: `resize-image ${outcome.name}`,
-      sink: log.sink,
-      reporter,
-      env: deps.env ?? process.env,
-    });
-  } finally {
-    reporter.stop();
-    log.close();
-  }
-  const totalMs = Math.round(performance.now() - started);
+  const totalMs = await runLoggedPlan(plan, {
+    paths,
+    journal: `resize-image ${outcome.name}`,
+    io: deps.io,
+    log: logPathOf(paths, outcome.name),
+    header: `${flags.prog} ${name}`,
+    quiet: flags.quiet === true || flags.json === true,
+    env: deps.env ?? process.env,
+  });
   if (flags.json) writeJson(deps.io, { ok: true, ...outcome, totalMs });
   else deps.io.stdout.write(`${renderResizeLines(outcome, false).join('\n')}\n`);
 }

@@ -1,13 +1,14 @@
 /** `xen-update-image` / `xenkit update-image`: apt inside stopped guests' images. */
-import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
 import { buildUpdatePlan, type UpdateOptions } from '../../images/update-plan.js';
 import { logPathOf } from '../../images/guest-files.js';
-import { RunLog } from '../../log/run-log.js';
 import { planToJSON } from '../../plan/plan.js';
 import type { Paths } from '../../paths.js';
-import { recoverBeforeRun, runPlan, startProgress } from '../plan-run.js';
+import { recoverBeforeRun, runLoggedPlan } from '../plan-run.js';
 import { renderPlan } from '../render-plan.js';
-import { forEachGuest, pathsFor, type ImageCommandDeps } from './deps.js';
+import { added, CLOSING_OPTIONS, EVMS_OPTION, opt, refuseVolumeStorage, storageOf } from './compat-args.js';
+import { forEachGuest, type ImageCommandDeps } from './deps.js';
+import type { ImageCommand } from './image-command.js';
 
 export interface UpdateRun {
   names: string[];
@@ -30,21 +31,15 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
       return 0;
     }
     // The guest's log gets the apt runs, as xen-create-image's run went there.
-    const log = new RunLog(logPathOf(paths, name));
-    const reporter = startProgress(io, run.quiet || run.json);
-    try {
-      log.sink({ type: 'info', message: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}` });
-      await runPlan(plan, {
-        paths,
-        journal: `update-image ${name}`,
-        sink: log.sink,
-        reporter,
-        env: deps.env ?? process.env,
-      });
-    } finally {
-      reporter.stop();
-      log.close();
-    }
+    await runLoggedPlan(plan, {
+      paths,
+      journal: `update-image ${name}`,
+      io,
+      log: logPathOf(paths, name),
+      header: `${run.prog} ${name}: apt-get update and ${run.options.upgrade}`,
+      quiet: run.quiet || run.json,
+      env: deps.env ?? process.env,
+    });
     results.push({ ok: outcome.isDebian, ...outcome });
     if (!outcome.isDebian) {
       if (!run.json) io.stdout.write(`Xen image ${name} is not a Debian GNU/Linux image.  Skipping\n`);
@@ -58,58 +53,68 @@ export async function runUpdate(paths: Paths, run: UpdateRun, deps: ImageCommand
   });
 }
 
-/** Registers `update-image`. */
-export function addUpdateImageCommand(program: Command, deps: ImageCommandDeps): void {
-  program
-    .command('update-image')
-    .summary("apt-get update and upgrade inside stopped guests' images")
-    .description(
-      'Mount the root image (or logical volume) of each stopped guest NAME, and run apt-get update and dist-upgrade in a ' +
-        'chroot (no daemon starts: policy-rc.d; no questions: noninteractive, configs kept), then apt-get ' +
-        'clean. Everything mounted or changed for the run is put back, also on failure or a signal.',
-    )
-    .argument('<names...>', 'guests to update')
-    .option('--dir <dir>', 'the root image is DIR/domains/NAME/disk.img (default: the first disk of the cfg)')
-    .option('--lvm <vg>', 'the root filesystem is the volume /dev/VG/NAME-disk')
-    .option('--upgrade', 'plain `apt-get upgrade` (as xen-tools) instead of dist-upgrade')
-    .option('--no-clean', 'keep the downloaded packages in the image')
-    .option('--dry-run', 'print the plan and change nothing')
-    .option('--json', 'print the result as JSON')
-    .option('--quiet', 'no progress output')
-    .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
-    .action(
-      async (
-        names: string[],
-        flags: {
-          dir?: string;
-          lvm?: string;
-          upgrade?: boolean;
-          clean?: boolean;
-          dryRun?: boolean;
-          json?: boolean;
-          quiet?: boolean;
-          root?: string;
+// A table reads best one row a line.
+// prettier-ignore
+const OPTIONS = [
+  opt('dir', 'string', 'the root image is DIR/domains/NAME/disk.img (default: the first disk of the cfg; xen-update-image: xen-tools.conf)', 'DIR'),
+  opt('lvm', 'string', 'the root filesystem is the volume /dev/VG/NAME-disk', 'VG'),
+  EVMS_OPTION,
+  added(opt('dist-upgrade', 'flag', 'apt-get dist-upgrade (the default of xenkit update-image)')),
+  added(opt('upgrade', 'flag', 'plain apt-get upgrade (the default of xen-update-image, as xen-tools)')),
+  added(opt('no-clean', 'flag', 'keep the downloaded packages in the image')),
+  added(opt('dry-run', 'flag', 'print the plan and change nothing')),
+  added(opt('quiet', 'flag', 'no progress output')),
+  ...CLOSING_OPTIONS,
+];
+
+/** `xenkit update-image` and `xen-update-image`. */
+export const UPDATE_IMAGE: ImageCommand = {
+  name: 'update-image',
+  xenTools: 'xen-update-image',
+  options: OPTIONS,
+  args: [['<names...>', 'guests to update']],
+  summary: "apt-get update and upgrade inside stopped guests' images",
+  description:
+    'Mount the root image (or logical volume) of each stopped guest NAME, and run apt-get update and dist-upgrade in a ' +
+    'chroot (no daemon starts: policy-rc.d; no questions: noninteractive, configs kept), then apt-get ' +
+    'clean. Everything mounted or changed for the run is put back, also on failure or a signal.',
+  synopsis: 'Usage: xen-update-image [options] NAME1 NAME2 .. NAMEN',
+  about: 'Run apt-get update and apt-get upgrade inside the images of stopped guests.',
+  run: async ({ values, names, paths, deps, prog, isXenTools }) => {
+    refuseVolumeStorage(values, prog);
+    if (names.length === 0)
+      throw usageError(
+        'E_USAGE',
+        'no guest named',
+        isXenTools ? 'xen-update-image --dir=/home/xen NAME' : 'xenkit update-image NAME',
+      );
+    if (values.get('upgrade') && values.get('dist-upgrade'))
+      throw usageError(
+        'E_USAGE',
+        'options --upgrade and --dist-upgrade exclude each other',
+        'give one of them',
+      );
+    const { dir, lvm, fromConf } = await storageOf(values, paths, isXenTools);
+    const dist = values.get('dist-upgrade') === true || (!isXenTools && values.get('upgrade') !== true);
+    const json = values.get('json') === true;
+    return runUpdate(
+      paths,
+      {
+        names,
+        options: {
+          dir,
+          lvm,
+          storageFromConf: fromConf,
+          upgrade: dist ? 'dist-upgrade' : 'upgrade',
+          clean: values.get('no-clean') !== true,
+          running: { xl: deps.xl },
         },
-      ) => {
-        const code = await runUpdate(
-          pathsFor(deps, flags.root),
-          {
-            names,
-            options: {
-              dir: flags.dir,
-              lvm: flags.lvm,
-              upgrade: flags.upgrade ? 'upgrade' : 'dist-upgrade',
-              clean: flags.clean !== false,
-              running: { xl: deps.xl },
-            },
-            dryRun: flags.dryRun === true,
-            json: flags.json === true,
-            quiet: flags.quiet === true,
-            prog: deps.prog ?? 'xenkit',
-          },
-          deps,
-        );
-        if (code !== 0) process.exitCode = code;
+        dryRun: values.get('dry-run') === true,
+        json,
+        quiet: json || values.get('quiet') === true,
+        prog,
       },
+      deps,
     );
-}
+  },
+};

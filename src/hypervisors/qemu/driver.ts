@@ -4,18 +4,9 @@
  * event log; every later command finds them through the runtime registry.
  * Reboot and domain IDs: see registry.ts (guest reboots) and `reboot` below (xm reboot).
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { runtimeError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import type { EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import { assertGuestName } from '../../model/guest-name.js';
@@ -42,11 +33,12 @@ import { extractGuestKernel } from './guest-kernel.js';
 import { locateXenDevice } from './kernel-cmdline.js';
 import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
-import { withQmp, type QmpClient } from './qmp-client.js';
+import { withQmp } from './qmp-client.js';
 import { originDirOf, qemuFromPidfile } from './qemu-processes.js';
 import { findQemuProcesses, openRegistry, type DomainRecord } from './registry.js';
 import { ensureRuntimeBase, type RuntimePaths } from './runtime-paths.js';
-import { extractPart, readSaveHeader, writeSaveStart, type SaveHeader } from './save-file.js';
+import { readSaveHeader } from './save-file.js';
+import { restoredBootFiles, saveGuest, shellQuote, waitForMigration, type Restore } from './save-restore.js';
 import { connectUserNet, launchArgv, startUserNets, stopUserNets, userNetMode } from './user-net.js';
 import { setGuestVcpus } from './vcpu-hotplug.js';
 
@@ -309,7 +301,6 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     },
     async save(name, file) {
       const record = await mustRead(name);
-      const rt = registry.runtimePaths(name);
       if (hasHotplugged(record)) {
         throw usageError(
           'E_HOTPLUG',
@@ -317,52 +308,8 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
           `detach them first (xm block-list ${name}, xm network-list ${name})`,
         );
       }
-      if (existsSync(file)) {
-        throw usageError(
-          'E_EXISTS',
-          `save file ${file} exists already`,
-          'give a new file name (xm save never overwrites)',
-        );
-      }
-      // Written under a temporary name next to it, linked to its name once complete.
-      const tmp = path.join(path.dirname(file), `.${path.basename(file)}.xenkit-${process.pid}`);
-      try {
-        writeSaveStart(
-          tmp,
-          {
-            config: record.config,
-            cfgPath: record.cfgPath,
-            savedAt: new Date().toISOString(),
-            qemu: record.argv[0] ?? QEMU_BINARY,
-            accel: record.accel.kind,
-          },
-          record.kernel,
-          record.initrd,
-        );
-        await qmpOf(record, async (q) => {
-          const status = await q.execute<{ running: boolean }>('query-status');
-          await q.execute('stop');
-          try {
-            // QEMU 7.2 caps a migration at 32 MiB/s by default: a local file takes what it can.
-            await q.execute('migrate-set-parameters', { 'max-bandwidth': 8 * 1024 * MiB });
-            await q.execute('migrate', { uri: `exec:cat >> ${shellQuote(tmp)}` });
-            await waitForMigration(q, `saving guest "${name}" to ${file}`);
-          } catch (error) {
-            if (status.running) await q.execute('cont').catch(() => undefined);
-            throw error;
-          }
-        });
-        const fd = openSync(tmp, 'r');
-        try {
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
-        linkSync(tmp, file);
-      } finally {
-        rmSync(tmp, { force: true });
-      }
-      await endGuest(record, rt);
+      await saveGuest(record, file, (fn) => qmpOf(record, fn));
+      await endGuest(record, registry.runtimePaths(name));
     },
     async restore(file, options) {
       const header = readSaveHeader(file);
@@ -426,45 +373,4 @@ function rootDisk(dc: DomainConfig): DomainConfig['disks'][number] | undefined {
   const root = /(?:^|\s)root=(\S+)/.exec(dc.cmdline ?? '')?.[1] ?? dc.root?.trim().split(/\s+/)[0];
   const found = root === undefined ? undefined : locateXenDevice(root, disks);
   return disks[found?.index ?? 0];
-}
-
-/** A guest started from a save file instead of booted. */
-interface Restore {
-  file: string;
-  header: SaveHeader;
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, "'\\''")}'`;
-}
-
-/** The kernel and initrd the saved guest ran, copied out of the save file into `cacheDir`. */
-function restoredBootFiles(restore: Restore, cacheDir: string): { kernel?: string; initrd?: string } {
-  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-  const out: { kernel?: string; initrd?: string } = {};
-  if (restore.header.kernel) {
-    out.kernel = path.join(cacheDir, 'vmlinuz');
-    extractPart(restore.file, restore.header.kernel, out.kernel);
-  }
-  if (restore.header.initrd) {
-    out.initrd = path.join(cacheDir, 'initrd.img');
-    extractPart(restore.file, restore.header.initrd, out.initrd);
-  }
-  return out;
-}
-
-/** Waits until the migration (outgoing to a save file, or incoming from one) has completed. */
-async function waitForMigration(qmp: QmpClient, what: string): Promise<void> {
-  for (;;) {
-    const info = await qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
-    if (info.status === 'completed') return;
-    if (info.status === 'failed' || info.status === 'cancelled') {
-      throw runtimeError(
-        'E_MIGRATE',
-        `${what} failed: ${info['error-desc'] ?? info.status}`,
-        'see the QEMU log of the guest',
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

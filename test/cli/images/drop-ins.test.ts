@@ -6,7 +6,7 @@ import { main as listMain } from '../../../src/cli/bin/xen-list-images.js';
 import { main as updateMain } from '../../../src/cli/bin/xen-update-image.js';
 import type { Paths } from '../../../src/paths.js';
 import { captureIo } from '../../helpers/capture-io.js';
-import { makeFakeGuest, makeRoot } from '../../images/fake-guests.js';
+import { makeFakeGuest, makeRoot } from '../../helpers/fake-guests.js';
 
 const capture = captureIo;
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/bin/xenkit.js';
 import type { Paths } from '../../../src/paths.js';
 import { captureIo } from '../../helpers/capture-io.js';
-import { makeFakeGuest, makeRoot } from '../../images/fake-guests.js';
+import { makeFakeGuest, makeRoot } from '../../helpers/fake-guests.js';
 
 let paths: Paths;
 afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));

@@ -4,11 +4,31 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LogEvent } from '../../src/log/events.js';
 import { silentReporter } from '../../src/log/reporter.js';
-import type { GuestSpec, NetworkSpec } from '../../src/model/guest-spec.js';
+import type { GuestSpec, InstallSpec, NetworkSpec } from '../../src/model/guest-spec.js';
 import type { StepContext } from '../../src/plan/plan.js';
 import { UndoStack } from '../../src/plan/undo-stack.js';
 
 const GIB = 1024 ** 3;
+
+/** A bookworm InstallSpec with every field set; override what a test is about. */
+export function makeInstallSpec(overrides: Partial<InstallSpec> = {}): InstallSpec {
+  return {
+    method: 'mmdebstrap',
+    source: undefined,
+    dist: 'bookworm',
+    arch: 'amd64',
+    mirror: 'http://deb.debian.org/debian',
+    securityMirror: undefined,
+    keyring: undefined,
+    aptProxy: undefined,
+    cache: false,
+    cacheDir: '/var/cache/xenkit',
+    debootstrapCommand: undefined,
+    extraPackages: [],
+    enabled: true,
+    ...overrides,
+  };
+}
 
 /** A complete, valid spec for guest web1; override what a test is about. */
 export function makeSpec(overrides: Partial<GuestSpec> = {}, network: Partial<NetworkSpec> = {}): GuestSpec {
@@ -58,21 +78,7 @@ export function makeSpec(overrides: Partial<GuestSpec> = {}, network: Partial<Ne
       admins: [],
       sshAuthorizedKeys: [],
     },
-    install: {
-      method: 'mmdebstrap',
-      source: undefined,
-      dist: 'bookworm',
-      arch: 'amd64',
-      mirror: 'http://deb.debian.org/debian',
-      securityMirror: undefined,
-      keyring: undefined,
-      aptProxy: undefined,
-      cache: true,
-      cacheDir: '/var/cache/apt/archives',
-      debootstrapCommand: undefined,
-      extraPackages: [],
-      enabled: true,
-    },
+    install: makeInstallSpec({ cache: true, cacheDir: '/var/cache/apt/archives' }),
     boot: {
       type: 'pvh',
       useGuestKernel: true,
