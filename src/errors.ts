@@ -274,6 +274,7 @@ export const ERROR_CODES = {
   E_DRIVER: 'a hypervisor driver that is neither xl nor qemu',
   E_EXEC: 'an external program failed or could not be started',
   E_EXISTS: 'a file or guest that exists already, without --force',
+  E_EXPORT: 'a backup export whose written file does not match what it was made from',
   E_EXTENSION: 'a cfg extension that is not a file name suffix',
   E_FAILPOINT: 'the test failpoint XENKIT_FAILPOINT was reached',
   E_FS: 'a filesystem type that is not supported',

@@ -182,6 +182,9 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
       expect(restore.stderr).toMatch(/E_RESTORE_DAMAGED|damaged/);
       expect(fs.existsSync(path.join(root, 'srv/domains/web9'))).toBe(false);
       expect(fs.existsSync(path.join(root, 'etc/xen/web9.cfg'))).toBe(false);
+      const exported = await xenkit(['backup', 'export', ids[2]!, '--format', 'raw', '--to', '/export/bad']);
+      expect(exported.code).toBe(1);
+      expect(fs.existsSync(path.join(root, 'export'))).toBe(false);
     } finally {
       fs.writeFileSync(file, good);
     }
