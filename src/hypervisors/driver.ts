@@ -43,6 +43,27 @@ export interface VcpuSetOptions {
   ignoreHost?: boolean;
 }
 
+/** One disk of a running guest copied at one moment: the image it runs on, the file with the copy. */
+export interface CopiedDisk {
+  image: string;
+  copy: string;
+  size: number;
+}
+
+/** A point-in-time copy of a running guest's disks; `release` removes the copies. */
+export interface RunningDiskCopy {
+  /** How the copy was taken, for the summary. */
+  method: string;
+  /** How long the guest's vCPUs were stopped for it (0: never). */
+  pausedMs: number;
+  /** How long the guest's disk requests were held while the copy began. */
+  heldMs: number;
+  /** How long the copy took. */
+  copyMs: number;
+  disks: CopiedDisk[];
+  release(): Promise<void>;
+}
+
 export interface HypervisorDriver {
   readonly name: 'xl' | 'qemu';
   hostInfo(): Promise<HostInfo>;
@@ -67,4 +88,9 @@ export interface HypervisorDriver {
   save?(name: string, file: string): Promise<void>;
   /** Starts a guest again from a file `save` wrote, running (or paused) where it stopped. */
   restore?(file: string, options: { paused?: boolean }): Promise<DomainInfo>;
+  /**
+   * Copies the disks `images` (host paths) of the running guest as they were at one moment, while
+   * it keeps running (QEMU: a QMP block job); the copies stay until `release`.
+   */
+  copyDisks?(name: string, images: readonly string[], signal?: AbortSignal): Promise<RunningDiskCopy>;
 }

@@ -13,7 +13,7 @@ import { runCommand } from '../../../src/tools/exec.js';
 export const GUEST_MARKER = 'XENKIT-GUEST-UP';
 
 const KERNEL_CACHE = '/var/cache/xenkit-test/kernel';
-const MODULES = [
+export const VIRTIO_MODULES = [
   'drivers/virtio/virtio_ring.ko',
   'drivers/virtio/virtio.ko',
   'drivers/virtio/virtio_pci_modern_dev.ko',
@@ -24,13 +24,25 @@ const MODULES = [
   'drivers/input/evdev.ko',
 ];
 
+/** The start of a busybox init: applets, /proc, /sys, /dev, then `modules` loaded in order. */
+export function initPreamble(modules: readonly string[]): string {
+  return `#!/bin/sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in ${modules.map((m) => path.basename(m, '.ko')).join(' ')}; do insmod /lib/modules/$m.ko; done
+`;
+}
+
 const INIT = `#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in ${MODULES.map((m) => path.basename(m, '.ko')).join(' ')}; do insmod /lib/modules/$m.ko; done
+for m in ${VIRTIO_MODULES.map((m) => path.basename(m, '.ko')).join(' ')}; do insmod /lib/modules/$m.ko; done
 mkdir -p /etc/acpi/PWRF /var/run /var/log
 printf '#!/bin/sh\\necho POWERING-OFF\\npoweroff -f\\n' > /etc/acpi/PWRF/00000080
 chmod +x /etc/acpi/PWRF/00000080
@@ -88,8 +100,16 @@ export async function findTestKernel(): Promise<{ kernel: string; modulesDir: st
   };
 }
 
-/** Builds the busybox initramfs (uncompressed newc cpio) at `out`. */
-export async function buildTestInitramfs(modulesDir: string, workDir: string, out: string): Promise<void> {
+/**
+ * Builds the busybox initramfs (uncompressed newc cpio) at `out`: the default init and modules,
+ * or `custom.init` with `custom.modules` (paths under the kernel's module tree, loaded in order).
+ */
+export async function buildTestInitramfs(
+  modulesDir: string,
+  workDir: string,
+  out: string,
+  custom?: { init: string; modules: readonly string[] },
+): Promise<void> {
   const tree = path.join(workDir, 'initramfs');
   for (const dir of ['bin', 'proc', 'sys', 'dev', 'etc', 'lib/modules', 'tmp']) {
     mkdirSync(path.join(tree, dir), { recursive: true });
@@ -98,13 +118,13 @@ export async function buildTestInitramfs(modulesDir: string, workDir: string, ou
   chmodSync(path.join(tree, 'bin/busybox'), 0o755);
   writeFileSync(path.join(tree, 'bin/sh'), '');
   await runCommand(['ln', '-sf', 'busybox', path.join(tree, 'bin/sh')]);
-  for (const module of MODULES) {
+  for (const module of custom?.modules ?? VIRTIO_MODULES) {
     copyFileSync(
       path.join(modulesDir, 'kernel', module),
       path.join(tree, 'lib/modules', path.basename(module)),
     );
   }
-  writeFileSync(path.join(tree, 'init'), INIT, { mode: 0o755 });
+  writeFileSync(path.join(tree, 'init'), custom?.init ?? INIT, { mode: 0o755 });
   const files = await runCommand(['find', '.', '-mindepth', '1'], { cwd: tree });
   await runCommand(['cpio', '--quiet', '-o', '-H', 'newc', '-F', out], { cwd: tree, input: files.stdout });
 }
