@@ -148,6 +148,10 @@ export function buildBackupCreatePlan(
       id: `backup.guest.${guest.name}`,
       title: `Back up ${guest.name}: ${guest.disks.map((d) => d.path).join(', ')}`,
       actions: [
+        {
+          kind: 'note' as const,
+          text: 'if it runs: under QEMU copy its disks at one moment while it runs (QMP blockdev-backup), under xl pause it while they are read',
+        },
         ...guest.disks.map((d) => ({
           kind: 'note' as const,
           text: `store ${d.path} in chunks (unchanged since the last backup: reuse its chunk list)`,
