@@ -196,11 +196,17 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const body = JSON.parse(r.stdout) as {
       snapshot: string;
-      snapshots: { pointInTime?: { method: string; pausedMs: number; heldMs: number } }[];
+      snapshots: {
+        readBytes: number;
+        logicalBytes: number;
+        pointInTime?: { method: string; pausedMs: number; heldMs: number };
+      }[];
     };
     const pit = body.snapshots[0]!.pointInTime!;
     expect(pit.method).toMatch(/blockdev-backup/);
     expect(pit.pausedMs).toBe(0);
+    // The copies keep the disks' holes: the backup reads their data, not their size.
+    expect(body.snapshots[0]!.readBytes).toBeLessThan(body.snapshots[0]!.logicalBytes / 2);
     // Not paused: the guest counted on during the backup, and counts on after it.
     const after = Math.max(...counts());
     expect(after).toBeGreaterThan(before);

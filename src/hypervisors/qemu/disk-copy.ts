@@ -86,7 +86,9 @@ export async function copyRunningDisks(
         driver: 'raw',
         'node-name': w.node,
         file: { driver: 'file', filename: w.copy, discard: 'unmap' },
+        // The job writes the disk's zeros too: as holes (or unwritten extents), not data.
         discard: 'unmap',
+        'detect-zeroes': 'unmap',
       });
       nodes.push(w.node);
     }
