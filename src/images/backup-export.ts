@@ -21,6 +21,7 @@ import { runtimeError, usageError } from '../errors.js';
 import { parseSize } from '../model/size.js';
 import { underRoot, type Paths } from '../paths.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import { identityOf } from '../plan/run-journal.js';
 import { makeParents, removeIfSame, temporaryName } from '../storage/image-file.js';
 import { compareImages, convertImage } from '../tools/qemu-img.js';
 import { createSparseFilesTar } from '../tools/tar.js';
@@ -243,11 +244,27 @@ function diskJobs(
   });
 }
 
-/** Opens a new file (0600) and registers its removal. */
+/** Opens a new file (0600) and registers its removal, journaled (a killed run's file is removed by the next). */
 async function openNew(file: string, ctx: StepContext): Promise<fs.FileHandle> {
-  const handle = await fs.open(file, 'wx', 0o600);
-  ctx.undo.push(`remove ${file}`, () => fs.rm(file, { force: true }));
+  const intent = ctx.undo.expect(`remove ${file}`, { kind: 'file', path: file });
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'wx', 0o600);
+  } catch (error) {
+    intent.cancel();
+    throw error;
+  }
+  intent.made({ kind: 'file', path: file, ...identityOf(await handle.stat()) });
+  ctx.undo.push(`remove ${file}`, () => fs.rm(file, { force: true }), intent);
   return handle;
+}
+
+/** Runs `make`, which creates `file` (a tool's output), with its removal registered and journaled. */
+async function madeBy(file: string, ctx: StepContext, make: () => Promise<unknown>): Promise<void> {
+  const intent = ctx.undo.expect(`remove ${file}`, { kind: 'file', path: file });
+  ctx.undo.push(`remove ${file}`, () => fs.rm(file, { force: true }), intent);
+  await make();
+  intent.made({ kind: 'file', path: file, ...identityOf(await fs.stat(file)) });
 }
 
 async function writeNew(file: string, text: string, ctx: StepContext): Promise<void> {
@@ -277,7 +294,8 @@ async function placeNew(temp: string, final: string, ctx: StepContext): Promise<
     throw error;
   }
   const st = await fs.stat(final);
-  ctx.undo.push(`remove ${final}`, () => removeIfSame(final, st.dev, st.ino));
+  const intent = ctx.undo.expect(`remove ${final}`, { kind: 'file', path: final, ...identityOf(st) });
+  ctx.undo.push(`remove ${final}`, () => removeIfSame(final, st.dev, st.ino), intent);
   await fs.unlink(temp);
 }
 
@@ -329,10 +347,8 @@ async function exportQcow2(
     throw damaged(manifest, disk, error);
   });
   const exec = { sink: ctx.sink, signal: ctx.signal, timeoutMs: 3_600_000 };
-  ctx.undo.push(`remove ${target}`, () => fs.rm(target, { force: true }));
-  await convertImage(
-    { source: raw, sourceFormat: 'raw', target, targetFormat: 'qcow2', compress: true },
-    exec,
+  await madeBy(target, ctx, () =>
+    convertImage({ source: raw, sourceFormat: 'raw', target, targetFormat: 'qcow2', compress: true }, exec),
   );
   if (!(await compareImages({ path: raw, format: 'raw' }, { path: target, format: 'qcow2' }, exec))) {
     throw runtimeError(
@@ -355,8 +371,10 @@ async function exportTar(
   member: (target: string) => string,
   ctx: StepContext,
 ): Promise<ExportOutcome['disks']> {
+  const intent = ctx.undo.expect(`remove ${stage}`, { kind: 'tree', path: stage });
   await fs.mkdir(stage, { mode: 0o700 });
-  ctx.undo.push(`remove ${stage}`, () => fs.rm(stage, { recursive: true, force: true }));
+  intent.made({ kind: 'tree', path: stage, ...identityOf(await fs.stat(stage)) });
+  ctx.undo.push(`remove ${stage}`, () => fs.rm(stage, { recursive: true, force: true }), intent);
   const out: ExportOutcome['disks'] = [];
   for (const disk of manifest.disks) {
     const file = path.join(stage, member(disk.target));
@@ -373,9 +391,10 @@ async function exportTar(
   const cfg = path.join(stage, member(manifest.cfgPath));
   await fs.mkdir(path.dirname(cfg), { recursive: true, mode: 0o755 });
   await fs.writeFile(cfg, manifest.cfgText, { mode: 0o644 });
-  ctx.undo.push(`remove ${archive}`, () => fs.rm(archive, { force: true }));
   const members = [...manifest.disks.map((d) => d.target), manifest.cfgPath].map(member);
-  await createSparseFilesTar(stage, archive, members, { sink: ctx.sink, signal: ctx.signal });
+  await madeBy(archive, ctx, () =>
+    createSparseFilesTar(stage, archive, members, { sink: ctx.sink, signal: ctx.signal }),
+  );
   await fs.chmod(archive, 0o600);
   await fs.rm(stage, { recursive: true, force: true });
   return out;

@@ -62,8 +62,8 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
   /** The counter in the copy's filesystem, its journal replayed. */
   let copied = -1;
 
-  const run = (bin: string, args: string[]): Promise<CliResult> =>
-    runBin(bin, [...args, `--root=${root}`], { timeoutMs: 300_000 });
+  const run = (bin: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
+    runBin(bin, [...args, `--root=${root}`], { env, timeoutMs: 300_000 });
   const counts = (): number[] =>
     [...(fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, 'utf8') : '').matchAll(/COUNT (\d+)/g)].map(
       (m) => Number(m[1]),
@@ -93,6 +93,14 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
     const sha = (file: string): string =>
       execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]!;
     const out = (name: string): string => path.join(root, 'exp', name);
+    // A killed export leaves temporaries; the next one removes them and does the job.
+    const killed = await run(
+      'xenkit',
+      ['backup', 'export', NAME, '--format', 'raw', '--split', '100M', '--to', '/exp/split'],
+      { XENKIT_FAILPOINT: 'export.disks:kill' },
+    );
+    expect(killed.signal).toBe('SIGKILL');
+    expect(fs.readdirSync(out('split')).filter((n) => n.includes('.xenkit-export-')).length).toBe(5);
     const split = await run('xenkit', [
       'backup',
       'export',
@@ -121,6 +129,7 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
     expect(join).toBeDefined();
     execFileSync('sh', ['-c', join!], { cwd: out('split') });
     expect(sha(out('split/disk.img'))).toBe(sha(disk));
+    expect(fs.readdirSync(out('split')).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(fs.statSync(out('split/disk.img')).blocks * 512).toBeLessThan(fs.statSync(disk).size / 2);
 
     const qcow = await run('xenkit', ['backup', 'export', NAME, '--format', 'qcow2', '--to', '/exp/qcow2']);

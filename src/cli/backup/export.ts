@@ -1,6 +1,7 @@
 /** `xenkit backup export ID|NAME --format raw|qcow2|tar [--split SIZE] --to DIR`: files without xenkit. */
 import type { Command } from 'commander';
 import { buildExportPlan, type ExportOutcome } from '../../images/backup-export.js';
+import { recoverDeadRuns } from '../../images/recover.js';
 import { packageVersion } from '../create-image.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
 import { humanBytes, printPlan, REPO_HELP, repoDirFor, runPlan, type RepoFlags } from './common.js';
@@ -49,6 +50,7 @@ export function addBackupExport(backup: Command, deps: ImageCommandDeps): void {
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
     .action(async (ref: string, flags: ExportFlags) => {
       const paths = pathsFor(deps, flags.root);
+      if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
       const { plan, outcome } = await buildExportPlan(paths, {
         repoDir: repoDirFor(paths, flags.repo),
         ref,
@@ -58,7 +60,7 @@ export function addBackupExport(backup: Command, deps: ImageCommandDeps): void {
         xenkitVersion: packageVersion(),
       });
       if (flags.dryRun) return printPlan(deps, plan, flags.json === true);
-      await runPlan(deps, plan, flags);
+      await runPlan(deps, plan, flags, { paths, name: `backup export ${ref} to ${outcome.dir}` });
       if (flags.json) writeJson(deps.io, { ok: true, ...outcome });
       else deps.io.stdout.write(renderExport(outcome));
     });
