@@ -234,6 +234,7 @@ export const ERROR_CODES = {
   E_AUTOSTART_NOT_LINK:
     'the autostart entry of a domain is a file, not a link (maybe the only copy of its cfg)',
   E_AUTOSTART_TAKEN: 'the autostart entry of a domain exists and links elsewhere',
+  E_BACKUP_COPY: "a point-in-time copy of a running guest's disks that failed or did not end",
   E_BACKUP_DISK: 'a guest disk backup cannot read (missing, or not an image file)',
   E_BACKUP_FORMAT: 'a guest disk in a format backup does not read yet (qcow2)',
   E_BAD_SNAPSHOT: 'a backup snapshot id that is not one',
@@ -274,6 +275,7 @@ export const ERROR_CODES = {
   E_DRIVER: 'a hypervisor driver that is neither xl nor qemu',
   E_EXEC: 'an external program failed or could not be started',
   E_EXISTS: 'a file or guest that exists already, without --force',
+  E_EXPORT: 'a backup export whose written file does not match what it was made from',
   E_EXTENSION: 'a cfg extension that is not a file name suffix',
   E_FAILPOINT: 'the test failpoint XENKIT_FAILPOINT was reached',
   E_FS: 'a filesystem type that is not supported',

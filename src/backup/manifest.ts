@@ -57,6 +57,8 @@ export interface Manifest {
   cfgText: string;
   disks: ManifestDisk[];
   stats: ManifestStats;
+  /** How a running guest's disks were taken at one moment (absent: the guest was stopped). */
+  pointInTime?: { method: string; pausedMs: number; heldMs: number; copyMs: number };
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

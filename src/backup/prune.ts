@@ -4,6 +4,7 @@
  * unreferenced chunks, which the next prune frees.
  */
 import fs from 'node:fs/promises';
+import { failpoint } from '../plan/executor.js';
 import { cancelledIfAborted } from './cancel.js';
 import { chunkPath, listChunks } from './chunk-store.js';
 import { syncDirectory } from './durable-file.js';
@@ -62,9 +63,11 @@ export async function applyPrune(
   repo: Repository,
   forget: string[],
   signal?: AbortSignal,
+  failAfter?: string,
 ): Promise<{ chunks: number; bytes: number }> {
   for (const id of forget) await fs.rm(manifestPath(repo, id), { force: true });
   if (forget.length > 0) await syncDirectory(repo.snapshotsDir);
+  failpoint(failAfter, 'prune.manifests');
   const { manifests, damaged } = await readAllManifests(repo);
   if (damaged.length > 0) {
     // A damaged manifest's chunks are unknown: freeing now could take what it needs.
@@ -79,6 +82,7 @@ export async function applyPrune(
     await fs.rm(file, { force: true });
     bytes += size;
     chunks += 1;
+    failpoint(failAfter, 'prune.chunk');
   }
   return { chunks, bytes };
 }

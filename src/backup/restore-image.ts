@@ -9,8 +9,77 @@ import { readChunk } from './chunk-store.js';
 import { chunkTableDigest, type ManifestDisk } from './manifest.js';
 import type { Repository } from './repository.js';
 
-const BLOCK = 64 * 1024;
+/** The unit holes are kept in: an all-zero block of this size is skipped, not written. */
+export const SPARSE_BLOCK = 64 * 1024;
 const READ_AHEAD = 2;
+
+/** One chunk of a disk, in order: its bytes (checked against its id), or null for all zeros. */
+export interface DiskChunk {
+  offset: number;
+  length: number;
+  data: Buffer | null;
+}
+
+/**
+ * The chunks of `disk` in order, read and decompressed a few ahead (thread pool). The chunk table
+ * is checked against the manifest's digest first, each chunk against its id as it is read; a
+ * mismatch throws an Error naming the disk or chunk.
+ */
+export async function* readDiskChunks(
+  repo: Repository,
+  disk: ManifestDisk,
+  chunkSize: number,
+  signal?: AbortSignal,
+): AsyncGenerator<DiskChunk> {
+  const digest = chunkTableDigest(disk.size, chunkSize, disk.chunks);
+  if (digest !== disk.digest) throw new Error(`the chunk table of ${disk.target} does not match its digest`);
+  if (disk.chunks.length !== Math.ceil(disk.size / chunkSize)) {
+    throw new Error(`${disk.target} has ${disk.chunks.length} chunks for ${disk.size} bytes`);
+  }
+  const reads = new Map<number, Promise<Buffer>>();
+  const startRead = (i: number): void => {
+    const id = disk.chunks[i];
+    if (i < disk.chunks.length && id) reads.set(i, readChunk(repo, id));
+  };
+  for (let i = 0; i < READ_AHEAD; i += 1) startRead(i);
+  try {
+    for (const [i, id] of disk.chunks.entries()) {
+      cancelledIfAborted(signal, `reading ${disk.target}`);
+      startRead(i + READ_AHEAD);
+      const offset = i * chunkSize;
+      const length = Math.min(chunkSize, disk.size - offset);
+      if (id === null) {
+        yield { offset, length, data: null };
+        continue;
+      }
+      const data = await reads.get(i)!;
+      reads.delete(i);
+      if (data.length !== length)
+        throw new Error(`chunk ${id} has ${data.length} bytes, the disk needs ${length} there`);
+      yield { offset, length, data };
+    }
+  } finally {
+    await Promise.allSettled(reads.values());
+  }
+}
+
+/** Calls `write` for each block of `data` that is not all zeros (its offset within `data`). */
+export async function forEachDataBlock(
+  data: Buffer,
+  write: (block: Buffer, at: number) => Promise<void>,
+): Promise<void> {
+  for (let at = 0; at < data.length; at += SPARSE_BLOCK) {
+    const block = data.subarray(at, Math.min(at + SPARSE_BLOCK, data.length));
+    if (isAllZero(block)) continue;
+    await write(block, at);
+  }
+}
+
+const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
+
+function isAllZero(block: Buffer): boolean {
+  return block.equals(block.length === SPARSE_BLOCK ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, block.length));
+}
 
 /** Writes the chunks of `disk` into the open, empty `handle`; throws an Error on a damaged chunk or hash. */
 export async function restoreImage(
@@ -20,42 +89,14 @@ export async function restoreImage(
   chunkSize: number,
   signal?: AbortSignal,
 ): Promise<{ writtenBytes: number }> {
-  const digest = chunkTableDigest(disk.size, chunkSize, disk.chunks);
-  if (digest !== disk.digest) throw new Error(`the chunk table of ${disk.target} does not match its digest`);
-  if (disk.chunks.length !== Math.ceil(disk.size / chunkSize)) {
-    throw new Error(`${disk.target} has ${disk.chunks.length} chunks for ${disk.size} bytes`);
-  }
   await handle.truncate(disk.size);
-  const zero = Buffer.alloc(chunkSize);
-  const zeroBlock = zero.subarray(0, BLOCK);
   let writtenBytes = 0;
-  // Chunks are read and decompressed a few ahead (thread pool), written and hashed in order.
-  const reads = new Map<number, Promise<Buffer>>();
-  const startRead = (i: number): void => {
-    const id = disk.chunks[i];
-    if (i < disk.chunks.length && id) reads.set(i, readChunk(repo, id));
-  };
-  for (let i = 0; i < READ_AHEAD; i += 1) startRead(i);
-  try {
-    for (const [i, id] of disk.chunks.entries()) {
-      cancelledIfAborted(signal, `restore of ${disk.target}`);
-      startRead(i + READ_AHEAD);
-      const offset = i * chunkSize;
-      const length = Math.min(chunkSize, disk.size - offset);
-      if (id === null) continue;
-      const data = await reads.get(i)!;
-      reads.delete(i);
-      if (data.length !== length)
-        throw new Error(`chunk ${id} has ${data.length} bytes, the disk needs ${length} there`);
-      for (let at = 0; at < length; at += BLOCK) {
-        const block = data.subarray(at, Math.min(at + BLOCK, length));
-        if (block.equals(block.length === BLOCK ? zeroBlock : zero.subarray(0, block.length))) continue;
-        await handle.write(block, 0, block.length, offset + at);
-        writtenBytes += block.length;
-      }
-    }
-  } finally {
-    await Promise.allSettled(reads.values());
+  for await (const chunk of readDiskChunks(repo, disk, chunkSize, signal)) {
+    if (chunk.data === null) continue;
+    await forEachDataBlock(chunk.data, async (block, at) => {
+      await handle.write(block, 0, block.length, chunk.offset + at);
+      writtenBytes += block.length;
+    });
   }
   await handle.sync();
   return { writtenBytes };

@@ -50,6 +50,27 @@ export interface VcpuSetOptions {
   ignoreHost?: boolean;
 }
 
+/** One disk of a running guest copied at one moment: the image it runs on, the file with the copy. */
+export interface CopiedDisk {
+  image: string;
+  copy: string;
+  size: number;
+}
+
+/** A point-in-time copy of a running guest's disks; `release` removes the copies. */
+export interface RunningDiskCopy {
+  /** How the copy was taken, for the summary. */
+  method: string;
+  /** How long the guest's vCPUs were stopped for it (0: never). */
+  pausedMs: number;
+  /** How long the guest's disk requests were held while the copy began. */
+  heldMs: number;
+  /** How long the copy took. */
+  copyMs: number;
+  disks: CopiedDisk[];
+  release(): Promise<void>;
+}
+
 export interface HypervisorDriver {
   readonly name: 'xl' | 'qemu';
   hostInfo(): Promise<HostInfo>;
@@ -96,4 +117,9 @@ export interface HypervisorDriver {
    * guest's own messages (QEMU: its console log); `clear` empties it after reading.
    */
   dmesg?(options: { name?: string; clear?: boolean }): Promise<string>;
+  /**
+   * Copies the disks `images` (host paths) of the running guest as they were at one moment, while
+   * it keeps running (QEMU: a QMP block job); the copies stay until `release`.
+   */
+  copyDisks?(name: string, images: readonly string[], signal?: AbortSignal): Promise<RunningDiskCopy>;
 }

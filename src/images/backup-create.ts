@@ -29,13 +29,20 @@ import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { readGuestForBackup } from './backup-guest.js';
 import { cfgPathOf, type GuestFiles } from './guest-files.js';
-import { guestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
+import type { HypervisorDriver } from '../hypervisors/driver.js';
+import { checkGuestRunning, guestIdentity, refuseRunningGuest, type RunningCheckOptions } from './running.js';
+import { copyGuestDisks, type LiveGuest, type PointInTime } from './backup-running.js';
 
 export interface BackupCreateOptions {
   repoDir: string;
   names: string[];
   xenkitVersion: string;
   running?: RunningCheckOptions;
+  /**
+   * The driver a running guest runs under (`qemu` or `xl`): without it, a running guest is refused.
+   * QEMU copies the disks at one moment while the guest runs; under xl the guest is paused meanwhile.
+   */
+  driverFor?: (kind: 'qemu' | 'xl') => Promise<HypervisorDriver>;
 }
 
 export interface BackupDiskOutcome {
@@ -60,6 +67,8 @@ export interface BackupOutcome {
   newBytes: number;
   ms: number;
   disks: BackupDiskOutcome[];
+  /** How a running guest was copied at one moment (absent for a stopped guest). */
+  pointInTime?: PointInTime;
 }
 
 export interface BackupCreateOutcome {
@@ -86,6 +95,7 @@ export function buildBackupCreatePlan(
   let repo: Repository | undefined;
   let cache: FilesCache = {};
   const seen = new Set<string>();
+  const live = new Map<string, LiveGuest>();
   const steps: PlanStep[] = [
     {
       id: 'backup.lock',
@@ -119,7 +129,17 @@ export function buildBackupCreatePlan(
         await sweepTemporaries(repo);
         for (const guest of guests) {
           await lockGuest(paths.lockDir, guest.name, ctx);
-          await refuseRunningGuest(guestIdentity(guest.name, guest), paths, 'back up', options.running);
+          const identity = guestIdentity(guest.name, guest);
+          const state = await checkGuestRunning(identity, paths, options.running);
+          if (state.running && state.by !== 'image' && options.driverFor) {
+            live.set(guest.name, {
+              kind: state.by,
+              name: state.name,
+              driver: await options.driverFor(state.by),
+            });
+          } else {
+            await refuseRunningGuest(identity, paths, 'back up', options.running);
+          }
         }
         cache = await loadFilesCache(repo);
       },
@@ -128,6 +148,10 @@ export function buildBackupCreatePlan(
       id: `backup.guest.${guest.name}`,
       title: `Back up ${guest.name}: ${guest.disks.map((d) => d.path).join(', ')}`,
       actions: [
+        {
+          kind: 'note' as const,
+          text: 'if it runs: under QEMU copy its disks at one moment while it runs (QMP blockdev-backup), under xl pause it while they are read',
+        },
         ...guest.disks.map((d) => ({
           kind: 'note' as const,
           text: `store ${d.path} in chunks (unchanged since the last backup: reuse its chunk list)`,
@@ -140,7 +164,13 @@ export function buildBackupCreatePlan(
       ],
       run: async (ctx) => {
         outcome.snapshots.push(
-          await backUpGuest(paths, repo!, guest, { cache, seen, ctx, version: options.xenkitVersion }),
+          await backUpGuest(paths, repo!, guest, {
+            cache,
+            seen,
+            ctx,
+            version: options.xenkitVersion,
+            live: live.get(guest.name),
+          }),
         );
       },
     })),
@@ -160,7 +190,13 @@ async function backUpGuest(
   paths: Paths,
   repo: Repository,
   guest: GuestFiles,
-  run: { cache: FilesCache; seen: Set<string>; ctx: StepContext; version: string },
+  run: {
+    cache: FilesCache;
+    seen: Set<string>;
+    ctx: StepContext;
+    version: string;
+    live: LiveGuest | undefined;
+  },
 ): Promise<BackupOutcome> {
   const { ctx } = run;
   const started = performance.now();
@@ -173,36 +209,42 @@ async function backUpGuest(
   });
   const disks: Manifest['disks'] = [];
   const outcomes: BackupDiskOutcome[] = [];
-  for (const disk of guest.disks) {
-    ctx.reporter.info(`reading ${disk.path}`);
-    const stored = await storeImage(repo, disk.path, {
-      signal: ctx.signal,
-      dirs,
-      cache: run.cache,
-      seen: run.seen,
-      made,
-      mapData: () => readDataRanges(disk.path, { sink: ctx.sink, signal: ctx.signal }),
-    });
-    disks.push({
-      target: disk.config.target,
-      vdev: disk.config.vdev,
-      format: disk.config.format,
-      size: stored.size,
-      digest: stored.digest,
-      chunks: stored.chunks,
-    });
-    outcomes.push({
-      target: disk.config.target,
-      vdev: disk.config.vdev,
-      size: stored.size,
-      chunks: stored.chunks.length,
-      zeroChunks: stored.chunks.filter((c) => c === null).length,
-      readBytes: stored.readBytes,
-      newChunks: stored.newChunks,
-      newBytes: stored.newBytes,
-      isCacheHit: stored.isCacheHit,
-    });
-  }
+  const storeDisks = async (sourceOf: (image: string) => string, cache: FilesCache): Promise<void> => {
+    for (const disk of guest.disks) {
+      const source = sourceOf(disk.path);
+      ctx.reporter.info(`reading ${source}`);
+      const stored = await storeImage(repo, source, {
+        signal: ctx.signal,
+        dirs,
+        cache,
+        seen: run.seen,
+        made,
+        mapData: () => readDataRanges(source, { sink: ctx.sink, signal: ctx.signal }),
+      });
+      disks.push({
+        target: disk.config.target,
+        vdev: disk.config.vdev,
+        format: disk.config.format,
+        size: stored.size,
+        digest: stored.digest,
+        chunks: stored.chunks,
+      });
+      outcomes.push({
+        target: disk.config.target,
+        vdev: disk.config.vdev,
+        size: stored.size,
+        chunks: stored.chunks.length,
+        zeroChunks: stored.chunks.filter((c) => c === null).length,
+        readBytes: stored.readBytes,
+        newChunks: stored.newChunks,
+        newBytes: stored.newBytes,
+        isCacheHit: stored.isCacheHit,
+      });
+    }
+  };
+  const pointInTime = run.live
+    ? await copyGuestDisks(guest, run.live, ctx, (sourceOf) => storeDisks(sourceOf, {}))
+    : (await storeDisks((image) => image, run.cache), undefined);
   await syncChunkDirs(repo, dirs);
   const sum = (key: 'size' | 'readBytes' | 'newChunks' | 'newBytes'): number =>
     outcomes.reduce((n, d) => n + d[key], 0);
@@ -218,6 +260,7 @@ async function backUpGuest(
     cfgPath: path.join('/', path.relative(paths.root, cfgPathOf(paths, guest.name))),
     cfgText: guest.cfgText,
     disks,
+    ...(pointInTime ? { pointInTime } : {}),
     stats: {
       logicalBytes: sum('size'),
       readBytes: sum('readBytes'),
@@ -240,5 +283,6 @@ async function backUpGuest(
     newBytes: manifest.stats.newBytes,
     ms,
     disks: outcomes,
+    ...(pointInTime ? { pointInTime } : {}),
   };
 }

@@ -100,8 +100,11 @@ export async function executePlan(plan: Plan, options: ExecutePlanOptions = {}):
   }
 }
 
-/** Acts on XENKIT_FAILPOINT after step `id`: `STEP` throws, `STEP:kill` kills this process. */
-function failpoint(failAfter: string | undefined, id: string): void {
+/**
+ * Acts on XENKIT_FAILPOINT after step `id`: `STEP` throws, `STEP:kill` kills this process. Also
+ * for commands that are not plans, at the points between their phases.
+ */
+export function failpoint(failAfter: string | undefined, id: string): void {
   if (failAfter === `${id}:kill`) process.kill(process.pid, 'SIGKILL');
   if (failAfter === id) {
     throw new XenkitError('E_FAILPOINT', `failpoint after step ${id} (XENKIT_FAILPOINT)`);

@@ -5,7 +5,7 @@
  */
 import { runCommand, type ExecOptions } from './exec.js';
 
-/** A byte range [start, end) of a file that holds data (or preallocated, unwritten blocks). */
+/** A byte range [start, end) of a file that holds data. */
 export interface DataRange {
   start: number;
   end: number;
@@ -28,7 +28,8 @@ export function parseExtentMap(text: string): DataRange[] | undefined {
   const ranges: DataRange[] = [];
   for (const line of text.split('\n')) {
     const m = /^\s*\d+:\s+(\d+)\.\.\s*(\d+):/.exec(line);
-    if (!m) continue;
+    // Unwritten extents (fallocate, or a QEMU copy job writing zeros) read as zeros: not data.
+    if (!m || /\bunwritten\b/.test(line)) continue;
     const start = Number(m[1]) * block;
     const end = (Number(m[2]) + 1) * block;
     const last = ranges[ranges.length - 1];

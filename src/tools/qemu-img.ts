@@ -26,6 +26,8 @@ export interface ConvertOptions {
   target: string;
   targetFormat: ImageFormat;
   preallocation?: Preallocation | undefined;
+  /** Compressed clusters (`-c`, qcow2 targets only). */
+  compress?: boolean;
 }
 
 /** The argv of `qemu-img info` in JSON. `-U` so an image a running guest holds can be read too. */
@@ -79,6 +81,7 @@ export function convertArgv(options: ConvertOptions): string[] {
     options.sourceFormat,
     '-O',
     options.targetFormat,
+    ...(options.compress ? ['-c'] : []),
     ...(prealloc ? ['-o', `preallocation=${prealloc}`] : []),
     options.source,
     options.target,
@@ -88,6 +91,26 @@ export function convertArgv(options: ConvertOptions): string[] {
 /** Converts an image between formats (the target must not exist; callers pick a temp name). */
 export async function convertImage(options: ConvertOptions, exec: ExecOptions = {}): Promise<void> {
   await runCommand(convertArgv(options), exec);
+}
+
+/** The argv of `qemu-img compare` (content only: a hole and a zero cluster are the same). */
+export function compareImagesArgv(a: string, aFormat: string, b: string, bFormat: string): string[] {
+  return ['qemu-img', 'compare', '-f', aFormat, '-F', bFormat, a, b];
+}
+
+/** Whether two images hold the same content (exit 0 same, 1 different; anything else throws). */
+export async function compareImages(
+  a: { path: string; format: string },
+  b: { path: string; format: string },
+  exec: ExecOptions = {},
+): Promise<boolean> {
+  const result = await runCommand(compareImagesArgv(a.path, a.format, b.path, b.format), {
+    ...exec,
+    allowFailure: true,
+  });
+  if (result.exitCode === 0) return true;
+  if (result.exitCode === 1) return false;
+  throw new XenkitError('E_QEMU_IMG', `qemu-img compare ${a.path} ${b.path} failed: ${result.stderr.trim()}`);
 }
 
 /** The argv of `qemu-img create` for a qcow2 overlay on `base` (the base's format is explicit). */

@@ -83,6 +83,41 @@ export function buildTarCreateArgv(
   ];
 }
 
+/**
+ * The argv that archives the files `members` (paths relative to `source`) with their holes kept,
+ * and no directory entries: extracting it makes missing parents and leaves existing ones as they are.
+ */
+export function buildSparseFilesTarArgv(
+  source: string,
+  archive: string,
+  members: readonly string[],
+): string[] {
+  return [
+    'tar',
+    '--create',
+    '--sparse',
+    '--numeric-owner',
+    '--no-recursion',
+    `--file=${archive}`,
+    `--directory=${source}`,
+    '--',
+    ...members,
+  ];
+}
+
+/** Archives the files `members` under `source` into `archive`, sparse. */
+export async function createSparseFilesTar(
+  source: string,
+  archive: string,
+  members: readonly string[],
+  run: RunToolOptions = {},
+): Promise<ExecResult> {
+  return runCommand(buildSparseFilesTarArgv(source, archive, members), {
+    signal: run.signal,
+    sink: run.sink,
+  });
+}
+
 /** Extracts `archive` into `target`. */
 export async function extractTar(
   archive: string,

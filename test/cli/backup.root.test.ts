@@ -2,7 +2,8 @@
  * xenkit backup against a real guest (built once from the cached bookworm tree): a first backup,
  * an unchanged second one that reads nothing, one after a few MiB changed inside the filesystem,
  * verify, a flipped byte verify names, restore --as a copy with its own identity (fsck clean,
- * files equal), killed runs that leave the repository consistent, bad input, prune. Needs root.
+ * files equal), killed creates, restores and prunes that leave the repository consistent, bad
+ * input, prune, and an export of a damaged snapshot that leaves nothing. Needs root.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -166,7 +167,8 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
     const manifest = fs.readFileSync(path.join(repo, 'snapshots', `${ids[2]!}.json`), 'utf8').split('\n')[0]!;
     const disks = (JSON.parse(manifest) as { disks: { target: string; chunks: (string | null)[] }[] }).disks;
     const image = disks.find((d) => d.target.endsWith('disk.img'))!;
-    const victim = image.chunks.filter(Boolean).at(-1)!;
+    // The first data chunk: restore and export fail at once instead of after the whole image.
+    const victim = image.chunks.find(Boolean)!;
     const file = path.join(repo, 'chunks', victim.slice(0, 2), victim);
     const good = fs.readFileSync(file);
     const bad = Buffer.from(good);
@@ -182,6 +184,9 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
       expect(restore.stderr).toMatch(/E_RESTORE_DAMAGED|damaged/);
       expect(fs.existsSync(path.join(root, 'srv/domains/web9'))).toBe(false);
       expect(fs.existsSync(path.join(root, 'etc/xen/web9.cfg'))).toBe(false);
+      const exported = await xenkit(['backup', 'export', ids[2]!, '--format', 'raw', '--to', '/export/bad']);
+      expect(exported.code).toBe(1);
+      expect(fs.existsSync(path.join(root, 'export'))).toBe(false);
     } finally {
       fs.writeFileSync(file, good);
     }
@@ -221,6 +226,21 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
     expect(again.stderr).toMatch(/exists? already/);
   });
 
+  it('leaves nothing of a restore killed after its images, and the next restore works', async () => {
+    const dir = path.join(root, 'srv/domains/web5');
+    const killed = await xenkit(['backup', 'restore', 'web1', '--as', 'web5'], {
+      XENKIT_FAILPOINT: 'restore.images:kill',
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(fs.existsSync(path.join(root, 'etc/xen/web5.cfg'))).toBe(false);
+    expect(fs.readdirSync(dir).some((n) => n.includes('.xenkit-restore-'))).toBe(true);
+    const again = await xenkit(['backup', 'restore', 'web1', '--as', 'web5']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(fs.readdirSync(dir).sort()).toEqual(['disk.img', 'swap.img']);
+    execFileSync('e2fsck', ['-fn', path.join(dir, 'disk.img')], { stdio: 'pipe' });
+    expect((await xenkit(['backup', 'verify'])).code).toBe(0);
+  });
+
   it('leaves the repository consistent when a create is killed, and the next create works', async () => {
     changeInside(disk, (t) => fs.writeFileSync(path.join(t, 'root/more.bin'), randomBytes(2 * MiB)));
     const sub = path.join(repo, 'chunks', fs.readdirSync(path.join(repo, 'chunks'))[0]!);
@@ -242,12 +262,23 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
     const dry = await xenkit(['backup', 'prune', '--keep-last', '1', '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(chunkFiles().length).toBe(before);
+    // Killed after the manifests went, then after its first chunk: verify passes each time.
+    for (const point of ['prune.manifests', 'prune.chunk']) {
+      const killed = await xenkit(['backup', 'prune', '--keep-last', '1'], {
+        XENKIT_FAILPOINT: `${point}:kill`,
+      });
+      expect(killed.signal, point).toBe('SIGKILL');
+      const verify = await xenkit(['backup', 'verify']);
+      expect(verify.code, verify.stderr).toBe(0);
+    }
+    expect(chunkFiles().length).toBe(before - 1);
     const r = await xenkit(['backup', 'prune', '--keep-last', '1', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const pruned = JSON.parse(r.stdout) as { keep: string[]; forget: string[]; freedChunks: number };
     expect(pruned.keep).toEqual([ids.at(-1)]);
+    expect(pruned.forget).toEqual([]);
     expect(pruned.freedChunks).toBeGreaterThan(0);
-    expect(chunkFiles().length).toBe(before - pruned.freedChunks);
+    expect(chunkFiles().length).toBe(before - 1 - pruned.freedChunks);
     expect((await xenkit(['backup', 'verify'])).code).toBe(0);
     changeInside(disk, (t) => fs.rmSync(path.join(t, 'root/payload.bin')));
     const restored = await xenkit(['backup', 'restore', 'web1', '--force']);

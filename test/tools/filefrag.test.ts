@@ -25,6 +25,17 @@ describe('filefrag', () => {
     ]);
   });
 
+  it('leaves out unwritten extents, which read as zeros (fallocate -z, then one byte written)', () => {
+    const text = `Filesystem type is: ef53
+File size of uw is 8388608 (2048 blocks of 4096 bytes)
+ ext:     logical_offset:        physical_offset: length:   expected: flags:
+   0:      256..     767:   50989568..  50990079:    512:        256: unwritten
+   1:     1280..    1280:   50990592..  50990592:      1:             last,eof
+uw: 2 extents found
+`;
+    expect(parseExtentMap(text)).toEqual([{ start: 1280 * 4096, end: 1281 * 4096 }]);
+  });
+
   it('gives an empty list for a file that is one hole', () => {
     const text = `Filesystem type is: ef53
 File size of s.img is 268435456 (65536 blocks of 4096 bytes)

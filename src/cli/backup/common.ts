@@ -1,6 +1,6 @@
 /** What every `xenkit backup` verb shares: the repository flag, the plan runner, sizes for humans. */
 import { defaultRepoDir } from '../../images/backup-guest.js';
-import { RunLog } from '../../log/run-log.js';
+import { runJournalOptions } from '../../images/recover.js';
 import type { Paths } from '../../paths.js';
 import { underRoot } from '../../paths.js';
 import { executePlan } from '../../plan/executor.js';
@@ -29,30 +29,31 @@ export function printPlan(deps: ImageCommandDeps, plan: Plan, json: boolean): vo
   else deps.io.stdout.write(renderPlan(plan));
 }
 
-/** Runs `plan` with progress on stderr (none with --json or --quiet), cancelled by SIGINT/SIGTERM. */
+/**
+ * Runs `plan` with progress on stderr (none with --json or --quiet), cancelled by SIGINT/SIGTERM;
+ * with `journal`, journaled, so that the next run removes what a killed one left.
+ */
 export async function runPlan(
   deps: ImageCommandDeps,
   plan: Plan,
   flags: { json?: boolean; quiet?: boolean },
-  logPath?: string,
+  journal?: { paths: Paths; name: string },
 ): Promise<void> {
   const reporter = createProgressReporter(
     deps.io.stderr,
     chooseProgressMode(deps.io.stderr as NodeJS.WriteStream, flags.quiet === true || flags.json === true),
   );
-  const log = logPath ? new RunLog(logPath) : undefined;
   try {
     await withSignalAbort((signal) =>
       executePlan(plan, {
-        ...(log ? { sink: log.sink } : {}),
         reporter,
         signal,
         failAfter: (deps.env ?? process.env).XENKIT_FAILPOINT,
+        ...(journal ? { journal: runJournalOptions(journal.paths, journal.name) } : {}),
       }),
     );
   } finally {
     reporter.stop();
-    log?.close();
   }
 }
 

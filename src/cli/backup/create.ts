@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { buildBackupCreatePlan, type BackupCreateOutcome } from '../../images/backup-create.js';
 import { packageVersion } from '../create-image.js';
+import { createDefaultDriver } from '../xm/default-deps.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
 import { humanBytes, printPlan, REPO_HELP, repoDirFor, runPlan, type RepoFlags } from './common.js';
 
@@ -21,6 +22,12 @@ export function renderBackupCreate(outcome: BackupCreateOutcome): string {
         `  ${d.vdev.padEnd(8)} ${d.target}  ${humanBytes(d.size)}, ${d.chunks - d.zeroChunks} of ${d.chunks} chunks with data, ${how}, ${d.newChunks} new chunks (${humanBytes(d.newBytes)})`,
       );
     }
+    if (s.pointInTime) {
+      const p = s.pointInTime;
+      lines.push(
+        `  running guest taken at one moment: ${p.method}; paused ${p.pausedMs} ms, disk requests held ${p.heldMs} ms, copy ${(p.copyMs / 1000).toFixed(2)} s`,
+      );
+    }
     lines.push(`  added ${humanBytes(s.newBytes)} to ${outcome.repo}`);
   }
   return `${lines.join('\n')}\n`;
@@ -36,9 +43,11 @@ export function addBackupCreate(backup: Command, deps: ImageCommandDeps): void {
         'their SHA-256, each stored once (brotli) however many snapshots and guests share it; all-zero ' +
         'and unallocated chunks take no room. An image unchanged since the last backup (same size, mtime, ' +
         'ctime and inode) is not read again. The manifest is written last: a snapshot is whole or absent. ' +
-        'Running guests are refused for now; raw images only.',
+        'A running guest is taken at one point in time: under QEMU its disks are copied at one moment by a QMP ' +
+        'block job while it keeps running (not paused), under Xen it is paused while its images are read; the ' +
+        'summary says which and for how long. The copy is crash-consistent. Raw images only.',
     )
-    .argument('<names...>', 'the guests to back up (must be stopped)')
+    .argument('<names...>', 'the guests to back up (stopped or running)')
     .option('--repo <dir>', REPO_HELP)
     .option('--dry-run', 'print the plan and change nothing')
     .option('--json', 'print the result as JSON')
@@ -51,6 +60,7 @@ export function addBackupCreate(backup: Command, deps: ImageCommandDeps): void {
         names,
         xenkitVersion: packageVersion(),
         running: { xl: deps.xl },
+        driverFor: (kind) => createDefaultDriver(kind, paths),
       });
       if (flags.dryRun) return printPlan(deps, plan, flags.json === true);
       await runPlan(deps, plan, flags);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { ImageCommandDeps } from '../images/deps.js';
 import { addBackupCreate } from './create.js';
+import { addBackupExport } from './export.js';
 import { addBackupList } from './list.js';
 import { addBackupPrune } from './prune.js';
 import { addBackupRestore } from './restore.js';
@@ -21,4 +22,5 @@ export function addBackupCommands(program: Command, deps: ImageCommandDeps): voi
   addBackupVerify(backup, deps);
   addBackupRestore(backup, deps);
   addBackupPrune(backup, deps);
+  addBackupExport(backup, deps);
 }

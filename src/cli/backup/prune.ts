@@ -64,7 +64,9 @@ export function addBackupPrune(backup: Command, deps: ImageCommandDeps): void {
           return;
         }
         const swept = await sweepTemporaries(repo);
-        const freed = await withSignalAbort((signal) => applyPrune(repo, choice.forget, signal));
+        const freed = await withSignalAbort((signal) =>
+          applyPrune(repo, choice.forget, signal, (deps.env ?? process.env).XENKIT_FAILPOINT),
+        );
         if (flags.json)
           return writeJson(deps.io, {
             ok: true,

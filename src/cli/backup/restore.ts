@@ -61,7 +61,7 @@ export function addBackupRestore(backup: Command, deps: ImageCommandDeps): void 
       if (flags.dryRun) return printPlan(deps, plan, flags.json === true);
       const started = performance.now();
       try {
-        await runPlan(deps, plan, flags);
+        await runPlan(deps, plan, flags, { paths, name: `backup restore ${ref} as ${outcome.name}` });
       } finally {
         if (outcome.name !== outcome.source) refillDrawnPools(paths.root, () => undefined);
       }

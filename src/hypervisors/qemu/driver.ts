@@ -26,6 +26,7 @@ import {
   type CpuCgroupRoot,
 } from './cgroup-sched.js';
 import { attachConsole } from './console.js';
+import { copyRunningDisks } from './disk-copy.js';
 import { describeDomain } from './domain-info.js';
 import { deviceVerbs, hasHotplugged } from './driver-verbs.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
@@ -315,6 +316,10 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       const header = readSaveHeader(file);
       const record = await launch(header.config, header.cfgPath, options.paused ?? false, { file, header });
       return describeDomain(record, registry.runtimePaths(record.name));
+    },
+    async copyDisks(name, images, signal) {
+      const record = await mustRead(name);
+      return qmpOf(record, (q) => copyRunningDisks(q, record.config, images, signal ? { signal } : {}));
     },
     async schedCredit(name, params) {
       const record = await mustRead(name);

@@ -13,7 +13,7 @@ import { runCommand } from '../../../src/tools/exec.js';
 export const GUEST_MARKER = 'XENKIT-GUEST-UP';
 
 const KERNEL_CACHE = '/var/cache/xenkit-test/kernel';
-const MODULES = [
+export const VIRTIO_MODULES = [
   'drivers/virtio/virtio_ring.ko',
   'drivers/virtio/virtio.ko',
   'drivers/virtio/virtio_pci_modern_dev.ko',
@@ -24,14 +24,21 @@ const MODULES = [
   'drivers/input/evdev.ko',
 ];
 
-const initScript = (modules: readonly string[]): string => `#!/bin/sh
+/** The start of a busybox init: applets, /proc, /sys, /dev, then `modules` loaded in order. */
+export function initPreamble(modules: readonly string[]): string {
+  return `#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in ${modules.map((m) => path.basename(m, '.ko')).join(' ')}; do insmod /lib/modules/$m.ko; done
-mkdir -p /etc/acpi/PWRF /var/run /var/log
+`;
+}
+
+const initScript = (
+  modules: readonly string[],
+): string => `${initPreamble(modules)}mkdir -p /etc/acpi/PWRF /var/run /var/log
 printf '#!/bin/sh\\necho POWERING-OFF\\npoweroff -f\\n' > /etc/acpi/PWRF/00000080
 chmod +x /etc/acpi/PWRF/00000080
 acpid
@@ -90,15 +97,18 @@ export async function findTestKernel(): Promise<{ kernel: string; modulesDir: st
 }
 
 /**
- * Builds the busybox initramfs (uncompressed newc cpio) at `out`; `extraModules` (paths under
- * the kernel's modules, in load order) are loaded after the standard ones.
+ * Builds the busybox initramfs (uncompressed newc cpio) at `out`: the default init with the
+ * standard modules and `extra` ones (paths under the kernel's module tree, loaded after them), or
+ * a custom `init` with its own `modules` (loaded in order).
  */
 export async function buildTestInitramfs(
   modulesDir: string,
   workDir: string,
   out: string,
-  extraModules: readonly string[] = [],
+  extra: readonly string[] | { init: string; modules: readonly string[] } = [],
 ): Promise<void> {
+  const custom = Array.isArray(extra) ? undefined : (extra as { init: string; modules: readonly string[] });
+  const modules = custom ? custom.modules : [...VIRTIO_MODULES, ...(extra as readonly string[])];
   const tree = path.join(workDir, 'initramfs');
   for (const dir of ['bin', 'proc', 'sys', 'dev', 'etc', 'lib/modules', 'tmp']) {
     mkdirSync(path.join(tree, dir), { recursive: true });
@@ -107,14 +117,13 @@ export async function buildTestInitramfs(
   chmodSync(path.join(tree, 'bin/busybox'), 0o755);
   writeFileSync(path.join(tree, 'bin/sh'), '');
   await runCommand(['ln', '-sf', 'busybox', path.join(tree, 'bin/sh')]);
-  const modules = [...MODULES, ...extraModules];
   for (const module of modules) {
     copyFileSync(
       path.join(modulesDir, 'kernel', module),
       path.join(tree, 'lib/modules', path.basename(module)),
     );
   }
-  writeFileSync(path.join(tree, 'init'), initScript(modules), { mode: 0o755 });
+  writeFileSync(path.join(tree, 'init'), custom?.init ?? initScript(modules), { mode: 0o755 });
   const files = await runCommand(['find', '.', '-mindepth', '1'], { cwd: tree });
   await runCommand(['cpio', '--quiet', '-o', '-H', 'newc', '-F', out], { cwd: tree, input: files.stdout });
 }
