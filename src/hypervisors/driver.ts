@@ -26,8 +26,11 @@ export interface ConsoleIO {
   isTTY: boolean;
 }
 
+/** The drivers xenkit has. */
+export type DriverName = 'xl' | 'qemu' | 'libvirt';
+
 export interface HostInfo {
-  driver: 'xl' | 'qemu';
+  driver: DriverName;
   /** For QEMU: 'kvm' or 'tcg', and why. */
   accel?: { kind: 'kvm' | 'tcg'; reason: string };
   /** Domain-0's row: the host itself. */
@@ -44,7 +47,7 @@ export interface VcpuSetOptions {
 }
 
 export interface HypervisorDriver {
-  readonly name: 'xl' | 'qemu';
+  readonly name: DriverName;
   hostInfo(): Promise<HostInfo>;
   /** Running (or paused) guests; not Domain-0. */
   list(): Promise<DomainInfo[]>;
@@ -67,4 +70,12 @@ export interface HypervisorDriver {
   save?(name: string, file: string): Promise<void>;
   /** Starts a guest again from a file `save` wrote, running (or paused) where it stopped. */
   restore?(file: string, options: { paused?: boolean }): Promise<DomainInfo>;
+  /**
+   * Starting guests at host boot kept by the hypervisor itself (libvirt's autostart flag) instead
+   * of /etc/xen/auto links: the names it starts, and setting the flag of a defined guest.
+   */
+  autostart?: {
+    list(): Promise<string[]>;
+    set(name: string, on: boolean): Promise<void>;
+  };
 }
