@@ -3,7 +3,7 @@
  * D-Bus, virtlogd and libvirtd is not running is started (`dbus-daemon --system --fork`,
  * `virtlogd -d`, `libvirtd -d`), and `stop()` ends exactly the ones started here, by pid.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { runCommand } from '../../src/tools/exec.js';
 
 /** The daemons a test started, to stop again. */
@@ -53,7 +53,10 @@ const answers = async (): Promise<boolean> =>
 export async function ensureLibvirtd(): Promise<LibvirtDaemons> {
   const pids: { name: string; pid: number }[] = [];
   if (!(await answers())) {
-    if (!existsSync('/run/dbus/system_bus_socket')) {
+    if (pidFrom('/run/dbus/pid') === undefined) {
+      // A bus that died leaves its pid file and socket, and a new one refuses to start over them.
+      rmSync('/run/dbus/pid', { force: true });
+      rmSync('/run/dbus/system_bus_socket', { force: true });
       mkdirSync('/run/dbus', { recursive: true });
       const dbus = await runCommand(['dbus-daemon', '--system', '--fork', '--print-pid']);
       pids.push({ name: 'dbus-daemon', pid: Number(dbus.stdout.trim()) });
@@ -78,6 +81,11 @@ export async function ensureLibvirtd(): Promise<LibvirtDaemons> {
         process.kill(pid, 'SIGTERM');
         for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
         if (alive(pid)) process.kill(pid, 'SIGKILL');
+      }
+      // dbus-daemon leaves its pid file and socket behind.
+      if (pids.some((p) => p.name === 'dbus-daemon')) {
+        rmSync('/run/dbus/pid', { force: true });
+        rmSync('/run/dbus/system_bus_socket', { force: true });
       }
     },
   };
