@@ -42,6 +42,7 @@ import { resolveBootFiles } from '../qemu/boot-files.js';
 import { buildKernelCmdline } from '../qemu/kernel-cmdline.js';
 import { toDomainInfo } from './domain-info.js';
 import { schedFromVirsh, schedToVirsh } from './sched.js';
+import { refuseExistingSaveFile } from '../save-target.js';
 
 export interface LibvirtDriverOptions {
   paths: Paths;
@@ -120,13 +121,7 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
 
   const create = async (config: DomainConfig, create: CreateOptions): Promise<DomainInfo> => {
     assertGuestName(config.name, create.cfgPath ?? 'xm create');
-    if (!isLocalUri(opts.uri)) {
-      throw usageError(
-        'E_UNSUPPORTED',
-        `domain "${config.name}": creating a guest on the remote libvirt ${opts.uri} is not supported yet`,
-        'its image and kernel must be on that host: create it there, or use a local URI',
-      );
-    }
+    refuseRemote(`domain "${config.name}": creating a guest`);
     const lock = await acquireLock(
       path.join(opts.paths.lockDir, `guest-${config.name}.lock`),
       `guest "${config.name}"`,
@@ -164,6 +159,15 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
     } finally {
       lock.release();
     }
+  };
+
+  const refuseRemote = (what: string): void => {
+    if (isLocalUri(opts.uri)) return;
+    throw usageError(
+      'E_UNSUPPORTED',
+      `${what} on the remote libvirt ${opts.uri} is not supported yet`,
+      'its files are on that host: use virsh there, or a local URI',
+    );
   };
 
   const waitForShutoff = async (name: string, timeoutMs: number): Promise<void> => {
@@ -252,6 +256,20 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
     },
     async sysrq(name, key) {
       await runVirsh(['send-key', name, 'KEY_LEFTALT', 'KEY_SYSRQ', `KEY_${key.toUpperCase()}`], virsh);
+    },
+    async save(name, file) {
+      refuseExistingSaveFile(file);
+      // libvirtd writes the file on its own host: here, since only a local URI gets this far.
+      refuseRemote(`saving guest "${name}" to a file`);
+      await runVirsh(['save', name, file], virsh);
+    },
+    async restore(file, restore) {
+      refuseRemote(`restoring from ${file}`);
+      const name = /<name>([^<]+)<\/name>/.exec(
+        (await runVirsh(['save-image-dumpxml', file], virsh)).stdout,
+      )?.[1];
+      await runVirsh(['restore', file, ...(restore.paused === true ? ['--paused'] : [])], virsh);
+      return mustRun(name ?? '');
     },
     autostart: {
       list: () => listVirshAutostart(virsh),

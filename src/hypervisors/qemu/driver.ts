@@ -4,16 +4,7 @@
  * event log; every later command finds them through the runtime registry.
  * Reboot and domain IDs: see registry.ts (guest reboots) and `reboot` below (xm reboot).
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { runtimeError, usageError } from '../../errors.js';
 import type { EventSink } from '../../log/events.js';
@@ -47,6 +38,7 @@ import { ensureRuntimeBase, type RuntimePaths } from './runtime-paths.js';
 import { extractPart, readSaveHeader, writeSaveStart, type SaveHeader } from './save-file.js';
 import { connectUserNet, launchArgv, startUserNets, stopUserNets, userNetMode } from './user-net.js';
 import { setGuestVcpus } from './vcpu-hotplug.js';
+import { refuseExistingSaveFile } from '../save-target.js';
 
 export interface QemuDriverOptions {
   paths: Paths;
@@ -307,13 +299,7 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     async save(name, file) {
       const record = await mustRead(name);
       const rt = registry.runtimePaths(name);
-      if (existsSync(file)) {
-        throw usageError(
-          'E_EXISTS',
-          `save file ${file} exists already`,
-          'give a new file name (xm save never overwrites)',
-        );
-      }
+      refuseExistingSaveFile(file);
       // Written under a temporary name next to it, linked to its name once complete.
       const tmp = path.join(path.dirname(file), `.${path.basename(file)}.xenkit-${process.pid}`);
       try {

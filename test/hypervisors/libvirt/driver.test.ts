@@ -138,6 +138,23 @@ describe('the libvirt driver over a fake virsh', () => {
     });
   });
 
+  it('saves with virsh save (never over a file) and restores the domain the save image names', async () => {
+    const driver = driverOn();
+    const file = path.join(scratch, 'web1.save');
+    await driver.save?.('web1', file);
+    fs.writeFileSync(file, 'taken');
+    await expect(driver.save?.('web1', file)).rejects.toMatchObject({ code: 'E_EXISTS', kind: 'usage' });
+    fake.reply('save-image-dumpxml', { out: "<domain type='qemu'>\n  <name>web1</name>\n</domain>\n" });
+    fake.reply('list', { out: listOutput([['7', 'web1', 'paused']]) });
+    fake.reply('domstats', { out: "Domain: 'web1'\n  state.state=3\n" });
+    expect(await driver.restore?.(file, { paused: true })).toMatchObject({ name: 'web1', id: 7 });
+    expect(fake.calls().filter((c) => /save|restore/.test(c))).toEqual([
+      `--connect qemu:///system save web1 ${file}`,
+      `--connect qemu:///system save-image-dumpxml ${file}`,
+      `--connect qemu:///system restore ${file} --paused`,
+    ]);
+  });
+
   it('maps vcpu-set, mem-set, pause, sysrq and autostart to virsh', async () => {
     const driver = driverOn();
     await driver.setVcpus('web1', 2);
