@@ -33,6 +33,10 @@ export interface Paths {
   roleDir: string;
   /** Skeleton copied into every guest (`/etc/xen-tools/skel`). */
   skelDir: string;
+  /** xenkit's own settings: the driver and libvirt connection (`/etc/xenkit/xenkit.conf`). */
+  xenkitConfFile: string;
+  /** Named libvirt hosts, `NAME URI` per line (`/etc/xenkit/hosts`). */
+  hostsFile: string;
 }
 
 /** Resolves the root: an explicit option wins over `XENKIT_ROOT`, which wins over `/`. */
@@ -58,6 +62,8 @@ export function makePaths(root: string): Paths {
     hooksDir: at('etc/xen-tools/hooks.d'),
     roleDir: at('etc/xen-tools/role.d'),
     skelDir: at('etc/xen-tools/skel'),
+    xenkitConfFile: at('etc/xenkit/xenkit.conf'),
+    hostsFile: at('etc/xenkit/hosts'),
   };
 }
 

@@ -1,15 +1,17 @@
 /**
  * Chooses the hypervisor driver: xl on a Xen dom0, QEMU everywhere else. An explicit choice
- * (`--driver`, XENKIT_DRIVER) wins. Every answer carries the evidence, for `xenkit info`.
+ * (`--driver`, XENKIT_DRIVER, the `driver` key of xenkit.conf) wins; libvirt is only ever chosen
+ * that way (a libvirt daemon may run beside either without being meant). Every answer carries the evidence, for `xenkit info`.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError, XenkitError } from '../errors.js';
 import type { Paths } from '../paths.js';
+import type { DriverName } from './driver.js';
 import { isNoHypervisorOutput, readXlInfo, type XlOptions } from '../tools/xl.js';
 
 /** The drivers xenkit has. */
-export type DriverKind = 'xl' | 'qemu';
+export type DriverKind = DriverName;
 
 /** Which driver, and why. */
 export interface DriverChoice {
@@ -22,7 +24,7 @@ export const DRIVER_ENV = 'XENKIT_DRIVER';
 
 export interface DetectOptions {
   paths: Paths;
-  /** `xl` or `qemu`, from --driver or XENKIT_DRIVER; anything else is a usage error. */
+  /** `xl`, `qemu` or `libvirt`, from --driver or XENKIT_DRIVER; anything else is a usage error. */
   override?: string | undefined;
   /** Names the override in the reason (`--driver`, `XENKIT_DRIVER`). */
   overrideSource?: string;
@@ -36,8 +38,12 @@ export interface DetectOptions {
 /** Parses a driver name from the command line or the environment. */
 export function parseDriverKind(value: string, source: string): DriverKind {
   const kind = value.trim().toLowerCase();
-  if (kind === 'xl' || kind === 'qemu') return kind;
-  throw usageError('E_DRIVER', `${source} "${value}" is not a driver`, 'use xl (Xen dom0) or qemu (KVM/TCG)');
+  if (kind === 'xl' || kind === 'qemu' || kind === 'libvirt') return kind;
+  throw usageError(
+    'E_DRIVER',
+    `${source} "${value}" is not a driver`,
+    'use xl (Xen dom0), qemu (KVM/TCG) or libvirt (a libvirt daemon, --connect URI)',
+  );
 }
 
 async function readText(file: string): Promise<string | undefined> {

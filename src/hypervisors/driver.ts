@@ -33,8 +33,11 @@ export interface ConsoleIO {
   isTTY: boolean;
 }
 
+/** The drivers xenkit has. */
+export type DriverName = 'xl' | 'qemu' | 'libvirt';
+
 export interface HostInfo {
-  driver: 'xl' | 'qemu';
+  driver: DriverName;
   /** For QEMU: 'kvm' or 'tcg', and why. */
   accel?: { kind: 'kvm' | 'tcg'; reason: string };
   /** Domain-0's row: the host itself. */
@@ -72,7 +75,7 @@ export interface RunningDiskCopy {
 }
 
 export interface HypervisorDriver {
-  readonly name: 'xl' | 'qemu';
+  readonly name: DriverName;
   hostInfo(): Promise<HostInfo>;
   /** Running (or paused) guests; not Domain-0. */
   list(): Promise<DomainInfo[]>;
@@ -122,4 +125,12 @@ export interface HypervisorDriver {
    * it keeps running (QEMU: a QMP block job); the copies stay until `release`.
    */
   copyDisks?(name: string, images: readonly string[], signal?: AbortSignal): Promise<RunningDiskCopy>;
+  /**
+   * Starting guests at host boot kept by the hypervisor itself (libvirt's autostart flag) instead
+   * of /etc/xen/auto links: the names it starts, and setting the flag of a defined guest.
+   */
+  autostart?: {
+    list(): Promise<string[]>;
+    set(name: string, on: boolean): Promise<void>;
+  };
 }

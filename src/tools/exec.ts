@@ -357,3 +357,46 @@ export function spawnTied(
   });
   return { pid: child.pid ?? -1, hasExited: () => ending !== undefined, ending: () => ending };
 }
+
+/**
+ * Runs `argv` as an interactive session over streams: `input` feeds its stdin, its stdout and
+ * stderr go to `output` as they arrive (a console seen through pipes). Resolves with the exit
+ * status when it ends; `input` is left open for the caller.
+ */
+export async function runPiped(
+  argv: readonly string[],
+  options: Pick<ExecOptions, 'sink' | 'env'> & {
+    input: NodeJS.ReadableStream;
+    output: NodeJS.WritableStream;
+  },
+): Promise<number> {
+  const [file, ...args] = argv;
+  if (!file) throw new XenkitError('E_EXEC', 'no command given');
+  const started = Date.now();
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...baseEnv(), ...options.env } });
+  const forward = (chunk: Buffer): void => {
+    child.stdin?.write(chunk);
+  };
+  options.input.on('data', forward);
+  child.stdin?.on('error', () => undefined);
+  child.stdout?.on('data', (chunk: Buffer) => options.output.write(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => options.output.write(chunk));
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (status, signal) => resolve(status ?? (signal ? 128 : 1)));
+    });
+    options.sink?.({
+      type: 'exec',
+      argv: [...argv],
+      exitCode: code,
+      durationMs: Date.now() - started,
+      stdout: '',
+      stderr: '',
+      streamed: true,
+    });
+    return code;
+  } finally {
+    options.input.removeListener('data', forward);
+  }
+}

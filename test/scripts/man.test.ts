@@ -73,7 +73,7 @@ describe('bash completion', () => {
   it('completes subcommands, their options, and guest names from /etc/xen', async () => {
     expect(await complete('xm', 'cr')).toEqual(['create']);
     expect(await complete('xenkit', 'res')).toEqual(['reset-identity', 'resize-image', 'restore']);
-    expect(await complete('xm', 'list', '--a')).toEqual(['--all']);
+    expect(await complete('xm', 'list', '--a')).toEqual(['--all', '--all-hosts']);
     expect(await complete('xm', 'destroy', '')).toEqual(['db', 'web1']);
     expect(await complete('xen-delete-image', 'w')).toEqual(['web1']);
   });

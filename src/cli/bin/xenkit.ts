@@ -6,6 +6,7 @@ import { addBackupCommands } from '../backup/index.js';
 import { addCacheCommands } from '../cache-command.js';
 import { addDetectCommand } from '../detect-command.js';
 import { addDoctorCommand } from '../doctor-command.js';
+import { addHostsCommands } from '../hosts-command.js';
 import { addImageCommands } from '../images/index.js';
 import { runCli } from '../run-cli.js';
 import { addDomainCommands, processIO, type DomainCommandDeps, type DomainCommandIO } from '../xm/index.js';
@@ -49,6 +50,7 @@ export function buildXenkitProgram(deps: DomainCommandDeps, setJson: (on: boolea
   addCacheCommands(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   addDoctorCommand(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   addDetectCommand(program, { io });
+  addHostsCommands(program, { io, ...(deps.env ? { env: deps.env } : {}) });
   return program;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The real implementations behind DomainCommandDeps. The QEMU driver and the accel probe are
+ * The real implementations behind DomainCommandDeps. The QEMU and libvirt drivers and the accel probe are
  * loaded on first use, so a command that does not need them never loads them.
  */
 import { readFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import type { Paths } from '../../paths.js';
 import type { DriverKind } from '../../hypervisors/detect.js';
 import type { HypervisorDriver } from '../../hypervisors/driver.js';
 import { createXlDriver } from '../../hypervisors/xl/driver.js';
+import { DEFAULT_CONNECT_URI } from '../../tools/virsh.js';
 import type { AccelInfo } from './deps.js';
 
 /** The real driver of each kind. */
@@ -17,8 +18,13 @@ export async function createDefaultDriver(
   kind: DriverKind,
   paths: Paths,
   sink?: EventSink,
+  uri: string = DEFAULT_CONNECT_URI,
 ): Promise<HypervisorDriver> {
   if (kind === 'xl') return createXlDriver({ paths });
+  if (kind === 'libvirt') {
+    const { createLibvirtDriver } = await import('../../hypervisors/libvirt/driver.js');
+    return createLibvirtDriver({ paths, uri, ...(sink ? { sink } : {}) });
+  }
   const { createQemuDriver } = await import('../../hypervisors/qemu/driver.js');
   return createQemuDriver({ paths, ...(sink ? { sink } : {}) });
 }

@@ -36,11 +36,15 @@ export interface DomainCommandDeps {
   prog?: string;
   /** Environment read for XENKIT_ROOT and XENKIT_DRIVER. Default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Builds a driver once its kind is chosen (`sink` takes its warnings). Default: the xl and QEMU drivers. */
+  /**
+   * Builds a driver once its kind is chosen (`sink` takes its warnings; `uri` is the libvirt
+   * connection). Default: the xl, QEMU and libvirt drivers.
+   */
   createDriver?: (
     kind: DriverKind,
     paths: Paths,
     sink?: EventSink,
+    uri?: string,
   ) => HypervisorDriver | Promise<HypervisorDriver>;
   /** Chooses the driver. Default detectDriver. */
   detectDriver?: (options: DetectOptions) => Promise<DriverChoice>;

@@ -10,6 +10,8 @@ import {
   renderList,
   type ListRow,
 } from '../render-list.js';
+import { usageError } from '../../errors.js';
+import { allHostsJson, collectAllHosts, renderAllHosts } from './all-hosts.js';
 import type { DomainCommandDeps } from './deps.js';
 import { addCommonOptions, flagsOf, Session } from './session.js';
 
@@ -142,10 +144,33 @@ export function addListCommand(program: Command, deps: DomainCommandDeps): void 
     )
     .argument('[names...]', 'only these domains')
     .option('-l, --long', 'full details, as JSON')
-    .option('-a, --all', 'also list defined guests that are not running');
+    .option('-a, --all', 'also list defined guests that are not running')
+    .option(
+      '--all-hosts',
+      'list the running guests of every host of `xenkit hosts` (libvirt), with a Host column; a host that does not answer says so',
+    );
   addCommonOptions(command).action(async (names: string[], _opts: unknown, cmd: Command) => {
-    const flags = flagsOf<{ long: boolean; all: boolean }>(cmd);
+    const flags = flagsOf<{ long: boolean; all: boolean; allHosts: boolean }>(cmd);
     const session = new Session(deps, flags);
+    if (flags.allHosts) {
+      if (names.length > 0 || flags.all || flags.host !== undefined || flags.connect !== undefined) {
+        throw usageError(
+          'E_ARG',
+          '--all-hosts lists every host: give no names, --all, --host or --connect with it',
+        );
+      }
+      const listings = await collectAllHosts(session);
+      if (listings.length === 0) {
+        throw usageError(
+          'E_HOST',
+          `no hosts in ${session.paths.hostsFile}`,
+          '`xenkit hosts add NAME URI` adds one (e.g. local qemu:///system)',
+        );
+      }
+      if (flags.json || flags.long) session.printJson(allHostsJson(listings));
+      else session.print(renderAllHosts(listings));
+      return;
+    }
     const listing = filterListing(session, await collectListing(session, flags.all === true), names);
     if (flags.json || flags.long) session.printJson(listingJson(listing));
     else session.print(renderList(listingRows(listing)));

@@ -9,7 +9,10 @@ import type { EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import { assertGuestName } from '../../model/guest-name.js';
 import { makePaths, resolveRoot, type Paths } from '../../paths.js';
+import { checkHostName, checkHostUri, findHost } from '../../config/hosts-file.js';
+import { readXenkitConf, type XenkitConf } from '../../config/xenkit-conf.js';
 import { detectDriver, DRIVER_ENV, type DriverChoice } from '../../hypervisors/detect.js';
+import { DEFAULT_CONNECT_URI } from '../../tools/virsh.js';
 import type { DomainInfo, HypervisorDriver } from '../../hypervisors/driver.js';
 import { createDefaultDriver, parseDefaultConfig } from './default-deps.js';
 import type { DomainCommandDeps } from './deps.js';
@@ -18,17 +21,35 @@ import type { DomainCommandDeps } from './deps.js';
 export interface CommonFlags {
   root?: string;
   driver?: string;
+  connect?: string;
+  host?: string;
   json?: boolean;
 }
 
-/** Adds `--root` and `--driver` (and `--json` unless `json` is false) to a command. */
+/** Environment variable naming the libvirt connection URI. */
+export const CONNECT_ENV = 'XENKIT_CONNECT';
+
+/** The libvirt connection of a run, and why. */
+export interface Connection {
+  uri: string;
+  reason: string;
+  /** The named host (--host), when one was given. */
+  host?: string;
+}
+
+/** Adds `--root`, `--driver`, `--connect`, `--host` (and `--json` unless `json` is false) to a command. */
 export function addCommonOptions(command: Command, options: { json?: boolean } = {}): Command {
   command
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
     .option(
       '--driver <name>',
-      'hypervisor driver: xl (Xen dom0) or qemu; default: detected (also XENKIT_DRIVER)',
-    );
+      'hypervisor driver: xl (Xen dom0), qemu or libvirt; default: detected (also XENKIT_DRIVER, driver in xenkit.conf)',
+    )
+    .option(
+      '--connect <uri>',
+      `libvirt connection URI for the libvirt driver; default ${DEFAULT_CONNECT_URI} (also ${CONNECT_ENV}, connect in xenkit.conf)`,
+    )
+    .option('--host <name>', 'a host of `xenkit hosts`: the libvirt driver on its URI');
   if (options.json !== false) command.option('--json', 'print the result as JSON');
   return command;
 }
@@ -40,6 +61,8 @@ export class Session {
   readonly json: boolean;
   private choice: Promise<DriverChoice> | undefined;
   private driverPromise: Promise<HypervisorDriver> | undefined;
+  private confPromise: Promise<XenkitConf> | undefined;
+  private connectionPromise: Promise<Connection> | undefined;
 
   constructor(
     readonly deps: DomainCommandDeps,
@@ -51,14 +74,60 @@ export class Session {
     this.json = flags.json === true;
   }
 
-  /** The driver choice (detected once per run). */
+  /** xenkit.conf (read once per run). */
+  conf(): Promise<XenkitConf> {
+    return (this.confPromise ??= readXenkitConf(this.paths.xenkitConfFile));
+  }
+
+  /** The driver choice (detected once per run): --host/--connect mean libvirt. */
   chooseDriver(): Promise<DriverChoice> {
+    return (this.choice ??= this.detectChoice());
+  }
+
+  private async detectChoice(): Promise<DriverChoice> {
     const env = this.deps.env ?? process.env;
-    const fromFlag = this.flags.driver;
-    const override = fromFlag ?? env[DRIVER_ENV];
-    const overrideSource = fromFlag !== undefined ? '--driver' : DRIVER_ENV;
+    const { driver, host, connect } = this.flags;
+    if (driver === undefined && (host !== undefined || connect !== undefined)) {
+      return { driver: 'libvirt', reason: `chosen by ${host !== undefined ? '--host' : '--connect'}` };
+    }
+    const conf =
+      driver === undefined && env[DRIVER_ENV] === undefined ? (await this.conf()).driver : undefined;
+    const override = driver ?? env[DRIVER_ENV] ?? conf?.value;
+    const overrideSource =
+      driver !== undefined
+        ? '--driver'
+        : env[DRIVER_ENV] !== undefined
+          ? DRIVER_ENV
+          : `${conf?.where}: driver`;
     const detect = this.deps.detectDriver ?? detectDriver;
-    return (this.choice ??= detect({ paths: this.paths, override, overrideSource }));
+    return detect({ paths: this.paths, override, overrideSource });
+  }
+
+  /** The libvirt connection: --host, --connect, XENKIT_CONNECT, xenkit.conf, else qemu:///system. */
+  connection(): Promise<Connection> {
+    return (this.connectionPromise ??= this.findConnection());
+  }
+
+  private async findConnection(): Promise<Connection> {
+    const env = this.deps.env ?? process.env;
+    const { host, connect } = this.flags;
+    if (host !== undefined && connect !== undefined) {
+      throw usageError(
+        'E_CONFLICT',
+        `give --host or --connect, not both (got --host ${host} and --connect ${connect})`,
+      );
+    }
+    if (host !== undefined) {
+      const entry = await findHost(this.paths.hostsFile, checkHostName(host));
+      return { uri: entry.uri, reason: `host "${host}" of ${this.paths.hostsFile}`, host };
+    }
+    if (connect !== undefined) return { uri: checkHostUri(connect), reason: 'chosen by --connect' };
+    const fromEnv = env[CONNECT_ENV];
+    if (fromEnv !== undefined && fromEnv !== '')
+      return { uri: checkHostUri(fromEnv), reason: `chosen by ${CONNECT_ENV}` };
+    const conf = (await this.conf()).connect;
+    if (conf) return { uri: checkHostUri(conf.value), reason: `connect in ${conf.where}` };
+    return { uri: DEFAULT_CONNECT_URI, reason: "libvirt's default for the host's own guests" };
   }
 
   /** The driver (built once per run). */
@@ -67,8 +136,13 @@ export class Session {
     const sink: EventSink = (event) => {
       if (event.type === 'warn') this.deps.io.stderr.write(`${this.prog}: warning: ${event.message}\n`);
     };
-    return (this.driverPromise ??= this.chooseDriver().then((choice) =>
-      create(choice.driver, this.paths, sink),
+    return (this.driverPromise ??= this.chooseDriver().then(async (choice) =>
+      create(
+        choice.driver,
+        this.paths,
+        sink,
+        choice.driver === 'libvirt' ? (await this.connection()).uri : undefined,
+      ),
     ));
   }
 

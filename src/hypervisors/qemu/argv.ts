@@ -19,9 +19,12 @@
 import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../../model/domain-config.js';
 import { ErrorCollector } from '../../errors.js';
 import { hotplugPortArgs } from './hotplug-ports.js';
+import { blockFormat } from '../../model/virtio-disk.js';
 import { buildKernelCmdline } from './kernel-cmdline.js';
 import type { RuntimePaths } from './runtime-paths.js';
 import { allowsHostLoopback, HOST_LOOPBACK_KEY, userNetMode, userNetSocket } from './user-net.js';
+
+export { blockFormat };
 
 /** How a guest is accelerated: KVM when the CPU really has it, TCG (emulation) otherwise. */
 export type AccelKind = 'kvm' | 'tcg';
@@ -122,14 +125,6 @@ function checkLimits(dc: DomainConfig): void {
     );
   }
   errors.throwIfAny();
-}
-
-/** QEMU's block driver for an xl disk format (xl says vhd where QEMU says vpc). */
-export function blockFormat(format: string): string {
-  const f = format.toLowerCase();
-  if (f === '' || f === 'raw') return 'raw';
-  if (f === 'vhd') return 'vpc';
-  return f;
 }
 
 function diskArgs(disk: DiskConfig, index: number, cdrom: number): string[] {

@@ -4,7 +4,7 @@
  * event log; every later command finds them through the runtime registry.
  * Reboot and domain IDs: see registry.ts (guest reboots) and `reboot` below (xm reboot).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../../errors.js';
 import type { EventSink } from '../../log/events.js';
@@ -30,8 +30,7 @@ import { copyRunningDisks } from './disk-copy.js';
 import { describeDomain } from './domain-info.js';
 import { deviceVerbs, hasHotplugged } from './driver-verbs.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
-import { extractGuestKernel } from './guest-kernel.js';
-import { locateXenDevice } from './kernel-cmdline.js';
+import { resolveBootFiles } from './boot-files.js';
 import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
 import { withQmp } from './qmp-client.js';
@@ -336,46 +335,4 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     },
   };
   return driver;
-}
-
-/**
- * Which kernel to boot: the cfg's kernel (a host path) unless a bootloader is named; the
- * guest's own (pygrub style) for a bootloader or a pv/pvh guest without a kernel; none for an
- * HVM guest, which boots its disk through the firmware.
- */
-async function resolveBootFiles(
-  dc: DomainConfig,
-  cacheDir: string,
-): Promise<{ kernel?: string; initrd?: string }> {
-  if (dc.kernel !== undefined && dc.kernel !== '' && (dc.bootloader === undefined || dc.bootloader === '')) {
-    for (const file of [dc.kernel, dc.ramdisk]) {
-      if (file !== undefined && !existsSync(file)) {
-        throw usageError(
-          'E_KERNEL',
-          `guest "${dc.name}": kernel file ${file} does not exist`,
-          "fix kernel/ramdisk in the cfg, or use bootloader = 'pygrub'",
-        );
-      }
-    }
-    return { kernel: dc.kernel, ...(dc.ramdisk ? { initrd: dc.ramdisk } : {}) };
-  }
-  if (dc.type === 'hvm' && (dc.bootloader === undefined || dc.bootloader === '')) return {};
-  const disk = rootDisk(dc);
-  if (!disk) {
-    throw usageError(
-      'E_KERNEL',
-      `guest "${dc.name}" has no kernel and no disk to take one from`,
-      "add kernel = '...' or a disk",
-    );
-  }
-  const files = await extractGuestKernel(disk, cacheDir, dc.name);
-  return { kernel: files.kernel, ...(files.initrd ? { initrd: files.initrd } : {}) };
-}
-
-/** The disk holding `/`: the one root= names, else the first disk. */
-function rootDisk(dc: DomainConfig): DomainConfig['disks'][number] | undefined {
-  const disks = dc.disks.filter((d) => !d.isCdrom);
-  const root = /(?:^|\s)root=(\S+)/.exec(dc.cmdline ?? '')?.[1] ?? dc.root?.trim().split(/\s+/)[0];
-  const found = root === undefined ? undefined : locateXenDevice(root, disks);
-  return disks[found?.index ?? 0];
 }

@@ -10,19 +10,11 @@
  * `UUID=`, `LABEL=`, `PARTUUID=` and other roots are left alone: they are portable already.
  */
 import type { DiskConfig, DomainConfig } from '../../model/domain-config.js';
+import { virtioDiskName } from '../../model/virtio-disk.js';
+
+export { virtioDiskName };
 
 const DEVICE_NAME = /^(?:\/dev\/)?(xvd|hd|sd|vd)([a-z]+)(\d*)$/;
-
-/** The guest's name for the virtio disk at `index` (0 -> vda, 25 -> vdz, 26 -> vdaa). */
-export function virtioDiskName(index: number): string {
-  let name = '';
-  let n = index;
-  do {
-    name = String.fromCharCode(97 + (n % 26)) + name;
-    n = Math.floor(n / 26) - 1;
-  } while (n >= 0);
-  return `vd${name}`;
-}
 
 /**
  * Which non-CD disk of the cfg backs a Xen-style device name (`/dev/xvda2`), and the partition

@@ -2,13 +2,14 @@
  * `xm save` and `xm restore` under QEMU: the guest's state migrated into a save file (after a
  * header with its config, kernel and initrd), and back in through `-incoming` at the next launch.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { runtimeError, usageError } from '../../errors.js';
+import { runtimeError } from '../../errors.js';
 import { QEMU_BINARY } from './argv.js';
 import type { QmpClient } from './qmp-client.js';
 import type { DomainRecord } from './registry.js';
 import { extractPart, writeSaveStart, type SaveHeader } from './save-file.js';
+import { refuseExistingSaveFile } from '../save-target.js';
 
 const MiB = 1024 * 1024;
 
@@ -33,13 +34,7 @@ export async function saveGuest(
   file: string,
   qmp: (fn: (q: QmpClient) => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  if (existsSync(file)) {
-    throw usageError(
-      'E_EXISTS',
-      `save file ${file} exists already`,
-      'give a new file name (xm save never overwrites)',
-    );
-  }
+  refuseExistingSaveFile(file);
   // Written under a temporary name next to it, linked to its name once complete.
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.xenkit-${process.pid}`);
   try {

@@ -3,7 +3,6 @@
  * The table of `xl list` gives state, vCPUs online and CPU time; `xl list -l` gives the limits
  * (maxmem, maxvcpus) and the libxl config; `xl uptime` the start times.
  */
-import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { runtimeError, usageError } from '../../errors.js';
@@ -45,6 +44,7 @@ import { xlConfigDisks, xlConfigNics } from '../../tools/xl-parse-devices.js';
 import { formatDiskSpec } from '../../formats/xl-cfg-disk.js';
 import { formatVifSpec } from '../../formats/xl-cfg-vif.js';
 import type { XlListRow, XlUptimeRow } from '../../tools/xl-parse-list.js';
+import { refuseExistingSaveFile } from '../save-target.js';
 
 /**
  * How long `shutdown -w` keeps waiting for the domain to leave `xl list` after xl's own wait
@@ -228,13 +228,7 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
       return readXlDmesg(opts.clear === true, xl);
     },
     async save(name, file) {
-      if (existsSync(file)) {
-        throw usageError(
-          'E_EXISTS',
-          `save file ${file} exists already`,
-          'give a new file name (xm save never overwrites)',
-        );
-      }
+      refuseExistingSaveFile(file);
       await saveXlDomain(name, file, xl);
     },
     async restore(file, restore) {

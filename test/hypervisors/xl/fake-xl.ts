@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { XlOptions } from '../../../src/tools/xl.js';
+import { readCalls, writeReply } from '../../helpers/fake-replies.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 
@@ -28,14 +29,10 @@ export function makeFakeXl(set = 'xen-4.17'): FakeXl {
     xl: { env: { PATH: `${FIXTURES}:${process.env.PATH ?? ''}`, FAKE_XL_DIR: dir, FAKE_XL_LOG: log } },
     dir,
     reply(key, reply) {
-      for (const ext of ['out', 'err', 'rc'] as const)
-        fs.rmSync(path.join(dir, `${key}.${ext}`), { force: true });
-      if (reply.out !== undefined) fs.writeFileSync(path.join(dir, `${key}.out`), reply.out);
-      if (reply.err !== undefined) fs.writeFileSync(path.join(dir, `${key}.err`), reply.err);
-      if (reply.rc !== undefined) fs.writeFileSync(path.join(dir, `${key}.rc`), String(reply.rc));
+      writeReply(dir, key, reply);
     },
     calls() {
-      return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trimEnd().split('\n') : [];
+      return readCalls(log);
     },
     cleanup() {
       fs.rmSync(tmp, { recursive: true, force: true });
