@@ -21,7 +21,8 @@ packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-
 # dpkg-dev: dpkg-architecture, which mmdebstrap's eatmydata hook runs on the host (dpkg without
 # fsync during the build: a much faster cold create; without it xenkit still works, slower).
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).
-[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17 virt-what groff-base)
+[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17 virt-what groff-base \
+  cockpit-ws cockpit-bridge cockpit-system cockpit-machines libvirt-dbus libvirt-daemon-system dbus chromium)
 
 missing=()
 for p in "${packages[@]}"; do
