@@ -30,7 +30,17 @@ export interface LibvirtHost {
 
 export interface LibvirtHosts {
   hosts: LibvirtHost[];
+  /** With `linkRoot`: this machine's own address on the hosts' network (reachable from them). */
+  rootAddress: string | undefined;
   stop(): void;
+}
+
+export interface LibvirtHostsOptions {
+  /**
+   * Also link this machine's own network namespace to the hosts (a veth pair into the hosts'
+   * bridge, 10.77.N.254): so a libvirtd running here can migrate to them and xenkit here reach them.
+   */
+  linkRoot?: boolean;
 }
 
 const LIBVIRT_DIRS = [
@@ -72,12 +82,20 @@ function killNamespace(netns: string): void {
  * Starts `count` hosts on 10.77.N.0/24 (N from the test's pid, so parallel runs do not clash).
  * Waits until each answers on its URI.
  */
-export function startLibvirtHosts(count = 2, tag = String(process.pid % 10000)): LibvirtHosts {
+export function startLibvirtHosts(
+  count = 2,
+  options: LibvirtHostsOptions = {},
+  tag = String(process.pid % 10000),
+): LibvirtHosts {
   const base = path.join('/var/tmp', `xenkit-libvirt-hosts-${tag}`);
   const subnet = 10 + (Number(tag) % 200);
   const hosts: LibvirtHost[] = [];
   const made: string[] = [];
+  const rootLink = `xkr${tag}`;
+  let rootAddress: string | undefined;
+  let rootLinked = false;
   const stop = (): void => {
+    if (rootLinked) sh(['ip', 'link', 'delete', rootLink]);
     for (const netns of made) killNamespace(netns);
     for (const netns of made) sh(['ip', 'netns', 'delete', netns]);
     rmSync(base, { recursive: true, force: true });
@@ -106,9 +124,9 @@ export function startLibvirtHosts(count = 2, tag = String(process.pid % 10000)):
         virsh: (...args) => exec(['virsh', '--connect', uri, ...args]),
       });
     }
-    // Link: a veth pair for two hosts; more hang off a bridge in the first namespace.
+    // Link: the hosts (and with linkRoot this machine) hang off a bridge in the first namespace.
     const [first, ...rest] = hosts;
-    if (first && rest.length > 0) {
+    if (first && (rest.length > 0 || options.linkRoot)) {
       const bridge = 'xkbr0';
       must(['ip', '-n', first.netns, 'link', 'add', bridge, 'type', 'bridge']);
       must(['ip', '-n', first.netns, 'link', 'set', bridge, 'up']);
@@ -135,6 +153,14 @@ export function startLibvirtHosts(count = 2, tag = String(process.pid % 10000)):
         must(['ip', '-n', host.netns, 'link', 'set', inner, 'up']);
       }
     }
+    if (first && options.linkRoot) {
+      must(['ip', 'link', 'add', rootLink, 'type', 'veth', 'peer', 'name', 'proot', 'netns', first.netns]);
+      rootLinked = true;
+      must(['ip', '-n', first.netns, 'link', 'set', 'proot', 'master', 'xkbr0', 'up']);
+      rootAddress = `10.77.${subnet}.254`;
+      must(['ip', 'addr', 'add', `${rootAddress}/24`, 'dev', rootLink]);
+      must(['ip', 'link', 'set', rootLink, 'up']);
+    }
     for (const host of hosts) startDaemon(host);
     for (const host of hosts) {
       const deadline = Date.now() + 60_000;
@@ -143,7 +169,7 @@ export function startLibvirtHosts(count = 2, tag = String(process.pid % 10000)):
         spawnSync('sleep', ['0.3']);
       }
     }
-    return { hosts, stop };
+    return { hosts, rootAddress, stop };
   } catch (error) {
     stop();
     throw error;

@@ -8,6 +8,7 @@ import { addDestroyCommand } from './destroy.js';
 import { addInfoCommand } from './info.js';
 import { addListCommand } from './list.js';
 import { addMemSetCommand } from './mem-set.js';
+import { addMigrateCommand } from './migrate.js';
 import { addPauseCommand } from './pause.js';
 import { addRebootCommand } from './reboot.js';
 import { addSaveCommands } from './save.js';
@@ -41,6 +42,7 @@ export function addDomainCommands(program: Command, deps: DomainCommandDeps): vo
   addSchedCreditCommand(program, deps);
   addSaveCommands(program, deps);
   addSysrqCommand(program, deps);
+  addMigrateCommand(program, deps);
   addUptimeCommand(program, deps);
   addAutostartCommand(program, deps);
   addStartCommand(program, deps);
