@@ -2,10 +2,17 @@
  * The hypervisor driver interface: what `xm`/`xenkit` verbs need from Xen's xl or from QEMU.
  * Drivers are chosen by `detectDriver` (shown by `xenkit info`) and can be overridden.
  */
-import type { DomainConfig } from '../model/domain-config.js';
-import type { DomainInfo, SchedParams } from '../model/domain-state.js';
+import type { DiskConfig, DomainConfig, VifConfig } from '../model/domain-config.js';
+import type { BlockDevice, DomainInfo, NetworkDevice, SchedParams, VcpuInfo } from '../model/domain-state.js';
 
-export type { DomainInfo, DomainState, SchedParams } from '../model/domain-state.js';
+export type {
+  BlockDevice,
+  DomainInfo,
+  DomainState,
+  NetworkDevice,
+  SchedParams,
+  VcpuInfo,
+} from '../model/domain-state.js';
 
 export interface CreateOptions {
   cfgPath: string | undefined;
@@ -105,4 +112,26 @@ export interface HypervisorDriver {
     list(): Promise<string[]>;
     set(name: string, on: boolean): Promise<void>;
   };
+  /** Hot-plugs the disk of an xl disk spec (already parsed); it does not persist into the cfg. */
+  blockAttach?(name: string, disk: DiskConfig): Promise<void>;
+  /** Hot-unplugs the disk whose guest device is `vdev`, waiting for the guest to let it go. */
+  blockDetach?(name: string, vdev: string): Promise<void>;
+  blockList?(name: string): Promise<BlockDevice[]>;
+  /** Hot-plugs a NIC from a vif spec (a MAC is generated when it has none); returns it. */
+  networkAttach?(name: string, vif: VifConfig): Promise<NetworkDevice>;
+  /** Hot-unplugs the NIC with device ID or MAC `which`. */
+  networkDetach?(name: string, which: number | string): Promise<void>;
+  networkList?(name: string): Promise<NetworkDevice[]>;
+  vcpuList?(name: string): Promise<VcpuInfo[]>;
+  /** Pins vCPU `vcpu` (or every one) to the host CPUs of `cpus` (a list like `0-1,3`, or `all`). */
+  vcpuPin?(name: string, vcpu: number | 'all', cpus: string): Promise<void>;
+  /** Sets the most memory the domain may balloon up to (bytes), as `xl mem-max`. */
+  setMaxMemory?(name: string, bytes: number): Promise<void>;
+  /** Renames a running domain; `cfgPath` is where its (renamed) config file now is. */
+  rename?(name: string, newName: string, options?: { cfgPath?: string }): Promise<void>;
+  /**
+   * The hypervisor's message log (`xl dmesg`), or with `name` what the driver keeps of that
+   * guest's own messages (QEMU: its console log); `clear` empties it after reading.
+   */
+  dmesg?(options: { name?: string; clear?: boolean }): Promise<string>;
 }

@@ -37,3 +37,42 @@ export interface SchedParams {
   weight: number;
   cap: number;
 }
+
+/** One virtual disk of a running domain, as `block-list` shows it. */
+export interface BlockDevice {
+  /** The guest device name from the cfg or block-attach (`xvdb`). */
+  vdev: string;
+  target: string;
+  format: string;
+  access: 'rw' | 'ro';
+  isCdrom: boolean;
+  /** Attached while the domain ran (not in the domain's config file). */
+  hotplugged: boolean;
+  /** Driver-specific details (QEMU's device id, xl's backend state). */
+  details: Record<string, unknown>;
+}
+
+/** One NIC of a running domain, as `network-list` shows it. */
+export interface NetworkDevice {
+  /** xl's device ID: the vif's index, new NICs take the next free one. */
+  devid: number;
+  mac: string;
+  /** Bridge on the host, or undefined for the user network. */
+  bridge: string | undefined;
+  model: string | undefined;
+  hotplugged: boolean;
+  details: Record<string, unknown>;
+}
+
+/** One vCPU of a running domain, as `vcpu-list` shows it. */
+export interface VcpuInfo {
+  vcpu: number;
+  /** The host CPU it runs (or last ran) on; undefined when offline. */
+  cpu: number | undefined;
+  running: boolean;
+  blocked: boolean;
+  online: boolean;
+  timeSec: number;
+  /** Host CPUs it may run on (xl's hard affinity), as a list like `0-1` or `all`. */
+  affinity: string;
+}

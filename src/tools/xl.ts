@@ -3,7 +3,8 @@
  * output parsed into types. Every run goes through runCommand.
  */
 import { runtimeError, XenkitError } from '../errors.js';
-import type { SchedParams } from '../model/domain-state.js';
+import type { SchedParams, VcpuInfo } from '../model/domain-state.js';
+import { parseXlVcpuList } from './xl-parse-devices.js';
 import { parseXlInfo, parseXlSchedCredit } from './xl-parse-info.js';
 import { parseXlListLong, type XlDomainRecord } from './xl-parse-list-long.js';
 import { parseXlList, parseXlUptime, type XlListRow, type XlUptimeRow } from './xl-parse-list.js';
@@ -168,4 +169,58 @@ export async function schedXlCredit(
   ];
   if (setArgs.length > 0) await runXl([command, '-d', name, ...setArgs], options);
   return parseXlSchedCredit((await runXl([command, '-d', name], options)).stdout, name);
+}
+
+/** `xl block-attach NAME SPEC` (the disk spec as one argument; xl parses its commas). */
+export async function blockAttachXl(name: string, spec: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['block-attach', name, spec], options);
+}
+
+/** `xl block-detach NAME VDEV`. */
+export async function blockDetachXl(name: string, vdev: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['block-detach', name, vdev], options);
+}
+
+/** `xl network-attach NAME KEY=VALUE...` (xl takes the vif spec's pairs as separate arguments). */
+export async function networkAttachXl(
+  name: string,
+  pairs: readonly string[],
+  options: XlOptions = {},
+): Promise<void> {
+  await runXl(['network-attach', name, ...pairs], options);
+}
+
+/** `xl network-detach NAME DEVID|MAC`. */
+export async function networkDetachXl(name: string, which: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['network-detach', name, which], options);
+}
+
+/** `xl vcpu-list NAME`. */
+export async function listXlVcpus(name: string, options: XlOptions = {}): Promise<VcpuInfo[]> {
+  return parseXlVcpuList((await runXl(['vcpu-list', name], options)).stdout, name);
+}
+
+/** `xl vcpu-pin NAME VCPU|all CPUS`. */
+export async function pinXlVcpu(
+  name: string,
+  vcpu: string,
+  cpus: string,
+  options: XlOptions = {},
+): Promise<void> {
+  await runXl(['vcpu-pin', name, vcpu, cpus], options);
+}
+
+/** `xl mem-max NAME <KiB>k`. */
+export async function setXlMaxMemory(name: string, bytes: number, options: XlOptions = {}): Promise<void> {
+  await runXl(['mem-max', name, `${Math.floor(bytes / 1024)}k`], options);
+}
+
+/** `xl rename OLD NEW`. */
+export async function renameXlDomain(name: string, newName: string, options: XlOptions = {}): Promise<void> {
+  await runXl(['rename', name, newName], options);
+}
+
+/** `xl dmesg [-c]`: Xen's own message buffer. */
+export async function readXlDmesg(clear: boolean, options: XlOptions = {}): Promise<string> {
+  return (await runXl(['dmesg', ...(clear ? ['-c'] : [])], options)).stdout;
 }

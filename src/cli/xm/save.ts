@@ -1,25 +1,8 @@
 /** `xm save NAME FILE` and `xm restore FILE`: a guest's running state to a file and back. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { usageError } from '../../errors.js';
-import type { HypervisorDriver } from '../../hypervisors/driver.js';
 import type { DomainCommandDeps } from './deps.js';
-import { addCommonOptions, flagsOf, Session } from './session.js';
-
-function needs<K extends 'save' | 'restore'>(
-  driver: HypervisorDriver,
-  verb: K,
-): NonNullable<HypervisorDriver[K]> {
-  const fn = driver[verb];
-  if (!fn) {
-    throw usageError(
-      'E_UNSUPPORTED',
-      `${verb} is not available with the ${driver.name} driver in this version`,
-      driver.name === 'xl' ? `on a Xen dom0 use xl ${verb} directly` : 'use the qemu driver',
-    );
-  }
-  return fn.bind(driver) as NonNullable<HypervisorDriver[K]>;
-}
+import { addCommonOptions, flagsOf, requireVerb, Session } from './session.js';
 
 /** Registers `save` and `restore`. */
 export function addSaveCommands(program: Command, deps: DomainCommandDeps): void {
@@ -39,7 +22,7 @@ export function addSaveCommands(program: Command, deps: DomainCommandDeps): void
     const session = new Session(deps, flagsOf(cmd));
     const domain = await session.findRunning(name, 'save');
     const started = Date.now();
-    await needs(await session.driver(), 'save')(name, path.resolve(file));
+    await requireVerb(await session.driver(), 'save', 'save')(name, path.resolve(file));
     session.report(`Saved domain ${name} (id=${domain.id}) to ${file} and stopped it`, {
       ok: true,
       action: 'save',
@@ -63,7 +46,11 @@ export function addSaveCommands(program: Command, deps: DomainCommandDeps): void
     const flags = flagsOf<{ paused?: boolean }>(cmd);
     const session = new Session(deps, flags);
     const started = Date.now();
-    const domain = await needs(await session.driver(), 'restore')(path.resolve(file), {
+    const domain = await requireVerb(
+      await session.driver(),
+      'restore',
+      'restore',
+    )(path.resolve(file), {
       paused: flags.paused === true,
     });
     session.report(

@@ -204,6 +204,31 @@ export class Session {
   }
 }
 
+/** The driver methods a verb may lack (a driver added later need not have them all). */
+export type OptionalVerb = {
+  [K in keyof HypervisorDriver]-?: undefined extends HypervisorDriver[K] ? K : never;
+}[keyof HypervisorDriver];
+
+/**
+ * The driver's `method`, bound, or the standard refusal naming `verb` and the driver (exit 2):
+ * every optional driver method goes through here, so a driver without it fails the same way.
+ */
+export function requireVerb<K extends OptionalVerb>(
+  driver: HypervisorDriver,
+  method: K,
+  verb: string,
+): NonNullable<HypervisorDriver[K]> {
+  const fn = driver[method];
+  if (!fn) {
+    throw usageError(
+      'E_UNSUPPORTED',
+      `${verb} is not supported under the ${driver.name} driver`,
+      driver.name === 'xl' ? `on a Xen dom0 use xl ${verb} directly` : 'use the qemu or xl driver',
+    );
+  }
+  return (fn as (...args: never[]) => unknown).bind(driver) as NonNullable<HypervisorDriver[K]>;
+}
+
 /** The flags of a commander action, including any the parent program defines (e.g. a global --root). */
 export function flagsOf<T extends object = object>(command: Command): CommonFlags & Partial<T> {
   return command.optsWithGlobals<CommonFlags & Partial<T>>();

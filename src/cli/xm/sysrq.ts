@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import type { DomainCommandDeps } from './deps.js';
-import { addCommonOptions, flagsOf, Session } from './session.js';
+import { addCommonOptions, flagsOf, requireVerb, Session } from './session.js';
 
 /** Registers `sysrq`. */
 export function addSysrqCommand(program: Command, deps: DomainCommandDeps): void {
@@ -26,15 +26,7 @@ export function addSysrqCommand(program: Command, deps: DomainCommandDeps): void
       );
     }
     const domain = await session.findRunning(name, 'sysrq');
-    const driver = await session.driver();
-    if (!driver.sysrq) {
-      throw usageError(
-        'E_UNSUPPORTED',
-        `sysrq is not available with the ${driver.name} driver`,
-        'use the qemu or xl driver',
-      );
-    }
-    await driver.sysrq(name, key);
+    await requireVerb(await session.driver(), 'sysrq', 'sysrq')(name, key);
     session.report(`Sent SysRq ${key} to domain ${name} (id=${domain.id})`, {
       ok: true,
       action: 'sysrq',

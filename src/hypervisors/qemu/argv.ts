@@ -19,6 +19,7 @@
 import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../../model/domain-config.js';
 import { ErrorCollector } from '../../errors.js';
 import { blockFormat } from '../../model/virtio-disk.js';
+import { hotplugPortArgs } from './hotplug-ports.js';
 import { buildKernelCmdline } from './kernel-cmdline.js';
 import type { RuntimePaths } from './runtime-paths.js';
 import { allowsHostLoopback, HOST_LOOPBACK_KEY, userNetMode, userNetSocket } from './user-net.js';
@@ -75,6 +76,7 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
       ? `stream,id=net${index},server=off,addr.type=unix,addr.path=${e(userNetSocket(rt, index))}`
       : `user,id=net${index}`;
   dc.vifs.forEach((vif, index) => argv.push(...nicArgs(vif, index, opts.taps?.[index], userNet(index))));
+  argv.push(...hotplugPortArgs());
   argv.push('-object', 'rng-random,id=rng0,filename=/dev/urandom');
   argv.push('-device', 'virtio-rng-pci,rng=rng0,id=rng0-dev');
   argv.push('-device', 'virtio-balloon-pci,id=balloon0');

@@ -36,12 +36,13 @@ import {
 } from './cgroup-sched.js';
 import { attachConsole } from './console.js';
 import { describeDomain } from './domain-info.js';
+import { deviceVerbs, hasHotplugged } from './driver-verbs.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
 import { resolveBootFiles } from './boot-files.js';
 import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
 import { withQmp, type QmpClient } from './qmp-client.js';
-import { qemuFromPidfile } from './qemu-processes.js';
+import { originDirOf, qemuFromPidfile } from './qemu-processes.js';
 import { findQemuProcesses, openRegistry, type DomainRecord } from './registry.js';
 import { ensureRuntimeBase, type RuntimePaths } from './runtime-paths.js';
 import { extractPart, readSaveHeader, writeSaveStart, type SaveHeader } from './save-file.js';
@@ -209,13 +210,14 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
   /** Ends a guest's QEMU and everything that served it: user network, cgroup, runtime directory. */
   const endGuest = async (record: DomainRecord, rt: RuntimePaths): Promise<void> => {
     await killQemu(record, rt);
-    stopUserNets(rt);
+    stopUserNets(rt, originDirOf(record.argv));
     removeSchedCgroup(record.sched?.cgroup);
     registry.remove(record.name);
   };
 
   const driver: HypervisorDriver = {
     name: 'qemu',
+    ...deviceVerbs({ paths: opts.paths, registry, mustRead, qmpOf }),
     async hostInfo(): Promise<HostInfo> {
       const [choice, host] = await Promise.all([chooseAccel(), readHostStats()]);
       return {
@@ -307,6 +309,13 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     async save(name, file) {
       const record = await mustRead(name);
       const rt = registry.runtimePaths(name);
+      if (hasHotplugged(record)) {
+        throw usageError(
+          'E_HOTPLUG',
+          `guest "${name}" has devices attached while it runs, which a save file cannot carry`,
+          `detach them first (xm block-list ${name}, xm network-list ${name})`,
+        );
+      }
       if (existsSync(file)) {
         throw usageError(
           'E_EXISTS',

@@ -81,9 +81,36 @@ export function qemuFromPidfile(rt: RuntimePaths, name: string): QemuProcess | u
 }
 
 /**
+ * A renamed running guest (`xm rename`): its QEMU keeps the `-name` and `-pidfile` it started
+ * with, so `stateDir/qemu/.renamed-ORIGIN` (not a guest name, so never a guest's directory)
+ * says which guest QEMU `pid` of ORIGIN now is: `NEW PID`.
+ */
+export function renameMarkerPath(stateDir: string, origin: string): string {
+  return path.join(stateDir, 'qemu', `.renamed-${origin}`);
+}
+
+/** The guest a QEMU of `origin` with `pid` has been renamed to, if it has. */
+export function renamedOwner(stateDir: string, origin: string, pid: number): string | undefined {
+  try {
+    const [name, markerPid] = readFileSync(renameMarkerPath(stateDir, origin), 'utf8').trim().split(' ');
+    return Number(markerPid) === pid && name !== undefined && guestNameProblem(name) === undefined
+      ? name
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The runtime directory a QEMU argv was started with (its `-pidfile`'s), whatever it is called now. */
+export function originDirOf(argv: readonly string[]): string | undefined {
+  const pidfile = optionValue(argv, '-pidfile');
+  return pidfile === undefined ? undefined : path.dirname(pidfile);
+}
+
+/**
  * Every live QEMU process of a guest under `paths` (only guest `name` when given), found by
  * scanning /proc: a qemu-system argv whose `-pidfile` is in our runtime directory and whose
- * `-name` is that directory's guest. Sorted by pid.
+ * `-name` is that directory's guest (or the guest it was renamed to). Sorted by pid.
  */
 export function findQemuProcesses(paths: Paths, name?: string): QemuProcess[] {
   let entries: string[];
@@ -99,7 +126,8 @@ export function findQemuProcesses(paths: Paths, name?: string): QemuProcess[] {
     if (pid === process.pid) continue;
     const argv = readProcessArgv(pid);
     if (!argv) continue;
-    const owner = ownerOf(argv, paths.stateDir);
+    const origin = ownerOf(argv, paths.stateDir);
+    const owner = origin === undefined ? undefined : (renamedOwner(paths.stateDir, origin, pid) ?? origin);
     if (owner !== undefined && (name === undefined || owner === name)) {
       found.push({ pid, name: owner, argv, foundBy: 'proc' });
     }

@@ -28,12 +28,17 @@ import { guestNameProblem } from '../../model/guest-name.js';
 import type { Paths } from '../../paths.js';
 import { acquireLock } from '../../plan/lock-file.js';
 import { isAlive } from '../../plan/process-identity.js';
+import type { DeviceTable } from './hotplug-ports.js';
 import { activateEventLog, guestReboots, readEventLog } from './event-log.js';
 import {
   configFromArgv,
   findQemuProcesses,
   isQemuAlive,
+  originDirOf,
   processStartTime,
+  qemuGuestName,
+  renamedOwner,
+  renameMarkerPath,
   qemuFromPidfile,
   type QemuProcess,
 } from './qemu-processes.js';
@@ -65,6 +70,8 @@ export interface DomainRecord {
   config: DomainConfig;
   kernel: string | undefined;
   initrd: string | undefined;
+  /** Its disks and NICs with their QEMU ids, once one was hot-plugged (see hotplug-ports.ts). */
+  devices?: DeviceTable;
   /** xl-style scheduler parameters last set, and the cgroup holding the process. */
   sched?: { weight: number; cap: number; cgroup: string };
 }
@@ -139,7 +146,15 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
   };
 
   const remove = (name: string): void => {
-    rmSync(rtOf(name).dir, { recursive: true, force: true });
+    const rt = rtOf(name);
+    const origin = qemuGuestName(readRecord(rt)?.argv ?? []);
+    if (
+      origin !== undefined &&
+      origin !== name &&
+      renamedOwner(paths.stateDir, origin, readRecord(rt)?.pid ?? 0) === name
+    )
+      rmSync(renameMarkerPath(paths.stateDir, origin), { force: true });
+    rmSync(rt.dir, { recursive: true, force: true });
   };
 
   const readRecord = (rt: RuntimePaths): DomainRecord | undefined => {
@@ -215,7 +230,7 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
     if (record && !launching) {
       options.onStale?.(record);
       // A passt whose QEMU never came (its launcher was killed in between) waits forever.
-      stopUserNets(rt);
+      stopUserNets(rt, originDirOf(record.argv));
       remove(name);
     }
     return undefined;

@@ -216,8 +216,10 @@ export async function connectUserNet(
 /**
  * Ends the helpers of a guest's runtime directory: passt (which also ends with QEMU by itself)
  * and slirp4netns (which outlives its namespace, so every path that finds QEMU gone calls this).
+ * `originDir`: the directory the guest started in, which its helpers' command lines name, when
+ * it has been renamed since.
  */
-export function stopUserNets(rt: RuntimePaths): void {
+export function stopUserNets(rt: RuntimePaths, originDir?: string): void {
   let files: string[];
   try {
     files = readdirSync(rt.dir).filter((f) => /^passt\d+\.pid$/.test(f) || f === SLIRP_PIDFILE);
@@ -229,7 +231,8 @@ export function stopUserNets(rt: RuntimePaths): void {
       const pid = Number.parseInt(readFileSync(path.join(rt.dir, file), 'utf8'), 10);
       // Only the helper serving this directory (a recycled pid is left alone).
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (/passt|slirp4netns/.test(cmdline) && cmdline.includes(rt.dir)) process.kill(pid, 'SIGTERM');
+      const serves = cmdline.includes(rt.dir) || (originDir !== undefined && cmdline.includes(originDir));
+      if (/passt|slirp4netns/.test(cmdline) && serves) process.kill(pid, 'SIGTERM');
     } catch {
       // gone already
     }

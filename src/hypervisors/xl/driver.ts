@@ -11,6 +11,15 @@ import type { Paths } from '../../paths.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import {
   attachXlConsole,
+  blockAttachXl,
+  blockDetachXl,
+  listXlVcpus,
+  networkAttachXl,
+  networkDetachXl,
+  pinXlVcpu,
+  readXlDmesg,
+  renameXlDomain,
+  setXlMaxMemory,
   createXlDomain,
   destroyXlDomain,
   listXlDomains,
@@ -32,6 +41,9 @@ import {
 import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver } from '../driver.js';
 import { schedulerOf } from '../../tools/xl-parse-info.js';
 import type { XlDomainRecord } from '../../tools/xl-parse-list-long.js';
+import { xlConfigDisks, xlConfigNics } from '../../tools/xl-parse-devices.js';
+import { formatDiskSpec } from '../../formats/xl-cfg-disk.js';
+import { formatVifSpec } from '../../formats/xl-cfg-vif.js';
 import type { XlListRow, XlUptimeRow } from '../../tools/xl-parse-list.js';
 
 /**
@@ -109,6 +121,19 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
       .sort((a, b) => a.id - b.id);
   };
 
+  /** The libxl config of running domain `name` (hot-plugged devices included). */
+  const configOf = async (name: string): Promise<Record<string, unknown>> => {
+    const record = (await listXlDomainsLong(xl)).find((r) => r.name === name);
+    if (!record) {
+      throw usageError(
+        'E_NO_DOMAIN',
+        `domain "${name}" is not running`,
+        'see the running domains with: xm list',
+      );
+    }
+    return record.config;
+  };
+
   return {
     name: 'xl',
 
@@ -169,6 +194,39 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
       return schedXlCredit(await readScheduler(), name, params, xl);
     },
     sysrq: (name, key) => sysrqXlDomain(name, key, xl),
+    blockAttach: (name, disk) => blockAttachXl(name, formatDiskSpec(disk), xl),
+    blockDetach: (name, vdev) => blockDetachXl(name, vdev, xl),
+    blockList: async (name) => xlConfigDisks(await configOf(name)),
+    async networkAttach(name, vif) {
+      const before = new Set(xlConfigNics(await configOf(name)).map((n) => n.devid));
+      await networkAttachXl(name, formatVifSpec(vif).split(',').filter(Boolean), xl);
+      const nics = xlConfigNics(await configOf(name));
+      const added = nics.find((n) => !before.has(n.devid)) ?? nics.at(-1);
+      if (!added) {
+        throw runtimeError(
+          'E_XL',
+          `xl network-attach ${name} succeeded but the domain lists no new NIC`,
+          `see xl network-list ${name}`,
+        );
+      }
+      return { ...added, hotplugged: true };
+    },
+    networkDetach: (name, which) => networkDetachXl(name, String(which), xl),
+    networkList: async (name) => xlConfigNics(await configOf(name)),
+    vcpuList: (name) => listXlVcpus(name, xl),
+    vcpuPin: (name, vcpu, cpus) => pinXlVcpu(name, String(vcpu), cpus, xl),
+    setMaxMemory: (name, bytes) => setXlMaxMemory(name, bytes, xl),
+    rename: (name, newName) => renameXlDomain(name, newName, xl),
+    async dmesg(opts) {
+      if (opts.name !== undefined) {
+        throw usageError(
+          'E_ARG',
+          `xl dmesg shows Xen's own message log, not domain "${opts.name}"'s`,
+          `see the guest's kernel messages on its console: xm console ${opts.name}`,
+        );
+      }
+      return readXlDmesg(opts.clear === true, xl);
+    },
     async save(name, file) {
       if (existsSync(file)) {
         throw usageError(

@@ -4,7 +4,7 @@
  * initramfs whose init prints a marker on ttyS0, loads the virtio balloon and ACPI button
  * modules, powers off on the ACPI power button (busybox acpid), onlines hot-added CPUs,
  * prints `STATUS cpus=N memtotal=KB` whenever that changes, and obeys `reboot`/`status` typed
- * on the console.
+ * on the console, and `run CMD` (prints CMD's output, then `RUN-DONE STATUS`).
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,13 +24,13 @@ const MODULES = [
   'drivers/input/evdev.ko',
 ];
 
-const INIT = `#!/bin/sh
+const initScript = (modules: readonly string[]): string => `#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in ${MODULES.map((m) => path.basename(m, '.ko')).join(' ')}; do insmod /lib/modules/$m.ko; done
+for m in ${modules.map((m) => path.basename(m, '.ko')).join(' ')}; do insmod /lib/modules/$m.ko; done
 mkdir -p /etc/acpi/PWRF /var/run /var/log
 printf '#!/bin/sh\\necho POWERING-OFF\\npoweroff -f\\n' > /etc/acpi/PWRF/00000080
 chmod +x /etc/acpi/PWRF/00000080
@@ -49,6 +49,7 @@ while true; do
     case "$cmd" in
       reboot) echo REBOOTING; reboot -f ;;
       status) echo "$st" ;;
+      run\\ *) sh -c "\${cmd#run }" 2>&1; echo "RUN-DONE $?" ;;
     esac
   fi
 done
@@ -88,8 +89,16 @@ export async function findTestKernel(): Promise<{ kernel: string; modulesDir: st
   };
 }
 
-/** Builds the busybox initramfs (uncompressed newc cpio) at `out`. */
-export async function buildTestInitramfs(modulesDir: string, workDir: string, out: string): Promise<void> {
+/**
+ * Builds the busybox initramfs (uncompressed newc cpio) at `out`; `extraModules` (paths under
+ * the kernel's modules, in load order) are loaded after the standard ones.
+ */
+export async function buildTestInitramfs(
+  modulesDir: string,
+  workDir: string,
+  out: string,
+  extraModules: readonly string[] = [],
+): Promise<void> {
   const tree = path.join(workDir, 'initramfs');
   for (const dir of ['bin', 'proc', 'sys', 'dev', 'etc', 'lib/modules', 'tmp']) {
     mkdirSync(path.join(tree, dir), { recursive: true });
@@ -98,13 +107,14 @@ export async function buildTestInitramfs(modulesDir: string, workDir: string, ou
   chmodSync(path.join(tree, 'bin/busybox'), 0o755);
   writeFileSync(path.join(tree, 'bin/sh'), '');
   await runCommand(['ln', '-sf', 'busybox', path.join(tree, 'bin/sh')]);
-  for (const module of MODULES) {
+  const modules = [...MODULES, ...extraModules];
+  for (const module of modules) {
     copyFileSync(
       path.join(modulesDir, 'kernel', module),
       path.join(tree, 'lib/modules', path.basename(module)),
     );
   }
-  writeFileSync(path.join(tree, 'init'), INIT, { mode: 0o755 });
+  writeFileSync(path.join(tree, 'init'), initScript(modules), { mode: 0o755 });
   const files = await runCommand(['find', '.', '-mindepth', '1'], { cwd: tree });
   await runCommand(['cpio', '--quiet', '-o', '-H', 'newc', '-F', out], { cwd: tree, input: files.stdout });
 }
