@@ -245,3 +245,54 @@ export async function startWebConsole(): Promise<WebConsole> {
     throw error;
   }
 }
+
+/** What the web console showed of a guest. */
+export interface WebConsoleCheck {
+  /** The guest's row in the Virtual machines list, e.g. "web1 System Running Shut down". */
+  row: string;
+  /** The console's text after Enter was typed. */
+  console: string;
+  screenshot: string;
+  elapsedMs: number;
+}
+
+/**
+ * The web console path end to end: log in to cockpit, find running guest `name` in the Virtual
+ * machines list, open it, type `keys` (Enter) on its serial console until it shows `prompt` (a
+ * getty's "login:"), and keep a screenshot at `screenshot`. Everything started is stopped again.
+ */
+export async function checkGuestInWebConsole(
+  name: string,
+  screenshot: string,
+  { prompt = /login:/, keys = '\r' }: { prompt?: RegExp; keys?: string } = {},
+): Promise<WebConsoleCheck> {
+  const started = Date.now();
+  const web = await startWebConsole();
+  try {
+    const frame = await web.machines();
+    await frame.waitForSelector(`xpath/.//a[normalize-space()="${name}"]`);
+    let row = (await web.guestRow(name)) ?? '';
+    for (let i = 0; i < 60 && !/Running/.test(row); i++) {
+      await sleep(500);
+      row = (await web.guestRow(name)) ?? '';
+    }
+    await web.openGuest(name);
+    // The serial console shows only what comes after it connects: a fresh prompt needs a key.
+    const deadline = Date.now() + 90_000;
+    let text = '';
+    while (!prompt.test(text)) {
+      if (Date.now() > deadline)
+        throw new Error(`the web console of ${name} never showed ${prompt}:\n${text.slice(-1500)}`);
+      await web.typeInConsole(keys);
+      await sleep(2000);
+      text = await web.consoleText();
+    }
+    await web.screenshot(screenshot);
+    return { row, console: text, screenshot, elapsedMs: Date.now() - started };
+  } catch (error) {
+    await web.screenshot(screenshot).catch(() => undefined);
+    throw error;
+  } finally {
+    await web.stop();
+  }
+}
