@@ -74,6 +74,28 @@ export interface RunningDiskCopy {
   release(): Promise<void>;
 }
 
+/** Where `migrate` moves a guest: another libvirt daemon. */
+export interface MigrationTarget {
+  /** Its connection URI. */
+  uri: string;
+  /** How the user named it (a host of the hosts file, or the URI itself), for messages. */
+  label: string;
+}
+
+/** What a finished migration took, as libvirt measured it on the destination. */
+export interface MigrationReport {
+  /** Whether the guest kept running during the copy (--live), else it was paused for it. */
+  live: boolean;
+  /** The time the guest did not run at the switch-over, ms (libvirt's "Total downtime"). */
+  downtimeMs: number | undefined;
+  /** The whole migration, ms (libvirt's "Time elapsed"). */
+  elapsedMs: number | undefined;
+  /** Bytes of guest memory copied. */
+  dataBytes: number | undefined;
+  /** Whether the guest's autostart flag was carried over to the destination. */
+  autostart: boolean;
+}
+
 export interface HypervisorDriver {
   readonly name: DriverName;
   hostInfo(): Promise<HostInfo>;
@@ -98,6 +120,19 @@ export interface HypervisorDriver {
   save?(name: string, file: string): Promise<void>;
   /** Starts a guest again from a file `save` wrote, running (or paused) where it stopped. */
   restore?(file: string, options: { paused?: boolean }): Promise<DomainInfo>;
+  /**
+   * Moves a running guest to another host (`xm migrate`): its definition goes along and leaves
+   * this host; a failure leaves it running here.
+   */
+  migrate?(name: string, target: MigrationTarget, options: { live: boolean }): Promise<MigrationReport>;
+  /**
+   * Starting guests at host boot kept by the hypervisor itself (libvirt's autostart flag) instead
+   * of /etc/xen/auto links: the names it starts, and setting the flag of a defined guest.
+   */
+  autostart?: {
+    list(): Promise<string[]>;
+    set(name: string, on: boolean): Promise<void>;
+  };
   /** Hot-plugs the disk of an xl disk spec (already parsed); it does not persist into the cfg. */
   blockAttach?(name: string, disk: DiskConfig): Promise<void>;
   /** Hot-unplugs the disk whose guest device is `vdev`, waiting for the guest to let it go. */
@@ -125,12 +160,4 @@ export interface HypervisorDriver {
    * it keeps running (QEMU: a QMP block job); the copies stay until `release`.
    */
   copyDisks?(name: string, images: readonly string[], signal?: AbortSignal): Promise<RunningDiskCopy>;
-  /**
-   * Starting guests at host boot kept by the hypervisor itself (libvirt's autostart flag) instead
-   * of /etc/xen/auto links: the names it starts, and setting the flag of a defined guest.
-   */
-  autostart?: {
-    list(): Promise<string[]>;
-    set(name: string, on: boolean): Promise<void>;
-  };
 }

@@ -244,3 +244,35 @@ export async function virshSchedinfo(
 export function virshConsoleArgv(name: string, options: VirshOptions): string[] {
   return [options.bin ?? 'virsh', '--connect', options.uri, 'console', name];
 }
+
+/**
+ * `virsh migrate [--live] --persistent --undefinesource NAME DEST`: the guest moves with its
+ * definition; libvirt leaves it running here when anything fails.
+ */
+export async function migrateVirshDomain(
+  name: string,
+  destinationUri: string,
+  live: boolean,
+  options: VirshOptions,
+): Promise<void> {
+  await runVirsh(
+    ['migrate', ...(live ? ['--live'] : []), '--persistent', '--undefinesource', name, destinationUri],
+    { ...options, timeoutMs: options.timeoutMs ?? 30 * 60_000 },
+  );
+}
+
+/** The last finished job of a domain (`virsh domjobinfo --completed`), as its `Key: value` fields. */
+export async function readVirshCompletedJob(
+  name: string,
+  options: VirshOptions,
+): Promise<Record<string, string>> {
+  return parseVirshFields((await runVirsh(['domjobinfo', name, '--completed'], options)).stdout);
+}
+
+/** A domjobinfo figure such as "372          ms" or "85.914 MiB" in ms or bytes; undefined when absent. */
+export function parseJobFigure(value: string | undefined): number | undefined {
+  const m = /^([0-9.]+)\s*(ms|B|KiB|MiB|GiB|TiB)?$/.exec((value ?? '').trim());
+  if (!m?.[1]) return undefined;
+  const scale: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+  return Math.round(Number(m[1]) * (m[2] && m[2] !== 'ms' ? (scale[m[2]] ?? 1) : 1));
+}

@@ -11,6 +11,7 @@ import { addInfoCommand } from './info.js';
 import { addListCommand } from './list.js';
 import { addMemMaxCommand } from './mem-max.js';
 import { addMemSetCommand } from './mem-set.js';
+import { addMigrateCommand } from './migrate.js';
 import { addPauseCommand } from './pause.js';
 import { addRebootCommand } from './reboot.js';
 import { addRenameCommand } from './rename.js';
@@ -50,6 +51,7 @@ export function addDomainCommands(program: Command, deps: DomainCommandDeps): vo
   addSchedCreditCommand(program, deps);
   addSaveCommands(program, deps);
   addSysrqCommand(program, deps);
+  addMigrateCommand(program, deps);
   addDeviceCommands(program, deps);
   addDmesgCommand(program, deps);
   addTopCommand(program, deps);

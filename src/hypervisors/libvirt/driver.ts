@@ -22,6 +22,9 @@ import {
   dumpVirshXml,
   listVirshAutostart,
   listVirshDomains,
+  migrateVirshDomain,
+  parseJobFigure,
+  readVirshCompletedJob,
   readVirshDomstats,
   readVirshHasKvm,
   readVirshNodeinfo,
@@ -37,7 +40,15 @@ import {
   virshSchedinfo,
   type VirshOptions,
 } from '../../tools/virsh.js';
-import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver, ShutdownOptions } from '../driver.js';
+import type {
+  CreateOptions,
+  DomainInfo,
+  HostInfo,
+  HypervisorDriver,
+  MigrationReport,
+  MigrationTarget,
+  ShutdownOptions,
+} from '../driver.js';
 import { resolveBootFiles } from '../qemu/boot-files.js';
 import { buildKernelCmdline } from '../qemu/kernel-cmdline.js';
 import { toDomainInfo } from './domain-info.js';
@@ -190,6 +201,49 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
       await sleep(250);
     }
   };
+  const migrate = async (
+    name: string,
+    target: MigrationTarget,
+    options: { live: boolean },
+  ): Promise<MigrationReport> => {
+    await mustRun(name);
+    const dest: VirshOptions = { ...virsh, uri: target.uri };
+    // Asked first: an unreachable destination fails here (E_LIBVIRT_CONNECT names its URI).
+    const there = (await listVirshDomains(dest)).find((row) => row.name === name);
+    if (there) {
+      throw usageError(
+        'E_MIGRATE',
+        `host ${target.label} (${target.uri}) has a domain "${name}" already (${there.state})`,
+        `remove or rename it there first (virsh --connect ${target.uri} undefine ${name})`,
+      );
+    }
+    const autostart = (await listVirshAutostart(virsh)).includes(name);
+    try {
+      await migrateVirshDomain(name, target.uri, options.live, virsh);
+    } catch (error) {
+      const state = await readVirshState(name, virsh).catch(() => undefined);
+      const why = error instanceof Error ? error.message : String(error);
+      throw runtimeError(
+        'E_MIGRATE',
+        `migrating "${name}" to ${target.label} failed: ${why}; ${
+          state === 'running' || state === 'paused'
+            ? `the guest still runs on ${opts.uri}`
+            : `its state on ${opts.uri}: ${state ?? 'unknown'}`
+        }`,
+        `the destination must reach this host's disks and kernel at the same paths (shared storage), and have the memory`,
+      );
+    }
+    // libvirt does not carry the autostart flag along: set it where the guest now lives.
+    if (autostart) await setVirshAutostart(name, true, dest);
+    const job = await readVirshCompletedJob(name, dest).catch(() => ({}) as Record<string, string>);
+    return {
+      live: options.live,
+      downtimeMs: parseJobFigure(job['Total downtime']),
+      elapsedMs: parseJobFigure(job['Time elapsed']),
+      dataBytes: parseJobFigure(job['Data processed']),
+      autostart,
+    };
+  };
   const timeoutOf = (o: ShutdownOptions): number => o.timeoutMs ?? opts.shutdownTimeoutMs ?? 120_000;
 
   return {
@@ -271,6 +325,7 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
       await runVirsh(['restore', file, ...(restore.paused === true ? ['--paused'] : [])], virsh);
       return mustRun(name ?? '');
     },
+    migrate,
     autostart: {
       list: () => listVirshAutostart(virsh),
       set: (name, on) => setVirshAutostart(name, on, virsh),

@@ -18,8 +18,8 @@
  */
 import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../../model/domain-config.js';
 import { ErrorCollector } from '../../errors.js';
-import { hotplugPortArgs } from './hotplug-ports.js';
 import { blockFormat } from '../../model/virtio-disk.js';
+import { hotplugPortArgs } from './hotplug-ports.js';
 import { buildKernelCmdline } from './kernel-cmdline.js';
 import type { RuntimePaths } from './runtime-paths.js';
 import { allowsHostLoopback, HOST_LOOPBACK_KEY, userNetMode, userNetSocket } from './user-net.js';
