@@ -195,7 +195,12 @@ export async function startWebConsole(): Promise<WebConsole> {
         const row = rows.find((r) =>
           [...r.querySelectorAll('a, button, span')].some((e) => e.textContent?.trim() === n),
         );
-        return row?.textContent?.replace(/\s+/g, ' ').trim();
+        return row
+          ? [...row.querySelectorAll('td, th')]
+              .map((cell) => cell.textContent?.replace(/\s+/g, ' ').trim() ?? '')
+              .filter(Boolean)
+              .join(' ')
+          : undefined;
       }, name);
 
     const consoleText = (): Promise<string> =>

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLibvirtDriver } from '../../../src/hypervisors/libvirt/driver.js';
 import { makePaths } from '../../../src/paths.js';
 import { runCommand } from '../../../src/tools/exec.js';
-import { runBin, type CliResult } from '../../helpers/cli.js';
+import { REPO, runBin, type CliResult } from '../../helpers/cli.js';
+import { checkGuestInWebConsole, webConsoleMissing } from '../../helpers/web-console.js';
 import { ensureLibvirtd, type LibvirtDaemons } from '../../helpers/libvirtd.js';
 import { bookwormTarball } from '../../customize/bookworm-tree.js';
 import { openConsoleTap, type ConsoleTap } from '../qemu/console-tap.js';
@@ -170,9 +171,25 @@ describe('the libvirt driver on a real libvirtd', () => {
     tap.type('echo "logged in as $(id -un) on $(hostname), $((6*7))"');
     await tap.waitFor(new RegExp(`logged in as root on ${NAME}, 42`), 60_000, from);
     timings.login = Date.now() - started;
+    // Log out again: the getty comes back with a fresh prompt for the web console below.
+    const out = tap.text().length;
+    tap.type('exit');
+    await tap.waitFor(/login: *$/m, 60_000, out);
     await tap.detach();
     tap = undefined;
   });
+
+  it('shows the guest in the web console: cockpit-machines lists it running and its serial console has a login prompt', async () => {
+    const missing = webConsoleMissing();
+    if (missing) throw new Error(missing);
+    const screenshot = path.join(REPO, '.test-results/artifacts/web-console.png');
+    const seen = await checkGuestInWebConsole(NAME, screenshot);
+    timings.webConsole = seen.elapsedMs;
+    console.log(`web console: "${seen.row}"; screenshot ${screenshot}`);
+    expect(seen.row).toMatch(new RegExp(`^${NAME} System Running`));
+    expect(seen.console).toMatch(new RegExp(`${NAME} login:`));
+    expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000);
+  }, 300_000);
 
   it('lists the guest with xm list: its ID, memory and vCPUs from libvirt', async () => {
     const result = await xm(['list', '--json']);
