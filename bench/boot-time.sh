@@ -98,20 +98,8 @@ sed -n 's/^Root Password *: *\([^ ]*\).*/\1/p' "$WORK/logs/xt-create.out" | head
 XT_CFG="$WORK/xt/etc/$XT.cfg"
 log "  built in ${XK_BUILD%.*} s (xenkit) and ${XT_BUILD%.*} s (xen-tools)"
 
-# rss_split PID: "total_kb guest_ram_kb tcg_kb" from smaps. The guest RAM block is the mapping of
-# exactly the guest's memory size (rw-p); TCG's translation cache is the big executable (rwxp)
-# mapping (1 GiB reserved by default); what is left is QEMU itself.
-rss_split() {
-  awk -v ram_kb=$((MEM_MIB * 1024)) '
-    /^[0-9a-f]+-[0-9a-f]+ / { perms = $2 }
-    /^Size:/ { size = $2 }
-    /^Rss:/ {
-      total += $2
-      if (size >= ram_kb && size <= ram_kb + 4096 && perms !~ /x/ && $2 > guest) guest = $2
-      if (perms ~ /x/ && perms ~ /w/ && size >= 65536 && $2 > tcg) tcg = $2
-    }
-    END { print total, guest + 0, tcg + 0 }' "/proc/$1/smaps"
-}
+# shellcheck source=lib/qemu-mem.sh
+. "$REPO/bench/lib/qemu-mem.sh"
 
 # boot NAME CFG PWFILE PROBE DISK: boots, prints "seconds_to_login rss_kb guest_ram_kb tcg_kb", destroys
 # the guest, then replays the root filesystem's journal as the next mount would: the QEMU driver
@@ -135,7 +123,7 @@ boot() {
   t1=$(now)
   secs=$(echo "$t1 - $t0" | bc)
   pid=$(cat "$rundir/qemu.pid")
-  read -r rss guest tcg < <(rss_split "$pid")
+  read -r rss guest tcg < <(rss_split "$pid" "$MEM_MIB")
   cp "$log" "$WORK/logs/$name-console-$(date +%s).log"
   if [ "$probe" = 1 ]; then
     node "$REPO/bench/lib/console-run.mjs" "$rundir/console.sock" root "$pwfile" 300 \
