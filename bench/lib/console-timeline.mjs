@@ -7,7 +7,7 @@
 // "SECONDS<TAB>TEXT", seconds since T0 (the moment `xm create` was started). Stops at the first
 // `login: ` (exit 0), at the timeout or when the QEMU of QEMU-PIDFILE is gone (exit 1).
 // The last line printed is "SECONDS<TAB>#bytes N lines M": how much went through the console.
-import { existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const [logFile, t0Text, timeoutText, pidfile] = process.argv.slice(2);
@@ -25,15 +25,15 @@ const alive = () => {
   return existsSync(`/proc/${readFileSync(pidfile, 'utf8').trim()}`);
 };
 
-let fd;
 let offset = 0;
 let partial = '';
 let bytes = 0;
 let lines = 0;
 const buffer = Buffer.alloc(1 << 16);
 for (;;) {
-  if (fd === undefined && existsSync(logFile)) fd = openSync(logFile, 'r');
-  if (fd !== undefined) {
+  // Opened afresh each time: the file may be created (or replaced) after QEMU starts.
+  if (existsSync(logFile)) {
+    const fd = openSync(logFile, 'r');
     let n;
     while ((n = readSync(fd, buffer, 0, buffer.length, offset)) > 0) {
       offset += n;
@@ -47,6 +47,7 @@ for (;;) {
         console.log(`${now}\t${line.replace(/[\r\x1b]/g, '')}`);
       }
     }
+    closeSync(fd);
     if (/login: *$/.test(partial)) {
       console.log(`${stamp()}\t${partial}`);
       console.log(`${stamp()}\t#bytes ${bytes} lines ${lines}`);
