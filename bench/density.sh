@@ -93,18 +93,20 @@ for name in $(names); do
     || { echo "xm create $name failed:" >&2; cat "$LOGS/$name-create.out" >&2; exit 1; }
 done
 t_started=$(now_ms)
-declare -A LOGIN
+declare -A LOGIN=()
+reached=0
 while :; do
   for name in $(names); do
     [ -n "${LOGIN[$name]:-}" ] && continue
     if grep -qa 'login: ' "$ROOT/run/xenkit/qemu/$name/console.log" 2>/dev/null; then
       LOGIN[$name]=$(($(now_ms) - t0))
+      reached=$((reached + 1))
       log "$name at its login prompt after $((LOGIN[$name] / 1000)) s"
     fi
   done
-  [ "${#LOGIN[@]}" = "$N" ] && break
+  [ "$reached" = "$N" ] && break
   if [ $(($(now_ms) - t0)) -gt $((BOOT_TIMEOUT * 1000)) ]; then
-    echo "density.sh: only ${#LOGIN[@]} of $N guests reached a login prompt in $BOOT_TIMEOUT s" >&2
+    echo "density.sh: only $reached of $N guests reached a login prompt in $BOOT_TIMEOUT s" >&2
     exit 1
   fi
   sleep 0.5
