@@ -39,10 +39,11 @@ export interface QemuArgvOptions {
 
 /**
  * TCG's translation cache, MiB. QEMU reserves 1 GiB by default and a Debian boot fills some
- * 350 MiB of it, all resident for the guest's lifetime; a small cache is flushed and refilled
- * instead (see bench/RESULTS.md for what that costs the boot).
+ * 350-390 MiB of it, all resident for the guest's lifetime. A smaller cache is flushed and
+ * refilled instead: 32 MiB made the boot 10-40% slower on a quiet host, 96 MiB did not
+ * (bench/RESULTS.md).
  */
-export const TCG_TB_SIZE_MIB = 32;
+export const TCG_TB_SIZE_MIB = 96;
 
 /** The default emulator for x86_64 guests. */
 export const QEMU_BINARY = 'qemu-system-x86_64';
