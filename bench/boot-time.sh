@@ -53,6 +53,8 @@ XM=(node "$REPO/bin/xm.js")
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
+# calc EXPR: awk arithmetic (bc is not always installed); comparisons print 1 or 0.
+calc() { awk "BEGIN { print $1 }"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 qemu_pids() { pgrep -f "qemu-system.* -name $1," || true; }
 
@@ -82,7 +84,7 @@ t0=$(now)
 node "$REPO/bin/xen-create-image.js" --root="$ROOT" --hostname="$XK" --dir=/srv "${SAME[@]}" --json \
   >"$WORK/logs/xk-create.json" 2>"$WORK/logs/xk-create.err" \
   || { echo "xenkit create failed:" >&2; tail -20 "$WORK/logs/xk-create.err" >&2; exit 1; }
-XK_BUILD=$(echo "$(now) - $t0" | bc)
+XK_BUILD=$(calc "$(now) - $t0")
 node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(s.rootPassword)' \
   "$WORK/logs/xk-create.json" >"$WORK/xk.pw"
 XK_CFG="$ROOT/etc/xen/$XK.cfg"
@@ -92,40 +94,28 @@ t0=$(now)
 xen-create-image --hostname="$XT" --dir="$WORK/xt/dir" --output="$WORK/xt/etc" "${SAME[@]}" --cache=no \
   >"$WORK/logs/xt-create.out" 2>&1 \
   || { echo "xen-tools create failed:" >&2; tail -20 "$WORK/logs/xt-create.out" >&2; exit 1; }
-XT_BUILD=$(echo "$(now) - $t0" | bc)
+XT_BUILD=$(calc "$(now) - $t0")
 sed -n 's/^Root Password *: *\([^ ]*\).*/\1/p' "$WORK/logs/xt-create.out" | head -1 >"$WORK/xt.pw"
 [ -s "$WORK/xt.pw" ] || { echo "no root password in the xen-tools output" >&2; exit 1; }
 XT_CFG="$WORK/xt/etc/$XT.cfg"
 log "  built in ${XK_BUILD%.*} s (xenkit) and ${XT_BUILD%.*} s (xen-tools)"
 
-# rss_split PID: "total_kb guest_ram_kb tcg_kb" from smaps. The guest RAM block is the mapping of
-# exactly the guest's memory size (rw-p); TCG's translation cache is the big executable (rwxp)
-# mapping (1 GiB reserved by default); what is left is QEMU itself.
-rss_split() {
-  awk -v ram_kb=$((MEM_MIB * 1024)) '
-    /^[0-9a-f]+-[0-9a-f]+ / { perms = $2 }
-    /^Size:/ { size = $2 }
-    /^Rss:/ {
-      total += $2
-      if (size >= ram_kb && size <= ram_kb + 4096 && perms !~ /x/ && $2 > guest) guest = $2
-      if (perms ~ /x/ && perms ~ /w/ && size >= 65536 && $2 > tcg) tcg = $2
-    }
-    END { print total, guest + 0, tcg + 0 }' "/proc/$1/smaps"
-}
+# shellcheck source=lib/qemu-mem.sh
+. "$REPO/bench/lib/qemu-mem.sh"
 
 # boot NAME CFG PWFILE PROBE DISK: boots, prints "seconds_to_login rss_kb guest_ram_kb tcg_kb", destroys
 # the guest, then replays the root filesystem's journal as the next mount would: the QEMU driver
 # reads the kernel with debugfs, which refuses an ext4 left with needs_recovery by a destroy
 # ("Block bitmap checksum does not match") and the next `xm create` would fail.
 boot() {
-  local name=$1 cfg=$2 pwfile=$3 probe=$4 disk=$5 t0 t1 rundir log pid secs rss guest tcg
+  local name=$1 cfg=$2 pwfile=$3 probe=$4 disk=$5 t0 t1 rundir log pid secs rss guest tcg cpu
   rundir="$ROOT/run/xenkit/qemu/$name"
   log="$rundir/console.log"
   t0=$(now)
   "${XM[@]}" create --root "$ROOT" "$cfg" >"$WORK/logs/$name-create.out" 2>&1 \
     || { echo "xm create $name failed:" >&2; cat "$WORK/logs/$name-create.out" >&2; return 1; }
   until [ -f "$log" ] && grep -qa 'login: ' "$log"; do
-    if [ "$(echo "$(now) - $t0 > $BOOT_TIMEOUT" | bc)" = 1 ] || [ -z "$(qemu_pids "$name")" ]; then
+    if [ "$(calc "$(now) - $t0 > $BOOT_TIMEOUT")" = 1 ] || [ -z "$(qemu_pids "$name")" ]; then
       echo "$name: no login prompt within $BOOT_TIMEOUT s; console:" >&2
       tail -c 2000 "$log" >&2 || true
       return 1
@@ -133,9 +123,10 @@ boot() {
     sleep 0.2
   done
   t1=$(now)
-  secs=$(echo "$t1 - $t0" | bc)
+  secs=$(calc "$t1 - $t0")
   pid=$(cat "$rundir/qemu.pid")
-  read -r rss guest tcg < <(rss_split "$pid")
+  read -r rss guest tcg < <(rss_split "$pid" "$MEM_MIB")
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz }' "/proc/$pid/stat")
   cp "$log" "$WORK/logs/$name-console-$(date +%s).log"
   if [ "$probe" = 1 ]; then
     node "$REPO/bench/lib/console-run.mjs" "$rundir/console.sock" root "$pwfile" 300 \
@@ -146,7 +137,7 @@ boot() {
   fi
   "${XM[@]}" destroy --root "$ROOT" "$name" >/dev/null
   e2fsck -E journal_only -y "$disk" >/dev/null 2>&1 || true
-  echo "$secs $rss $guest $tcg"
+  echo "$secs $rss $guest $tcg $cpu"
 }
 
 # probe_field NAME COMMAND-PREFIX: the output of that probe command, on one line.
@@ -163,7 +154,7 @@ probe_field() {
     console.log(out);' "$WORK/logs/$1-probe.jsonl" "$2"
 }
 
-declare -A SECS RSS GUEST TCG
+declare -A SECS RSS GUEST TCG CPU
 for i in $(seq 1 "$RUNS"); do
   for who in XK XT; do
     if [ "$who" = XK ]; then
@@ -172,9 +163,9 @@ for i in $(seq 1 "$RUNS"); do
       name=$XT cfg=$XT_CFG pw="$WORK/xt.pw" disk="$WORK/xt/dir/domains/$XT/disk.img"
     fi
     log "boot $i/$RUNS: $name"
-    read -r secs rss guest tcg < <(boot "$name" "$cfg" "$pw" "$([ "$i" = 1 ] && echo 1 || echo 0)" "$disk")
+    read -r secs rss guest tcg cpu < <(boot "$name" "$cfg" "$pw" "$([ "$i" = 1 ] && echo 1 || echo 0)" "$disk")
     [ -n "${secs:-}" ] || exit 1
-    SECS[$who]+="$secs "; RSS[$who]+="$rss "; GUEST[$who]+="$guest "; TCG[$who]+="$tcg "
+    SECS[$who]+="$secs "; RSS[$who]+="$rss "; GUEST[$who]+="$guest "; TCG[$who]+="$tcg "; CPU[$who]+="$cpu "
     log "  login prompt after $secs s; QEMU RSS $((rss / 1024)) MiB: guest RAM $((guest / 1024)), TCG cache $((tcg / 1024))"
   done
 done
@@ -191,6 +182,9 @@ row() {
     "$(probe_field "$name" 'ip -4')" "$(probe_field "$name" 'findmnt') / swap: $(probe_field "$name" 'swapon')" \
     "$(probe_field "$name" 'systemctl --failed')" "$(probe_field "$name" 'systemd-analyze')"
 }
+
+med() { local -n arr=$1; echo "${arr[$2]}" | tr ' ' '\n' | grep . | median; }
+ratio() { awk -v a="$(med "$1" XT)" -v b="$(med "$1" XK)" 'BEGIN { printf "%.2fx", a / b }'; }
 
 QEMU_VERSION=$(qemu-system-x86_64 --version | head -1 | sed 's/^QEMU emulator version //')
 ACCEL=$("${XM[@]}" info --root "$ROOT" 2>/dev/null | awk '/^accel:/ { print $2 }')
@@ -211,6 +205,9 @@ libraries, heap). QEMU's overhead is RSS minus guest RAM. Network, root, swap, f
 |---|---|---|---|---|---|---|---|---|---|---|
 $(row XK "xenkit" "$XK")
 $(row XT "xen-tools 4.9.2" "$XT")
+
+xenkit's guest reaches its login prompt $(ratio SECS) faster than xen-tools' (medians of this run);
+QEMU's CPU seconds to the prompt (load-independent): xenkit $(med CPU XK) s, xen-tools $(med CPU XT) s ($(ratio CPU)).
 EOF
 )
 echo

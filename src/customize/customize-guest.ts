@@ -9,6 +9,7 @@ import type { PlanAction, StepContext } from '../plan/plan.js';
 import { applyAccounts, describeAccounts } from './accounts.js';
 import { applyApt, describeApt } from './apt-sources.js';
 import { applyBootMenu, describeBootMenu } from './boot-menu.js';
+import { applyBootTrim, describeBootTrim } from './boot-trim.js';
 import { applyConsole, describeConsole } from './console.js';
 import { applyCpuHotplug, describeCpuHotplug } from './cpu-hotplug.js';
 import { applyFstab, describeFstab } from './fstab.js';
@@ -71,6 +72,12 @@ export const BUILTIN_STEPS: readonly BuiltinStep[] = [
     title: 'online hot-added vCPUs',
     describe: () => describeCpuHotplug(),
     apply: applyCpuHotplug,
+  },
+  {
+    id: 'boot-trim',
+    title: 'boot units and modules a guest does not need',
+    describe: () => describeBootTrim(),
+    apply: applyBootTrim,
   },
   {
     id: 'password',

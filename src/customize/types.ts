@@ -71,6 +71,7 @@ export type BuiltinStepId =
   | 'modules'
   | 'console'
   | 'cpu-hotplug'
+  | 'boot-trim'
   | 'password'
   | 'accounts'
   | 'skel'

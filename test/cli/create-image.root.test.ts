@@ -106,6 +106,19 @@ describe.skipIf(!isRoot)('xen-create-image builds real guests', () => {
     });
   });
 
+  it('switches off the boot units a guest does not need, on the units bookworm really ships', () => {
+    withMountedImage(disk('web1'), (mnt) => {
+      const etc = path.join(mnt, 'etc/systemd/system');
+      expect(fs.existsSync(path.join(mnt, 'lib/systemd/system/e2scrub_reap.service'))).toBe(true);
+      expect(fs.existsSync(path.join(etc, 'multi-user.target.wants/e2scrub_reap.service'))).toBe(false);
+      for (const unit of ['modprobe@drm.service', 'modprobe@efi_pstore.service'])
+        expect(fs.readlinkSync(path.join(etc, unit))).toBe('/dev/null');
+      expect(fs.readFileSync(path.join(mnt, 'etc/modprobe.d/xenkit-guest.conf'), 'utf8')).toMatch(
+        /^blacklist cfg80211$/m,
+      );
+    });
+  });
+
   it("sets root's password as a sha512-crypt hash that verifies", () => {
     const shadow = readIn('web1', 'etc/shadow');
     const hash = shadow

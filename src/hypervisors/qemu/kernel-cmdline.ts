@@ -8,6 +8,11 @@
  * "partition") is a whole virtio disk, so `root=/dev/xvda2` becomes `root=/dev/vda`; a disk whose
  * vdev is a whole disk (`xvda`) keeps partition numbers (`/dev/xvda1` -> `/dev/vda1`).
  * `UUID=`, `LABEL=`, `PARTUUID=` and other roots are left alone: they are portable already.
+ *
+ * `quiet` is added unless the command line already sets how much the kernel prints (`quiet`,
+ * `loglevel=`, `debug`, `ignore_loglevel`): under TCG every byte on the emulated 8250 is a port
+ * write QEMU traps, and a Debian boot prints some 50 KB there (every kernel line, then each
+ * systemd status line twice: once through the kernel log before journald starts, once as status).
  */
 import type { DiskConfig, DomainConfig } from '../../model/domain-config.js';
 import { virtioDiskName } from '../../model/virtio-disk.js';
@@ -62,9 +67,13 @@ export function rewriteRootDevices(cmdline: string, disks: readonly DiskConfig[]
     .join(' ');
 }
 
+/** Words that already choose how verbose the kernel (and systemd) are on the console. */
+const VERBOSITY = /^(?:quiet|debug|ignore_loglevel|loglevel=.*)$/;
+
 /**
  * The full command line: xl uses `cmdline` as it is when given, else `root=ROOT EXTRA`; device
- * names are then mapped and `console=ttyS0` comes last so the serial port is /dev/console.
+ * names are then mapped, `quiet` added unless verbosity is chosen already, and `console=ttyS0`
+ * comes last so the serial port is /dev/console.
  */
 export function buildKernelCmdline(dc: DomainConfig): string {
   const base =
@@ -74,6 +83,7 @@ export function buildKernelCmdline(dc: DomainConfig): string {
       .join(' ');
   const mapped = rewriteRootDevices(base, dc.disks);
   const words = mapped === '' ? [] : mapped.split(' ');
+  if (!words.some((word) => VERBOSITY.test(word))) words.push('quiet');
   // Xen consoles (hvc0, xvc0) do not exist under QEMU; a later console= wins for /dev/console.
   if (words.at(-1) !== 'console=ttyS0') words.push('console=ttyS0');
   return words.join(' ');

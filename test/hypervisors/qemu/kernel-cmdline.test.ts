@@ -36,7 +36,7 @@ describe('mapXenDevice', () => {
 
 describe('buildKernelCmdline', () => {
   it('maps the xen-tools root to the first virtio disk and puts the serial console last', () => {
-    expect(buildKernelCmdline(domainConfig())).toBe('root=/dev/vda ro elevator=noop console=ttyS0');
+    expect(buildKernelCmdline(domainConfig())).toBe('root=/dev/vda ro elevator=noop quiet console=ttyS0');
   });
 
   it('uses cmdline as it is instead of root and extra, like xl', () => {
@@ -44,7 +44,18 @@ describe('buildKernelCmdline', () => {
     expect(buildKernelCmdline(dc)).toBe('root=UUID=abc ro quiet console=hvc0 console=ttyS0');
   });
 
-  it('adds only the console when the cfg has no command line at all', () => {
-    expect(buildKernelCmdline(domainConfig({ root: undefined, extra: undefined }))).toBe('console=ttyS0');
+  it('adds only quiet and the console when the cfg has no command line at all', () => {
+    expect(buildKernelCmdline(domainConfig({ root: undefined, extra: undefined }))).toBe(
+      'quiet console=ttyS0',
+    );
   });
+
+  it.each(['loglevel=7', 'debug', 'ignore_loglevel', 'quiet'])(
+    'leaves the kernel as verbose as the cfg asks when extra has %s',
+    (word) => {
+      expect(buildKernelCmdline(domainConfig({ extra: word }))).toBe(
+        `root=/dev/vda ro ${word} console=ttyS0`,
+      );
+    },
+  );
 });

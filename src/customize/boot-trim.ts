@@ -1,0 +1,64 @@
+/**
+ * What a Debian guest runs at every boot without needing it, switched off so the login prompt
+ * comes sooner (under TCG each process started at boot costs CPU seconds; see bench/RESULTS.md):
+ * - `e2scrub_reap.service` removes snapshots that an interrupted `e2scrub` left on LVM volumes;
+ *   xenkit's guests have no LVM inside, and the unit runs a shell script with lsblk/lvs at boot.
+ *   Disabled (its WantedBy link removed), so `systemctl enable` brings it back.
+ * - `modprobe@drm` and `modprobe@efi_pstore` load modules for a display and for EFI variables;
+ *   Xen and QEMU guests as xenkit starts them have neither. Masked (`systemctl unmask` undoes it).
+ * - `cfg80211` (the wireless stack, 1.1 MB) is loaded by systemd-networkd's probe for the nl80211
+ *   netlink family; blacklisting it stops only that alias load: a Wi-Fi driver still loads it as
+ *   a dependency.
+ */
+import type { PlanAction } from '../plan/plan.js';
+import { findUnitFile } from './systemd-units.js';
+import type { CustomizeContext } from './types.js';
+
+/** Units enabled by their packages that a guest does not need at boot. */
+export const DISABLED_UNITS: readonly { unit: string; wantedBy: string }[] = [
+  { unit: 'e2scrub_reap.service', wantedBy: 'multi-user.target' },
+];
+
+/** Static units masked in the guest. */
+export const MASKED_UNITS: readonly string[] = ['modprobe@drm.service', 'modprobe@efi_pstore.service'];
+
+export const MODPROBE_CONF = '/etc/modprobe.d/xenkit-guest.conf';
+
+/** The modprobe.d file keeping the wireless stack from loading on a guest that has no Wi-Fi. */
+export function renderModprobeConf(): string {
+  return [
+    '# Written by xenkit: systemd-networkd asks for the nl80211 netlink family at start, which',
+    '# loads the wireless stack on a guest without Wi-Fi. A Wi-Fi driver still loads it.',
+    'blacklist cfg80211',
+    '',
+  ].join('\n');
+}
+
+const wantsLink = (d: { unit: string; wantedBy: string }): string =>
+  `/etc/systemd/system/${d.wantedBy}.wants/${d.unit}`;
+
+/** What the step does. */
+export function describeBootTrim(): PlanAction[] {
+  return [
+    ...DISABLED_UNITS.map((d): PlanAction => ({ kind: 'remove', path: wantsLink(d) })),
+    ...MASKED_UNITS.map((unit): PlanAction => ({
+      kind: 'symlink',
+      path: `/etc/systemd/system/${unit}`,
+      target: '/dev/null',
+    })),
+    { kind: 'write', path: MODPROBE_CONF, mode: 0o644, content: renderModprobeConf() },
+  ];
+}
+
+/** Disables and masks the units above (where the guest has them) and writes the modprobe.d file. */
+export async function applyBootTrim(c: CustomizeContext): Promise<void> {
+  for (const d of DISABLED_UNITS) c.editor.remove(wantsLink(d));
+  for (const unit of MASKED_UNITS) {
+    const path = `/etc/systemd/system/${unit}`;
+    // Only units the guest ships, and never over a unit file the owner put there.
+    if (findUnitFile(c.editor, unit) === undefined || c.editor.isPresent(path)) continue;
+    c.editor.symlink(path, '/dev/null');
+  }
+  c.editor.mkdir('/etc/modprobe.d', { mode: 0o755 });
+  c.editor.writeFile(MODPROBE_CONF, renderModprobeConf(), { mode: 0o644 });
+}

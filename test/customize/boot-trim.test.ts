@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  applyBootTrim,
+  describeBootTrim,
+  MODPROBE_CONF,
+  renderModprobeConf,
+} from '../../src/customize/boot-trim.js';
+import { BUILTIN_STEPS, describeCustomize } from '../../src/customize/customize-guest.js';
+import { findDistribution } from '../../src/config/distributions.js';
+import { TreeEditor } from '../../src/customize/tree-editor.js';
+import { HOST_FILES, type GuestIds } from '../../src/customize/types.js';
+import { makeContext, makeSpec, tempDir, writeFiles } from './fixtures.js';
+
+const IDS: GuestIds = { rootUuid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', rootFs: 'ext4' };
+const REAP_LINK = 'etc/systemd/system/multi-user.target.wants/e2scrub_reap.service';
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A guest tree with the units as bookworm's packages install them. */
+function debianTree(): string {
+  const root = tempDir('xenkit-trim-');
+  dirs.push(root);
+  writeFiles(root, {
+    'lib/systemd/system/e2scrub_reap.service': '[Install]\nWantedBy=multi-user.target\n',
+    'lib/systemd/system/modprobe@.service': '[Unit]\nDescription=Load Kernel Module %i\n',
+  });
+  fs.mkdirSync(path.join(root, path.dirname(REAP_LINK)), { recursive: true });
+  fs.symlinkSync('/lib/systemd/system/e2scrub_reap.service', path.join(root, REAP_LINK));
+  return root;
+}
+
+function context(root: string) {
+  const dist = findDistribution('bookworm');
+  if (!dist) throw new Error('bookworm is not in the distribution table');
+  const editor = new TreeEditor(root);
+  const c = {
+    root,
+    spec: makeSpec(),
+    ids: IDS,
+    dist,
+    editor,
+    step: makeContext().ctx,
+    host: HOST_FILES,
+    useSystemctl: false,
+    result: { sshHostKeys: [], warnings: [] },
+  };
+  return { editor, c };
+}
+
+describe('the boot-trim customize step', () => {
+  it('disables e2scrub_reap, masks the drm and efi_pstore module loads and blacklists cfg80211', async () => {
+    const root = debianTree();
+    const { c } = context(root);
+    await applyBootTrim(c);
+    expect(fs.existsSync(path.join(root, REAP_LINK))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'lib/systemd/system/e2scrub_reap.service'))).toBe(true);
+    for (const unit of ['modprobe@drm.service', 'modprobe@efi_pstore.service'])
+      expect(fs.readlinkSync(path.join(root, 'etc/systemd/system', unit))).toBe('/dev/null');
+    expect(fs.readFileSync(path.join(root, MODPROBE_CONF), 'utf8')).toMatch(/^blacklist cfg80211$/m);
+  });
+
+  it('puts everything back on rollback', async () => {
+    const root = debianTree();
+    const { editor, c } = context(root);
+    await applyBootTrim(c);
+    editor.rollback();
+    expect(fs.readlinkSync(path.join(root, REAP_LINK))).toBe('/lib/systemd/system/e2scrub_reap.service');
+    expect(fs.existsSync(path.join(root, 'etc/systemd/system/modprobe@drm.service'))).toBe(false);
+    expect(fs.existsSync(path.join(root, MODPROBE_CONF))).toBe(false);
+  });
+
+  it('masks nothing the guest does not ship and leaves a unit file its owner wrote', async () => {
+    const root = tempDir('xenkit-trim-');
+    dirs.push(root);
+    writeFiles(root, { 'etc/systemd/system/modprobe@drm.service': '[Service]\nExecStart=/bin/true\n' });
+    const { c } = context(root);
+    await applyBootTrim(c);
+    expect(fs.lstatSync(path.join(root, 'etc/systemd/system/modprobe@drm.service')).isFile()).toBe(true);
+    expect(fs.existsSync(path.join(root, 'etc/systemd/system/modprobe@efi_pstore.service'))).toBe(false);
+  });
+
+  it('is a built-in step whose plan lists what it changes', () => {
+    expect(BUILTIN_STEPS.map((s) => s.id)).toContain('boot-trim');
+    const actions = describeCustomize(makeSpec(), IDS);
+    for (const action of describeBootTrim()) expect(actions).toContainEqual(action);
+    expect(describeBootTrim()).toContainEqual({
+      kind: 'write',
+      path: MODPROBE_CONF,
+      mode: 0o644,
+      content: renderModprobeConf(),
+    });
+  });
+});
