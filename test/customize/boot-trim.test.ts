@@ -11,7 +11,7 @@ import { BUILTIN_STEPS, describeCustomize } from '../../src/customize/customize-
 import { findDistribution } from '../../src/config/distributions.js';
 import { TreeEditor } from '../../src/customize/tree-editor.js';
 import { HOST_FILES, type GuestIds } from '../../src/customize/types.js';
-import { makeContext, makeSpec, tempDir, writeFiles } from './fixtures.js';
+import { makeContext, makeSpec, tempDir, writeFiles } from '../helpers/customize-fixtures.js';
 
 const IDS: GuestIds = { rootUuid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', rootFs: 'ext4' };
 const REAP_LINK = 'etc/systemd/system/multi-user.target.wants/e2scrub_reap.service';
