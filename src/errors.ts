@@ -316,8 +316,7 @@ export const ERROR_CODES = {
   E_LVM_NO_VG: 'a volume group that does not exist',
   E_MAC: 'a value that is not a MAC address',
   E_MEMORY: 'a memory size out of range (below the minimum, or above maxmem)',
-  E_MIGRATE:
-    'a migration that failed or was refused: QEMU save/restore, or xm migrate between libvirt hosts (the guest stays where it ran)',
+  E_MIGRATE: 'a failed or refused migration: QEMU save/restore, or xm migrate (the guest stays put)',
   E_MKFS: 'a mkfs command that is not a plain command line',
   E_NETMASK: 'a netmask or prefix that is not valid',
   E_NETWORK: 'network settings that do not fit together',

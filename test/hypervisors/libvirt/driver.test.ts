@@ -72,7 +72,7 @@ describe('the libvirt driver over a fake virsh', () => {
     expect(xml).toContain("<domain type='qemu'>");
     expect(xml).toContain("<mac address='00:16:3e:aa:bb:01'/>");
     expect(xml).toContain(`<kernel>${kernel}</kernel>`);
-    expect(xml).toContain('<cmdline>root=/dev/xvda2 ro elevator=noop console=ttyS0</cmdline>');
+    expect(xml).toContain('<cmdline>root=/dev/xvda2 ro elevator=noop quiet console=ttyS0</cmdline>');
     expect(fake.calls().filter((c) => /define|start/.test(c))).toEqual([
       `--connect qemu:///system define ${xmlFile}`,
       '--connect qemu:///system start web1',
