@@ -7,6 +7,7 @@
 // "SECONDS<TAB>TEXT", seconds since T0 (the moment `xm create` was started). Stops at the first
 // `login: ` (exit 0), at the timeout or when the QEMU of QEMU-PIDFILE is gone (exit 1).
 // The last line printed is "SECONDS<TAB>#bytes N lines M": how much went through the console.
+import { Buffer } from 'node:buffer';
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -44,7 +45,8 @@ for (;;) {
       const now = stamp();
       for (const line of parts) {
         lines++;
-        console.log(`${now}\t${line.replace(/[\r\x1b]/g, '')}`);
+        // Carriage returns and the escape character of terminal sequences: noise in a timeline.
+        console.log(`${now}\t${line.replaceAll('\r', '').replaceAll('\u001b', '')}`);
       }
     }
     closeSync(fd);
