@@ -33,7 +33,8 @@ function pidFrom(file: string): number | undefined {
   }
 }
 
-async function waitFor(
+/** Polls `ok` until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor(
   what: string,
   ok: () => Promise<boolean> | boolean,
   timeoutMs = 20_000,

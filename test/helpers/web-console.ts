@@ -14,6 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Frame, type Page } from 'puppeteer-core';
+import { waitFor } from './libvirtd.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const COCKPIT_WS = '/usr/lib/cockpit/cockpit-ws';
@@ -52,14 +53,6 @@ function canConnect(socket: string): Promise<boolean> {
     });
     client.once('error', () => resolve(false));
   });
-}
-
-async function waitFor(what: string, ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
