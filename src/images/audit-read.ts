@@ -2,7 +2,8 @@
  * Reads the identity of one guest out of its images, read-only: filesystem UUIDs (blkid -p), and
  * from the root filesystem the SSH host public keys, machine-id, random seed (digest only) and the
  * kernel's boots in the journal. Raw images and block devices are read in place; qcow2 images
- * through a read-only qemu-storage-daemon export. Private keys are never copied out.
+ * through a read-only qemu-storage-daemon export that takes no lock (so the image of a running
+ * guest opens; what is read may trail its latest writes). Private keys are never copied out.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -45,7 +46,8 @@ export async function readGuestFacts(guest: GuestFiles, scope: StepScope): Promi
 }
 
 async function readDisk(image: string, format: string, facts: GuestFacts, scope: StepScope): Promise<void> {
-  const view = await openRawView(image, format, scope, { readOnly: true });
+  // A running guest's qcow2 is locked by its QEMU; audit reads beside it, as raw images are read.
+  const view = await openRawView(image, format, scope, { readOnly: true, shareWithWriter: true });
   try {
     const found = await probeBlock(view.rawPath, { sink: scope.sink, signal: scope.signal });
     facts.disks.push({ image, fsType: found?.type, uuid: found?.uuid });

@@ -40,7 +40,7 @@ export async function openRawView(
   image: string,
   format: string,
   ctx: StepScope,
-  options: { readOnly?: boolean } = {},
+  options: { readOnly?: boolean; shareWithWriter?: boolean } = {},
 ): Promise<RawView> {
   if (format === 'raw') return { image, format, rawPath: image, export: undefined, scratch: undefined };
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'xenkit-export-'));
@@ -56,7 +56,14 @@ export async function openRawView(
   let exp: FuseExport;
   try {
     exp = await startFuseExport(
-      { image, format, mountpoint, pidFile, writable: options.readOnly !== true },
+      {
+        image,
+        format,
+        mountpoint,
+        pidFile,
+        writable: options.readOnly !== true,
+        shareWithWriter: options.readOnly === true && options.shareWithWriter === true,
+      },
       { sink: ctx.sink, signal: ctx.signal },
     );
   } catch (error) {

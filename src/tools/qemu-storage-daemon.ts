@@ -21,6 +21,11 @@ export interface FuseExportOptions {
   /** Where the daemon writes its pid. */
   pidFile: string;
   writable: boolean;
+  /**
+   * Read-only only: open the image without taking QEMU's lock, beside a process that writes it
+   * (a running guest). What is read may trail that writer's latest writes.
+   */
+  shareWithWriter?: boolean;
 }
 
 /** A running export. */
@@ -39,7 +44,13 @@ export function fuseExportArgv(options: FuseExportOptions): string[] {
     driver: options.format,
     'node-name': 'disk',
     ...(options.writable ? {} : { 'read-only': true }),
-    file: { driver: 'file', filename: options.image, ...(options.writable ? {} : { 'read-only': true }) },
+    file: {
+      driver: 'file',
+      filename: options.image,
+      ...(options.writable ? {} : { 'read-only': true }),
+      // Read-only beside a writer (`qemu-img -U`): no lock taken, so a running guest's image opens.
+      ...(!options.writable && options.shareWithWriter ? { locking: 'off' } : {}),
+    },
   };
   const exportDef = {
     type: 'fuse',

@@ -4,7 +4,7 @@
  * qemu-storage-daemon export, then debugfs), made from one small tree with weak keys in it. A
  * guest symlink pointing at a host path is not followed. Needs root; seconds, no guest is built.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -116,4 +116,38 @@ describe.skipIf(!isRoot)('audit reads btrfs and qcow2 images read-only', () => {
     // Nothing of the read is left: no loop device, mount or export on these images.
     expect(await hostStorageState([scratch])).toEqual({ loops: [], mounts: [] });
   });
+
+  it('reads a qcow2 image that a running QEMU holds open for writing', async () => {
+    // A writer holding QEMU's image locks, as a running guest's QEMU does.
+    const writer = spawn(
+      'qemu-storage-daemon',
+      ['--blockdev', `driver=qcow2,node-name=w,file.driver=file,file.filename=${images['qco']!}`],
+      { stdio: 'ignore' },
+    );
+    try {
+      const locked = await waitForLock(images['qco']!);
+      expect(locked, 'the writer never took the lock').toBe(true);
+      const report = await auditGuests(paths, ['qco']);
+      const qco = report.guests.find((g) => g.name === 'qco');
+      expect(qco?.problems).toEqual([]);
+      expect(qco?.root?.method).toBe('debugfs');
+      expect(qco?.hostKeys.map((k) => `${k.type} ${k.bits}`).sort()).toEqual([
+        'DSA 1024',
+        'ED25519 256',
+        'RSA 1024',
+      ]);
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  });
 });
+
+/** Waits until `image` is locked by another process (qemu-img info then fails without -U). */
+async function waitForLock(image: string): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const r = spawnSync('qemu-img', ['info', image], { encoding: 'utf8' });
+    if (r.status !== 0 && /lock/.test(r.stderr)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
