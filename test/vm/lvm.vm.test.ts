@@ -15,7 +15,7 @@ import { REPO } from '../helpers/cli.js';
 import { miniTreeTarball } from './mini-tree.js';
 import { parseFacts, renderLvmScenarios } from './lvm-scenarios.js';
 import { describeDetect, parseDetectFact, renderDetectStep } from './detect-scenario.js';
-import { runInVm, type VmRunResult } from './vm.js';
+import { runInVmRetryingKernelHang, type VmRunResult } from './vm.js';
 
 const isRoot = process.getuid?.() === 0;
 const MiB = 1024 * 1024;
@@ -34,24 +34,26 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     const tarball = await miniTreeTarball();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-lvm-vm-'));
     const wipeDisk = path.join(dir, 'wipe.qcow2');
-    await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', wipeDisk, '128M']);
-    result = await runInVm({
-      kind: 'linux',
-      command: {
-        script:
-          renderLvmScenarios({
-            repo: REPO,
-            tarball,
-            mainDisk: '/dev/vda',
-            wipeDisk: '/dev/vdb',
-            marker,
-          }) + renderDetectStep(REPO),
-      },
-      scratchDiskMiB: 1024,
-      disks: [{ path: wipeDisk, format: 'qcow2' }],
-      memoryMiB: 2048,
-      // Under the project's hookTimeout (1 200 s), so a hung VM is reported with its console.
-      timeoutMs: 1_100_000,
+    result = await runInVmRetryingKernelHang(async () => {
+      await runCommand(['qemu-img', 'create', '-q', '-f', 'qcow2', wipeDisk, '128M']);
+      return {
+        kind: 'linux',
+        command: {
+          script:
+            renderLvmScenarios({
+              repo: REPO,
+              tarball,
+              mainDisk: '/dev/vda',
+              wipeDisk: '/dev/vdb',
+              marker,
+            }) + renderDetectStep(REPO),
+        },
+        scratchDiskMiB: 1024,
+        disks: [{ path: wipeDisk, format: 'qcow2' }],
+        memoryMiB: 2048,
+        // A whole run takes ~280 s; two attempts stay under the project's hookTimeout (1 200 s).
+        timeoutMs: 560_000,
+      };
     });
     facts = parseFacts(result.stdout);
     const times = [...facts].filter(([k]) => k.startsWith('time.')).map(([k, v]) => `${k.slice(5)} ${v} s`);

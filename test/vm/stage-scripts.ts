@@ -70,6 +70,12 @@ export function renderStage2(options: Stage2Options): string {
 J=${VM_JOB_DIR}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
 echo 1 > /proc/sys/kernel/sysrq
+# A task stuck in the kernel for 120 s is a hang, not TCG being slow: panic (panic=-1 then ends
+# the VM at once instead of at the test's timeout) and replay the kernel log on the console at
+# the panic, so the blocked tasks' stacks (printed at a level the console hides) are seen.
+echo 120 > /proc/sys/kernel/hung_task_timeout_secs
+echo 1 > /proc/sys/kernel/hung_task_panic
+echo 32 > /proc/sys/kernel/panic_print
 # /tmp stays the host's (under the overlay): the checkout or a cache may live there.
 mkdir -p /dev/pts /dev/shm /run/lock /run/lvm
 mount -t devpts devpts /dev/pts
