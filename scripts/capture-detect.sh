@@ -74,4 +74,16 @@ else
   rmdir "$out/dev/cpu/0" "$out/dev/cpu" 2>/dev/null
 fi
 [ -n "$loaded" ] && modprobe -r cpuid 2>/dev/null
+
+# What the other detectors say here, where they are installed: replayed beside xenkit's verdict
+# (`--probe-root` cannot ask them, they only read the live machine). systemd-detect-virt: the
+# --vm answer, then the --container one; virt-what: its facts, one per line.
+if command -v systemd-detect-virt >/dev/null 2>&1; then
+  mkdir -p "$out/.capture"
+  { systemd-detect-virt --vm; systemd-detect-virt --container; } > "$out/.capture/systemd-detect-virt" 2>/dev/null
+fi
+if command -v virt-what >/dev/null 2>&1; then
+  mkdir -p "$out/.capture"
+  virt-what > "$out/.capture/virt-what" 2>/dev/null || rm -f "$out/.capture/virt-what"
+fi
 exit 0

@@ -106,7 +106,8 @@ export function addDetectCommand(program: Command, deps: DetectCommandDeps): voi
     .option('-q, --quiet', 'print nothing; only the exit status answers')
     .option(
       '--probe-root <dir>',
-      'read /proc, /sys, /dev and / from DIR, a tree captured by scripts/capture-detect.sh',
+      'read /proc, /sys, /dev and / from DIR, a tree captured by scripts/capture-detect.sh; ' +
+        "the other detectors' answers recorded there are compared instead of asked",
     )
     .action(async (flags: DetectFlags) => {
       if (flags.json && flags.quiet) {

@@ -8,7 +8,7 @@ import { containerEvidence } from './container.js';
 import { CPUID_DEVICE, cpuidEvidence } from './cpuid.js';
 import { busEvidence, entropyEvidence, kthreadEvidence, macEvidence, rtcEvidence } from './devices.js';
 import { clocksourceEvidence, dmiEvidence, hypervisorSysfsEvidence, kernelLogEvidence } from './platform.js';
-import { probeRoot, rootExists, type ProbeRoot } from './probe-root.js';
+import { probeRoot, readRootText, rootExists, type ProbeRoot } from './probe-root.js';
 import { weighEvidence } from './weigh.js';
 import { compareSystemdDetectVirt, compareVirtWhat, type OtherOpinion } from './compare.js';
 
@@ -71,12 +71,38 @@ export async function detectVirtualization(options: DetectVirtOptions = {}): Pro
     : cpuid.source.startsWith('/proc/cpuinfo')
       ? 'the hypervisor flag of /proc/cpuinfo'
       : `/${CPUID_DEVICE}${loaded ? ' (cpuid module loaded for this run, unloaded after)' : ''}`;
+  const asked = root.isLive
+    ? { sdv: await options.systemdDetectVirt?.(), vw: await options.virtWhat?.() }
+    : await recordedAnswers(root);
   const others: OtherOpinion[] = [];
-  if (root.isLive) {
-    const sdv = await options.systemdDetectVirt?.();
-    if (sdv) others.push(compareSystemdDetectVirt(sdv, verdict, evidence));
-    const vw = await options.virtWhat?.();
-    if (vw) others.push(compareVirtWhat(vw.facts, verdict, evidence));
-  }
+  if (asked.sdv) others.push(compareSystemdDetectVirt(asked.sdv, verdict, evidence));
+  if (asked.vw) others.push(compareVirtWhat(asked.vw.facts, verdict, evidence));
   return { verdict, evidence, cpuidMethod, others };
+}
+
+/** Where scripts/capture-detect.sh records the other detectors' answers in a capture. */
+export const RECORDED_SYSTEMD_DETECT_VIRT = '.capture/systemd-detect-virt';
+export const RECORDED_VIRT_WHAT = '.capture/virt-what';
+
+/**
+ * The other detectors' answers recorded in a capture (they read only the live machine, so a
+ * replay cannot ask them): systemd-detect-virt's `--vm` then `--container` line, virt-what's
+ * facts one per line. Missing files: the tool was not installed there.
+ */
+async function recordedAnswers(root: ProbeRoot): Promise<{
+  sdv: { vm: string; container: string } | undefined;
+  vw: { facts: string[] } | undefined;
+}> {
+  const sdvText = await readRootText(root, RECORDED_SYSTEMD_DETECT_VIRT);
+  const vwText = await readRootText(root, RECORDED_VIRT_WHAT);
+  const lines = (text: string): string[] =>
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+  const sdvLines = sdvText === undefined ? [] : lines(sdvText);
+  return {
+    sdv: sdvLines.length > 0 ? { vm: sdvLines[0] ?? 'none', container: sdvLines[1] ?? 'none' } : undefined,
+    vw: vwText === undefined ? undefined : { facts: lines(vwText) },
+  };
 }

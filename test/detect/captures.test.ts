@@ -17,7 +17,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectVirtualization } from '../../src/detect/detect.js';
+import {
+  detectVirtualization,
+  RECORDED_SYSTEMD_DETECT_VIRT,
+  RECORDED_VIRT_WHAT,
+} from '../../src/detect/detect.js';
 import { REPO } from '../helpers/cli.js';
 
 const FIXTURES = path.join(REPO, 'test/fixtures/detect');
@@ -122,6 +126,35 @@ describe('detect on captured machines', () => {
     });
     expect(asked).toBe(0);
     expect(report.others).toEqual([]);
+  });
+});
+
+describe('detect on a capture that recorded the other detectors', () => {
+  it('compares the recorded answers with the verdict instead of asking the tools here', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-detect-'));
+    try {
+      fs.cpSync(path.join(FIXTURES, 'pvm-host'), dir, { recursive: true });
+      fs.mkdirSync(path.join(dir, '.capture'));
+      // What this host's detectors say (see the header): bhyve, and docker for the stray /.dockerenv.
+      fs.writeFileSync(path.join(dir, RECORDED_SYSTEMD_DETECT_VIRT), 'bhyve\ndocker\n');
+      fs.writeFileSync(path.join(dir, RECORDED_VIRT_WHAT), 'bhyve\ndocker\n');
+      let asked = 0;
+      const report = await detectVirtualization({
+        root: dir,
+        systemdDetectVirt: async () => {
+          asked += 1;
+          return { vm: 'none', container: 'none' };
+        },
+      });
+      expect(asked).toBe(0);
+      expect(report.others.map((o) => [o.tool, o.said, o.agrees])).toEqual([
+        ['systemd-detect-virt', 'vm: bhyve, container: docker', false],
+        ['virt-what', 'bhyve, docker', false],
+      ]);
+      expect(report.others[0]!.why.join(' ')).toMatch(/docker/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  * kernel runs /sbin/poweroff or /sbin/reboot), a loop onlines vCPUs that `xl vcpu-set` hot-adds,
  * and the guest mounts its root disk read-only and prints what it finds to its console.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,12 +56,52 @@ fi
 echo "${GUEST_UP_MARKER} cpus=$(nproc)"
 `;
 
+/**
+ * The other detectors, so the capture records their answers in the guest itself (systemd-detect-virt
+ * and virt-what only read the live machine): the host's binaries with the libraries ldd names,
+ * at the same paths. Missing ones are left out (the capture then records nothing for them).
+ */
+const DETECTORS = [
+  '/usr/bin/systemd-detect-virt',
+  '/usr/sbin/virt-what',
+  '/usr/libexec/virt-what-cpuid-helper',
+  '/usr/sbin/dmidecode',
+];
+
+function withLibraries(files: string[]): string[] {
+  const all = new Set<string>();
+  for (const file of files.filter((f) => fs.existsSync(f))) {
+    all.add(file);
+    let out: string;
+    try {
+      out = execFileSync('ldd', [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      continue; // a script: "not a dynamic executable"
+    }
+    for (const m of out.matchAll(/(\/\S+) \(0x[0-9a-f]+\)/g)) all.add(m[1]!);
+  }
+  return [...all].sort();
+}
+
+/** Directory entries for every parent of `files` (relative), parents first, none of `skip`. */
+function parentDirs(files: string[], skip: Set<string>): CpioEntry[] {
+  const dirs = new Set<string>();
+  for (const f of files) {
+    for (let d = path.dirname(f); d !== '.' && d !== '/'; d = path.dirname(d)) dirs.add(d);
+  }
+  return [...dirs]
+    .filter((d) => !skip.has(d))
+    .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))
+    .map((name): CpioEntry => ({ kind: 'dir', name }));
+}
+
 /** Builds (or reuses) the guest initramfs for `kernel`; returns its path. */
 export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busybox'): string {
   // ext4 needs crc32c through a softdep, which modules.dep does not list.
   const modules = resolveModules(kernel.version, ['xen-blkfront', 'crc32c_generic', 'ext4', 'cpuid']);
   const busyboxData = fs.readFileSync(busybox);
   const capture = fs.readFileSync(CAPTURE_SCRIPT);
+  const detectors = withLibraries(DETECTORS).map((f) => ({ name: f.slice(1), data: fs.readFileSync(f) }));
   const key = createHash('sha256')
     .update(kernel.version)
     .update(INITTAB)
@@ -68,6 +109,7 @@ export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busy
     .update(busyboxData)
     .update(capture)
     .update(modules.join('\n'))
+    .update(detectors.map((d) => `${d.name} ${createHash('sha256').update(d.data).digest('hex')}`).join('\n'))
     .digest('hex')
     .slice(0, 16);
   const target = path.join(vmCacheDir(), `xen-guest-${kernel.version}-${key}.cpio`);
@@ -101,12 +143,24 @@ export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busy
     'tar',
     'gzip',
     'base64',
+    // virt-what (a /bin/sh script)
+    'uname',
+    'id',
+    'which',
+    'head',
+    'tail',
+    'cut',
+    'sysctl',
+    'test',
   ];
+  const topDirs = ['bin', 'sbin', 'etc', 'dev', 'proc', 'sys', 'mnt', 'modules', 'tmp'];
   const entries: CpioEntry[] = [
-    ...['bin', 'sbin', 'etc', 'dev', 'proc', 'sys', 'mnt', 'modules', 'tmp'].map((name): CpioEntry => ({
-      kind: 'dir',
-      name,
-    })),
+    ...topDirs.map((name): CpioEntry => ({ kind: 'dir', name })),
+    ...parentDirs(
+      detectors.map((d) => d.name),
+      new Set(topDirs),
+    ),
+    ...detectors.map((d): CpioEntry => ({ kind: 'file', name: d.name, data: d.data, mode: 0o755 })),
     { kind: 'file', name: 'bin/busybox', data: busyboxData, mode: 0o755 },
     ...applets.map((a): CpioEntry => ({ kind: 'symlink', name: `bin/${a}`, target: 'busybox' })),
     ...['init', 'poweroff', 'reboot', 'halt'].map((a): CpioEntry => ({

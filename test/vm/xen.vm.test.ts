@@ -165,5 +165,10 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
       container: null,
     });
     expect(fact(`detect-${mode}.exit`)).toBe('0');
+    // The guest ran the host's systemd-detect-virt and virt-what as it booted (xen-guest.ts); the
+    // capture recorded their answers and the replay sets them beside the verdict.
+    expect(detect.others.map((o) => o.tool)).toEqual(['systemd-detect-virt', 'virt-what']);
+    const sdv = detect.others[0]!;
+    if (/^vm: xen,/.test(sdv.said)) expect(sdv.agrees).toBe(true);
   });
 });
