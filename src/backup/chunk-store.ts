@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { decodeChunk, encodeChunk } from './chunk-codec.js';
 import { makePrivateDir, syncDirectory, writeDurably } from './durable-file.js';
+import { keyedChunkId, openChunk, sealChunk } from './encryption.js';
 import type { Repository } from './repository.js';
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -12,6 +13,11 @@ const HASH_RE = /^[0-9a-f]{64}$/;
 /** The SHA-256 of `data`, hex. */
 export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** The id of a chunk of `data`: its SHA-256, or in an encrypted repository its HMAC (encryption.ts). */
+export function chunkIdOf(repo: Repository, data: Uint8Array): string {
+  return repo.keys ? keyedChunkId(repo.keys, data) : sha256Hex(data);
 }
 
 /** Whether `text` is a chunk id (64 lower-case hex digits). */
@@ -36,7 +42,7 @@ export interface PutResult {
 }
 
 /**
- * Stores `data` as chunk `id` (its SHA-256) unless it is there already. The chunk's directory is
+ * Stores `data` as chunk `id` (chunkIdOf) unless it is there already. The chunk's directory is
  * made as needed and remembered in `dirs`, to be fsynced once by `syncChunkDirs` before a
  * manifest names the chunk.
  */
@@ -48,7 +54,8 @@ export async function putChunk(
 ): Promise<PutResult> {
   const file = chunkPath(repo, id);
   if (existsSync(file)) return { stored: 0 };
-  const encoded = await encodeChunk(data);
+  const plain = await encodeChunk(data);
+  const encoded = repo.keys ? sealChunk(repo.keys, id, plain) : plain;
   const dir = path.dirname(file);
   await makePrivateDir(dir);
   await writeDurably(file, encoded, false);
@@ -85,11 +92,11 @@ export async function readChunk(repo: Repository, id: string): Promise<Buffer> {
   }
   let data: Buffer;
   try {
-    data = await decodeChunk(stored);
+    data = await decodeChunk(repo.keys ? openChunk(repo.keys, id, stored) : stored);
   } catch (error) {
     throw new Error(`chunk ${id} does not decode (${(error as Error).message})`, { cause: error });
   }
-  const actual = sha256Hex(data);
+  const actual = chunkIdOf(repo, data);
   if (actual !== id) throw new Error(`chunk ${id} is damaged (its bytes hash to ${actual})`);
   return data;
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../errors.js';
 import { isTempName, writeDurably } from './durable-file.js';
+import { openManifest, sealManifest } from './encryption.js';
 import type { Repository } from './repository.js';
 
 /** One disk image of a snapshot. */
@@ -21,7 +22,8 @@ export interface ManifestDisk {
   size: number;
   /**
    * The image's digest: SHA-256 of its chunk table (chunkTableDigest). Each chunk id is the
-   * SHA-256 of its bytes, so this binds every byte of the image without hashing the gigabytes of
+   * SHA-256 of its bytes (their HMAC in an encrypted repository), so this binds every byte of the
+   * image without hashing the gigabytes of
    * zeros in its holes, which a plain SHA-256 of the image would have to (seconds per GiB here).
    */
   digest: string;
@@ -122,7 +124,8 @@ export function parseManifest(stored: Buffer): Manifest {
 /** Writes the manifest (the snapshot's commit point). */
 export async function writeManifest(repo: Repository, manifest: Manifest): Promise<string> {
   const file = manifestPath(repo, manifest.id);
-  await writeDurably(file, renderManifest(manifest));
+  const text = renderManifest(manifest);
+  await writeDurably(file, repo.keys ? sealManifest(repo.keys, manifest.id, text) : text);
   return file;
 }
 
@@ -130,7 +133,7 @@ export async function writeManifest(repo: Repository, manifest: Manifest): Promi
 export async function readManifest(repo: Repository, id: string): Promise<Manifest> {
   const stored = await fs.readFile(manifestPath(repo, id));
   try {
-    const manifest = parseManifest(stored);
+    const manifest = parseManifest(repo.keys ? openManifest(repo.keys, id, stored) : stored);
     if (manifest.id !== id) throw new Error(`manifest names snapshot ${manifest.id}`);
     return manifest;
   } catch (error) {

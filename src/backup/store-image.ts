@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import type { DataRange } from '../tools/filefrag.js';
 import { cancelledIfAborted } from './cancel.js';
-import { hasChunk, putChunk, sha256Hex } from './chunk-store.js';
+import { chunkIdOf, hasChunk, putChunk } from './chunk-store.js';
 import { chunkTableDigest } from './manifest.js';
 import { isSameStamp, stampOf, type FilesCache } from './files-cache.js';
 import type { Repository } from './repository.js';
@@ -99,7 +99,7 @@ export async function storeImage(
         chunks.push(null);
         continue;
       }
-      const id = sha256Hex(buffer);
+      const id = chunkIdOf(repo, buffer);
       chunks.push(id);
       if (options.seen.has(id)) continue;
       options.seen.add(id);

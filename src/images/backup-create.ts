@@ -19,6 +19,7 @@ import {
   REPO_MARKER,
   sweepTemporaries,
   type Repository,
+  type RepoSecret,
 } from '../backup/repository.js';
 import { storeImage } from '../backup/store-image.js';
 import { syncChunkDirs } from '../backup/chunk-store.js';
@@ -35,6 +36,8 @@ import { copyGuestDisks, type LiveGuest, type PointInTime } from './backup-runni
 
 export interface BackupCreateOptions {
   repoDir: string;
+  /** The key file of an encrypted repository (`--encryption-key`); with create, makes a new one encrypted. */
+  secret?: RepoSecret | undefined;
   names: string[];
   xenkitVersion: string;
   running?: RunningCheckOptions;
@@ -90,7 +93,7 @@ export function buildBackupCreatePlan(
   }
   const guests = [...new Set(options.names)].map((name) => readGuestForBackup(paths, name));
   // A directory that is there but no repository is refused now, not after the lock.
-  if (existsSync(path.join(options.repoDir, REPO_MARKER))) openRepository(options.repoDir);
+  if (existsSync(path.join(options.repoDir, REPO_MARKER))) openRepository(options.repoDir, options.secret);
   const outcome: BackupCreateOutcome = { repo: options.repoDir, snapshots: [] };
   let repo: Repository | undefined;
   let cache: FilesCache = {};
@@ -110,7 +113,7 @@ export function buildBackupCreatePlan(
       run: async (ctx) => {
         const isNew = !existsSync(path.join(options.repoDir, REPO_MARKER));
         const hadDir = existsSync(options.repoDir);
-        repo = await openOrCreateRepository(options.repoDir);
+        repo = await openOrCreateRepository(options.repoDir, undefined, options.secret);
         if (isNew) {
           const made = repo.dir;
           ctx.undo.push(`remove the new repository ${made}`, () =>

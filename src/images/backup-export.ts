@@ -15,7 +15,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pieceCount } from '../backup/export-image.js';
 import type { Manifest } from '../backup/manifest.js';
-import { lockRepository, openRepository } from '../backup/repository.js';
+import { lockRepository, openRepository, type RepoSecret } from '../backup/repository.js';
 import { usageError } from '../errors.js';
 import { parseSize } from '../model/size.js';
 import { underRoot, type Paths } from '../paths.js';
@@ -41,6 +41,8 @@ export type { ExportedFile, ExportFormat, ExportOutcome } from './backup-export-
 
 export interface BackupExportOptions {
   repoDir: string;
+  /** The key file of an encrypted repository (`--encryption-key`); with create, makes a new one encrypted. */
+  secret?: RepoSecret | undefined;
   /** A snapshot id, or a guest name (its newest snapshot). */
   ref: string;
   format: string;
@@ -70,7 +72,7 @@ export async function buildExportPlan(
       'e.g. --split 1G or --split 650M',
     );
   }
-  const repo = openRepository(options.repoDir);
+  const repo = openRepository(options.repoDir, options.secret);
   const manifest = await findSnapshot(repo, options.ref);
   const dir = underRoot(paths, options.to);
   const jobs = diskJobs(manifest, format, dir, pieceSize);

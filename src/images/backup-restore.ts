@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { restoreImage } from '../backup/restore-image.js';
 import { listSnapshotIds, readManifest, isSnapshotId, type Manifest } from '../backup/manifest.js';
-import { lockRepository, openRepository, type Repository } from '../backup/repository.js';
+import { lockRepository, openRepository, type Repository, type RepoSecret } from '../backup/repository.js';
 import { runtimeError, usageError } from '../errors.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { quoteXlString } from '../formats/xl-cfg-values.js';
@@ -29,6 +29,8 @@ import { replacedGuestIdentity, refuseRunningGuest, type RunningCheckOptions } f
 
 export interface BackupRestoreOptions {
   repoDir: string;
+  /** The key file of an encrypted repository (`--encryption-key`); with create, makes a new one encrypted. */
+  secret?: RepoSecret | undefined;
   /** A snapshot id, or a guest name (its newest snapshot). */
   ref: string;
   /** `--as NEW`: restore as another guest with an identity of its own. */
@@ -92,7 +94,7 @@ export async function buildRestorePlan(
   paths: Paths,
   options: BackupRestoreOptions,
 ): Promise<{ plan: Plan; outcome: RestoreOutcome }> {
-  const repo = openRepository(options.repoDir);
+  const repo = openRepository(options.repoDir, options.secret);
   const manifest = await findSnapshot(repo, options.ref);
   const name = options.as ?? manifest.guest;
   assertGuestName(name, options.as ? '--as' : manifest.id);

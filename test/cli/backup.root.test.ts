@@ -309,4 +309,57 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
     );
     expect(fs.readdirSync(path.dirname(disk)).filter((n) => n.startsWith('.'))).toEqual([]);
   });
+
+  it('keeps an encrypted repository with --encryption-key: no plaintext, refused without the key, restored with it', async () => {
+    fs.writeFileSync(path.join(root, 'backup.key'), randomBytes(32), { mode: 0o600 });
+    fs.writeFileSync(path.join(root, 'short.key'), randomBytes(16));
+    fs.writeFileSync(path.join(root, 'other.key'), randomBytes(32));
+    const enc = (args: string[], key = '/backup.key'): Promise<CliResult> =>
+      xenkit([...args, '--repo', '/enc', ...(key ? ['--encryption-key', key] : [])]);
+    const short = await enc(['backup', 'create', 'web1'], '/short.key');
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/short\.key holds 16 bytes/);
+    expect(fs.existsSync(path.join(root, 'enc'))).toBe(false);
+    const made = await enc(['backup', 'create', 'web1', '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    const id = (JSON.parse(made.stdout) as CreateJson).snapshot;
+    const encDir = path.join(root, 'enc');
+    // The guest's /etc/passwd is in there, sealed: not one chunk or manifest shows it.
+    const passwd = withMountedImage(disk, (t) => fs.readFileSync(path.join(t, 'etc/passwd')));
+    const hostname = Buffer.from("name        = 'web1'");
+    for (const sub of ['chunks', 'snapshots']) {
+      const files = execFileSync('find', [path.join(encDir, sub), '-type', 'f'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean);
+      for (const f of files) {
+        const bytes = fs.readFileSync(f);
+        expect(bytes.includes(passwd.subarray(0, 64)), f).toBe(false);
+        expect(bytes.includes(hostname), f).toBe(false);
+      }
+    }
+    for (const [key, want] of [
+      ['', /is an encrypted repository/],
+      ['/other.key', /is not the key of/],
+    ] as const) {
+      const r = await enc(['backup', 'list'], key);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(want);
+    }
+    const plainWithKey = await xenkit(['backup', 'list', '--encryption-key', '/backup.key']);
+    expect(plainWithKey.code).toBe(2);
+    const list = await enc(['backup', 'list', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as { snapshots: { id: string }[] }).snapshots.map((s) => s.id)).toEqual([
+      id,
+    ]);
+    expect((await enc(['backup', 'verify'])).code).toBe(0);
+    const restored = await enc(['backup', 'restore', id, '--as', 'web5']);
+    expect(restored.code, restored.stderr).toBe(0);
+    const copy = path.join(root, 'srv/domains/web5/disk.img');
+    execFileSync('e2fsck', ['-fn', copy], { stdio: 'pipe' });
+    withMountedImage(copy, (t) => {
+      expect(fs.readFileSync(path.join(t, 'etc/passwd')).equals(passwd)).toBe(true);
+      expect(fs.readFileSync(path.join(t, 'etc/hostname'), 'utf8').trim()).toBe('web5');
+    });
+  });
 });

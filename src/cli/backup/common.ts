@@ -1,4 +1,8 @@
 /** What every `xenkit backup` verb shares: the repository flag, the plan runner, sizes for humans. */
+import { readFileSync } from 'node:fs';
+import { MIN_KEY_BYTES } from '../../backup/encryption.js';
+import type { RepoSecret } from '../../backup/repository.js';
+import { usageError } from '../../errors.js';
 import { defaultRepoDir } from '../../images/backup-guest.js';
 import { runJournalOptions } from '../../images/recover.js';
 import type { Paths } from '../../paths.js';
@@ -12,11 +16,40 @@ import { withSignalAbort } from '../signals.js';
 
 export interface RepoFlags {
   repo?: string;
+  encryptionKey?: string;
   root?: string;
   json?: boolean;
 }
 
 export const REPO_HELP = 'the backup repository (default /var/lib/xenkit/backups under the root)';
+export const KEY_HELP =
+  'the key file of an encrypted repository (at least 32 random bytes: head -c 32 /dev/urandom > FILE; ' +
+  'keep a copy elsewhere, nothing restores without it); given to the create that makes a repository, ' +
+  'makes it encrypted';
+
+/** The key file of `--encryption-key` (placed under the root), read; E_BACKUP_KEY when unusable. */
+export function repoSecretFor(paths: Paths, flag: string | undefined): RepoSecret | undefined {
+  if (flag === undefined) return undefined;
+  const file = underRoot(paths, flag);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    throw usageError(
+      'E_BACKUP_KEY',
+      `--encryption-key ${flag}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      'give the key file the repository was made with',
+    );
+  }
+  if (bytes.length < MIN_KEY_BYTES) {
+    throw usageError(
+      'E_BACKUP_KEY',
+      `--encryption-key ${flag} holds ${bytes.length} bytes, fewer than ${MIN_KEY_BYTES}`,
+      `make a key with: head -c ${MIN_KEY_BYTES} /dev/urandom > FILE (and keep a copy elsewhere)`,
+    );
+  }
+  return { file: flag, bytes };
+}
 
 /** The repository directory of `--repo` (placed under the root), else the default. */
 export function repoDirFor(paths: Paths, flag: string | undefined): string {

@@ -4,7 +4,16 @@ import { buildBackupCreatePlan, type BackupCreateOutcome } from '../../images/ba
 import { packageVersion } from '../create-image.js';
 import { createDefaultDriver } from '../xm/default-deps.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
-import { humanBytes, printPlan, REPO_HELP, repoDirFor, runPlan, type RepoFlags } from './common.js';
+import {
+  humanBytes,
+  printPlan,
+  KEY_HELP,
+  REPO_HELP,
+  repoDirFor,
+  repoSecretFor,
+  runPlan,
+  type RepoFlags,
+} from './common.js';
 
 interface CreateFlags extends RepoFlags {
   dryRun?: boolean;
@@ -49,6 +58,7 @@ export function addBackupCreate(backup: Command, deps: ImageCommandDeps): void {
     )
     .argument('<names...>', 'the guests to back up (stopped or running)')
     .option('--repo <dir>', REPO_HELP)
+    .option('--encryption-key <file>', KEY_HELP)
     .option('--dry-run', 'print the plan and change nothing')
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress output')
@@ -57,6 +67,7 @@ export function addBackupCreate(backup: Command, deps: ImageCommandDeps): void {
       const paths = pathsFor(deps, flags.root);
       const { plan, outcome } = buildBackupCreatePlan(paths, {
         repoDir: repoDirFor(paths, flags.repo),
+        secret: repoSecretFor(paths, flags.encryptionKey),
         names,
         xenkitVersion: packageVersion(),
         running: { xl: deps.xl },

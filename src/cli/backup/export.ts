@@ -4,7 +4,16 @@ import { buildExportPlan, type ExportOutcome } from '../../images/backup-export.
 import { recoverDeadRuns } from '../../images/recover.js';
 import { packageVersion } from '../create-image.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
-import { humanBytes, printPlan, REPO_HELP, repoDirFor, runPlan, type RepoFlags } from './common.js';
+import {
+  humanBytes,
+  printPlan,
+  KEY_HELP,
+  REPO_HELP,
+  repoDirFor,
+  repoSecretFor,
+  runPlan,
+  type RepoFlags,
+} from './common.js';
 
 interface ExportFlags extends RepoFlags {
   format?: string;
@@ -44,6 +53,7 @@ export function addBackupExport(backup: Command, deps: ImageCommandDeps): void {
     .requiredOption('--to <dir>', 'the directory to write to (made if missing; under --root)')
     .option('--split <size>', 'raw only: cut each disk into pieces of SIZE (e.g. 1G, 650M)')
     .option('--repo <dir>', REPO_HELP)
+    .option('--encryption-key <file>', KEY_HELP)
     .option('--dry-run', 'print the plan and change nothing')
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress output')
@@ -53,6 +63,7 @@ export function addBackupExport(backup: Command, deps: ImageCommandDeps): void {
       if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
       const { plan, outcome } = await buildExportPlan(paths, {
         repoDir: repoDirFor(paths, flags.repo),
+        secret: repoSecretFor(paths, flags.encryptionKey),
         ref,
         format: flags.format ?? '',
         split: flags.split,

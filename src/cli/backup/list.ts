@@ -4,7 +4,7 @@ import { listSnapshotIds, readManifest } from '../../backup/manifest.js';
 import { openRepository } from '../../backup/repository.js';
 import { assertGuestName } from '../../model/guest-name.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
-import { humanBytes, REPO_HELP, repoDirFor, type RepoFlags } from './common.js';
+import { humanBytes, KEY_HELP, REPO_HELP, repoDirFor, repoSecretFor, type RepoFlags } from './common.js';
 
 interface ListedSnapshot {
   id: string;
@@ -27,12 +27,13 @@ export function addBackupList(backup: Command, deps: ImageCommandDeps): void {
     )
     .argument('[name]', 'only the snapshots of this guest')
     .option('--repo <dir>', REPO_HELP)
+    .option('--encryption-key <file>', KEY_HELP)
     .option('--json', 'print the result as JSON')
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
     .action(async (name: string | undefined, flags: RepoFlags) => {
       if (name !== undefined) assertGuestName(name, 'command line');
       const paths = pathsFor(deps, flags.root);
-      const repo = openRepository(repoDirFor(paths, flags.repo));
+      const repo = openRepository(repoDirFor(paths, flags.repo), repoSecretFor(paths, flags.encryptionKey));
       const snapshots: ListedSnapshot[] = [];
       for (const id of await listSnapshotIds(repo)) {
         try {

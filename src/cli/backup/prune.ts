@@ -6,7 +6,7 @@ import { runtimeError, usageError } from '../../errors.js';
 import { assertGuestName } from '../../model/guest-name.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
 import { withSignalAbort } from '../signals.js';
-import { humanBytes, REPO_HELP, repoDirFor, type RepoFlags } from './common.js';
+import { humanBytes, KEY_HELP, REPO_HELP, repoDirFor, repoSecretFor, type RepoFlags } from './common.js';
 
 interface PruneFlags extends RepoFlags {
   keepLast?: string;
@@ -26,6 +26,7 @@ export function addBackupPrune(backup: Command, deps: ImageCommandDeps): void {
     .argument('[name]', 'prune only the snapshots of this guest')
     .requiredOption('--keep-last <n>', 'how many snapshots of each guest to keep (at least 1)')
     .option('--repo <dir>', REPO_HELP)
+    .option('--encryption-key <file>', KEY_HELP)
     .option('--dry-run', 'print what would go and change nothing')
     .option('--json', 'print the result as JSON')
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
@@ -40,7 +41,7 @@ export function addBackupPrune(backup: Command, deps: ImageCommandDeps): void {
       }
       if (name !== undefined) assertGuestName(name, 'command line');
       const paths = pathsFor(deps, flags.root);
-      const repo = openRepository(repoDirFor(paths, flags.repo));
+      const repo = openRepository(repoDirFor(paths, flags.repo), repoSecretFor(paths, flags.encryptionKey));
       const lock = await lockRepository(repo);
       try {
         const { manifests, damaged } = await readAllManifests(repo);

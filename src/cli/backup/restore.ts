@@ -4,7 +4,16 @@ import { refillDrawnPools } from '../../customize/host-key-pool.js';
 import { buildRestorePlan, type RestoreOutcome } from '../../images/backup-restore.js';
 import { recoverDeadRuns } from '../../images/recover.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
-import { humanBytes, printPlan, REPO_HELP, repoDirFor, runPlan, type RepoFlags } from './common.js';
+import {
+  humanBytes,
+  printPlan,
+  KEY_HELP,
+  REPO_HELP,
+  repoDirFor,
+  repoSecretFor,
+  runPlan,
+  type RepoFlags,
+} from './common.js';
 
 interface RestoreFlags extends RepoFlags {
   as?: string;
@@ -43,6 +52,7 @@ export function addBackupRestore(backup: Command, deps: ImageCommandDeps): void 
     .option('--dir <dir>', 'put the images in DIR/domains/NAME')
     .option('--force', 'replace an existing (stopped) guest of that name')
     .option('--repo <dir>', REPO_HELP)
+    .option('--encryption-key <file>', KEY_HELP)
     .option('--dry-run', 'print the plan and change nothing')
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress output')
@@ -52,6 +62,7 @@ export function addBackupRestore(backup: Command, deps: ImageCommandDeps): void 
       if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
       const { plan, outcome } = await buildRestorePlan(paths, {
         repoDir: repoDirFor(paths, flags.repo),
+        secret: repoSecretFor(paths, flags.encryptionKey),
         ref,
         as: flags.as,
         dir: flags.dir,

@@ -6,7 +6,7 @@ import { verifyRepository } from '../../backup/verify.js';
 import { usageError } from '../../errors.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
 import { withSignalAbort } from '../signals.js';
-import { humanBytes, REPO_HELP, repoDirFor, type RepoFlags } from './common.js';
+import { humanBytes, KEY_HELP, REPO_HELP, repoDirFor, repoSecretFor, type RepoFlags } from './common.js';
 
 /** Registers `backup verify`. */
 export function addBackupVerify(backup: Command, deps: ImageCommandDeps): void {
@@ -21,11 +21,12 @@ export function addBackupVerify(backup: Command, deps: ImageCommandDeps): void {
     )
     .argument('[ids...]', 'the snapshots to check (default: every one)')
     .option('--repo <dir>', REPO_HELP)
+    .option('--encryption-key <file>', KEY_HELP)
     .option('--json', 'print the result as JSON')
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
     .action(async (ids: string[], flags: RepoFlags) => {
       const paths = pathsFor(deps, flags.root);
-      const repo = openRepository(repoDirFor(paths, flags.repo));
+      const repo = openRepository(repoDirFor(paths, flags.repo), repoSecretFor(paths, flags.encryptionKey));
       const known = await listSnapshotIds(repo);
       for (const id of ids) {
         if (!known.includes(assertSnapshotId(id))) {
