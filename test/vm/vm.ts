@@ -67,7 +67,7 @@ export class VmFailedError extends Error {
     /** Where the whole console was kept, if it was. */
     readonly consoleCopy?: string,
   ) {
-    const kept = consoleCopy ? `\n(the whole console: ${consoleCopy})` : '';
+    const kept = consoleCopy ? `\n(the whole console: ${consoleCopy}; the job's stdout beside it)` : '';
     super(`${message}${kept}\n--- last console lines ---\n${console.split('\n').slice(-40).join('\n')}`);
     this.name = 'VmFailedError';
     this.kernelHang = KERNEL_HANG.test(console);
@@ -99,7 +99,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       throw new VmFailedError(
         `the VM reported no exit status: QEMU ${how}: ${qemu.stderr.trim()}`,
         consoleText,
-        keepConsole(consolePath),
+        keepConsole(consolePath, path.join(jobDir, 'stdout')),
       );
     }
     const ready = /xenkit-vm: ready after ([\d.]+) s/.exec(consoleText);
@@ -117,13 +117,18 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
   }
 }
 
-/** Copies a failed VM's console under .test-results/artifacts (the temp dir goes away). */
-function keepConsole(consolePath: string): string | undefined {
+/**
+ * Copies a failed VM's console, and what its job printed so far (the step it reached), under
+ * .test-results/artifacts/vm (the temp dir goes away); returns the console's copy.
+ */
+function keepConsole(consolePath: string, stdoutPath: string): string | undefined {
   if (!fs.existsSync(consolePath)) return undefined;
   const dir = path.join(ARTIFACTS, 'vm');
   fs.mkdirSync(dir, { recursive: true });
-  const copy = path.join(dir, `console-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const copy = path.join(dir, `console-${stamp}.log`);
   fs.copyFileSync(consolePath, copy);
+  if (fs.existsSync(stdoutPath)) fs.copyFileSync(stdoutPath, path.join(dir, `stdout-${stamp}.log`));
   return copy;
 }
 
