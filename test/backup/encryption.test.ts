@@ -20,6 +20,7 @@ import { restoreImage } from '../../src/backup/restore-image.js';
 import { storeImage, type StoredImage } from '../../src/backup/store-image.js';
 import { verifyRepository } from '../../src/backup/verify.js';
 import { XenkitError } from '../../src/errors.js';
+import { testManifest } from '../helpers/backup-fixtures.js';
 import { makeTempDir, removeDir } from '../helpers/storage-fixtures.js';
 
 const CHUNK = 64 * 1024;
@@ -52,28 +53,16 @@ async function store(r: Repository, file: string): Promise<StoredImage> {
 }
 
 function manifestOf(file: string, stored: StoredImage): Manifest {
-  return {
-    format: 'xenkit-backup-snapshot',
-    version: 1,
+  const cfgText = "name = 'web1'\n# SECRET-CFG\n";
+  return testManifest({
     id: 'web1-1',
     guest: 'web1',
+    file,
+    stored,
     time: '2026-01-01T00:00:00Z',
-    xenkitVersion: 'test',
     chunkSize: CHUNK,
-    cfgPath: '/etc/xen/web1.cfg',
-    cfgText: "name = 'web1'\n# SECRET-CFG\n",
-    disks: [
-      {
-        target: file,
-        vdev: 'xvda2',
-        format: 'raw',
-        size: stored.size,
-        digest: stored.digest,
-        chunks: stored.chunks,
-      },
-    ],
-    stats: { logicalBytes: stored.size, readBytes: 0, newChunks: 0, newBytes: 0, cacheHits: 0, ms: 0 },
-  };
+    cfgText,
+  });
 }
 
 function allRepoBytes(r: Repository): Buffer {

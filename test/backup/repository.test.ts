@@ -27,6 +27,7 @@ import {
 import { restoreImage } from '../../src/backup/restore-image.js';
 import { overlapsData, storeImage, type StoredImage } from '../../src/backup/store-image.js';
 import { verifyRepository } from '../../src/backup/verify.js';
+import { testManifest } from '../helpers/backup-fixtures.js';
 import { makeTempDir, removeDir } from '../helpers/storage-fixtures.js';
 
 const CHUNK = 64 * 1024;
@@ -60,35 +61,7 @@ async function store(file: string, cache: FilesCache = {}): Promise<StoredImage>
 }
 
 function manifestOf(id: string, guest: string, file: string, stored: StoredImage, time: string): Manifest {
-  return {
-    format: 'xenkit-backup-snapshot',
-    version: 1,
-    id,
-    guest,
-    time,
-    xenkitVersion: 'test',
-    chunkSize: CHUNK,
-    cfgPath: `/etc/xen/${guest}.cfg`,
-    cfgText: `name = '${guest}'\n`,
-    disks: [
-      {
-        target: file,
-        vdev: 'xvda2',
-        format: 'raw',
-        size: stored.size,
-        digest: stored.digest,
-        chunks: stored.chunks,
-      },
-    ],
-    stats: {
-      logicalBytes: stored.size,
-      readBytes: stored.readBytes,
-      newChunks: stored.newChunks,
-      newBytes: stored.newBytes,
-      cacheHits: 0,
-      ms: 0,
-    },
-  };
+  return testManifest({ id, guest, file, stored, time, chunkSize: CHUNK });
 }
 
 describe('the chunk store', () => {
