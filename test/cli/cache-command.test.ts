@@ -73,8 +73,9 @@ describe('xenkit cache', () => {
     await publishSample(root, B, 'trixie', 3, 1);
     process.exitCode = undefined;
   });
-  afterEach(() => {
+  afterEach(async () => {
     process.exitCode = undefined;
+    await rm(base, { recursive: true, force: true });
   });
 
   async function run(...args: string[]): Promise<{ out: string; code: number }> {

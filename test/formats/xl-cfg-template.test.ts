@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildTemplateVars } from '../../src/formats/xl-cfg-template-vars.js';
 import { classifyTemplate, fillNativeTemplate } from '../../src/formats/xl-cfg-template.js';
 import { renderGuestCfgFromTemplate } from '../../src/images/guest-cfg-template.js';
@@ -76,6 +76,7 @@ describe('buildTemplateVars', () => {
 describe('renderGuestCfgFromTemplate', () => {
   it('fills a plain-variable template file without Perl', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenkit-tmpl-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'simple.tmpl');
     writeFileSync(file, "name = '{$hostname}'\nmemory = {$memory}\nvif = [ 'mac={$mac}' ]\n");
     const spec = specOf('mac-given');
@@ -94,6 +95,7 @@ describe('renderGuestCfgFromTemplate', () => {
 describe('templates that need Perl where there is none', () => {
   it('says which package to install', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenkit-tmpl-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'code.tmpl');
     writeFileSync(file, "name = '{ uc $hostname }'\n");
     const savedPath = process.env.PATH;

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,9 @@ describe('gatherRootfsKeyFields', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'xenkit-key-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('takes mirrors (with updates and security), variant, packages and the keyring content from the mmdebstrap request', async () => {
@@ -141,8 +144,9 @@ describe('memoizedVersionReader', () => {
     await chmod(path.join(dir, 'fakestrap'), 0o755);
     process.env.PATH = `${dir}:${savedPath ?? ''}`;
   });
-  afterEach(() => {
+  afterEach(async () => {
     process.env.PATH = savedPath;
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('runs PROGRAM --version once and remembers it until the program file changes', async () => {

@@ -1,7 +1,7 @@
 import { chmod, mkdir, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
   checksumImage,
   copyImageChecked,
@@ -68,6 +68,10 @@ describe('root-tree cache entries', () => {
   let root: string;
   beforeEach(async () => {
     root = path.join(await mkdtemp(path.join(tmpdir(), 'xenkit-store-')), 'rootfs');
+  });
+  afterEach(async () => {
+    await chmod(path.dirname(root), 0o700);
+    await rm(path.dirname(root), { recursive: true, force: true });
   });
 
   async function publishSample(): Promise<string> {
@@ -200,6 +204,7 @@ describe('root-tree cache entries', () => {
 describe('copyImageChecked', () => {
   it('copies data at the same offsets, keeps holes, and returns the data CRC of the source', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'xenkit-copy-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const source = path.join(dir, 'src.img');
     const target = path.join(dir, 'dst.img');
     await writeSampleImage(source);

@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   chooseRootfsCacheMode,
   keyOfRequest,
@@ -46,6 +46,9 @@ describe('obtainRootfsEntry with a fake bootstrap', () => {
   });
   afterAll(() => {
     process.env.PATH = savedPath;
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
   });
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'xenkit-rootfs-'));

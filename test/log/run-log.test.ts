@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { RunLog } from '../../src/log/run-log.js';
 
 describe('RunLog', () => {
   it('writes nothing until the first event', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-log-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const log = new RunLog(path.join(dir, 'sub', 'g.log'));
     log.close();
     expect(fs.existsSync(path.join(dir, 'sub'))).toBe(false);
@@ -14,6 +15,7 @@ describe('RunLog', () => {
 
   it('redacts registered secrets from every event, mode 0600', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-log-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, 'g.log');
     const log = new RunLog(file);
     log.addSecret('s3cr3t-pw');
@@ -36,6 +38,7 @@ describe('RunLog', () => {
 
   it('makes control characters visible so no value can forge a line of its own', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-log-'));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, 'g.log');
     const log = new RunLog(file);
     const forged = '\n[2026-01-01T00:00:00.000Z] == Guest created';

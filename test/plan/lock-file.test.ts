@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -14,6 +14,7 @@ function deadPid(): number {
 
 describe('acquireLock', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-lock-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('refuses a second holder while the first is alive, naming the guest', async () => {
     const file = path.join(dir, 'a.lock');
@@ -130,6 +131,7 @@ describe('acquireLock', () => {
 
 describe('withLock', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-withlock-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('takes over a stale lock left by a dead process, and removes it afterwards', async () => {
     const lock = path.join(dir, 'run/lock/xenkit/test.lock');
