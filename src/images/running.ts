@@ -19,8 +19,7 @@ import { cfgPathOf, guestDisksOf, isPresent, readGuest, type GuestDisk } from '.
 import {
   describeHolder,
   findImageHolders,
-  type HolderScanOptions,
-  type HolderSnapshot,
+  type HolderLookupOptions,
   type ImageHolder,
 } from './image-holders.js';
 
@@ -61,7 +60,7 @@ export interface RunningCheckOptions {
    */
   runtimeNames?: ReadonlySet<string>;
   /** How the images' holders are looked for (tests), or one scan shared by many checks. */
-  holders?: HolderScanOptions & { snapshot?: HolderSnapshot };
+  holders?: HolderLookupOptions;
 }
 
 /**
