@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listImages } from '../../src/images/list-images.js';
 import type { Paths } from '../../src/paths.js';
-import { makeFakeGuest, makeRoot } from '../helpers/fake-guests.js';
+import { makeListedGuests, makeRoot } from '../helpers/fake-guests.js';
 
 let paths: Paths;
 afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
@@ -11,13 +11,7 @@ afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
 describe('listImages', () => {
   it('lists each cfg with memory, network, disks (sizes, format, parent) and state', async () => {
     paths = makeRoot();
-    makeFakeGuest(paths, 'a1');
-    makeFakeGuest(paths, 'b2', { ip: '192.0.2.9' });
-    makeFakeGuest(paths, 'c3', { linkedTo: 'a1' });
-    fs.appendFileSync(
-      path.join(paths.xenDir, 'a1.cfg'),
-      `# xenkit-base-image: ${path.join(paths.root, 'srv/domains/a1/disk.img')} 0600\n`,
-    );
+    makeListedGuests(paths);
     fs.writeFileSync(path.join(paths.xenDir, 'old.cfg~'), "name = 'backup'\n");
     const guests = await listImages(paths, { running: { xl: false } });
     expect(guests.map((g) => [g.name, g.mode, g.ips, g.memory, g.running])).toEqual([
