@@ -168,8 +168,11 @@ export function findImageHolders(
   // A lock whose holder the fd scan missed (another PID namespace, a process gone from view).
   for (const { image, stat } of wanted.values()) {
     if (!stat.isFile() || holders.some((h) => h.image === image)) continue;
+    // The inode first: a plain comparison, where isLockOn splits the device number with bigint
+    // shifts, and a listing asks for every lock of the host about every disk of every guest.
     const lock = snapshot.locks.find(
-      (l) => isLockOn(l, stat.dev, stat.ino) && !(l.pid && snapshot.ignore.has(l.pid)),
+      (l) =>
+        l.inode === stat.ino && isLockOn(l, stat.dev, stat.ino) && !(l.pid && snapshot.ignore.has(l.pid)),
     );
     if (lock) add({ image, via: 'lock', pid: lock.pid, isWriter: undefined });
   }

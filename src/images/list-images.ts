@@ -15,7 +15,7 @@ import { networkFromCfg } from './guest-network.js';
 import { findLinkedClones, isQcow2File, listCfgFiles, probeImageFile, readBaseMarks } from './linked-base.js';
 import { findQemuProcesses } from '../hypervisors/qemu/registry.js';
 import { scanImageHolders } from './image-holders.js';
-import { checkGuestRunning, type RunningCheckOptions } from './running.js';
+import { checkGuestRunning, readXlDomainNames, type RunningCheckOptions } from './running.js';
 
 /** One disk in the listing. */
 export interface ListedDisk {
@@ -82,6 +82,8 @@ export async function listImages(paths: Paths, options: ListOptions = {}): Promi
       ...options.running,
       qemuProcesses: options.running?.qemuProcesses ?? findQemuProcesses(paths),
       runtimeNames: new Set(readdirOrEmpty(path.join(paths.stateDir, 'qemu'))),
+      // On Xen, one `xl list` for all guests instead of an `xl list NAME` each.
+      xlDomains: options.running?.xlDomains ?? (await readXlDomainNames(options.running)),
       holders: { ...options.running?.holders, snapshot, stats },
     },
   };

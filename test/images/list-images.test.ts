@@ -33,4 +33,24 @@ describe('listImages', () => {
       ['qcow2', 16 << 20, 'srv/domains/a1/swap.img'],
     ]);
   });
+
+  it('asks xl once for every guest on a Xen host, not once per guest', async () => {
+    paths = makeRoot();
+    makeListedGuests(paths);
+    const xl = path.join(paths.root, 'xl');
+    const calls = path.join(paths.root, 'xl-calls');
+    // An xl that logs each call and knows Domain-0 and b2.
+    fs.writeFileSync(
+      xl,
+      `#!/bin/sh\necho "$*" >> ${calls}\nprintf 'Name ID Mem VCPUs State Time(s)\\nDomain-0 0 1024 2 r----- 9.0\\nb2 4 256 1 -b---- 1.0\\n'\n`,
+      { mode: 0o755 },
+    );
+    const guests = await listImages(paths, { running: { xl } });
+    expect(guests.map((g) => [g.name, g.running])).toEqual([
+      ['a1', false],
+      ['b2', 'xl'],
+      ['c3', false],
+    ]);
+    expect(fs.readFileSync(calls, 'utf8')).toBe('list\n');
+  });
 });
