@@ -23,6 +23,9 @@ import { renderPlan } from './render-plan.js';
 import { buildSummary, renderSummary } from './render-summary.js';
 import { packageVersion } from './package-version.js';
 
+// Still exported here, where importers found it before it had its own module.
+export { packageVersion };
+
 export interface CreateImageIO extends CliIO {
   stdin: NodeJS.ReadStream;
 }
