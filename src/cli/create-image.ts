@@ -1,5 +1,4 @@
 /** `xen-create-image` / `xenkit create-image`: argv -> spec -> plan -> executed plan -> summary. */
-import { readFileSync } from 'node:fs';
 import { resolveCreateImage, renderDumpConfig } from '../config/create-image.js';
 import { renderCreateImageHelp } from './create-image-options.js';
 import { effectiveHashMethod, generatePassword, hashPassword } from '../customize/password.js';
@@ -22,17 +21,13 @@ import { recoverBeforeRun, runPlan, startProgress } from './plan-run.js';
 import { promptPassword, readPasswordFile, readPasswordStdin } from './prompt-password.js';
 import { renderPlan } from './render-plan.js';
 import { buildSummary, renderSummary } from './render-summary.js';
+import { packageVersion } from './package-version.js';
+
+// Still exported here, where importers found it before it had its own module.
+export { packageVersion };
 
 export interface CreateImageIO extends CliIO {
   stdin: NodeJS.ReadStream;
-}
-
-/** The package version, for `--version`. */
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
 }
 
 /** Obtains root's password as the spec says; returns it and whether it was generated. */

@@ -1,5 +1,4 @@
 /** The one top-level handler: runs a command, maps errors to messages and exit codes. */
-import { CommanderError } from 'commander';
 import { exitCodeFor, ValidationErrors, XenkitError } from '../errors.js';
 import { escapeControlChars } from '../log/escape-control.js';
 import { describeUnexpectedError } from '../errors.js';
@@ -75,6 +74,20 @@ function guardClosedPipes(): void {
 }
 
 /**
+ * A CommanderError (or InvalidArgumentError), known by its `commander.*` code rather than by
+ * class, so that commands without commander (the lean listing entry) need not load it.
+ */
+function isCommanderError(error: unknown): error is Error & { code: string; exitCode: number } {
+  const { code, exitCode } = (error ?? {}) as { code?: unknown; exitCode?: unknown };
+  return (
+    error instanceof Error &&
+    typeof code === 'string' &&
+    code.startsWith('commander.') &&
+    typeof exitCode === 'number'
+  );
+}
+
+/**
  * Runs `main` and exits with the right status: 0 on success, 2 for usage/config errors,
  * 1 for runtime failures, 130 when cancelled.
  */
@@ -89,7 +102,7 @@ export async function runCli(
     const code = await main();
     return code ?? 0;
   } catch (error) {
-    if (error instanceof CommanderError) {
+    if (isCommanderError(error)) {
       // commander has already printed its message (help, version or a usage error)
       return error.exitCode === 0 ? 0 : 2;
     }

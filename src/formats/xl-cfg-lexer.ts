@@ -60,9 +60,20 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 // Characters libxlu flags as "likely Python" (xm configs could hold Python expressions).
 const PYTHONISH = new Set(['+', '-', '.', '(', ')', ':']);
 
-/** Splits cfg text into tokens; throws E_XLCFG naming file, line and column on a lexical error. */
+const isLower = (code: number): boolean => code >= 97 && code <= 122; // a-z
+const isDigit = (code: number): boolean => code >= 48 && code <= 57; // 0-9
+const isUpper = (code: number): boolean => code >= 65 && code <= 90; // A-Z
+const isIdentChar = (code: number): boolean => isLower(code) || isDigit(code) || code === 95; // _
+const isNumberChar = (code: number): boolean => isDigit(code) || (code >= 97 && code <= 102) || code === 120; // a-f, x
+
+/**
+ * Splits cfg text into tokens; throws E_XLCFG naming file, line and column on a lexical error.
+ * It walks character codes and slices runs rather than testing a pattern per character: `xm
+ * list --all` and `xen-list-images` read every cfg of the host, so this loop is their hot path.
+ */
 export function tokenizeXlCfg(text: string, file: string): XlToken[] {
   const tokens: XlToken[] = [];
+  const length = text.length;
   let line = 1;
   let lineStart = 0;
   let i = 0;
@@ -71,39 +82,43 @@ export function tokenizeXlCfg(text: string, file: string): XlToken[] {
     throw xlSyntaxError(file, line, col(at), message, hint);
   };
 
-  while (i < text.length) {
-    const c = text[i] as string;
+  while (i < length) {
+    const code = text.charCodeAt(i);
     const start = i;
-    if (c === ' ' || c === '\t') {
+    if (code === 32 || code === 9) {
       i++;
-    } else if (c === '\n' || c === '#') {
+    } else if (code === 10 || code === 35) {
       // A comment runs to the end of the line and counts as the newline that ends a statement.
-      while (i < text.length && text[i] !== '\n') i++;
+      const end = text.indexOf('\n', i);
+      i = end < 0 ? length : end;
       tokens.push({ kind: 'newline', text: '\n', line, column: col(start) });
-      if (i < text.length) i++;
+      if (i < length) i++;
       line++;
       lineStart = i;
-    } else if (/[a-z]/.test(c)) {
-      while (i < text.length && /[_0-9a-z]/.test(text[i] as string)) i++;
+    } else if (isLower(code)) {
+      while (i < length && isIdentChar(text.charCodeAt(i))) i++;
       tokens.push({ kind: 'ident', text: text.slice(start, i), line, column: col(start) });
-    } else if (/[0-9]/.test(c)) {
-      while (i < text.length && /[0-9a-fx]/.test(text[i] as string)) i++;
+    } else if (isDigit(code)) {
+      while (i < length && isNumberChar(text.charCodeAt(i))) i++;
       tokens.push({ kind: 'number', text: text.slice(start, i), line, column: col(start) });
-    } else if (c === "'" || c === '"') {
+    } else if (code === 39 || code === 34) {
+      const quote = text[i] as string;
       i++;
       let value = '';
+      let runStart = i;
       for (;;) {
-        const d = text[i];
-        if (d === undefined || d === '\n') {
+        const d = text.charCodeAt(i);
+        if (i >= length || d === 10) {
           fail(
             start,
-            `unterminated string starting with ${c}`,
-            `close the string with ${c} on the same line`,
+            `unterminated string starting with ${quote}`,
+            `close the string with ${quote} on the same line`,
           );
-        } else if (d === c) {
+        } else if (d === code) {
+          value += text.slice(runStart, i);
           i++;
           break;
-        } else if (d === '\\') {
+        } else if (d === 92) {
           const e = text[i + 1];
           const escaped = e === undefined ? undefined : SIMPLE_ESCAPES[e];
           if (escaped === undefined) {
@@ -115,35 +130,37 @@ export function tokenizeXlCfg(text: string, file: string): XlToken[] {
               'xl knows only \\\\ \\\' \\" \\a \\b \\f \\n \\r \\t \\v; write other characters as they are',
             );
           }
-          value += escaped;
+          value += text.slice(runStart, i) + escaped;
           i += 2;
+          runStart = i;
         } else {
-          value += d;
           i++;
         }
       }
       tokens.push({ kind: 'string', text: value, line, column: col(start) });
-    } else if (c === '+' && text[i + 1] === '=') {
+    } else if (code === 43 && text.charCodeAt(i + 1) === 61) {
       tokens.push({ kind: '+=', text: '+=', line, column: col(start) });
       i += 2;
-    } else if (c === '=' || c === ',' || c === '[' || c === ']' || c === ';') {
+    } else if (code === 61 || code === 44 || code === 91 || code === 93 || code === 59) {
+      const c = text[i] as '=' | ',' | '[' | ']' | ';';
       tokens.push({ kind: c, text: c, line, column: col(start) });
       i++;
-    } else if (c === '\r') {
+    } else if (code === 13) {
       fail(
         start,
         'carriage return in the file',
         'the file has Windows (CRLF) line endings, which xl rejects; convert it with dos2unix',
       );
-    } else if (/[A-Z]/.test(c)) {
+    } else if (isUpper(code)) {
       let end = i;
-      while (end < text.length && /[_0-9A-Za-z]/.test(text[end] as string)) end++;
+      while (end < length && /[_0-9A-Za-z]/.test(text[end] as string)) end++;
       fail(
         start,
         `unexpected "${text.slice(start, end)}": keys are lower case`,
         'xl only accepts lower-case keys such as name, memory, disk',
       );
     } else {
+      const c = text[i] as string;
       fail(
         start,
         `unexpected "${c}"`,

@@ -96,7 +96,10 @@ export function scanImageHolders(options: HolderScanOptions = {}): HolderSnapsho
       let link: string;
       try {
         link = fs.readlinkSync(path.join(fdDir, fd));
-      } catch {
+      } catch (error) {
+        // A process whose files we may not see (EACCES) hides all of them: one refusal is
+        // enough, where a failed readlink each (an exception each) cost more than the scan.
+        if ((error as NodeJS.ErrnoException).code === 'EACCES') break;
         continue;
       }
       // Pipes, sockets and anonymous inodes are nobody's image: no stat for them.
@@ -130,17 +133,24 @@ export function scanImageHolders(options: HolderScanOptions = {}): HolderSnapsho
   return { openFiles, locks, loops, ignore };
 }
 
+/** How findImageHolders looks: a scan's options, or one scan shared by many lookups. */
+export interface HolderLookupOptions extends HolderScanOptions {
+  snapshot?: HolderSnapshot;
+  /** Stats of images the caller has just taken, by path (a listing takes one per disk anyway). */
+  stats?: ReadonlyMap<string, fs.BigIntStats>;
+}
+
 /**
  * Every holder of any of `images` (missing images have none), from `snapshot` when given (one
  * scan for many lookups), else from a fresh scan.
  */
 export function findImageHolders(
   images: readonly string[],
-  options: HolderScanOptions & { snapshot?: HolderSnapshot } = {},
+  options: HolderLookupOptions = {},
 ): ImageHolder[] {
   const wanted = new Map<FileKey, { image: string; stat: fs.BigIntStats }>();
   for (const image of images) {
-    const stat = statOrUndefined(image);
+    const stat = options.stats?.get(image) ?? statOrUndefined(image);
     if (stat && (stat.isFile() || stat.isBlockDevice())) wanted.set(keyOf(stat), { image, stat });
   }
   if (wanted.size === 0) return [];
@@ -158,8 +168,11 @@ export function findImageHolders(
   // A lock whose holder the fd scan missed (another PID namespace, a process gone from view).
   for (const { image, stat } of wanted.values()) {
     if (!stat.isFile() || holders.some((h) => h.image === image)) continue;
+    // The inode first: a plain comparison, where isLockOn splits the device number with bigint
+    // shifts, and a listing asks for every lock of the host about every disk of every guest.
     const lock = snapshot.locks.find(
-      (l) => isLockOn(l, stat.dev, stat.ino) && !(l.pid && snapshot.ignore.has(l.pid)),
+      (l) =>
+        l.inode === stat.ino && isLockOn(l, stat.dev, stat.ino) && !(l.pid && snapshot.ignore.has(l.pid)),
     );
     if (lock) add({ image, via: 'lock', pid: lock.pid, isWriter: undefined });
   }

@@ -126,17 +126,28 @@ export interface LinkedClone {
 
 /** The domain configs in the xen directory (xen-list-images' filter: no backups, no xl.conf). */
 export function listCfgFiles(dir: string, extension = '.cfg'): string[] {
-  let names: string[];
+  let entries: fs.Dirent[];
   try {
-    names = fs.readdirSync(dir);
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }
-  return names
-    .filter((n) => n.endsWith(extension) && !/~$|\.dpkg-[a-z]+$|\.sxp$/.test(n) && n !== 'xl.conf')
-    .map((n) => path.join(dir, n))
-    .filter((f) => fs.statSync(f, { throwIfNoEntry: false })?.isFile() === true)
-    .sort();
+  return (
+    entries
+      .filter(
+        (e) => e.name.endsWith(extension) && !/~$|\.dpkg-[a-z]+$|\.sxp$/.test(e.name) && e.name !== 'xl.conf',
+      )
+      // The directory entry's type answers for a plain file (node lstats an entry of unknown
+      // type itself): only a link needs a stat, not each of a thousand cfgs.
+      .filter(
+        (e) =>
+          e.isFile() ||
+          (e.isSymbolicLink() &&
+            fs.statSync(path.join(dir, e.name), { throwIfNoEntry: false })?.isFile() === true),
+      )
+      .map((e) => path.join(dir, e.name))
+      .sort()
+  );
 }
 
 /** The backing file of a qcow2 image (resolved to an absolute path), or undefined. */
@@ -177,18 +188,50 @@ export async function findLinkedClones(
   return clones;
 }
 
+const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
+// One buffer for every check: a listing reads the first bytes of each disk of each guest.
+const head = Buffer.alloc(QCOW2_MAGIC.length);
+
+function startsWithQcow2Magic(fd: number): boolean {
+  const read = fs.readSync(fd, head, 0, head.length, 0);
+  return read === head.length && head.equals(QCOW2_MAGIC);
+}
+
 /** Whether `file` starts with the qcow2 magic (`QFI\xfb`). */
 export function isQcow2File(file: string): boolean {
   try {
     const fd = fs.openSync(file, 'r');
     try {
-      const head = Buffer.alloc(4);
-      fs.readSync(fd, head, 0, 4, 0);
-      return head.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb]));
+      return startsWithQcow2Magic(fd);
     } finally {
       fs.closeSync(fd);
     }
   } catch {
     return false;
+  }
+}
+
+/**
+ * The stat of the regular file `file` and whether it is a qcow2 image, from one open (what a
+ * listing asks of every disk); undefined when it cannot be opened.
+ */
+export function probeImageFile(file: string): { stat: fs.BigIntStats; isQcow2: boolean } | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fs.fstatSync(fd, { bigint: true });
+    let isQcow2 = false;
+    try {
+      isQcow2 = stat.isFile() && startsWithQcow2Magic(fd);
+    } catch {
+      // unreadable: not a qcow2 image as far as anyone can tell, as isQcow2File says
+    }
+    return { stat, isQcow2 };
+  } finally {
+    fs.closeSync(fd);
   }
 }

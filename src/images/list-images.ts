@@ -10,12 +10,12 @@ import type { EventSink } from '../log/events.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
 import { readImageInfo } from '../tools/qemu-img.js';
-import { guestDisksOf } from './guest-files.js';
+import { guestDisksOf, type GuestDisk } from './guest-files.js';
 import { networkFromCfg } from './guest-network.js';
-import { findLinkedClones, isQcow2File, listCfgFiles, readBaseMarks } from './linked-base.js';
+import { findLinkedClones, isQcow2File, listCfgFiles, probeImageFile, readBaseMarks } from './linked-base.js';
 import { findQemuProcesses } from '../hypervisors/qemu/registry.js';
 import { scanImageHolders } from './image-holders.js';
-import { checkGuestRunning, type RunningCheckOptions } from './running.js';
+import { checkGuestRunning, readXlDomainNames, type RunningCheckOptions } from './running.js';
 
 /** One disk in the listing. */
 export interface ListedDisk {
@@ -74,21 +74,30 @@ export async function listImages(paths: Paths, options: ListOptions = {}): Promi
   const files = listCfgFiles(options.configDir ?? paths.xenDir, options.extension ?? '.cfg');
   // One pass over /proc and the loop devices for all guests, not one per guest.
   const snapshot = scanImageHolders(options.running?.holders);
+  // Each disk's stat, taken once when it is described and looked up again for its holders.
+  const stats = new Map<string, fs.BigIntStats>();
   const shared = {
     ...options,
     running: {
       ...options.running,
       qemuProcesses: options.running?.qemuProcesses ?? findQemuProcesses(paths),
       runtimeNames: new Set(readdirOrEmpty(path.join(paths.stateDir, 'qemu'))),
-      holders: { ...options.running?.holders, snapshot },
+      // On Xen, one `xl list` for all guests instead of an `xl list NAME` each.
+      xlDomains: options.running?.xlDomains ?? (await readXlDomainNames(options.running)),
+      holders: { ...options.running?.holders, snapshot, stats },
     },
   };
   const guests: ListedGuest[] = [];
-  for (const cfgPath of files) guests.push(await describeGuest(paths, cfgPath, shared));
+  for (const cfgPath of files) guests.push(await describeGuest(paths, cfgPath, shared, stats));
   return guests;
 }
 
-async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions): Promise<ListedGuest> {
+async function describeGuest(
+  paths: Paths,
+  cfgPath: string,
+  options: ListOptions,
+  stats: Map<string, fs.BigIntStats>,
+): Promise<ListedGuest> {
   const text = fs.readFileSync(cfgPath, 'utf8');
   let config;
   try {
@@ -111,11 +120,7 @@ async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions
   const net = networkFromCfg(config);
   const bases = new Set(readBaseMarks(text).map((m) => m.image));
   const guestDisks = guestDisksOf(paths, config);
-  const disks = await Promise.all(
-    guestDisks.map((d) =>
-      describeDisk(d.path, d.config.vdev, d.config.format, d.exists, bases, options.sink),
-    ),
-  );
+  const disks = await Promise.all(guestDisks.map((d) => describeDisk(d, bases, stats, options.sink)));
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
   const seen = await checkGuestRunning(
     {
@@ -145,33 +150,35 @@ async function describeGuest(paths: Paths, cfgPath: string, options: ListOptions
 }
 
 async function describeDisk(
-  file: string,
-  vdev: string,
-  cfgFormat: string,
-  exists: boolean,
+  guestDisk: GuestDisk,
   bases: Set<string>,
+  stats: Map<string, fs.BigIntStats>,
   sink: EventSink | undefined,
 ): Promise<ListedDisk> {
+  const file = guestDisk.path;
   const disk: ListedDisk = {
     path: file,
-    vdev,
-    exists,
-    format: cfgFormat,
+    vdev: guestDisk.config.vdev,
+    exists: guestDisk.exists,
+    format: guestDisk.config.format,
     virtualSize: undefined,
     apparentSize: undefined,
     allocatedSize: undefined,
     parent: undefined,
     isBase: bases.has(file),
   };
-  if (!exists) return disk;
-  const stat = fs.statSync(file);
+  if (!guestDisk.exists) return disk;
+  // A plain file is opened once for its stat and its first bytes; a link or a device is stat'ed.
+  const probed = guestDisk.isFile ? probeImageFile(file) : undefined;
+  const stat = probed?.stat ?? fs.statSync(file, { bigint: true });
+  stats.set(file, stat);
   if (stat.isFile()) {
-    disk.apparentSize = stat.size;
-    disk.allocatedSize = stat.blocks * 512;
-    disk.virtualSize = stat.size;
+    disk.apparentSize = Number(stat.size);
+    disk.allocatedSize = Number(stat.blocks) * 512;
+    disk.virtualSize = Number(stat.size);
     disk.format = 'raw';
   }
-  if (stat.isFile() && isQcow2File(file)) {
+  if (probed ? probed.isQcow2 : stat.isFile() && isQcow2File(file)) {
     const info = await readImageInfo(file, { sink });
     disk.format = info.format;
     disk.virtualSize = info.virtualSize;

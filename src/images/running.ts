@@ -9,18 +9,18 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../paths.js';
-import { openRegistry, type QemuProcess } from '../hypervisors/qemu/registry.js';
+import { openRegistry, type QemuProcess, type Registry } from '../hypervisors/qemu/registry.js';
 import { runtimeError } from '../errors.js';
 import type { EventSink } from '../log/events.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import { runCommand } from '../tools/exec.js';
+import { parseXlList } from '../tools/xl-parse-list.js';
 import { cfgPathOf, guestDisksOf, isPresent, readGuest, type GuestDisk } from './guest-files.js';
 import {
   describeHolder,
   findImageHolders,
-  type HolderScanOptions,
-  type HolderSnapshot,
+  type HolderLookupOptions,
   type ImageHolder,
 } from './image-holders.js';
 
@@ -61,7 +61,12 @@ export interface RunningCheckOptions {
    */
   runtimeNames?: ReadonlySet<string>;
   /** How the images' holders are looked for (tests), or one scan shared by many checks. */
-  holders?: HolderScanOptions & { snapshot?: HolderSnapshot };
+  holders?: HolderLookupOptions;
+  /**
+   * The domains one `xl list` showed (readXlDomainNames), shared by many checks: a name in it
+   * runs under Xen, and no `xl list NAME` runs per guest.
+   */
+  xlDomains?: ReadonlySet<string>;
 }
 
 /**
@@ -149,6 +154,28 @@ async function isKnownToXl(name: string, options: RunningCheckOptions): Promise<
 }
 
 /**
+ * Every domain name xl knows, from one `xl list`, where checkGuestRunning would ask xl at all
+ * (undefined where it would not); an xl that fails knows none, as for isKnownToXl.
+ */
+export async function readXlDomainNames(
+  options: RunningCheckOptions = {},
+): Promise<ReadonlySet<string> | undefined> {
+  if (options.xl === false) return undefined;
+  if (options.xl === undefined && !(await underXen(options.sysRoot ?? '/'))) return undefined;
+  const result = await runCommand([options.xl || 'xl', 'list'], {
+    allowFailure: true,
+    sink: options.sink,
+    timeoutMs: 15_000,
+  }).catch(() => undefined);
+  if (result?.exitCode !== 0) return new Set();
+  try {
+    return new Set(parseXlList(result.stdout).map((row) => row.name));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
  * Whether the guest runs: under the QEMU driver (registry) or Xen (`xl list`) by any of its
  * names, or by any process, lock or loop device holding one of its images.
  */
@@ -162,10 +189,11 @@ export async function checkGuestRunning(
   const names = [...new Set([identity.name, ...(identity.aliases ?? [])])].map((n) =>
     assertGuestName(n, 'command line'),
   );
-  const registry = openRegistry(paths, options.qemuProcesses ? { processes: options.qemuProcesses } : {});
+  let registry: Registry | undefined;
   for (const name of names) {
     const known = options.runtimeNames?.has(name) ?? true;
     if (!known && options.qemuProcesses && !options.qemuProcesses.some((p) => p.name === name)) continue;
+    registry ??= openRegistry(paths, options.qemuProcesses ? { processes: options.qemuProcesses } : {});
     const record = await registry.read(name);
     if (record) return { running: true, by: 'qemu', name, pid: record.pid };
   }
@@ -177,7 +205,8 @@ export async function checkGuestRunning(
   // Not under Xen at all (no /sys/hypervisor/type saying xen): no domain can run, skip xl.
   if (options.xl === undefined && !(await underXen(options.sysRoot ?? '/'))) return { running: false };
   for (const name of names) {
-    if (await isKnownToXl(name, options)) return { running: true, by: 'xl', name };
+    const known = options.xlDomains ? options.xlDomains.has(name) : await isKnownToXl(name, options);
+    if (known) return { running: true, by: 'xl', name };
   }
   return { running: false };
 }

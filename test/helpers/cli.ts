@@ -25,9 +25,14 @@ export interface RunBinOptions {
 
 /** Runs `bin/NAME.js ARGS...` with node and resolves when it exits. */
 export function runBin(name: string, args: string[], options: RunBinOptions = {}): Promise<CliResult> {
+  return runNode([path.join(REPO, 'bin', `${name}.js`), ...args], options);
+}
+
+/** Runs `node ARGS...` and resolves when it exits. */
+export function runNode(nodeArgs: string[], options: RunBinOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const [program, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath];
-    const argv = [...wrapperArgs, path.join(REPO, 'bin', `${name}.js`), ...args];
+    const argv = [...wrapperArgs, ...nodeArgs];
     const child = spawn(program ?? process.execPath, argv, {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, ...options.env },

@@ -44,3 +44,17 @@ export function makeFakeGuest(
   fs.writeFileSync(path.join(paths.logDir, `${name}.log`), 'created\n');
   return cfg;
 }
+
+/**
+ * The guests the listing tests share: a1 (its disk marked the base of linked clones), b2 (a
+ * static address) and c3 (qcow2 overlays on a1's images).
+ */
+export function makeListedGuests(paths: Paths): void {
+  makeFakeGuest(paths, 'a1');
+  makeFakeGuest(paths, 'b2', { ip: '192.0.2.9' });
+  makeFakeGuest(paths, 'c3', { linkedTo: 'a1' });
+  fs.appendFileSync(
+    path.join(paths.xenDir, 'a1.cfg'),
+    `# xenkit-base-image: ${path.join(paths.root, 'srv/domains/a1/disk.img')} 0600\n`,
+  );
+}

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listImages } from '../../src/images/list-images.js';
 import type { Paths } from '../../src/paths.js';
-import { makeFakeGuest, makeRoot } from '../helpers/fake-guests.js';
+import { makeListedGuests, makeRoot } from '../helpers/fake-guests.js';
 
 let paths: Paths;
 afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
@@ -11,13 +11,7 @@ afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
 describe('listImages', () => {
   it('lists each cfg with memory, network, disks (sizes, format, parent) and state', async () => {
     paths = makeRoot();
-    makeFakeGuest(paths, 'a1');
-    makeFakeGuest(paths, 'b2', { ip: '192.0.2.9' });
-    makeFakeGuest(paths, 'c3', { linkedTo: 'a1' });
-    fs.appendFileSync(
-      path.join(paths.xenDir, 'a1.cfg'),
-      `# xenkit-base-image: ${path.join(paths.root, 'srv/domains/a1/disk.img')} 0600\n`,
-    );
+    makeListedGuests(paths);
     fs.writeFileSync(path.join(paths.xenDir, 'old.cfg~'), "name = 'backup'\n");
     const guests = await listImages(paths, { running: { xl: false } });
     expect(guests.map((g) => [g.name, g.mode, g.ips, g.memory, g.running])).toEqual([
@@ -38,5 +32,25 @@ describe('listImages', () => {
       ['qcow2', 64 << 20, 'srv/domains/a1/disk.img'],
       ['qcow2', 16 << 20, 'srv/domains/a1/swap.img'],
     ]);
+  });
+
+  it('asks xl once for every guest on a Xen host, not once per guest', async () => {
+    paths = makeRoot();
+    makeListedGuests(paths);
+    const xl = path.join(paths.root, 'xl');
+    const calls = path.join(paths.root, 'xl-calls');
+    // An xl that logs each call and knows Domain-0 and b2.
+    fs.writeFileSync(
+      xl,
+      `#!/bin/sh\necho "$*" >> ${calls}\nprintf 'Name ID Mem VCPUs State Time(s)\\nDomain-0 0 1024 2 r----- 9.0\\nb2 4 256 1 -b---- 1.0\\n'\n`,
+      { mode: 0o755 },
+    );
+    const guests = await listImages(paths, { running: { xl } });
+    expect(guests.map((g) => [g.name, g.running])).toEqual([
+      ['a1', false],
+      ['b2', 'xl'],
+      ['c3', false],
+    ]);
+    expect(fs.readFileSync(calls, 'utf8')).toBe('list\n');
   });
 });

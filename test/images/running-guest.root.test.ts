@@ -145,4 +145,17 @@ describe.skipIf(!isRoot)('a guest running under QEMU with no registry record and
     },
     150_000,
   );
+
+  it('is listed running by its image, the same by the listing bundle and by the whole CLI', async () => {
+    const before = snapshot(paths.root);
+    const lean = await runBin('xen-list-images', [`--root=${paths.root}`, '--json']);
+    expect(lean.code, lean.stderr).toBe(0);
+    const { guests } = JSON.parse(lean.stdout) as { guests: { name: string; running: unknown }[] };
+    expect(guests.map((g) => [g.name, g.running])).toEqual([['prod-web', 'image']]);
+    expect(await runBin('xenkit', ['list-images', `--root=${paths.root}`, '--json'])).toEqual(lean);
+    const text = await runBin('xen-list-images', [`--root=${paths.root}`]);
+    expect(text.stdout).toContain('Name: prod-web\n');
+    expect(await runBin('xenkit', ['list-images', `--root=${paths.root}`])).toEqual(text);
+    expect(snapshot(paths.root)).toEqual(before);
+  });
 });

@@ -1,7 +1,7 @@
 /** `xenkit backup create NAME...`: a snapshot of each stopped guest. */
 import type { Command } from 'commander';
 import { buildBackupCreatePlan, type BackupCreateOutcome } from '../../images/backup-create.js';
-import { packageVersion } from '../create-image.js';
+import { packageVersion } from '../package-version.js';
 import { createDefaultDriver } from '../xm/default-deps.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
 import {

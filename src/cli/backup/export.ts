@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { buildExportPlan, type ExportOutcome } from '../../images/backup-export.js';
 import { recoverDeadRuns } from '../../images/recover.js';
-import { packageVersion } from '../create-image.js';
+import { packageVersion } from '../package-version.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
 import {
   humanBytes,

@@ -1,7 +1,7 @@
 /** `xenkit`: the umbrella command: create-image and the image tools, the domain verbs of `xm`, info. */
 import { Command } from 'commander';
 import { runCreateImage } from '../create-image.js';
-import { packageVersion } from '../create-image.js';
+import { packageVersion } from '../package-version.js';
 import { addBackupCommands } from '../backup/index.js';
 import { addCacheCommands } from '../cache-command.js';
 import { addDetectCommand } from '../detect-command.js';

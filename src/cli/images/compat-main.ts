@@ -5,7 +5,7 @@
  * (text or JSON).
  */
 import { makePaths, resolveRoot } from '../../paths.js';
-import { packageVersion } from '../create-image.js';
+import { packageVersion } from '../package-version.js';
 import { runCli, type CliIO } from '../run-cli.js';
 import { HELP_OPTIONS, parseCompatArgs, renderCompatHelp } from './compat-args.js';
 import type { ImageCommandDeps } from './deps.js';

@@ -13,7 +13,7 @@ import {
 import { usageError } from '../../errors.js';
 import { allHostsJson, collectAllHosts, renderAllHosts } from './all-hosts.js';
 import type { DomainCommandDeps } from './deps.js';
-import { addCommonOptions, flagsOf, Session } from './session.js';
+import { addCommonOptions, flagsOf, Session, type CommonFlags } from './session.js';
 
 /** A guest with a config in /etc/xen that is not running. */
 export interface StoppedGuest {
@@ -131,6 +131,90 @@ export function filterListing(session: Session, listing: DomainListing, names: s
   };
 }
 
+/** The flags of `list`. */
+export interface ListFlags extends CommonFlags {
+  long?: boolean;
+  all?: boolean;
+  allHosts?: boolean;
+}
+
+/** Runs `list` for `names` with `flags`: the action of `xm list`, with or without commander. */
+export async function runListCommand(
+  deps: DomainCommandDeps,
+  names: string[],
+  flags: ListFlags,
+): Promise<void> {
+  const session = new Session(deps, flags);
+  if (flags.allHosts) {
+    if (names.length > 0 || flags.all || flags.host !== undefined || flags.connect !== undefined) {
+      throw usageError(
+        'E_ARG',
+        '--all-hosts lists every host: give no names, --all, --host or --connect with it',
+      );
+    }
+    const listings = await collectAllHosts(session);
+    if (listings.length === 0) {
+      throw usageError(
+        'E_HOST',
+        `no hosts in ${session.paths.hostsFile}`,
+        '`xenkit hosts add NAME URI` adds one (e.g. local qemu:///system)',
+      );
+    }
+    if (flags.json || flags.long) session.printJson(allHostsJson(listings));
+    else session.print(renderAllHosts(listings));
+    return;
+  }
+  const listing = filterListing(session, await collectListing(session, flags.all === true), names);
+  if (flags.json || flags.long) session.printJson(listingJson(listing));
+  else session.print(renderList(listingRows(listing)));
+}
+
+const LIST_FLAGS: Readonly<Record<string, 'long' | 'all' | 'allHosts' | 'json'>> = {
+  '-l': 'long',
+  '--long': 'long',
+  '-a': 'all',
+  '--all': 'all',
+  '--all-hosts': 'allHosts',
+  '--json': 'json',
+};
+const LIST_VALUES: Readonly<Record<string, 'root' | 'driver' | 'connect' | 'host'>> = {
+  '--root': 'root',
+  '--driver': 'driver',
+  '--connect': 'connect',
+  '--host': 'host',
+};
+
+/**
+ * The names and flags of a `list` command line (the words after `list`) in the plain forms the
+ * options of addListCommand take: `-a`, `--all`, `--root DIR`, `--root=DIR`, names. Anything else
+ * (--help, an unknown or bundled option, a missing or empty value, `--`) is undefined: commander
+ * parses and answers those, so its help and errors stay the only ones.
+ */
+export function parsePlainListArgs(
+  argv: readonly string[],
+): { names: string[]; flags: ListFlags } | undefined {
+  const names: string[] = [];
+  const flags: ListFlags = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('-')) {
+      names.push(arg);
+      continue;
+    }
+    const flag = LIST_FLAGS[arg];
+    if (flag !== undefined) {
+      flags[flag] = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const key = LIST_VALUES[eq < 0 ? arg : arg.slice(0, eq)];
+    const value = eq < 0 ? argv[(i += 1)] : arg.slice(eq + 1);
+    if (key === undefined || value === undefined || value === '' || value.startsWith('-')) return undefined;
+    flags[key] = value;
+  }
+  return { names, flags };
+}
+
 /** Registers `list`. */
 export function addListCommand(program: Command, deps: DomainCommandDeps): void {
   const command = program
@@ -149,30 +233,7 @@ export function addListCommand(program: Command, deps: DomainCommandDeps): void 
       '--all-hosts',
       'list the running guests of every host of `xenkit hosts` (libvirt), with a Host column; a host that does not answer says so',
     );
-  addCommonOptions(command).action(async (names: string[], _opts: unknown, cmd: Command) => {
-    const flags = flagsOf<{ long: boolean; all: boolean; allHosts: boolean }>(cmd);
-    const session = new Session(deps, flags);
-    if (flags.allHosts) {
-      if (names.length > 0 || flags.all || flags.host !== undefined || flags.connect !== undefined) {
-        throw usageError(
-          'E_ARG',
-          '--all-hosts lists every host: give no names, --all, --host or --connect with it',
-        );
-      }
-      const listings = await collectAllHosts(session);
-      if (listings.length === 0) {
-        throw usageError(
-          'E_HOST',
-          `no hosts in ${session.paths.hostsFile}`,
-          '`xenkit hosts add NAME URI` adds one (e.g. local qemu:///system)',
-        );
-      }
-      if (flags.json || flags.long) session.printJson(allHostsJson(listings));
-      else session.print(renderAllHosts(listings));
-      return;
-    }
-    const listing = filterListing(session, await collectListing(session, flags.all === true), names);
-    if (flags.json || flags.long) session.printJson(listingJson(listing));
-    else session.print(renderList(listingRows(listing)));
-  });
+  addCommonOptions(command).action(async (names: string[], _opts: unknown, cmd: Command) =>
+    runListCommand(deps, names, flagsOf<ListFlags>(cmd)),
+  );
 }

@@ -35,6 +35,18 @@ export function readProcessArgv(pid: number): string[] | undefined {
   }
 }
 
+/**
+ * Whether process `pid`'s command line names qemu-system: one read, so that a /proc scan reads
+ * the status and argv (readProcessArgv) of QEMU processes only, not of every process.
+ */
+function isQemuCommandLine(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('qemu-system');
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `pid` is a live QEMU process (a recycled pid running something else does not count). */
 export function isQemuAlive(pid: number): boolean {
   return readProcessArgv(pid)?.join('\0').includes('qemu-system') ?? false;
@@ -123,7 +135,7 @@ export function findQemuProcesses(paths: Paths, name?: string): QemuProcess[] {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
-    if (pid === process.pid) continue;
+    if (pid === process.pid || !isQemuCommandLine(pid)) continue;
     const argv = readProcessArgv(pid);
     if (!argv) continue;
     const origin = ownerOf(argv, paths.stateDir);

@@ -11,7 +11,7 @@ import type {
   SchedParams,
   ShutdownOptions,
 } from '../../../src/hypervisors/driver.js';
-import type { DomainCommandDeps } from '../../../src/cli/xm/index.js';
+import type { DomainCommandDeps, DomainCommandIO } from '../../../src/cli/xm/index.js';
 import { main } from '../../../src/cli/bin/xm.js';
 
 export const NO_STATE: DomainState = {
@@ -177,12 +177,20 @@ export interface XmRun {
   stderr: string;
 }
 
-/** Runs `xm ARGS` against the fake driver (and the test cfg parser) under `root`. */
+/** An entry point that runs `xm ARGS`: bin/xm.ts's main, or another front of the same verbs. */
+export type XmEntry = (
+  args: string[],
+  io: DomainCommandIO,
+  deps: Partial<DomainCommandDeps>,
+) => Promise<number>;
+
+/** Runs `xm ARGS` (through `entry`) against the fake driver (and the test cfg parser) under `root`. */
 export async function runXm(
   driver: FakeDriver,
   root: string,
   args: string[],
   extra: Partial<DomainCommandDeps> = {},
+  entry: XmEntry = main,
 ): Promise<XmRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -191,7 +199,7 @@ export async function runXm(
   stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const io = { stdout, stderr, stdin: new PassThrough(), isTTY: false };
-  const code = await main(args, io, {
+  const code = await entry(args, io, {
     env: { XENKIT_ROOT: root },
     createDriver: () => driver,
     detectDriver: async () => ({ driver: 'qemu', reason: 'test' }),

@@ -1,0 +1,10 @@
+/** The package version, read from package.json: a module of its own so light commands need nothing else. */
+import { readFileSync } from 'node:fs';
+
+/** The package version, for `--version`. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
