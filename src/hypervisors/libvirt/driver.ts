@@ -230,7 +230,13 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
     } catch (error) {
       const state = await readVirshState(name, virsh).catch(() => undefined);
       const leftover = await storage.undo();
-      const why = error instanceof Error ? error.message : String(error);
+      let why = error instanceof Error ? error.message : String(error);
+      // virsh migrate holds both connections and names only the source: when the source still
+      // answers, the one that went away is the destination.
+      const lost = /stopped answering during virsh migrate: (.*)$/.exec(why);
+      if (error instanceof XenkitError && error.code === 'E_LIBVIRT_LOST' && state !== undefined && lost) {
+        why = `host ${target.label} stopped answering (${lost[1]})`;
+      }
       const failure = runtimeError(
         'E_MIGRATE',
         `migrating "${name}" to ${target.label} (${target.uri}) failed: ${why}; ${
