@@ -176,13 +176,15 @@ export async function runCreateImage(
     // driver takes it to start); a guest that fails to start stays built, as with xen-tools.
     const boot = spec.startAfter ? await startBuiltGuest(spec, paths, io, env) : undefined;
     const started = boot && 'id' in boot ? boot : undefined;
-    const summary = buildSummary(
+    const built = buildSummary(
       spec,
       outcome,
       password?.generated ? password.plain : undefined,
       Date.now() - startedAt,
       started,
     );
+    // A remote guest is a libvirt domain there: no cfg here for xm create.
+    const summary = remote ? { ...built, next: `virsh --connect ${remote.uri} start ${spec.name}` } : built;
     log.sink({
       type: 'info',
       message: renderSummary({

@@ -10,7 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { usageError } from '../errors.js';
 import { renderDomainXml } from '../formats/libvirt-xml.js';
 import { parseXlCfg } from '../formats/xl-cfg-parse.js';
@@ -20,6 +19,7 @@ import { randomXenMac } from '../model/mac.js';
 import type { DomainConfig } from '../model/domain-config.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { Paths } from '../paths.js';
+import { readFileReadOffset } from '../tools/file-read-offset.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { humanSize } from '../storage/free-space.js';
 import {
@@ -293,7 +293,7 @@ export function addRemoteSteps(
   };
 }
 
-/** vol-upload, with how much has arrived there shown as progress every second. */
+/** vol-upload, with how far virsh has read the file shown as progress every second. */
 async function uploadWithProgress(
   item: Upload,
   bytes: number,
@@ -301,29 +301,24 @@ async function uploadWithProgress(
   virsh: VirshOptions,
   ctx: StepContext,
 ): Promise<void> {
-  // A sparse upload sends only the allocated data: that is the whole to compare against.
+  // A sparse upload skips the holes: what is sent is the allocated part.
   const allocated = Math.min(bytes, statSync(item.local).blocks * 512);
-  let done = false;
-  const poll = (async () => {
-    while (!done) {
-      await sleep(1000);
-      if (done) break;
-      const info = await readVirshVolume(pool, item.volume, virsh).catch(() => undefined);
-      if (info)
-        ctx.reporter.progress(
-          'remote.upload',
-          `${item.role}: ${humanSize(Math.min(info.allocation, allocated))} of ${humanSize(allocated)}`,
-        );
-    }
-  })();
+  const timer = setInterval(() => {
+    const offset = readFileReadOffset(item.local);
+    if (offset !== undefined)
+      ctx.reporter.progress(
+        'remote.upload',
+        `${item.role}: ${humanSize(offset)} of ${humanSize(bytes)} (${Math.floor((100 * offset) / Math.max(bytes, 1))}%)`,
+      );
+  }, 500);
+  const started = Date.now();
   try {
     await uploadVirshVolume(pool, item.volume, item.local, virsh);
   } finally {
-    done = true;
-    await poll;
+    clearInterval(timer);
   }
   ctx.sink({
     type: 'info',
-    message: `uploaded ${item.role} ${item.local} (${humanSize(allocated)} of ${humanSize(bytes)}) to volume ${item.volume}`,
+    message: `uploaded ${item.role} ${item.local} (${humanSize(allocated)} in use of ${humanSize(bytes)}) to volume ${item.volume} in ${Date.now() - started} ms`,
   });
 }
