@@ -244,9 +244,11 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
             ? `the guest still runs on ${opts.uri}`
             : `its state on ${opts.uri}: ${state ?? 'unknown'}`
         }`,
-        copy
-          ? 'libvirt copied its disks into volumes made there for it, which were deleted again'
-          : `the destination must reach this host's disks and kernel at the same paths (shared storage), and have the memory`,
+        lost && state !== undefined
+          ? `check that libvirtd runs on ${target.label} (virsh --connect ${target.uri} list), then try again`
+          : copy
+            ? 'libvirt was copying its disks into volumes made there for it, which were deleted again'
+            : 'nothing was moved; the destination must see its disks and kernel (shared storage) or take copies of them',
       );
       if (leftover.length === 0) throw failure;
       throw new XenkitError(failure.code, failure.message, {
