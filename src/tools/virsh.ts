@@ -265,9 +265,14 @@ export async function migrateVirshDomain(
   destinationUri: string,
   live: boolean,
   options: VirshOptions,
-  copyStorage = false,
+  storage: { copy?: boolean; provenShared?: boolean } = {},
 ): Promise<void> {
-  const copy = copyStorage ? ['--copy-storage-all'] : [];
+  // libvirt takes only network and cluster filesystems for shared storage and refuses others as
+  // unsafe; `provenShared`: the caller showed both hosts see the same files (a marker volume).
+  const copy = [
+    ...(storage.copy ? ['--copy-storage-all'] : []),
+    ...(storage.provenShared ? ['--unsafe'] : []),
+  ];
   await runVirsh(
     [
       'migrate',

@@ -226,7 +226,10 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
     );
     const copy = storage.copiedDisks.length > 0;
     try {
-      await migrateVirshDomain(name, target.uri, options.live, virsh, copy);
+      await migrateVirshDomain(name, target.uri, options.live, virsh, {
+        copy,
+        provenShared: !copy && storage.sharedDisks.length > 0,
+      });
     } catch (error) {
       const state = await readVirshState(name, virsh).catch(() => undefined);
       const leftover = await storage.undo();

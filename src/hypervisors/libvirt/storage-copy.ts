@@ -71,6 +71,8 @@ export interface StorageCopy {
   copiedDisks: string[];
   /** Kernel/initrd files uploaded to the destination. */
   uploaded: string[];
+  /** Disks both hosts were shown to share (a marker made by one seen by the other). */
+  sharedDisks: string[];
   /** After a failed migration: deletes what was made there. Returns what could not be deleted. */
   undo(): Promise<string[]>;
   /** Drops the transient pools (files stay), whatever happened. */
@@ -107,6 +109,7 @@ export async function prepareDestination(name: string, source: Side, dest: Side)
   const transient: { side: Side; pool: string }[] = [];
   const made: { pool: string; volume: string }[] = [];
   const copiedDisks: string[] = [];
+  const sharedDisks: string[] = [];
   const uploaded: string[] = [];
   const scratch: string[] = [];
 
@@ -150,13 +153,40 @@ export async function prepareDestination(name: string, source: Side, dest: Side)
   const refuse = (what: string, hint: string): never => {
     throw usageError('E_MIGRATE', `${where} ${what}`, `${hint}; the guest still runs on ${source.virsh.uri}`);
   };
+  // Whether both hosts see one and the same directory: a marker volume made in it on the source
+  // shows up in the destination's pool over it. A copy of the same size elsewhere (one a storage
+  // copy left behind) does not pass for shared storage.
+  const shared = new Map<string, boolean>();
+  const isShared = async (dir: string, destPool: string): Promise<boolean> => {
+    const known = shared.get(dir);
+    if (known !== undefined) return known;
+    const marker = `xenkit-shared-${randomBytes(6).toString('hex')}`;
+    const here = await locate(source, path.join(dir, marker), false);
+    if (!here) return false;
+    await createVirshVolume(here.pool, marker, 0, 'raw', source.virsh);
+    try {
+      await refreshVirshPool(destPool, dest.virsh);
+      const seen = (await readVirshVolume(destPool, marker, dest.virsh)) !== undefined;
+      shared.set(dir, seen);
+      return seen;
+    } finally {
+      await deleteVirshVolume(here.pool, marker, source.virsh).catch(() => undefined);
+    }
+  };
   const place = async (
     file: string,
     bytes: number,
     format: 'raw' | 'qcow2',
+    checkShared: boolean,
   ): Promise<Located | undefined> => {
     let there = await locate(dest, file, false);
-    if (there?.volume?.capacity === bytes) return undefined;
+    if (there?.volume?.capacity === bytes) {
+      if (!checkShared || (await isShared(path.dirname(file), there.pool))) return undefined;
+      refuse(
+        `has its own ${file}, not the one of ${source.label} (no shared storage): a stale copy?`,
+        "it is not this migration's to replace: remove it there if it is one",
+      );
+    }
     if (there?.volume)
       refuse(
         `has a different ${file} (${there.volume.capacity} bytes, not ${bytes})`,
@@ -180,7 +210,8 @@ export async function prepareDestination(name: string, source: Side, dest: Side)
       }
       const blk = parseVirshFields((await runVirsh(['domblkinfo', name, disk.path], source.virsh)).stdout);
       const capacity = Number.parseInt(blk.Capacity ?? '0', 10);
-      if (await place(disk.path, capacity, disk.format)) copiedDisks.push(disk.path);
+      if (await place(disk.path, capacity, disk.format, true)) copiedDisks.push(disk.path);
+      else sharedDisks.push(disk.path);
     }
     for (const file of files.boot) {
       let local = file;
@@ -200,7 +231,7 @@ export async function prepareDestination(name: string, source: Side, dest: Side)
         local = path.join(dir, path.basename(file));
         await downloadVirshVolume((here as Located).pool, path.basename(file), local, source.virsh);
       }
-      const there = await place(file, bytes, 'raw');
+      const there = await place(file, bytes, 'raw', false);
       if (!there) continue;
       await uploadVirshVolume(there.pool, path.basename(file), local, dest.virsh);
       uploaded.push(file);
@@ -210,5 +241,5 @@ export async function prepareDestination(name: string, source: Side, dest: Side)
     await close();
     throw error;
   }
-  return { copiedDisks, uploaded, undo, close };
+  return { copiedDisks, uploaded, sharedDisks, undo, close };
 }

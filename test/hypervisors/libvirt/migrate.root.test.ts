@@ -20,6 +20,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -141,9 +142,14 @@ describe.skipIf(missing !== undefined)('xm migrate between libvirt hosts', () =>
     mkdirSync(path.join(root, 'boot'));
     copyFileSync(kernel, path.join(root, 'boot/vmlinuz'));
     copyFileSync(initrd, path.join(root, 'boot/initrd.img'));
+    // A disk on the storage both hosts share: the migration finds it there and copies none.
+    const disk = path.join(work, 'shared-disk.img');
+    writeFileSync(disk, '');
+    truncateSync(disk, 16 * 1024 * 1024);
     writeFileSync(
       path.join(root, 'etc/xen', `${NAME}.cfg`),
-      `name = '${NAME}'\nkernel = '${kernel}'\nramdisk = '${initrd}'\nmemory = 256\nvcpus = 1\nextra = 'console=ttyS0'\n`,
+      `name = '${NAME}'\nkernel = '${kernel}'\nramdisk = '${initrd}'\nmemory = 256\nvcpus = 1\nextra = 'console=ttyS0'\n` +
+        `disk = ['file:${disk},xvda,w']\n`,
     );
   }, 300_000);
 
@@ -187,14 +193,14 @@ describe.skipIf(missing !== undefined)('xm migrate between libvirt hosts', () =>
     const before = await guestUptime(LOCAL);
     const moved = await xm(['migrate', NAME, remote, '--live', '--json'], LOCAL);
     expect(moved.stderr).toBe('');
-    expect(moved.code).toBe(0);
+    expect(moved.code, moved.stdout).toBe(0);
     const report = JSON.parse(moved.stdout) as {
       live: boolean;
       downtimeMs?: number;
       elapsedMs?: number;
       to: string;
     };
-    expect(report).toMatchObject({ ok: true, live: true, to: remote });
+    expect(report).toMatchObject({ ok: true, live: true, to: remote, copiedDisks: [], uploadedFiles: [] });
     expect(report.downtimeMs).toBeGreaterThan(0);
     console.log(`live migration: downtime ${report.downtimeMs} ms, total ${report.elapsedMs} ms`);
 
