@@ -13,6 +13,13 @@ import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { replacedGuestIdentity, refuseRunningGuest } from '../images/running.js';
 import { buildCreateImagePlan } from '../images/create-image-plan.js';
+import {
+  addRemoteSteps,
+  remoteStagingDir,
+  stageSpecForRemote,
+  type RemoteHost,
+} from '../images/remote-create.js';
+import { checkHostName, findHost } from '../config/hosts-file.js';
 import { imagePaths } from '../images/create-image-storage.js';
 import { refillDrawnPools } from '../customize/host-key-pool.js';
 import { planToJSON } from '../plan/plan.js';
@@ -75,12 +82,23 @@ export async function runCreateImage(
     io.stdout.write(renderDumpConfig(request.settings));
     return 0;
   }
-  const spec = request.spec;
-  if (!spec) throw usageError('E_INTERNAL', 'no guest specification was produced');
+  const asked = request.spec;
+  if (!asked) throw usageError('E_INTERNAL', 'no guest specification was produced');
+  const remote = await remoteHostOf(request.settings, request.paths);
+  const staged = remote ? stageSpecForRemote(asked, remoteStagingDir(request.paths, asked.name)) : undefined;
+  const spec = staged ?? asked;
+  const buildPlan = (passwordHash: string | undefined, refuseIfRunning?: () => Promise<void>) => {
+    const built = buildCreateImagePlan({ spec, paths: request.paths, passwordHash, refuseIfRunning });
+    if (!remote) return built;
+    return {
+      plan: addRemoteSteps(built.plan, spec, built.outcome, remote, asked.startAfter),
+      outcome: built.outcome,
+    };
+  };
   for (const warning of request.warnings) io.stderr.write(`warning: ${warning}\n`);
 
   if (request.flags.dryRun) {
-    const { plan } = buildCreateImagePlan({ spec, paths: request.paths, passwordHash: undefined });
+    const { plan } = buildPlan(undefined);
     const cfg = spec.output.template ? undefined : renderGuestCfg(spec);
     if (request.flags.json) {
       io.stdout.write(
@@ -130,17 +148,12 @@ export async function runCreateImage(
     if (method.warning) reporter.warn(method.warning);
     const passwordHash = password ? await hashPassword(password.plain, method.method) : undefined;
     const paths = request.paths;
-    const { plan, outcome } = buildCreateImagePlan({
-      spec,
-      paths,
-      passwordHash,
-      // --force replaces the images of an existing guest: never those of one that runs.
-      refuseIfRunning: () => {
-        const images = imagePaths(spec);
-        const writes = [images.disk, images.swap].filter((p): p is string => p !== undefined);
-        const identity = replacedGuestIdentity(paths, spec.hostname, spec.output.cfgPath, writes);
-        return refuseRunningGuest(identity, paths, 'replace (--force)');
-      },
+    // --force replaces the images of an existing guest: never those of one that runs.
+    const { plan, outcome } = buildPlan(passwordHash, () => {
+      const images = imagePaths(spec);
+      const writes = [images.disk, images.swap].filter((p): p is string => p !== undefined);
+      const identity = replacedGuestIdentity(paths, spec.hostname, spec.output.cfgPath, writes);
+      return refuseRunningGuest(identity, paths, 'replace (--force)');
     });
     log.sink({ type: 'info', message: `xen-create-image (xenkit ${packageVersion()}) for ${spec.hostname}` });
     for (const warning of request.warnings) log.sink({ type: 'warn', message: warning });
@@ -158,13 +171,15 @@ export async function runCreateImage(
     // driver takes it to start); a guest that fails to start stays built, as with xen-tools.
     const boot = spec.startAfter ? await startBuiltGuest(spec, paths, io, env) : undefined;
     const started = boot && 'id' in boot ? boot : undefined;
-    const summary = buildSummary(
+    const built = buildSummary(
       spec,
       outcome,
       password?.generated ? password.plain : undefined,
       Date.now() - startedAt,
       started,
     );
+    // A remote guest is a libvirt domain there: no cfg here for xm create.
+    const summary = remote ? { ...built, next: `virsh --connect ${remote.uri} start ${spec.name}` } : built;
     log.sink({
       type: 'info',
       message: renderSummary({
@@ -185,6 +200,18 @@ export async function runCreateImage(
     if (env.XENKIT_REPORT_RUSAGE === '1')
       io.stderr.write(`xenkit-rusage: maxrss_kb=${process.resourceUsage().maxRSS}\n`);
   }
+}
+
+/** `--host NAME` and `--pool POOL` as the remote host to build for, or undefined. */
+async function remoteHostOf(
+  settings: Record<string, unknown>,
+  paths: Paths,
+): Promise<RemoteHost | undefined> {
+  const host = settings.host;
+  if (typeof host !== 'string' || host === '') return undefined;
+  const entry = await findHost(paths.hostsFile, checkHostName(host));
+  const pool = typeof settings.pool === 'string' && settings.pool !== '' ? settings.pool : 'default';
+  return { label: `"${entry.name}"`, uri: entry.uri, pool };
 }
 
 /** What --boot does after the build, for --dry-run. */

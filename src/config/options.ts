@@ -154,6 +154,8 @@ export const CREATE_IMAGE_OPTIONS: readonly OptionDef[] = [
   o({ name: 'ssh-key', kind: 'list', key: 'ssh-key', group: 'xenkit', valueName: 'FILE', help: "Public key file for root's authorized_keys; repeatable." }),
   o({ name: 'no-cache', kind: 'flag', key: 'no-cache', default: false, group: 'xenkit', help: "Don't use the root-tree cache: bootstrap from the archive (--cache still keeps .debs)." }),
   o({ name: 'refresh-cache', kind: 'flag', key: 'refresh-cache', default: false, group: 'xenkit', help: 'Bootstrap anew and replace the root-tree cache entry.' }),
+  o({ name: 'host', kind: 'string', key: 'host', group: 'xenkit', valueName: 'NAME', help: 'Build here, upload the images into a storage pool of the libvirt host NAME (xenkit hosts) and define the guest there.', inConf: false }),
+  o({ name: 'pool', kind: 'string', key: 'pool', default: 'default', group: 'xenkit', valueName: 'POOL', help: 'Storage pool of the --host that receives the images.' }),
   o({ name: 'maxvcpus', kind: 'int', key: 'maxvcpus', group: 'xenkit', valueName: 'N', help: 'Most virtual CPUs the guest may be given later (vcpu-set).' }),
 ];
 

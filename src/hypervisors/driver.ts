@@ -94,6 +94,10 @@ export interface MigrationReport {
   dataBytes: number | undefined;
   /** Whether the guest's autostart flag was carried over to the destination. */
   autostart: boolean;
+  /** Disks whose contents libvirt copied to the destination (it did not see them); empty: shared storage. */
+  copiedDisks?: string[];
+  /** Kernel and initrd files uploaded to the destination first. */
+  uploadedFiles?: string[];
 }
 
 export interface HypervisorDriver {

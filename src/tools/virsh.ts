@@ -53,6 +53,9 @@ const STATES: readonly VirshState[] = [
 const NO_CONNECTION_RE =
   /failed to connect to the hypervisor|Failed to connect socket|unable to connect to server/i;
 const NO_DOMAIN_RE = /Domain not found|failed to get domain/i;
+// What virsh prints when the daemon goes away while it waits for an answer.
+const LOST_RE =
+  /End of file while reading data|client socket is closed|Cannot recv data|Cannot write data|connection closed|Broken pipe/i;
 
 function lastLine(text: string, fallback: string): string {
   return (
@@ -86,6 +89,13 @@ export async function runVirsh(
       'E_LIBVIRT_CONNECT',
       `cannot reach libvirt at ${options.uri}: ${why}`,
       'check the URI (--connect, XENKIT_CONNECT) and that libvirtd runs there',
+    );
+  }
+  if (LOST_RE.test(output)) {
+    throw runtimeError(
+      'E_LIBVIRT_LOST',
+      `libvirt at ${options.uri} stopped answering during virsh ${args[0] ?? ''}: ${why}`,
+      `is libvirtd still running there? \`virsh --connect ${options.uri} list --all\` tells`,
     );
   }
   if (NO_DOMAIN_RE.test(output)) {
@@ -246,17 +256,33 @@ export function virshConsoleArgv(name: string, options: VirshOptions): string[] 
 }
 
 /**
- * `virsh migrate [--live] --persistent --undefinesource NAME DEST`: the guest moves with its
- * definition; libvirt leaves it running here when anything fails.
+ * `virsh migrate [--live] [--copy-storage-all] --persistent --undefinesource NAME DEST`: the guest
+ * moves with its definition (and its disks' contents into volumes made there beforehand); libvirt
+ * leaves it running here when anything fails.
  */
 export async function migrateVirshDomain(
   name: string,
   destinationUri: string,
   live: boolean,
   options: VirshOptions,
+  storage: { copy?: boolean; provenShared?: boolean } = {},
 ): Promise<void> {
+  // libvirt takes only network and cluster filesystems for shared storage and refuses others as
+  // unsafe; `provenShared`: the caller showed both hosts see the same files (a marker volume).
+  const copy = [
+    ...(storage.copy ? ['--copy-storage-all'] : []),
+    ...(storage.provenShared ? ['--unsafe'] : []),
+  ];
   await runVirsh(
-    ['migrate', ...(live ? ['--live'] : []), '--persistent', '--undefinesource', name, destinationUri],
+    [
+      'migrate',
+      ...(live ? ['--live'] : []),
+      ...copy,
+      '--persistent',
+      '--undefinesource',
+      name,
+      destinationUri,
+    ],
     { ...options, timeoutMs: options.timeoutMs ?? 30 * 60_000 },
   );
 }

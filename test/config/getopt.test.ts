@@ -53,7 +53,9 @@ describe('parseGetopt', () => {
     [['--role-args', '--arg1 --arg2'], [['role-args', '--arg1 --arg2']]],
     [['--password', '-secret-'], [['password', '-secret-']]],
     [['--vcpus=+2'], [['vcpus', '+2']]],
-    [['--host=web1'], [['hostname', 'web1']]],
+    [['--hostn=web1'], [['hostname', 'web1']]],
+    // An exact name wins over an abbreviation: --host is xenkit's libvirt host, no longer --hostname.
+    [['--host=node2'], [['host', 'node2']]],
     [['--copyh'], [['copyhosts', true]]],
     [['--nodh'], [['dhcp', false]]],
     [['--ip'.slice(0, 4), '10.0.0.2'], [['ip', '10.0.0.2']]],

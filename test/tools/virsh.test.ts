@@ -87,6 +87,18 @@ describe('running virsh', () => {
     });
   });
 
+  it('makes a daemon that goes away mid-command a runtime error naming the URI (exit 1)', async () => {
+    fake = makeFakeVirsh();
+    // What virsh 9.0 printed when the daemon behind the URI was killed during the call.
+    fake.reply('domstats', { err: 'error: End of file while reading data: Input/output error\n', rc: 1 });
+    await expect(runVirsh(['domstats'], fake.virsh)).rejects.toMatchObject({
+      code: 'E_LIBVIRT_LOST',
+      kind: 'runtime',
+      message:
+        'libvirt at qemu:///system stopped answering during virsh domstats: End of file while reading data: Input/output error',
+    });
+  });
+
   it("keeps virsh's last line in other failures", async () => {
     fake = makeFakeVirsh();
     fake.reply('start', { err: 'error: Failed to start domain\nerror: internal error: boom\n', rc: 1 });

@@ -27,8 +27,10 @@ export function addMigrateCommand(program: Command, deps: DomainCommandDeps): vo
         'through libvirt, with its definition: afterwards it runs there and is no longer defined ' +
         'here; its autostart flag goes along. With --live the guest keeps running while its memory ' +
         'is copied and stops only for the switch-over (the downtime is reported); without it, it is ' +
-        'paused for the copy. Both hosts must see its disks and kernel at the same paths (shared ' +
-        'storage). When anything fails, the guest keeps running where it was. Needs the libvirt ' +
+        "paused for the copy. Disks HOST does not see at the same paths are copied along (libvirt's " +
+        'storage copy, into volumes made there of the same size and format), a kernel or initrd it ' +
+        "lacks is uploaded first; a host without the memory, or with another file at a disk's path, " +
+        'is refused. When anything fails, the guest keeps running where it was. Needs the libvirt ' +
         'driver: --host NAME or --connect URI names the source (default: the local libvirt).',
     )
     .argument('<name>', 'domain name')
@@ -67,7 +69,13 @@ export function addMigrateCommand(program: Command, deps: DomainCommandDeps): vo
       session.report(
         `Migrated ${name} to ${target.label}${live ? ' live' : ''} in ${seconds(report.elapsedMs)}; ` +
           `downtime ${report.downtimeMs === undefined ? 'unknown' : `${report.downtimeMs} ms`}` +
-          (report.autostart ? '; autostart set there' : ''),
+          (report.autostart ? '; autostart set there' : '') +
+          (report.copiedDisks && report.copiedDisks.length > 0
+            ? `; storage copied: ${report.copiedDisks.join(', ')} (the source's copies stay on ${source.uri})`
+            : '') +
+          (report.uploadedFiles && report.uploadedFiles.length > 0
+            ? `; uploaded ${report.uploadedFiles.join(', ')}`
+            : ''),
         {
           ok: true,
           action: 'migrate',

@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runtimeError, usageError } from '../../errors.js';
+import { runtimeError, usageError, XenkitError } from '../../errors.js';
 import type { EventSink } from '../../log/events.js';
 import type { DomainConfig } from '../../model/domain-config.js';
 import { assertGuestName } from '../../model/guest-name.js';
@@ -54,6 +54,7 @@ import { buildKernelCmdline } from '../qemu/kernel-cmdline.js';
 import { toDomainInfo } from './domain-info.js';
 import { schedFromVirsh, schedToVirsh } from './sched.js';
 import { refuseExistingSaveFile } from '../save-target.js';
+import { prepareDestination } from './storage-copy.js';
 
 export interface LibvirtDriverOptions {
   paths: Paths;
@@ -218,20 +219,48 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
       );
     }
     const autostart = (await listVirshAutostart(virsh)).includes(name);
+    const storage = await prepareDestination(
+      name,
+      { virsh, label: opts.uri, isLocal: isLocalUri(opts.uri) },
+      { virsh: dest, label: target.label, isLocal: isLocalUri(target.uri) },
+    );
+    const copy = storage.copiedDisks.length > 0;
     try {
-      await migrateVirshDomain(name, target.uri, options.live, virsh);
+      await migrateVirshDomain(name, target.uri, options.live, virsh, {
+        copy,
+        provenShared: !copy && storage.sharedDisks.length > 0,
+      });
     } catch (error) {
       const state = await readVirshState(name, virsh).catch(() => undefined);
-      const why = error instanceof Error ? error.message : String(error);
-      throw runtimeError(
+      const leftover = await storage.undo();
+      let why = error instanceof Error ? error.message : String(error);
+      // virsh migrate holds both connections and names only the source: when the source still
+      // answers, the one that went away is the destination.
+      const lost = /stopped answering during virsh migrate: (.*)$/.exec(why);
+      if (error instanceof XenkitError && error.code === 'E_LIBVIRT_LOST' && state !== undefined && lost) {
+        why = `host ${target.label} stopped answering (${lost[1]})`;
+      }
+      const failure = runtimeError(
         'E_MIGRATE',
-        `migrating "${name}" to ${target.label} failed: ${why}; ${
+        `migrating "${name}" to ${target.label} (${target.uri}) failed: ${why}; ${
           state === 'running' || state === 'paused'
             ? `the guest still runs on ${opts.uri}`
             : `its state on ${opts.uri}: ${state ?? 'unknown'}`
         }`,
-        `the destination must reach this host's disks and kernel at the same paths (shared storage), and have the memory`,
+        lost && state !== undefined
+          ? `check that libvirtd runs on ${target.label} (virsh --connect ${target.uri} list), then try again`
+          : copy
+            ? 'libvirt was copying its disks into volumes made there for it, which were deleted again'
+            : 'nothing was moved; the destination must see its disks and kernel (shared storage) or take copies of them',
       );
+      if (leftover.length === 0) throw failure;
+      throw new XenkitError(failure.code, failure.message, {
+        kind: 'runtime',
+        hint: failure.hint,
+        details: `could not delete:\n${leftover.join('\n')}`,
+      });
+    } finally {
+      await storage.close();
     }
     // libvirt does not carry the autostart flag along: set it where the guest now lives.
     if (autostart) await setVirshAutostart(name, true, dest);
@@ -242,6 +271,8 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
       elapsedMs: parseJobFigure(job['Time elapsed']),
       dataBytes: parseJobFigure(job['Data processed']),
       autostart,
+      copiedDisks: storage.copiedDisks,
+      uploadedFiles: storage.uploaded,
     };
   };
   const timeoutOf = (o: ShutdownOptions): number => o.timeoutMs ?? opts.shutdownTimeoutMs ?? 120_000;
