@@ -24,6 +24,8 @@ import { activeJournal, listJournals } from '../plan/run-journal.js';
 import { isImmutable, setImmutable } from '../tools/chattr.js';
 import { detachLoopDevice, listLoops } from '../tools/losetup.js';
 import { listVolumes, removeVolume, renameVolume } from '../tools/lvm.js';
+import { readVirshState, undefineVirshDomain } from '../tools/virsh.js';
+import { deleteVirshVolume, readVirshVolume } from '../tools/virsh-storage.js';
 import { isMounted, unmountDir } from '../tools/mount.js';
 import { restoreGuestFiles } from './guest-file-restore.js';
 
@@ -90,6 +92,19 @@ export function debrisHandlers(paths: Paths, sink?: EventSink): DebrisHandlers {
       if (!volumes.some((v) => v.name === name)) return undefined;
       await removeVolume(vg, name, { sink });
       return `removed logical volume ${vg}/${name}`;
+    },
+    removeLibvirtVolume: async (uri, pool, name) => {
+      const virsh = { uri, sink };
+      if (!(await readVirshVolume(pool, name, virsh))) return undefined;
+      await deleteVirshVolume(pool, name, virsh);
+      return `deleted volume ${name} of pool ${pool} on ${uri}`;
+    },
+    undefineLibvirtDomain: async (uri, name) => {
+      const virsh = { uri, sink };
+      // A domain that runs was started since: someone uses it now.
+      if ((await readVirshState(name, virsh)) !== 'shut off') return undefined;
+      await undefineVirshDomain(name, virsh);
+      return `undefined domain ${name} on ${uri}`;
     },
     releaseAddress: async (address, name) =>
       (await releaseIp(paths, address, name)) ? `gave back the address ${address} of ${name}` : undefined,

@@ -205,10 +205,16 @@ export function addRemoteSteps(
       bootFiles = boot;
       for (const item of uploadsOf()) {
         const bytes = statSync(item.local).size;
+        const undo = `delete volume ${item.volume} of pool ${remote.pool} on ${remote.label}`;
+        // Journaled first: a run killed here leaves a volume the next run of this guest deletes.
+        const intent = ctx.undo.expect(undo, {
+          kind: 'libvirt-volume',
+          uri: remote.uri,
+          pool: remote.pool,
+          name: item.volume,
+        });
         await createVirshVolume(remote.pool, item.volume, bytes, item.format, virsh);
-        ctx.undo.push(`delete volume ${item.volume} of pool ${remote.pool} on ${remote.label}`, () =>
-          deleteVirshVolume(remote.pool, item.volume, virsh),
-        );
+        ctx.undo.push(undo, () => deleteVirshVolume(remote.pool, item.volume, virsh), intent);
         await uploadWithProgress(item, bytes, remote.pool, virsh, ctx);
         placed.set(item.local, await readVirshVolumePath(remote.pool, item.volume, virsh));
       }
@@ -238,10 +244,10 @@ export function addRemoteSteps(
       });
       const file = path.join(staging, 'domain.xml');
       writeFileSync(file, xml, { mode: 0o600 });
+      const undo = `undefine domain ${staged.name} on ${remote.label}`;
+      const intent = ctx.undo.expect(undo, { kind: 'libvirt-domain', uri: remote.uri, name: staged.name });
       await defineVirshDomain(file, virsh);
-      ctx.undo.push(`undefine domain ${staged.name} on ${remote.label}`, () =>
-        undefineVirshDomain(staged.name, virsh),
-      );
+      ctx.undo.push(undo, () => undefineVirshDomain(staged.name, virsh), intent);
       outcome.diskPath = at(outcome.diskPath);
       outcome.swapPath = at(outcome.swapPath);
       outcome.cfgPath = `domain ${staged.name} on ${where}`;

@@ -33,6 +33,10 @@ export interface DebrisHandlers {
   renameVolume(vg: string, from: string, to: string): Promise<string | undefined>;
   /** Removes the logical volume `vg/name` if it exists. */
   removeVolume(vg: string, name: string): Promise<string | undefined>;
+  /** Deletes the volume `name` of `pool` on the libvirt host `uri` if it exists. */
+  removeLibvirtVolume(uri: string, pool: string, name: string): Promise<string | undefined>;
+  /** Undefines domain `name` on the libvirt host `uri` if it exists and is shut off. */
+  undefineLibvirtDomain(uri: string, name: string): Promise<string | undefined>;
   /** Gives back the `--ip=auto` address `address` if guest `name` still holds its claim. */
   releaseAddress(address: string, name: string): Promise<string | undefined>;
   /** Puts back the files a run replaced inside a guest image (mounting it afresh). */
@@ -214,6 +218,13 @@ async function undoDebris(
     case 'lv':
       if (dryRun) return `would remove logical volume ${debris.vg}/${debris.name} if present`;
       return handlers.removeVolume(debris.vg, debris.name);
+    case 'libvirt-volume':
+      if (dryRun)
+        return `would delete volume ${debris.name} of pool ${debris.pool} on ${debris.uri} if present`;
+      return handlers.removeLibvirtVolume(debris.uri, debris.pool, debris.name);
+    case 'libvirt-domain':
+      if (dryRun) return `would undefine domain ${debris.name} on ${debris.uri} if present and shut off`;
+      return handlers.undefineLibvirtDomain(debris.uri, debris.name);
     case 'lv-rename':
       if (dryRun) return `would rename ${debris.vg}/${debris.to} back to ${debris.from} if it was renamed`;
       return handlers.renameVolume(debris.vg, debris.to, debris.from);

@@ -58,6 +58,10 @@ export type Debris =
   | { kind: 'guest-files'; image: string; format: string; files: SavedGuestFile[] }
   /** A logical volume the run created. */
   | { kind: 'lv'; vg: string; name: string }
+  /** A storage volume the run created in `pool` of the libvirt host `uri` (a remote create). */
+  | { kind: 'libvirt-volume'; uri: string; pool: string; name: string }
+  /** A domain the run defined on the libvirt host `uri`; undefined again only while it is shut off. */
+  | { kind: 'libvirt-domain'; uri: string; name: string }
   /** A logical volume the run renamed from `from` to `to` (undo: back, if `from` is free). */
   | { kind: 'lv-rename'; vg: string; from: string; to: string }
   /**

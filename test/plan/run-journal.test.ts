@@ -23,6 +23,8 @@ const noTools: DebrisHandlers = {
   clearImmutable: async () => undefined,
   renameVolume: async () => undefined,
   removeVolume: async () => undefined,
+  removeLibvirtVolume: async () => undefined,
+  undefineLibvirtDomain: async () => undefined,
   releaseAddress: async () => undefined,
   restoreGuestFiles: async () => undefined,
 };
@@ -321,6 +323,44 @@ describe('run journal and crash recovery', () => {
     });
     expect(released).toEqual(['10.0.0.2 web1']);
     expect(report?.cleaned).toEqual(['gave back 10.0.0.2']);
+    expect(listJournals(runs)).toEqual([]);
+  });
+
+  it('deletes the remote volumes and the domain a killed remote create made, the domain first', async () => {
+    const done: string[] = [];
+    const journal = new RunJournal(runs, 'create-image web1');
+    const uri = 'qemu+ssh://h1/system';
+    journal.record('delete volume web1-disk', {
+      kind: 'libvirt-volume',
+      uri,
+      pool: 'default',
+      name: 'web1-disk',
+    });
+    journal.record('delete volume web1-vmlinuz', {
+      kind: 'libvirt-volume',
+      uri,
+      pool: 'default',
+      name: 'web1-vmlinuz',
+    });
+    journal.record('undefine web1', { kind: 'libvirt-domain', uri, name: 'web1' });
+    killHolder(runs);
+    const [report] = await recoverJournals(runs, {
+      ...noTools,
+      removeLibvirtVolume: async (u, pool, name) => {
+        done.push(`vol-delete ${u} ${pool} ${name}`);
+        return `deleted ${name}`;
+      },
+      undefineLibvirtDomain: async (u, name) => {
+        done.push(`undefine ${u} ${name}`);
+        return `undefined ${name}`;
+      },
+    });
+    expect(done).toEqual([
+      `undefine ${uri} web1`,
+      `vol-delete ${uri} default web1-vmlinuz`,
+      `vol-delete ${uri} default web1-disk`,
+    ]);
+    expect(report?.cleaned).toHaveLength(3);
     expect(listJournals(runs)).toEqual([]);
   });
 
