@@ -21,6 +21,8 @@ export interface Paths {
   stateDir: string;
   /** Persistent state that survives reboots: ID counter, ips file locks (`/var/lib/xenkit`). */
   libDir: string;
+  /** Guests saved at host shutdown, restored at boot (`/var/lib/xenkit/save`; save_dir in xenkit.conf). */
+  saveDir: string;
   /** Caches: root trees, packages (`/var/cache/xenkit`). */
   cacheDir: string;
   /**
@@ -57,6 +59,7 @@ export function makePaths(root: string): Paths {
     logDir: at('var/log/xen-tools'),
     stateDir: at('run/xenkit'),
     libDir: at('var/lib/xenkit'),
+    saveDir: at('var/lib/xenkit/save'),
     cacheDir: at('var/cache/xenkit'),
     lockDir: at('run/xenkit/lock'),
     hooksDir: at('etc/xen-tools/hooks.d'),

@@ -1,7 +1,9 @@
 /**
  * `/etc/xenkit/xenkit.conf`: xenkit's own settings for the domain commands, in xen-tools.conf's
- * `key = value` syntax (without backtick commands): `driver` (xl, qemu or libvirt) and `connect`
- * (the libvirt URI). A missing file is no settings; an unknown key is an error naming the line.
+ * `key = value` syntax (without backtick commands): `driver` (xl, qemu or libvirt), `connect`
+ * (the libvirt URI), and what the host's shutdown does to running guests: `on_host_shutdown`
+ * (shutdown or save, as Debian's XENDOMAINS_SAVE) and `save_dir` (where they are saved). A missing
+ * file is no settings; an unknown key or a bad value is an error naming the line.
  */
 import { readFile } from 'node:fs/promises';
 import { usageError } from '../errors.js';
@@ -17,9 +19,33 @@ export interface XenkitSetting {
 export interface XenkitConf {
   driver?: XenkitSetting;
   connect?: XenkitSetting;
+  on_host_shutdown?: XenkitSetting;
+  save_dir?: XenkitSetting;
 }
 
-const KEYS = ['driver', 'connect'] as const;
+const KEYS = ['driver', 'connect', 'on_host_shutdown', 'save_dir'] as const;
+
+/** What the host's shutdown does to running guests. */
+export const HOST_SHUTDOWN_ACTIONS = ['shutdown', 'save'] as const;
+export type HostShutdownAction = (typeof HOST_SHUTDOWN_ACTIONS)[number];
+
+/** The values a key must have, where it is not free text: the error names the line. */
+function checkValue(key: (typeof KEYS)[number], value: string, where: string): void {
+  if (key === 'on_host_shutdown' && !(HOST_SHUTDOWN_ACTIONS as readonly string[]).includes(value)) {
+    throw usageError(
+      'E_CONF_SYNTAX',
+      `${where}: on_host_shutdown "${value}" is neither shutdown nor save`,
+      'on_host_shutdown = save saves running guests at host shutdown and restores them at boot',
+    );
+  }
+  if (key === 'save_dir' && !value.startsWith('/')) {
+    throw usageError(
+      'E_CONF_SYNTAX',
+      `${where}: save_dir "${value}" is not an absolute path`,
+      'e.g. save_dir = /var/lib/xenkit/save',
+    );
+  }
+}
 
 /** Parses xenkit.conf text (`file` names it in errors). */
 export async function parseXenkitConf(text: string, file: string): Promise<XenkitConf> {
@@ -39,9 +65,10 @@ export async function parseXenkitConf(text: string, file: string): Promise<Xenki
       throw usageError(
         'E_CONF_SYNTAX',
         `${file}:${entry.line}: "${entry.key}" is not a xenkit.conf setting`,
-        `the settings are ${KEYS.join(' and ')}`,
+        `the settings are ${KEYS.join(', ')}`,
       );
     }
+    checkValue(key, entry.value, `${file}:${entry.line}`);
     conf[key] = { value: entry.value, where: `${file}:${entry.line}` };
   }
   return conf;

@@ -113,6 +113,110 @@ wait_for $CON/guest-xg1.log "${GUEST_UP_MARKER}" 2 240
 fact reboot.up $?
 end reboot
 
+begin verbs
+# The newer xm verbs through the xl driver on the running xg1, each against what real xl says.
+# Node starts slowly under TCG, so one node process runs them all through xm's own entry point
+# (the main() of bin/xm.js), each verb a fresh command run as from the shell: a line
+# "KEY xm ARGS" runs xm ARGS, "KEY sh CMD" a shell command (the xl checks, in between); the
+# output goes to /tmp/v.KEY, the exit status to the fact KEY.exit. Commands are bounded, so a
+# device whose frontend never answers fails its verb instead of hanging the run.
+cat > /tmp/xm-batch.mjs <<'BATCH'
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+const { xm } = await import(process.argv[2] + '/dist/bundle/cli.mjs');
+for (const line of readFileSync(process.argv[3], 'utf8').split('\n').filter(Boolean)) {
+  const [key, kind, ...rest] = line.split(' ');
+  let out = '';
+  let code;
+  if (kind === 'xm') {
+    const sink = new PassThrough();
+    sink.on('data', (c) => (out += c));
+    const io = { stdout: sink, stderr: sink, stdin: process.stdin, isTTY: false };
+    const timer = setTimeout(() => { console.log('@@ ' + key + '.exit=timeout'); process.exit(3); }, 90_000);
+    code = await xm(rest, io);
+    clearTimeout(timer);
+  } else {
+    try {
+      out = execFileSync('sh', ['-c', rest.join(' ')], { encoding: 'utf8', timeout: 60_000 });
+      code = 0;
+    } catch (e) {
+      out = String(e.stdout ?? '') + String(e.stderr ?? '');
+      code = e.status ?? 1;
+    }
+  }
+  writeFileSync('/tmp/v.' + key, out);
+  console.log('@@ ' + key + '.exit=' + code);
+  if (out.length < 600) process.stdout.write(out);
+}
+BATCH
+truncate -s 16M /srv/xg1-extra.img
+ups=$(grep -c "${GUEST_UP_MARKER}" $CON/guest-xg1.log)
+fact save.before "$(domid xg1)"
+cat > /tmp/verbs.txt <<'VERBS'
+block-attach xm block-attach xg1 format=raw,vdev=xvdb,access=rw,target=/srv/xg1-extra.img
+block-list xm block-list xg1 --json
+xl-block-list sh xl block-list xg1
+block-detach xm block-detach xg1 xvdb
+xl-block-left sh xl block-list xg1
+network-attach xm network-attach xg1 bridge=xenbr0 --json
+network-list xm network-list xg1 --json
+xl-network-list sh xl network-list xg1
+network-detach xm network-detach xg1 1
+xl-network-left sh xl network-list xg1
+vcpu-pin xm vcpu-pin xg1 1 0
+vcpu-list xm vcpu-list xg1 --json
+xl-vcpu-list sh xl vcpu-list xg1
+mem-max xm mem-max xg1 320M
+xl-static-max sh xenstore-read /local/domain/$(xl domid xg1)/memory/static-max
+dmesg xm dmesg
+xl-dmesg sh xl dmesg | head -1
+top xm top -b -i 1
+rename xm rename xg1 xg1b
+rename-list xm list
+rename-xl sh xl domid xg1b
+rename-cfg sh grep -c "^name *= *'xg1b'" $XENKIT_ROOT/etc/xen/xg1b.cfg
+rename-back xm rename xg1b xg1
+save xm save xg1 /srv/xg1.save
+save-gone sh xl domid xg1 || echo gone
+restore xm restore /srv/xg1.save --json
+VERBS
+XENKIT_DRIVER=xl timeout 900 node /tmp/xm-batch.mjs $REPO /tmp/verbs.txt
+# The facts read from xm's JSON, in one more node run.
+node -e '
+const v = (k) => JSON.parse(require("fs").readFileSync("/tmp/v." + k, "utf8"));
+const fact = (k, x) => console.log("@@ " + k + "=" + x);
+const read = (k, f) => { try { return f(v(k)); } catch (e) { return "unreadable: " + e.message; } };
+const mac = read("network-attach", (n) => n.mac);
+fact("block-list.xvdb", read("block-list", (l) => l.filter((d) => d.vdev === "xvdb").map((d) => [d.vdev, d.target, d.access].join(" ")).join() || "none"));
+fact("network-attach.devid", read("network-attach", (n) => n.devid));
+fact("network-attach.mac", mac);
+fact("network-list.has", read("network-list", (l) => l.length + " " + l.some((n) => n.mac === mac)));
+fact("vcpu-list.xm", read("vcpu-list", (l) => l.map((c) => c.vcpu + ":" + c.affinity).join(" ")));
+'
+NEWMAC=$(grep -o '"mac": "[^"]*"' /tmp/v.network-attach | cut -d'"' -f4)
+fact block-list.xl "$(awk 'NR>1' /tmp/v.xl-block-list | wc -l)"
+fact block-detach.left "$(awk 'NR>1' /tmp/v.xl-block-left | wc -l)"
+fact network-list.xl "$(grep -ci "$NEWMAC" /tmp/v.xl-network-list)"
+fact network-detach.xl "$(grep -ci "$NEWMAC" /tmp/v.xl-network-left)"
+fact vcpu-list.xl "$(awk 'NR>1{print $3":"$7}' /tmp/v.xl-vcpu-list | tr '\n' ' ' | sed 's/ $//')"
+fact vcpu-list.nrcpus "$(xl info | awk '$1=="nr_cpus"{print $3}')"
+fact mem-max.static "$(cat /tmp/v.xl-static-max)"
+fact dmesg.xen "$(grep -c '^(XEN)' /tmp/v.dmesg)"
+fact dmesg.same "$(test "$(head -1 /tmp/v.dmesg)" = "$(cat /tmp/v.xl-dmesg)"; echo $?)"
+head -3 /tmp/v.top
+fact top.row "$(grep -c '^ *xg1 ' /tmp/v.top)"
+fact top.dom0 "$(grep -c 'Domain-0' /tmp/v.top)"
+fact rename.listed "$(awk 'NR>1{print $1}' /tmp/v.rename-list | grep -c '^xg1b$')"
+fact rename.cfg "$(cat /tmp/v.rename-cfg)"
+fact save.gone "$(cat /tmp/v.save-gone)"
+fact save.mode "$(stat -c %a /srv/xg1.save)"
+fact restore.after "$(domid xg1)"
+fact restore.state "$(xlfield xg1 5)"
+fact restore.ups "$(grep -c "${GUEST_UP_MARKER}" $CON/guest-xg1.log) $ups"
+rm -f /srv/xg1.save /srv/xg1-extra.img
+end verbs
+
 begin shutdown
 xm shutdown -w xg1; fact shutdown.exit $?
 fact shutdown.after "$(xl list xg1 2>&1 | awk 'NR==2{print $5}')"

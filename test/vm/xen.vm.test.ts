@@ -1,7 +1,9 @@
 /**
  * Xen for real, in a nested Xen 4.17 under QEMU TCG: inside dom0, xenkit's xen-create-image
  * builds a pv guest, `xm` (through the xl driver) starts, lists, resizes, pauses, reboots and
- * shuts it down, and real `xl create` accepts the generated config as pv and as pvh.
+ * shuts it down, and real `xl create` accepts the generated config as pv and as pvh. The newer
+ * verbs (devices, vCPU pinning, mem-max, dmesg, top, rename, save and restore) run through the xl
+ * driver on the same running guest, each checked against what xl itself reports.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -106,6 +108,71 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
     expect(fact('reboot.exit'), result.stdout + result.stderr).toBe('0');
     expect(Number(fact('reboot.after'))).toBeGreaterThan(Number(fact('reboot.before')));
     expect(fact('reboot.up')).toBe('0');
+  });
+
+  describe('the newer xm verbs through the xl driver, on the running guest', () => {
+    const all = (): string => result.stdout + result.stderr;
+
+    it('attaches a disk, lists it as xl does, and detaches it', () => {
+      expect(fact('block-attach.exit'), all()).toBe('0');
+      expect(fact('block-list.exit')).toBe('0');
+      expect(fact('block-list.xvdb')).toBe('xvdb /srv/xg1-extra.img rw');
+      expect(fact('block-list.xl')).toBe('2');
+      expect(fact('block-detach.exit'), all()).toBe('0');
+      expect(fact('block-detach.left')).toBe('1');
+    });
+
+    it('attaches a NIC on the bridge, lists the new vif as xl does, and detaches it', () => {
+      expect(fact('network-attach.exit'), all()).toBe('0');
+      expect(fact('network-attach.devid')).toBe('1');
+      expect(fact('network-list.exit')).toBe('0');
+      expect(fact('network-list.has')).toBe('2 true');
+      expect(fact('network-list.xl')).toBe('1');
+      expect(fact('network-detach.exit'), all()).toBe('0');
+      expect(fact('network-detach.xl')).toBe('0');
+    });
+
+    it('pins a vCPU, and vcpu-list shows the affinity xl shows', () => {
+      expect(fact('vcpu-pin.exit'), all()).toBe('0');
+      expect(fact('vcpu-list.exit')).toBe('0');
+      expect(fact('vcpu-list.xm')).toMatch(/^0:\S+ 1:\S+$/);
+      expect(fact('vcpu-list.xm')).toBe(fact('vcpu-list.xl'));
+      // On a one-CPU host xl prints a pin to CPU 0 as "all" (every CPU there is).
+      expect(fact('vcpu-list.xm')).toContain(fact('vcpu-list.nrcpus') === '1' ? '1:all' : '1:0');
+    });
+
+    it('raises the memory maximum with mem-max', () => {
+      expect(fact('mem-max.exit'), all()).toBe('0');
+      expect(fact('mem-max.static')).toBe(String(320 * 1024));
+    });
+
+    it("prints Xen's message log with dmesg and a row per domain with top -b -i 1", () => {
+      expect(fact('dmesg.exit'), all()).toBe('0');
+      expect(Number(fact('dmesg.xen'))).toBeGreaterThan(0);
+      expect(fact('dmesg.same')).toBe('0');
+      expect(fact('top.exit'), all()).toBe('0');
+      expect(fact('top.row')).toBe('1');
+      expect(fact('top.dom0')).toBe('1');
+    });
+
+    it('renames the running domain (xm list and xl see the new name, the cfg follows) and back', () => {
+      expect(fact('rename.exit'), all()).toBe('0');
+      expect(fact('rename.listed')).toBe('1');
+      expect(fact('rename-xl.exit')).toBe('0');
+      expect(fact('rename.cfg')).toBe('1');
+      expect(fact('rename-back.exit')).toBe('0');
+    });
+
+    it('saves it to a 0600 file (gone meanwhile) and restores it under a new ID without a boot', () => {
+      expect(fact('save.exit'), all()).toBe('0');
+      expect(fact('save.gone')).toBe('gone');
+      expect(fact('save.mode')).toBe('600');
+      expect(fact('restore.exit'), all()).toBe('0');
+      expect(Number(fact('restore.after'))).toBeGreaterThan(Number(fact('save.before')));
+      expect(fact('restore.state')).toMatch(/^[-rb]+$/);
+      const [upsNow, upsBefore] = (fact('restore.ups') ?? '').split(' ');
+      expect(upsNow).toBe(upsBefore);
+    });
   });
 
   it('shuts it down and waits until it is gone', () => {

@@ -1,12 +1,17 @@
-/** `xm shutdown [-w] NAME` and `xm shutdown --all [-w]` (what the host does on its way down). */
+/**
+ * `xm shutdown [-w] NAME`, `xm shutdown --all [-w]`, and `xm shutdown --auto` (what the host does
+ * on its way down: shut every guest down, or save them when xenkit.conf says so).
+ */
 import type { Command } from 'commander';
 import { runtimeError, usageError } from '../../errors.js';
 import type { DomainCommandDeps } from './deps.js';
+import { readHostShutdownPlan, saveAllAndReport } from './host-save.js';
 import { addCommonOptions, flagsOf, Session } from './session.js';
 
 interface ShutdownFlags {
   wait: boolean;
   all: boolean;
+  auto: boolean;
   timeout: string;
   destroyAfter: boolean;
 }
@@ -67,6 +72,37 @@ export async function shutdownAll(
   return { domains: domains.map((d) => d.name).filter((n) => !destroyed.includes(n)), destroyed };
 }
 
+/**
+ * `shutdown --auto`: the host's shutdown, as xenkit.conf's on_host_shutdown says. `save` saves
+ * every guest to save_dir (shutting down the ones that cannot be saved); `shutdown` (the
+ * default) shuts them all down. Either way a guest still running after the timeout is destroyed.
+ */
+async function hostShutdown(session: Session, timeoutMs: number | undefined): Promise<void> {
+  const plan = await readHostShutdownPlan(session);
+  if (plan.action === 'save') {
+    await saveAllAndReport(session, plan.saveDir, timeoutMs);
+    return;
+  }
+  const { domains, destroyed } = await shutdownAll(session, true, timeoutMs, true);
+  reportAll(session, true, domains, destroyed);
+}
+
+function reportAll(session: Session, wait: boolean, domains: string[], destroyed: string[]): void {
+  const lines = [
+    ...(domains.length > 0 ? [`${wait ? 'Shut down' : 'Asked to shut down'}: ${domains.join(', ')}`] : []),
+    ...(destroyed.length > 0
+      ? [`Destroyed (still running when the wait ended): ${destroyed.join(', ')}`]
+      : []),
+  ];
+  session.report(lines.length === 0 ? 'No guests are running.' : lines.join('\n'), {
+    ok: true,
+    action: 'shutdown',
+    waited: wait,
+    domains,
+    destroyed,
+  });
+}
+
 /** Registers `shutdown`. */
 export function addShutdownCommand(program: Command, deps: DomainCommandDeps): void {
   const command = program
@@ -74,11 +110,15 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
     .summary('shut a domain down gracefully')
     .description(
       'Ask a domain (or, with --all, every running guest) to shut down, as its power button would. ' +
-        'Returns at once unless -w is given. A guest that ignores the request can be stopped with destroy.',
+        'Returns at once unless -w is given. A guest that ignores the request can be stopped with destroy. ' +
+        "--auto is the host's shutdown (the boot-time unit's stop command): with on_host_shutdown = save in " +
+        'xenkit.conf every running guest is saved to save_dir (as `save --all`) for `start --auto` to restore ' +
+        'at boot, else every guest is shut down; it waits, and destroys what still runs after --timeout.',
     )
     .argument('[name]', 'domain name')
     .option('-w, --wait', 'wait until the domain is gone')
     .option('-a, --all', 'shut down every running guest (host shutdown)')
+    .option('--auto', "host shutdown as xenkit.conf's on_host_shutdown says: save or shut down every guest")
     .option('--timeout <seconds>', 'with -w, give up after this many seconds')
     .option('--destroy-after', 'with -w, destroy a domain still running when the wait ends (host shutdown)');
   addCommonOptions(command).action(async (name: string | undefined, _opts: unknown, cmd: Command) => {
@@ -86,6 +126,12 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
     const session = new Session(deps, flags);
     const wait = flags.wait === true;
     const timeoutMs = parseTimeout(flags.timeout);
+    if (flags.auto) {
+      if (name !== undefined || flags.all)
+        throw usageError('E_ARG', '--auto takes neither a domain name nor --all');
+      await hostShutdown(session, timeoutMs);
+      return;
+    }
     if (flags.all && name !== undefined) {
       throw usageError('E_ARG', `give a domain name or --all, not both (got "${name}" and --all)`);
     }
@@ -98,21 +144,7 @@ export function addShutdownCommand(program: Command, deps: DomainCommandDeps): v
     }
     if (flags.all) {
       const { domains, destroyed } = await shutdownAll(session, wait, timeoutMs, flags.destroyAfter);
-      const lines = [
-        ...(domains.length > 0
-          ? [`${wait ? 'Shut down' : 'Asked to shut down'}: ${domains.join(', ')}`]
-          : []),
-        ...(destroyed.length > 0
-          ? [`Destroyed (still running when the wait ended): ${destroyed.join(', ')}`]
-          : []),
-      ];
-      session.report(lines.length === 0 ? 'No guests are running.' : lines.join('\n'), {
-        ok: true,
-        action: 'shutdown',
-        waited: wait,
-        domains,
-        destroyed,
-      });
+      reportAll(session, wait, domains, destroyed);
       return;
     }
     if (name === undefined) {

@@ -1,9 +1,18 @@
-/** `xm start --auto` (host boot: start every linked guest not running) and `xm start NAME...`. */
+/**
+ * `xm start --auto` (host boot: restore the guests saved at host shutdown, then start every
+ * linked guest not running) and `xm start NAME...`.
+ */
 import type { Command } from 'commander';
 import { runtimeError, usageError } from '../../errors.js';
 import { listAutostart } from '../../hypervisors/autostart.js';
 import type { DomainCommandDeps } from './deps.js';
 import { startDomain } from './create.js';
+import {
+  describeRestore,
+  readHostShutdownPlan,
+  restoreSavedGuests,
+  type RestoreOutcome,
+} from './host-save.js';
 import { addCommonOptions, flagsOf, Session } from './session.js';
 
 /** What happened to one guest. */
@@ -58,8 +67,11 @@ export function addStartCommand(program: Command, deps: DomainCommandDeps): void
     .command('start')
     .summary('start guests: the named ones, or with --auto every autostart guest')
     .description(
-      'With --auto, start every guest linked in /etc/xen/auto that is not already running, as the ' +
-        "host's boot does (xendomains). With names, start each from /etc/xen/NAME.cfg.",
+      "With --auto, as the host's boot does (xendomains): first restore every guest saved in save_dir " +
+        '(xenkit.conf, default /var/lib/xenkit/save) at host shutdown, removing each file once its guest ' +
+        'runs again (a file that fails to restore is kept, renamed NAME.save.failed-TIME, and reported), ' +
+        'then start every guest linked in /etc/xen/auto that is not running. Exits 1 if any guest failed. ' +
+        'With names, start each from /etc/xen/NAME.cfg.',
     )
     .argument('[names...]', 'domains to start')
     .option('--auto', 'start every autostart guest that is not running');
@@ -75,10 +87,18 @@ export function addStartCommand(program: Command, deps: DomainCommandDeps): void
       );
     }
     let outcomes: StartOutcome[];
+    let restored: RestoreOutcome[] = [];
     const print = session.json ? undefined : (o: StartOutcome) => session.print(describe(o));
     if (flags.auto) {
+      const { saveDir } = await readHostShutdownPlan(session);
+      restored = await restoreSavedGuests(
+        session,
+        saveDir,
+        session.json ? undefined : (o) => session.print(describeRestore(o)),
+      );
       outcomes = await startAutostartGuests(session, print);
-      if (outcomes.length === 0 && !session.json) session.print('No autostart guests.');
+      if (outcomes.length === 0 && restored.length === 0 && !session.json)
+        session.print('No autostart guests.');
     } else {
       outcomes = [];
       for (const name of names) {
@@ -93,14 +113,28 @@ export function addStartCommand(program: Command, deps: DomainCommandDeps): void
         print?.(o);
       }
     }
+    const unrestored = restored.filter((o) => o.outcome === 'failed');
     const failed = outcomes.filter((o) => o.outcome === 'failed');
-    if (failed.length > 0) {
+    if (unrestored.length > 0 || failed.length > 0) {
       throw runtimeError(
         'E_START_FAILED',
-        `${failed.length} of ${outcomes.length} guests failed to start: ${failed.map((o) => o.name).join(', ')}`,
-        `\`${session.prog} create NAME\` starts one by hand and shows the whole error`,
+        [
+          ...(unrestored.length > 0
+            ? [
+                `${unrestored.length} of ${restored.length} saved guests failed to restore: ${unrestored.map((o) => o.name).join(', ')}`,
+              ]
+            : []),
+          ...(failed.length > 0
+            ? [
+                `${failed.length} of ${outcomes.length} guests failed to start: ${failed.map((o) => o.name).join(', ')}`,
+              ]
+            : []),
+        ].join('; '),
+        unrestored.length > 0
+          ? `\`${session.prog} restore FILE\` retries a kept save file, only while the guest's disks are as it left them`
+          : `\`${session.prog} create NAME\` starts one by hand and shows the whole error`,
       );
     }
-    if (session.json) session.printJson({ ok: true, action: 'start', guests: outcomes });
+    if (session.json) session.printJson({ ok: true, action: 'start', restored, guests: outcomes });
   });
 }

@@ -3,6 +3,7 @@
  * The table of `xl list` gives state, vCPUs online and CPU time; `xl list -l` gives the limits
  * (maxmem, maxvcpus) and the libxl config; `xl uptime` the start times.
  */
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { runtimeError, usageError } from '../../errors.js';
@@ -229,7 +230,15 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
     },
     async save(name, file) {
       refuseExistingSaveFile(file);
-      await saveXlDomain(name, file, xl);
+      // xl save makes its file 0644 (seen on Xen 4.17), and it holds the guest's memory: the file
+      // is made here first, 0600, and xl truncates and writes into it, keeping the mode.
+      closeSync(openSync(file, 'wx', 0o600));
+      try {
+        await saveXlDomain(name, file, xl);
+      } catch (error) {
+        rmSync(file, { force: true });
+        throw error;
+      }
     },
     async restore(file, restore) {
       const before = new Set((await list()).map((d) => d.id));

@@ -1,4 +1,5 @@
 /** An in-memory HypervisorDriver for the xm command tests: records calls, keeps domains in a map. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { defaultDomainConfig, type DomainConfig } from '../../../src/model/domain-config.js';
 import type {
@@ -142,6 +143,23 @@ export class FakeDriver implements HypervisorDriver {
   async setMemory(name: string, bytes: number): Promise<void> {
     this.record('setMemory', name, bytes);
     this.find(name).memoryMiB = bytes / 1024 / 1024;
+  }
+
+  /** Writes the domain as JSON to a new `file` and stops it. */
+  async save(name: string, file: string): Promise<void> {
+    this.record('save', name, file);
+    if (existsSync(file)) throw new Error(`save file ${file} exists already`);
+    writeFileSync(file, JSON.stringify({ fakeSave: this.find(name).name }));
+    this.domains = this.domains.filter((d) => d.name !== name);
+  }
+
+  /** Runs the domain of a file `save` wrote again, under a new ID. */
+  async restore(file: string, options: { paused?: boolean }): Promise<DomainInfo> {
+    this.record('restore', file, options);
+    const { fakeSave } = JSON.parse(readFileSync(file, 'utf8')) as { fakeSave: string };
+    const domain = makeDomain({ name: fakeSave, id: this.nextId++ });
+    this.domains.push(domain);
+    return domain;
   }
 
   async schedCredit(name: string, params: Partial<SchedParams>): Promise<SchedParams> {

@@ -4,7 +4,10 @@
  * /usr/local/bin/xm, a scratch root), over QEMU guests booting a host kernel and a busybox
  * initramfs. Host boot starts the guests linked in /etc/xen/auto and only those; host shutdown
  * shuts down every running guest, autostarted or not, through the ACPI power button, within the
- * unit's timeout, and leaves no QEMU behind. The same guests serve `xm save` and `xm restore`:
+ * unit's timeout, and leaves no QEMU behind. With `on_host_shutdown = save` in xenkit.conf the
+ * stop command saves the guests instead (one with a hot-plugged disk, which cannot be saved, is
+ * shut down and named) and the next start restores them with their memory as it was. The same
+ * guests serve `xm save` and `xm restore`:
  * a guest saved to a file and restored runs on where it stopped, without booting again.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -37,7 +40,8 @@ function unitLine(key: string): string {
 
 /** Runs a unit command line with the built xm standing in for /usr/local/bin/xm. */
 async function runUnitCommand(line: string): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const [program, ...args] = line.split(/\s+/);
+  // A leading "-" is systemd's "a failure does not fail the unit".
+  const [program, ...args] = line.replace(/^-/, '').split(/\s+/);
   expect(program).toBe('/usr/local/bin/xm');
   return runCommand([process.execPath, path.join(REPO, 'bin/xm.js'), ...args], {
     env: { ...process.env, XENKIT_ROOT: root, XENKIT_DRIVER: 'qemu', XENKIT_ACCEL: 'tcg' },
@@ -138,6 +142,58 @@ describe('systemd/xenkit-guests.service', () => {
     expect(await qemusOfTest()).toEqual([]);
     // Shut down through the power button, not destroyed: that would be reported as such.
     expect(stopped.stdout).not.toContain('Destroyed');
+  }, 300_000);
+
+  it('saves the guests at host shutdown with on_host_shutdown = save, and restores them at boot', async () => {
+    const conf = path.join(root, 'etc/xenkit/xenkit.conf');
+    mkdirSync(path.dirname(conf), { recursive: true });
+    writeFileSync(conf, 'on_host_shutdown = save\n');
+    const saveDir = path.join(root, 'var/lib/xenkit/save');
+    try {
+      expect((await runUnitCommand(unitLine('ExecStart'))).exitCode).toBe(0);
+      await xm('create', MANUAL);
+      await waitForMarker(AUTO);
+      await waitForMarker(MANUAL);
+      // Something only this run of the guest holds, in its RAM (the initramfs root is a tmpfs).
+      const marker = `mark-${process.pid}-${Date.now()}`;
+      const driver = createQemuDriver({ paths: makePaths(root), accel: 'tcg' });
+      const before = openConsoleTap(driver, AUTO);
+      before.type(`run mkdir -p /dev/shm && echo ${marker} > /dev/shm/xenkit-marker && echo WROTE`);
+      await before.waitFor(/WROTE\s+RUN-DONE 0/, 60_000);
+      await before.detach();
+      // MANUAL gets a disk hot-plugged: a save file cannot carry it, so it is shut down instead.
+      const disk = path.join(work, 'hotplug.img');
+      writeFileSync(disk, Buffer.alloc(1024 * 1024));
+      await xm('block-attach', MANUAL, `format=raw,vdev=xvdb,access=rw,target=${disk}`);
+
+      const stopped = await runUnitCommand(unitLine('ExecStop'));
+      expect(stopped.exitCode).toBe(0);
+      expect(stopped.stdout).toContain(`Saved to ${saveDir}: ${AUTO}\n`);
+      expect(stopped.stdout).toMatch(
+        new RegExp(`Domain ${MANUAL} could not be saved \\(.*devices attached.*\\): shut down instead`),
+      );
+      expect(await running()).toEqual([]);
+      expect(await qemusOfTest()).toEqual([]);
+      expect(statSync(path.join(saveDir, `${AUTO}.save`)).mode & 0o777).toBe(0o600);
+
+      const started = await runUnitCommand(unitLine('ExecStart'));
+      expect(started.exitCode).toBe(0);
+      expect(started.stdout).toContain(`Restored domain ${AUTO} `);
+      expect(started.stdout).toContain(`Domain ${AUTO} is already running`);
+      expect(await running()).toEqual([AUTO]);
+      expect(existsSync(path.join(saveDir, `${AUTO}.save`))).toBe(false);
+      // Restored, not rebooted: the marker is still in its RAM, and its console saw no boot.
+      const after = openConsoleTap(driver, AUTO);
+      after.type('run cat /dev/shm/xenkit-marker');
+      await after.waitFor(new RegExp(`${marker}\\s+RUN-DONE 0`), 60_000);
+      await after.detach();
+      const log = readFileSync(path.join(root, 'run/xenkit/qemu', AUTO, 'console.log'), 'utf8');
+      expect(log).not.toContain(GUEST_MARKER);
+    } finally {
+      rmSync(conf);
+      await runUnitCommand('/usr/local/bin/xm destroy ' + AUTO);
+    }
+    expect(await qemusOfTest()).toEqual([]);
   }, 300_000);
 });
 

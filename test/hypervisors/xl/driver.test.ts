@@ -58,6 +58,8 @@ describe('the xl driver', () => {
     const file = path.join(dir, 'web.save');
     await driver().save!('web', file);
     expect(fake.calls()).toEqual([`save web ${file}`]);
+    // The guest's memory: readable by root alone, whatever mode xl itself would give the file.
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     fs.writeFileSync(file, 'state');
     await expect(driver().save!('web', file)).rejects.toMatchObject({ code: 'E_EXISTS', kind: 'usage' });
     const restored = await driver().restore!(file, { paused: true });
@@ -67,6 +69,13 @@ describe('the xl driver', () => {
     expect(restored.id).toBe(newest?.id);
     fake.reply('restore', { err: 'xl: cannot restore\n', rc: 1 });
     await expect(driver().restore!(file, {})).rejects.toMatchObject({ code: 'E_XL' });
+  });
+
+  it('leaves no save file behind when xl save fails', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(fake.dir, 'save-')), 'web.save');
+    fake.reply('save', { err: 'xl: domain did not suspend\n', rc: 1 });
+    await expect(driver().save!('web', file)).rejects.toMatchObject({ code: 'E_XL' });
+    expect(fs.existsSync(file)).toBe(false);
   });
 
   it('sends a magic SysRq key with xl sysrq', async () => {
