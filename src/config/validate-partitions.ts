@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { XenkitError } from '../errors.js';
 import { escapeControlChars } from '../log/escape-control.js';
+import { MIN_SIZE } from '../model/fs-limits.js';
 import type { DiskSpec, FsType, StorageSpec, SwapSpec, VolumeSpec } from '../model/guest-spec.js';
 import { parseSize } from '../model/size.js';
 import { parsePartitionsFile, type PartitionsSection } from '../formats/partitions-file.js';
@@ -137,6 +138,13 @@ function readSection(
       options.line,
       `options "${options.value}" hold a blank or ":"`,
       'write them comma separated, e.g. nodev,nosuid',
+    );
+  const min = MIN_SIZE[typeText as FsType];
+  if (size && bytes > 0 && min !== undefined && bytes < min)
+    bad(
+      size.line,
+      `size "${size.value}" is too small for ${typeText} (at least ${min / 1024 ** 2}M)`,
+      `make it ${min / 1024 ** 2}M or more, or choose another type`,
     );
   if (!ok || !isFs) return undefined;
   return { name, size: bytes, type: typeText as FsType, mountpoint, options: options?.value || 'defaults' };

@@ -217,6 +217,10 @@ describe('--partitions layouts', () => {
     ],
     ['[r]\nsize=1G\ntype=ext4\n', 'E_PARTITIONS --partitions %F:1: [r] has no mountpoint='],
     ['size=1G\n', 'E_PARTITIONS --partitions %F:1: size= comes before any [section]'],
+    [
+      '[r]\nsize=1G\ntype=ext4\nmountpoint=/\n[h]\nsize=64M\ntype=xfs\nmountpoint=/home\n',
+      'E_PARTITIONS --partitions %F:6: [h] size "64M" is too small for xfs (at least 300M)',
+    ],
   ])('refuses %j with one line naming the file and line', async (layout, expected) => {
     const errors = await refusal(layout);
     expect(errors.map((e) => e.replace(/ \S+\/partitions\.d\/small/, ' %F'))).toContain(expected);
