@@ -136,6 +136,15 @@ describe.skipIf(!isRoot || !KERNEL || !fs.existsSync(UDEV_ROLE))(
       ]);
       expect(fs.statSync(image('var.img')).size).toBe(256 * 1024 ** 2);
       expect(fs.statSync(image('home.img')).size).toBe(64 * 1024 ** 2);
+      const summary = JSON.parse(result.stdout) as {
+        files: { disk: string };
+        volumes: { mountpoint: string; path: string }[];
+      };
+      expect(summary.files.disk).toBe(image('root.img'));
+      expect(summary.volumes.map((v) => [v.mountpoint, v.path])).toEqual([
+        ['/var', image('var.img')],
+        ['/home', image('home.img')],
+      ]);
     });
 
     it('puts each part of the tree on its own filesystem: /var and /home are empty in the root image', () => {

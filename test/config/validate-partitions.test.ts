@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resolveCreateImage } from '../../src/config/create-image.js';
 import type { ShellRunner } from '../../src/formats/xen-tools-conf.js';
 import { renderGuestCfg } from '../../src/formats/xl-cfg-render.js';
+import { buildSummary, renderSummary } from '../../src/cli/render-summary.js';
 import { renderFstab } from '../../src/customize/fstab.js';
 import { buildCreateImagePlan } from '../../src/images/create-image-plan.js';
 import { planToJSON } from '../../src/plan/plan.js';
@@ -161,6 +162,26 @@ describe('--partitions layouts', () => {
     );
     for (const lv of ['web1-root', 'web1-home', 'web1-var', 'web1-swap']) expect(json).toContain(`"${lv}"`);
     expect(json).toMatch(/"mkfs\.xfs".*"\/dev\/vg0\/web1-home"/);
+    const summary = buildSummary(spec, outcome, undefined, 1000);
+    expect(summary.volumes).toEqual([
+      {
+        mountpoint: '/var',
+        path: '/dev/vg0/web1-var',
+        size: '1536M',
+        fs: 'ext4',
+        uuid: outcome.ids.volumeUuids?.var,
+      },
+      {
+        mountpoint: '/home',
+        path: '/dev/vg0/web1-home',
+        size: '512M',
+        fs: 'xfs',
+        uuid: outcome.ids.volumeUuids?.home,
+      },
+    ]);
+    expect(renderSummary(summary)).toMatch(
+      /^ {2}\/home {9}\/dev\/vg0\/web1-home {2}\(512M xfs, UUID [0-9a-f-]{36}\)$/m,
+    );
     expect(root).toBeTruthy();
   });
 
