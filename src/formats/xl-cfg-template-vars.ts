@@ -103,16 +103,12 @@ export function buildTemplateVars(spec: GuestSpec): TemplateVars {
   for (const v of listGuestVolumes(spec)) {
     const target = targets.find((t) => t.vdev === v.device);
     if (!target) continue;
-    const options =
-      v.role === 'root'
-        ? spec.disk.mountOptions
-        : (spec.volumes?.find((x) => x.name === v.name)?.mountOptions ?? '');
     partitions.push({
       name: v.name,
       size: sized ? formatSize(v.size) : '',
       type: v.type,
       mountpoint: v.mountpoint,
-      options,
+      options: v.mountOptions,
       imagetype: target.prefix,
       image: target.target,
     });

@@ -18,6 +18,8 @@ export interface GuestVolumeEntry {
   type: FsType | 'swap';
   /** `/`, `/home`, ...; empty for swap. */
   mountpoint: string;
+  /** fstab options; empty for swap. */
+  mountOptions: string;
 }
 
 /** The guest's volumes by partition number: swap, "/", then the others (shorter mount points first). */
@@ -31,6 +33,7 @@ export function listGuestVolumes(spec: Pick<GuestSpec, 'disk' | 'swap' | 'volume
       device: spec.swap.device,
       type: 'swap',
       mountpoint: '',
+      mountOptions: '',
     });
   entries.push({
     role: 'root',
@@ -39,6 +42,7 @@ export function listGuestVolumes(spec: Pick<GuestSpec, 'disk' | 'swap' | 'volume
     device: spec.disk.device,
     type: spec.disk.fs,
     mountpoint: '/',
+    mountOptions: spec.disk.mountOptions,
   });
   for (const v of spec.volumes ?? [])
     entries.push({
@@ -48,6 +52,7 @@ export function listGuestVolumes(spec: Pick<GuestSpec, 'disk' | 'swap' | 'volume
       device: v.device,
       type: v.fs,
       mountpoint: v.mountpoint,
+      mountOptions: v.mountOptions,
     });
   return entries;
 }

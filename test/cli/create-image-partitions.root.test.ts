@@ -211,6 +211,31 @@ describe.skipIf(!isRoot || !KERNEL || !fs.existsSync(UDEV_ROLE))(
       expect((await xm(root, ['destroy', NAME], 60_000)).code).toBe(0);
     }, 900_000);
 
+    it('removes every volume it made when the run fails after the last step that makes them', async () => {
+      const failed = await runBin(
+        'xen-create-image',
+        [
+          '--hostname=fail1',
+          `--root=${root}`,
+          '--dir=/srv/xen',
+          '--partitions=small',
+          '--dhcp',
+          '--install-method=tar',
+          '--install-source=/tree.tar',
+          '--genpass=1',
+          '--quiet',
+        ],
+        { env: { XENKIT_FAILPOINT: 'storage.commit' }, timeoutMs: 300_000 },
+      );
+      expect(failed.code, failed.stderr).toBe(1);
+      const log = fs.readFileSync(path.join(root, 'var/log/xen-tools/fail1.log'), 'utf8');
+      for (const file of ['root.img', 'var.img', 'home.img', 'swap.img']) expect(log).toContain(file);
+      expect(fs.existsSync(path.join(root, 'srv/xen/domains/fail1'))).toBe(false);
+      expect(fs.existsSync(path.join(root, 'etc/xen/fail1.cfg'))).toBe(false);
+      expect(execFileSync('losetup', ['-a'], { encoding: 'utf8' })).not.toContain(root);
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(root);
+    });
+
     it('xen-delete-image removes every volume', async () => {
       const removed = await runBin('xen-delete-image', [`--root=${root}`, '--dir=/srv/xen', NAME]);
       expect(removed.code, removed.stderr).toBe(0);
