@@ -333,6 +333,7 @@ export const ERROR_CODES = {
   E_NO_SNAPSHOT: 'a snapshot id or guest with no snapshot in the backup repository',
   E_NO_SPACE: 'a full disk or quota, naming where',
   E_OBSOLETE: 'an option that is no longer supported',
+  E_PARTITIONS: 'a --partitions layout that xenkit cannot read or make',
   E_PASSWORD: 'the root password given more than one way, or not usable',
   E_PASSWORD_FILE: 'a password file that cannot be read',
   E_PASSWORD_HASH: 'a root password hash that is not sha512, sha256 or yescrypt',

@@ -2,6 +2,7 @@
 import type { GuestSpec } from '../model/guest-spec.js';
 import { formatSize } from '../model/size.js';
 import type { CreateImageOutcome } from '../images/create-image-plan.js';
+import { volumePaths } from '../images/create-image-storage.js';
 
 export interface CreateSummary {
   name: string;
@@ -10,6 +11,8 @@ export interface CreateSummary {
   files: { disk?: string; swap?: string; cfg: string; log: string };
   disk: { size: string; fs: string; uuid: string; format: string };
   swap?: { size: string; uuid: string };
+  /** `--partitions`: the layout's other filesystems. */
+  volumes?: { mountpoint: string; path: string; size: string; fs: string; uuid: string }[];
   mac: string;
   network: { mode: string; addresses: string[]; gateway?: string; nameservers: string[] };
   sshHostKeys: { type: string; bits: number; fingerprint: string }[];
@@ -58,6 +61,17 @@ export function buildSummary(
     ...(spec.swap && outcome.ids.swapUuid
       ? { swap: { size: formatSize(spec.swap.size), uuid: outcome.ids.swapUuid } }
       : {}),
+    ...(spec.volumes?.length
+      ? {
+          volumes: volumePaths(spec).map(({ volume, path }) => ({
+            mountpoint: volume.mountpoint,
+            path,
+            size: formatSize(volume.size),
+            fs: volume.fs,
+            uuid: outcome.ids.volumeUuids?.[volume.name] ?? '',
+          })),
+        }
+      : {}),
     mac: spec.network.mac,
     network: {
       mode: spec.network.mode,
@@ -81,6 +95,7 @@ export function renderSummary(s: CreateSummary): string {
   const row = (label: string, value: string): void => void lines.push(`  ${label.padEnd(14)}${value}`);
   if (s.files.disk)
     row('disk', `${s.files.disk}  (${s.disk.size} ${s.disk.fs}, ${s.disk.format}, UUID ${s.disk.uuid})`);
+  for (const v of s.volumes ?? []) row(v.mountpoint, `${v.path}  (${v.size} ${v.fs}, UUID ${v.uuid})`);
   if (s.files.swap && s.swap) row('swap', `${s.files.swap}  (${s.swap.size}, UUID ${s.swap.uuid})`);
   row('config', s.files.cfg);
   row('log', s.files.log);

@@ -89,7 +89,7 @@ export const CREATE_IMAGE_OPTIONS: readonly OptionDef[] = [
   o({ name: 'nohosts', aliases: ['no-hosts'], kind: 'flag', key: 'nohosts', default: false, group: 'general', help: "Don't add `IP NAME` to the host's /etc/hosts (added for a static address; xen-delete-image removes it)." }),
   o({ name: 'noswap', kind: 'flag', key: 'noswap', default: false, group: 'general', help: 'No swap.' }),
   o({ name: 'output', kind: 'string', key: 'output', default: '/etc/xen', group: 'general', valueName: 'DIR', help: 'Directory of the domain config.' }),
-  o({ name: 'partitions', kind: 'string', key: 'partitions', group: 'general', valueName: 'FILE', help: 'Partition layout file: refused (not supported yet).' }),
+  o({ name: 'partitions', kind: 'string', key: 'partitions', group: 'general', valueName: 'FILE', help: 'Partition layout file (xen-tools format, a bare name is looked up in partitionsdir): one image or volume per section, mounted at its mount point.' }),
   o({ name: 'password', kind: 'string', key: 'password', group: 'general', valueName: 'PW', help: 'Root password (visible in ps: prefer --password-file).' }),
   o({ name: 'passwd', kind: 'negatable', key: 'passwd', default: false, group: 'general', help: "(Don't) ask for the root password." }),
   o({ name: 'pygrub', kind: 'negatable', key: 'pygrub', group: 'general', help: "Boot the guest's own kernel (default); --nopygrub needs --kernel." }),

@@ -131,6 +131,34 @@ function refuseConflicts(r: SettingsReader): void {
   }
 }
 
+/** The guest's disk name that partition numbers are appended to (`xvda`, `--ide`, `--disk_device`). */
+export function diskBase(r: SettingsReader): string {
+  const base = r.bool('ide')
+    ? 'hda'
+    : r.bool('scsi')
+      ? 'sda'
+      : (r.string('disk_device') ?? 'xvda').replace(/^\/dev\//, '');
+  if (DISK_RE.test(base)) return base;
+  r.fail('disk_device', 'E_DEVICE', 'is not a disk device name', 'use xvda, sda, hda or vda');
+  return 'xvda';
+}
+
+/** `make_fs_<fs>` from the conf as argv, when set (undefined, with an error, if not a plain command). */
+export function mkfsCommandFor(r: SettingsReader, fs: FsType): string[] | undefined {
+  if (!r.isSet(`make_fs_${fs}`)) return undefined;
+  const text = r.string(`make_fs_${fs}`) ?? '';
+  if (/[;&|<>$`"'\\(){}]/.test(text) || text === '') {
+    r.fail(
+      `make_fs_${fs}`,
+      'E_MKFS',
+      'is not a plain command line',
+      'write the program and its options only, e.g. mkfs.ext4 -F -O ^metadata_csum',
+    );
+    return undefined;
+  }
+  return text.split(/\s+/);
+}
+
 /** Validates root disk and swap: sizes, filesystem, mount and mkfs settings, device names. */
 export function validateDisk(
   r: SettingsReader,
@@ -154,27 +182,8 @@ export function validateDisk(
       'reiserfs was removed from Linux (6.13): use ext4, xfs or btrfs',
     );
   } else fs = r.oneOf('fs', FILESYSTEMS);
-  let base = r.bool('ide')
-    ? 'hda'
-    : r.bool('scsi')
-      ? 'sda'
-      : (r.string('disk_device') ?? 'xvda').replace(/^\/dev\//, '');
-  if (!DISK_RE.test(base)) {
-    r.fail('disk_device', 'E_DEVICE', 'is not a disk device name', 'use xvda, sda, hda or vda');
-    base = 'xvda';
-  }
-  let mkfsCommand: string[] | undefined;
-  if (fs && r.isSet(`make_fs_${fs}`)) {
-    const text = r.string(`make_fs_${fs}`) ?? '';
-    if (/[;&|<>$`"'\\(){}]/.test(text) || text === '') {
-      r.fail(
-        `make_fs_${fs}`,
-        'E_MKFS',
-        'is not a plain command line',
-        'write the program and its options only, e.g. mkfs.ext4 -F -O ^metadata_csum',
-      );
-    } else mkfsCommand = text.split(/\s+/);
-  }
+  const base = diskBase(r);
+  const mkfsCommand = fs ? mkfsCommandFor(r, fs) : undefined;
   if (r.errors.errors.length > before || size === undefined || !fs) return undefined;
   // xen-tools' layout: swap is partition 1, the root filesystem the next one.
   const disk: DiskSpec = {

@@ -17,6 +17,7 @@ import { CREATE_IMAGE_OPTIONS } from './options.js';
 import { SettingsReader } from './settings-reader.js';
 import type { Settings } from './settings.js';
 import { validateNetwork } from './validate-network.js';
+import { validatePartitions } from './validate-partitions.js';
 import { validateDisk, validateStorage } from './validate-storage.js';
 import { validateAccounts, validateBoot, validateHooks, validateInstall } from './validate-system.js';
 
@@ -175,7 +176,18 @@ export async function validateSettings(
     );
   }
   const storage = validateStorage(r, id?.hostname);
-  const disks = validateDisk(r, storage);
+  const layoutFile = r.path(
+    'partitions',
+    'file',
+    r.path('partitionsdir') ?? path.join(ctx.paths.confDir, 'partitions.d'),
+  );
+  const layout = layoutFile !== undefined ? validatePartitions(r, layoutFile, storage) : undefined;
+  const disks = layoutFile !== undefined ? layout : validateDisk(r, storage);
+  if (layoutFile !== undefined) {
+    // xen-tools 4.9.2 drops these without a word when a layout is given.
+    for (const key of ['size', 'swap', 'noswap', 'fs'].filter((k) => r.get(k)?.origin.kind === 'cli'))
+      warnings.push(`${r.what(key)} is ignored with ${r.what('partitions')}: the layout gives every volume`);
+  }
   const dist = lookupDistribution(r);
   const network = await validateNetwork(r, {
     hostname: id?.hostname,
@@ -194,17 +206,6 @@ export async function validateSettings(
   }
   const force = r.bool('force') ?? false;
   const output = validateOutput(r, id?.hostname, force);
-  const partitions = r.path(
-    'partitions',
-    'file',
-    r.path('partitionsdir') ?? path.join(ctx.paths.confDir, 'partitions.d'),
-  );
-  if (partitions)
-    r.errors.add(
-      'E_UNSUPPORTED',
-      `${r.what('partitions')}: partition layouts are not supported yet`,
-      'drop --partitions: xenkit makes one root filesystem and a swap volume (--swap, --noswap)',
-    );
   const flags = ['boot', 'keep', 'copyhosts', 'nohosts'].map((key) => r.bool(key) ?? false);
   if (flags[0] && install?.enabled === false) {
     // An empty filesystem cannot boot. A conf file's boot = 1 gives way to --install=0 on the
@@ -255,6 +256,7 @@ export async function validateSettings(
     storage,
     disk: disks.disk,
     swap: disks.swap,
+    ...(layout && layout.volumes.length > 0 ? { volumes: layout.volumes } : {}),
     network,
     accounts,
     install,

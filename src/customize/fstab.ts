@@ -18,6 +18,13 @@ export function renderFstab(spec: GuestSpec, ids: GuestIds): string {
     '# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>',
     `UUID=${checkUuid(ids.rootUuid, 'root')}\t/\t${ids.rootFs}\t${options}\t0\t${pass}`,
   ];
+  for (const volume of spec.volumes ?? []) {
+    const uuid = ids.volumeUuids?.[volume.name] ?? '';
+    const volumePass = volume.fs.startsWith('ext') ? 2 : 0;
+    lines.push(
+      `UUID=${checkUuid(uuid, volume.mountpoint)}\t${volume.mountpoint}\t${volume.fs}\t${volume.mountOptions}\t0\t${volumePass}`,
+    );
+  }
   if (spec.swap && ids.swapUuid) {
     lines.push(`UUID=${checkUuid(ids.swapUuid, 'swap')}\tnone\tswap\tsw\t0\t0`);
   }

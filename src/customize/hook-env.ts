@@ -2,6 +2,7 @@
  * The environment hooks and roles see: xen-tools' variable names (its hooks read `$hostname`,
  * `$ip1`, `$dhcp`, ...) built from the GuestSpec, never holding a password.
  */
+import { listGuestVolumes } from '../model/guest-volumes.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { prefixToNetmask } from './network.js';
 
@@ -81,11 +82,11 @@ function storageEnv(spec: GuestSpec): Record<string, string | undefined> {
   return { image_dev: s.imageDev, swap_dev: s.swapDev };
 }
 
-/** xen-tools' PARTITIONn = name:size:type:mountpoint:options (swap first, as it lays them out). */
+/** xen-tools' PARTITIONn = name:size:type:mountpoint:options, by partition number (swap first). */
 function partitionEnv(spec: GuestSpec): Record<string, string> {
-  const parts: string[] = [];
-  if (spec.swap) parts.push(`swap:${mib(spec.swap.size)}:swap::`);
-  parts.push(`disk:${mib(spec.disk.size)}:${spec.disk.fs}:/:${spec.disk.mountOptions}`);
+  const parts = listGuestVolumes(spec).map(
+    (v) => `${v.name}:${mib(v.size)}:${v.type}:${v.mountpoint}:${v.mountOptions}`,
+  );
   const env: Record<string, string> = { NUMPARTITIONS: String(parts.length) };
   parts.forEach((p, i) => (env[`PARTITION${i + 1}`] = p));
   return env;

@@ -26,6 +26,12 @@
  * to the same value).
  */
 import type { DomainConfig } from '../model/domain-config.js';
+import {
+  listGuestVolumes,
+  volumeImageName,
+  volumeLvName,
+  type GuestVolumeEntry,
+} from '../model/guest-volumes.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { toMiB } from '../model/size.js';
 import { domainConfigToValues } from './xl-cfg-domain.js';
@@ -43,7 +49,7 @@ export interface RenderGuestCfgOptions {
 
 /** One guest disk as xl sees it: target, guest device and format. */
 export interface GuestDiskTarget {
-  role: 'root' | 'swap';
+  role: GuestVolumeEntry['role'];
   target: string;
   vdev: string;
   format: 'raw' | 'qcow2';
@@ -51,30 +57,51 @@ export interface GuestDiskTarget {
   prefix: 'file:' | 'phy:';
 }
 
-/** Where a guest's disks live, as xen-tools names them: `DIR/domains/NAME/disk.img` and
- * `swap.img`, LVM `/dev/VG/HOSTNAME-disk` and `-swap`, or the devices given. Root first. */
+/**
+ * Where a guest's disks live, as xen-tools names them: `DIR/domains/NAME/disk.img` and
+ * `swap.img`, LVM `/dev/VG/HOSTNAME-disk` and `-swap` (a `--partitions` layout's section names
+ * in place of disk and swap), or the devices given. Root first, then the others by falling
+ * partition number, as xen-tools' xm.tmpl lists them.
+ */
 export function listGuestDiskTargets(spec: GuestSpec): GuestDiskTarget[] {
-  const disks: GuestDiskTarget[] = [];
-  const add = (
-    role: GuestDiskTarget['role'],
-    target: string,
-    vdev: string,
-    format: 'raw' | 'qcow2',
-    prefix: GuestDiskTarget['prefix'],
-  ) => disks.push({ role, target, vdev, format, prefix });
   const storage = spec.storage;
-  if (storage.kind === 'file') {
-    add('root', `${storage.guestDir}/disk.img`, spec.disk.device, storage.format, 'file:');
-    if (spec.swap) add('swap', `${storage.guestDir}/swap.img`, spec.swap.device, storage.format, 'file:');
-  } else if (storage.kind === 'lvm') {
-    // xen-tools names volumes after the hostname as given (fully qualified or not).
-    add('root', `/dev/${storage.vg}/${spec.hostname}-disk`, spec.disk.device, 'raw', 'phy:');
-    if (spec.swap) add('swap', `/dev/${storage.vg}/${spec.hostname}-swap`, spec.swap.device, 'raw', 'phy:');
-  } else {
-    add('root', storage.imageDev, spec.disk.device, 'raw', 'phy:');
-    if (spec.swap && storage.swapDev) add('swap', storage.swapDev, spec.swap.device, 'raw', 'phy:');
+  if (storage.kind === 'device') {
+    const disks: GuestDiskTarget[] = [
+      { role: 'root', target: storage.imageDev, vdev: spec.disk.device, format: 'raw', prefix: 'phy:' },
+    ];
+    if (spec.swap && storage.swapDev)
+      disks.push({
+        role: 'swap',
+        target: storage.swapDev,
+        vdev: spec.swap.device,
+        format: 'raw',
+        prefix: 'phy:',
+      });
+    return disks;
   }
-  return disks;
+  const volumes = listGuestVolumes(spec);
+  const ordered = [
+    ...volumes.filter((v) => v.role === 'root'),
+    ...volumes.filter((v) => v.role !== 'root').reverse(),
+  ];
+  return ordered.map((v) =>
+    storage.kind === 'file'
+      ? {
+          role: v.role,
+          target: `${storage.guestDir}/${volumeImageName(v.name)}`,
+          vdev: v.device,
+          format: storage.format,
+          prefix: 'file:' as const,
+        }
+      : {
+          role: v.role,
+          // xen-tools names volumes after the hostname as given (fully qualified or not).
+          target: `/dev/${storage.vg}/${volumeLvName(spec.hostname, v.name)}`,
+          vdev: v.device,
+          format: 'raw' as const,
+          prefix: 'phy:' as const,
+        },
+  );
 }
 
 /** Perl's `scalar localtime`: `Fri Feb 13 23:31:30 2009`. */

@@ -6,6 +6,7 @@
  * `maxvcpus`. Unset options are absent, so `{ if ($pygrub) ... }` works as with xen-tools.
  */
 import type { GuestSpec } from '../model/guest-spec.js';
+import { listGuestVolumes } from '../model/guest-volumes.js';
 import { formatSize, toMiB } from '../model/size.js';
 import { XEN_TOOLS_VERSION, listGuestDiskTargets } from './xl-cfg-render.js';
 
@@ -95,34 +96,21 @@ export function buildTemplateVars(spec: GuestSpec): TemplateVars {
     }
   }
 
-  // xen-tools' order: swap first, then the root filesystem.
-  const partitions: TemplatePartition[] = [];
+  // xen-tools' order: by partition number (swap first, then "/", then a layout's others).
   const targets = listGuestDiskTargets(spec);
-  const swap = targets.find((t) => t.role === 'swap');
-  const root = targets.find((t) => t.role === 'root');
   const sized = storage.kind !== 'device';
-  if (swap && spec.swap) {
-    const size = sized ? formatSize(spec.swap.size) : '';
+  const partitions: TemplatePartition[] = [];
+  for (const v of listGuestVolumes(spec)) {
+    const target = targets.find((t) => t.vdev === v.device);
+    if (!target) continue;
     partitions.push({
-      name: 'swap',
-      size,
-      type: 'swap',
-      mountpoint: '',
-      options: '',
-      imagetype: swap.prefix,
-      image: swap.target,
-    });
-  }
-  if (root) {
-    const size = sized ? formatSize(spec.disk.size) : '';
-    partitions.push({
-      name: 'disk',
-      size,
-      type: spec.disk.fs,
-      mountpoint: '/',
-      options: spec.disk.mountOptions,
-      imagetype: root.prefix,
-      image: root.target,
+      name: v.name,
+      size: sized ? formatSize(v.size) : '',
+      type: v.type,
+      mountpoint: v.mountpoint,
+      options: v.mountOptions,
+      imagetype: target.prefix,
+      image: target.target,
     });
   }
   const scalars = Object.fromEntries(

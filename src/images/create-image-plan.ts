@@ -33,6 +33,7 @@ import {
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { Paths } from '../paths.js';
 import { imageUndoDescription } from '../storage/image-file.js';
+import { describeSplitTree, splitTree, splitUndoDescription } from '../storage/tree-split.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { lockGuest } from '../plan/guest-lock.js';
 import { addHostsLine, hostHostsPath, hostsLineFor, removeHostsLines } from './host-hosts.js';
@@ -70,6 +71,9 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     rootUuid: randomUUID(),
     rootFs: spec.disk.fs,
     ...(spec.swap ? { swapUuid: randomUUID() } : {}),
+    ...(spec.volumes?.length
+      ? { volumeUuids: Object.fromEntries(spec.volumes.map((v) => [v.name, randomUUID()])) }
+      : {}),
     ...(inputs.passwordHash ? { passwordHash: inputs.passwordHash } : {}),
   };
   const images = imagePaths(spec);
@@ -139,7 +143,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
   const installRequest = {
     install: spec.install,
     target: staging,
-    packages: fsToolPackages(spec.disk.fs),
+    packages: [...new Set([spec.disk.fs, ...(spec.volumes ?? []).map((v) => v.fs)].flatMap(fsToolPackages))],
     stepId: 'install.tree',
   };
   if (spec.install.enabled && spec.install.method !== 'none') {
@@ -188,6 +192,14 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       },
     });
 
+  const volumes = spec.volumes ?? [];
+  if (volumes.length > 0)
+    steps.push({
+      id: 'storage.split',
+      title: `Split the tree at ${volumes.map((v) => v.mountpoint).join(', ')}: one filesystem each`,
+      actions: describeSplitTree(staging, volumes),
+      run: (ctx) => splitTree(staging, volumes, ctx),
+    });
   steps.push(
     ...(spec.storage.kind === 'lvm'
       ? lvmStorageSteps(spec, ids, staging)
@@ -204,6 +216,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       await removeTree(stagingBox, { sink: ctx.sink, signal: ctx.signal });
       // Gone with the tree: nothing inside it is left to restore or remove on a later failure.
       ctx.undo.release(`restore the files customized in ${staging}`);
+      if (volumes.length > 0) ctx.undo.release(splitUndoDescription(staging));
       ctx.undo.release(`remove staging tree ${stagingBox}`);
     },
   });

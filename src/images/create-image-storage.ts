@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { finishCachedDisk } from '../install/rootfs-cache.js';
 import type { GuestIds } from '../model/guest-ids.js';
-import type { GuestSpec } from '../model/guest-spec.js';
+import type { GuestSpec, VolumeSpec } from '../model/guest-spec.js';
+import { listGuestVolumes, volumeImageName, volumeLvName } from '../model/guest-volumes.js';
 import type { PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { stateList } from '../plan/step-state.js';
 import { checkFreeSpace } from '../storage/free-space.js';
@@ -18,11 +19,17 @@ import {
   discardImageFile,
   type ImageFile,
 } from '../storage/image-file.js';
-import { describeMakeFilesystem, makeFilesystem, rootFilesystemOptions } from '../storage/filesystem.js';
+import {
+  describeMakeFilesystem,
+  makeFilesystem,
+  rootFilesystemOptions,
+  volumeFilesystemOptions,
+} from '../storage/filesystem.js';
 import { describeMakeSwap, makeSwap } from '../storage/swap.js';
 import { prepareDevice } from '../storage/block-device.js';
 import { humanSize } from '../storage/free-space.js';
 import { lvmImagePaths } from '../storage/lvm-steps.js';
+import { lvmVolumePath } from '../storage/lvm.js';
 
 // The image files made under temporary names, in the order they were made.
 const IMAGES = stateList<ImageFile>('storage.images');
@@ -35,13 +42,28 @@ export function rememberedImages(ctx: Pick<StepContext, 'state'>): readonly Imag
 /** Where the disk and swap images of a file-backed guest go (undefined for devices). */
 export function imagePaths(spec: GuestSpec): { disk: string | undefined; swap: string | undefined } {
   if (spec.storage.kind === 'file') {
+    const { guestDir } = spec.storage;
     return {
-      disk: path.join(spec.storage.guestDir, 'disk.img'),
-      swap: spec.swap ? path.join(spec.storage.guestDir, 'swap.img') : undefined,
+      disk: path.join(guestDir, volumeImageName(spec.disk.name ?? 'disk')),
+      swap: spec.swap ? path.join(guestDir, volumeImageName(spec.swap.name ?? 'swap')) : undefined,
     };
   }
   if (spec.storage.kind === 'device') return { disk: spec.storage.imageDev, swap: spec.storage.swapDev };
   return lvmImagePaths(spec);
+}
+
+/** The image files or logical volumes of a `--partitions` guest's volumes other than "/" and swap. */
+export function volumePaths(spec: GuestSpec): { volume: VolumeSpec; path: string }[] {
+  const { storage } = spec;
+  return (spec.volumes ?? []).map((volume) => ({
+    volume,
+    path:
+      storage.kind === 'file'
+        ? path.join(storage.guestDir, volumeImageName(volume.name))
+        : storage.kind === 'lvm'
+          ? lvmVolumePath(storage.vg, volumeLvName(spec.hostname, volume.name))
+          : '',
+  }));
 }
 
 export function storageSteps(
@@ -123,6 +145,18 @@ export function storageSteps(
         }),
     });
   }
+  for (const { volume, path: dest } of volumePaths(spec)) {
+    const options = volumeFilesystemOptions(volume, ids, staging);
+    steps.push({
+      id: `storage.volume.${volume.name}`,
+      title: `Make the ${volume.fs} volume ${dest} for ${volume.mountpoint}`,
+      actions: describeImage(dest, volume.size, describeMakeFilesystem({ ...options, target: dest })),
+      run: (ctx) =>
+        buildImage(dest, volume.size, ctx, async (target) => {
+          await makeFilesystem({ ...options, target }, ctx);
+        }),
+    });
+  }
   return steps;
 }
 
@@ -133,7 +167,7 @@ export function storageSteps(
 export function fileSpaceCheckSteps(spec: GuestSpec): PlanStep[] {
   const storage = spec.storage;
   if (storage.kind !== 'file' || storage.allocation !== 'full') return [];
-  const bytes = spec.disk.size + (spec.swap?.size ?? 0);
+  const bytes = listGuestVolumes(spec).reduce((sum, v) => sum + v.size, 0);
   return [
     {
       id: 'storage.check',

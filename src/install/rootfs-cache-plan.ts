@@ -47,6 +47,8 @@ export function chooseRootfsCacheMode(
   if (storage.kind !== 'file') return { mode: 'tree', reason: 'the disk is a device, not an image file' };
   if (storage.format !== 'raw')
     return { mode: 'tree', reason: `${storage.format} images are converted from a tree` };
+  if (spec.volumes?.length)
+    return { mode: 'tree', reason: 'the partition layout splits the tree over several filesystems' };
   if (disk.fs !== 'ext4')
     return { mode: 'tree', reason: `the cached image is ext4, the guest wants ${disk.fs}` };
   if (!disk.format) return { mode: 'tree', reason: '--dontformat keeps the existing filesystem' };

@@ -36,11 +36,32 @@ export interface DiskSpec {
   format: boolean;
   /** Guest device name of the root disk (`xvda2` in xen-tools' layout, `--disk_device`). */
   device: string;
+  /** `--partitions`: the layout's section for "/", naming its image (`NAME.img`) or volume; else `disk`. */
+  name?: string;
 }
 
 export interface SwapSpec {
   /** Bytes. */
   size: number;
+  device: string;
+  /** `--partitions`: the layout's swap section, naming its image or volume; else `swap`. */
+  name?: string;
+}
+
+/** A filesystem of a `--partitions` layout other than "/", mounted at its own point. */
+export interface VolumeSpec {
+  /** The layout's section: the image is `NAME.img`, the logical volume `HOSTNAME-NAME`. */
+  name: string;
+  /** Bytes. */
+  size: number;
+  fs: FsType;
+  /** Absolute, normalized (`/home`, `/var/tmp`). */
+  mountpoint: string;
+  /** Mount options for fstab (the layout's `options`, `defaults` when empty). */
+  mountOptions: string;
+  /** `make_fs_<fs>` from the conf, split into argv. */
+  mkfsCommand: string[] | undefined;
+  /** Guest device name (`xvda3`: numbered as xen-tools numbers its partitions). */
   device: string;
 }
 
@@ -176,6 +197,8 @@ export interface GuestSpec {
   storage: StorageSpec;
   disk: DiskSpec;
   swap: SwapSpec | undefined;
+  /** `--partitions`: the layout's other filesystems, parents before children; absent or empty without. */
+  volumes?: VolumeSpec[];
   network: NetworkSpec;
   accounts: AccountsSpec;
   install: InstallSpec;

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError, type XenkitError } from '../errors.js';
 import type { GuestIds } from '../model/guest-ids.js';
-import type { FsType, GuestSpec } from '../model/guest-spec.js';
+import type { FsType, GuestSpec, VolumeSpec } from '../model/guest-spec.js';
 import type { PlanAction, StepScope } from '../plan/plan.js';
 import { probeBlock } from '../tools/blkid.js';
 import {
@@ -23,6 +23,7 @@ import { checkFsParameters } from './fs-options.js';
 import { describePopulateViaMount, populateViaMount } from './populate.js';
 import { describeSetUuid, fixRootDirectory, setFilesystemUuid } from './fs-tune.js';
 import { hasDefaultRoot, scanTree, type TreeFacts } from './tree-scan.js';
+import { volumeTreeDir } from './tree-split.js';
 
 /** How the tree gets into the filesystem. */
 export type PopulateStrategy =
@@ -68,6 +69,23 @@ export function rootFilesystemOptions(
     mkfsCommand: spec.disk.mkfsCommand,
     sizeBytes: spec.disk.size,
     format: spec.disk.format,
+  };
+}
+
+/** A `--partitions` volume's filesystem: its type, new UUID, section name as label, its split-off subtree. */
+export function volumeFilesystemOptions(
+  volume: VolumeSpec,
+  ids: GuestIds,
+  staging: string,
+): Omit<MakeFilesystemOptions, 'target'> {
+  return {
+    fs: volume.fs,
+    uuid: ids.volumeUuids?.[volume.name],
+    label: volume.name.slice(0, 12),
+    populateFrom: volumeTreeDir(staging, volume.name),
+    mkfsCommand: volume.mkfsCommand,
+    sizeBytes: volume.size,
+    format: true,
   };
 }
 

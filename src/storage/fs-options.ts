@@ -1,7 +1,10 @@
 /** Checks on filesystem parameters, reported all at once before anything is formatted. */
 import { ErrorCollector } from '../errors.js';
 import type { FsType } from '../model/guest-spec.js';
+import { MIN_SIZE } from '../model/fs-limits.js';
 import { humanSize } from './free-space.js';
+
+export { MIN_SIZE };
 
 /** Longest label each mkfs accepts, in bytes. */
 export const LABEL_MAX: Record<FsType | 'swap', number> = {
@@ -11,14 +14,6 @@ export const LABEL_MAX: Record<FsType | 'swap', number> = {
   xfs: 12,
   btrfs: 255,
   swap: 16,
-};
-
-/** Smallest filesystem each mkfs (as shipped in Debian 12) will make, in bytes. */
-export const MIN_SIZE: Partial<Record<FsType, number>> = {
-  // xfsprogs >= 5.19 refuses filesystems under 300 MiB ("Filesystem must be larger than 300MB").
-  xfs: 300 * 1024 ** 2,
-  // mkfs.btrfs 6.2 with its default DUP metadata stops below 109 MiB.
-  btrfs: 109 * 1024 ** 2,
 };
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

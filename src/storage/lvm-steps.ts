@@ -9,34 +9,33 @@ import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanStep } from '../plan/plan.js';
 import { stateList } from '../plan/step-state.js';
 import { lvcreateArgv, lvsArgv, vgsArgv, zeroDeviceArgv } from '../tools/lvm.js';
-import { describeMakeFilesystem, makeFilesystem, rootFilesystemOptions } from './filesystem.js';
+import { listGuestVolumes, volumeLvName } from '../model/guest-volumes.js';
 import {
-  checkVolumeGroup,
-  createGuestVolume,
-  lvmVolumeNames,
-  lvmVolumePath,
-  type GuestVolume,
-} from './lvm.js';
+  describeMakeFilesystem,
+  makeFilesystem,
+  rootFilesystemOptions,
+  volumeFilesystemOptions,
+} from './filesystem.js';
+import { checkVolumeGroup, createGuestVolume, lvmVolumePath, type GuestVolume } from './lvm.js';
 import { commitGuestVolumes } from './lvm-replace.js';
 import { describeMakeSwap, makeSwap } from './swap.js';
 
 /** The disk and swap volume paths of an LVM guest (swap undefined without swap). */
 export function lvmImagePaths(spec: GuestSpec): { disk: string | undefined; swap: string | undefined } {
   if (spec.storage.kind !== 'lvm') return { disk: undefined, swap: undefined };
-  const names = lvmVolumeNames(spec.hostname);
+  const { vg } = spec.storage;
   return {
-    disk: lvmVolumePath(spec.storage.vg, names.disk),
-    swap: spec.swap ? lvmVolumePath(spec.storage.vg, names.swap) : undefined,
+    disk: lvmVolumePath(vg, volumeLvName(spec.hostname, spec.disk.name ?? 'disk')),
+    swap: spec.swap ? lvmVolumePath(vg, volumeLvName(spec.hostname, spec.swap.name ?? 'swap')) : undefined,
   };
 }
 
-/** The volumes the guest needs, by name and size (disk first). */
+/** The volumes the guest needs, by name and size (disk first, then a layout's others, swap last). */
 function guestVolumes(spec: GuestSpec): { name: string; sizeBytes: number }[] {
-  const names = lvmVolumeNames(spec.hostname);
-  return [
-    { name: names.disk, sizeBytes: spec.disk.size },
-    ...(spec.swap ? [{ name: names.swap, sizeBytes: spec.swap.size }] : []),
-  ];
+  const all = listGuestVolumes(spec);
+  return [...all.filter((v) => v.role === 'root'), ...all.filter((v) => v.role !== 'root').reverse()].map(
+    (v) => ({ name: volumeLvName(spec.hostname, v.name), sizeBytes: v.size }),
+  );
 }
 
 /**
@@ -87,9 +86,11 @@ const VOLUMES = stateList<GuestVolume>('storage.lvmVolumes');
 export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string): PlanStep[] {
   if (spec.storage.kind !== 'lvm') return [];
   const { vg, thinPool } = spec.storage;
-  const names = lvmVolumeNames(spec.hostname);
-  const disk = lvmVolumePath(vg, names.disk);
-  const swap = spec.swap ? lvmVolumePath(vg, names.swap) : undefined;
+  const names = {
+    disk: volumeLvName(spec.hostname, spec.disk.name ?? 'disk'),
+    swap: volumeLvName(spec.hostname, spec.swap?.name ?? 'swap'),
+  };
+  const { disk, swap } = lvmImagePaths(spec);
   const wipeAction = (path: string) =>
     thinPool
       ? { kind: 'note' as const, text: `${path} is thin: unwritten blocks read as zeros, no wipe needed` }
@@ -99,11 +100,11 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
   const steps: PlanStep[] = [
     {
       id: 'storage.disk',
-      title: `Make the ${spec.disk.fs} disk ${disk} (${thinPool ? `thin, pool ${vg}/${thinPool}` : 'LVM'})`,
+      title: `Make the ${spec.disk.fs} disk ${disk ?? ''} (${thinPool ? `thin, pool ${vg}/${thinPool}` : 'LVM'})`,
       actions: [
         { kind: 'run', argv: lvcreateArgv({ vg, name: names.disk, sizeBytes: spec.disk.size, thinPool }) },
-        wipeAction(disk),
-        ...describeMakeFilesystem({ ...fsOptions, target: disk }),
+        wipeAction(disk ?? ''),
+        ...describeMakeFilesystem({ ...fsOptions, target: disk ?? '' }),
       ],
       run: async (ctx) => {
         const volume = await createGuestVolume(
@@ -133,6 +134,28 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
         );
         VOLUMES.add(ctx, volume);
         await makeSwap({ target: volume.path, uuid: ids.swapUuid }, ctx);
+      },
+    });
+  }
+  for (const volume of spec.volumes ?? []) {
+    const name = volumeLvName(spec.hostname, volume.name);
+    const target = lvmVolumePath(vg, name);
+    const options = volumeFilesystemOptions(volume, ids, staging);
+    steps.push({
+      id: `storage.volume.${volume.name}`,
+      title: `Make the ${volume.fs} volume ${target} for ${volume.mountpoint}`,
+      actions: [
+        { kind: 'run', argv: lvcreateArgv({ vg, name, sizeBytes: volume.size, thinPool }) },
+        wipeAction(target),
+        ...describeMakeFilesystem({ ...options, target }),
+      ],
+      run: async (ctx) => {
+        const made = await createGuestVolume(
+          { vg, name, sizeBytes: volume.size, thinPool, replace: spec.force },
+          ctx,
+        );
+        VOLUMES.add(ctx, made);
+        await makeFilesystem({ ...options, target: made.path, sizeBytes: made.sizeBytes }, ctx);
       },
     });
   }

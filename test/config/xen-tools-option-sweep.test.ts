@@ -64,7 +64,8 @@ beforeAll(() => {
     'etc/xen-tools/hooks.d/50-mine': '#!/bin/sh\n',
     'etc/xen-tools/my.conf': 'memory = 333M\n',
     'etc/xen-tools/my.tmpl': "name = '{$hostname}'\n",
-    'etc/xen-tools/partitions.d/sample': '[root]\nsize=1G\ntype=ext4\nmountpoint=/\n',
+    'etc/xen-tools/partitions.d/sample':
+      '[root]\nsize=1G\ntype=ext4\nmountpoint=/\n[home]\nsize=512M\ntype=xfs\nmountpoint=/home\noptions=nodev\n[swap]\nsize=128M\ntype=swap\n',
     'boot/vmlinuz-host': 'kernel',
     'boot/initrd-host': 'initrd',
     'lib/modules/6.1.0-host/modules.dep': '',
@@ -289,7 +290,14 @@ const EFFECTS: Record<string, Check> = {
     expect(o.warnings.join('\n')).toMatch(/--password puts the password where other users can see it/);
   },
   hash_method: async (r) => expect(ok(await r(['--hash_method=sha256'])).accounts.hashMethod).toBe('sha256'),
-  partitions: async (r) => refused(await r(['--partitions=sample']), 'E_UNSUPPORTED', /partitions/),
+  partitions: async (r) => {
+    const o = await r(['--partitions=sample']);
+    expect(ok(o).volumes).toEqual([
+      expect.objectContaining({ name: 'home', fs: 'xfs', mountpoint: '/home', device: 'xvda3' }),
+    ]);
+    expect(o.stepIds).toContain('storage.volume.home');
+    expect(o.cfg).toContain(`file:${root}/srv/xen/domains/web1/home.img,xvda3,w`);
+  },
   role: async (r) =>
     expect((await r(['--role=myrole'])).plan).toContain(
       `"argv":["${root}/etc/xen-tools/role.d/myrole","<guest>"]`,

@@ -20,6 +20,29 @@ describe('buildHookEnv', () => {
     });
   });
 
+  it('exports every volume of a --partitions layout as PARTITIONn, numbered as the devices are', () => {
+    const spec = makeSpec();
+    spec.disk = { ...spec.disk, name: 'root', device: 'xvda2' };
+    spec.swap = { size: 128 * 1024 ** 2, device: 'xvda1', name: 'swap' };
+    spec.volumes = [
+      {
+        name: 'home',
+        size: 512 * 1024 ** 2,
+        fs: 'xfs',
+        mountpoint: '/home',
+        mountOptions: 'nodev',
+        mkfsCommand: undefined,
+        device: 'xvda3',
+      },
+    ];
+    expect(buildHookEnv(spec)).toMatchObject({
+      NUMPARTITIONS: '3',
+      PARTITION1: 'swap:128M:swap::',
+      PARTITION2: 'root:4096M:ext4:/:noatime,errors=remount-ro',
+      PARTITION3: 'home:512M:xfs:/home:nodev',
+    });
+  });
+
   it('leaves dhcp unset for a static guest, since xen-tools hooks test it with -z', () => {
     expect(buildHookEnv(makeSpec())).not.toHaveProperty('dhcp');
     expect(buildHookEnv(makeSpec({}, { mode: 'dhcp', addresses: [] })).dhcp).toBe('1');

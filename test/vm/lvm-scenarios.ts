@@ -230,5 +230,37 @@ fact thin-delete.exit $?
 cat $LOGS/thin-delete.out
 fact thin-delete.lvs "$(lvnames vg0)"
 end thin-delete
+
+begin parts
+# A xen-tools layout: one volume per section (HOSTNAME-SECTION), each formatted with its type and
+# mounted by UUID; a run failing after all of them were made removes them all.
+mkdir -p $ROOT/etc/xen-tools/partitions.d
+printf '%s\n' '[root]' 'size=96M' 'type=ext4' 'mountpoint=/' '[swap]' 'size=32M' 'type=swap' \
+  '[home]' 'size=300M' 'type=xfs' 'mountpoint=/home' 'options=nodev' \
+  '[var]' 'size=48M' 'type=ext4' 'mountpoint=/var' > $ROOT/etc/xen-tools/partitions.d/small
+# The failing run leaves the filesystems empty (--install=0): the volumes are what it is about.
+(export XENKIT_FAILPOINT=install.cleanup; node $REPO/bin/xen-create-image.js --root=$ROOT --dhcp --install=0 \
+  --lvm=vg0 --hostname=part1 --partitions=small) > $LOGS/parts-fail.out 2>&1
+fact parts.fail-exit $?
+fact parts.fail-made "$(grep -c '✔ Make the xfs volume /dev/vg0/part1-home' $LOGS/parts-fail.out)"
+fact parts.fail-lvs "$(lvnames vg0)"
+create --hostname=part1 --lvm=vg0 --partitions=small > $LOGS/parts.out 2>&1
+fact parts.exit $?
+tail -3 $LOGS/parts.out
+fact parts.lvs "$(lvnames vg0)"
+fact parts.types "$(for v in root home var swap; do blkid -o value -s TYPE /dev/vg0/part1-$v; done | paste -sd, -)"
+fact parts.cfgdisk "$(grep -o "phy:[^']*" $ROOT/etc/xen/part1.cfg | paste -sd' ' -)"
+fact parts.root "$(grep -o "^root .*" $ROOT/etc/xen/part1.cfg)"
+mount -o ro /dev/vg0/part1-root /mnt/check && {
+  fact parts.fstab "$(grep -v '^#' /mnt/check/etc/fstab | awk '{print $1" "$2" "$3" "$4}' | paste -sd'|' -)"
+  fact parts.rootvar "$(ls -A /mnt/check/var | wc -l)"
+  umount /mnt/check
+}
+fact parts.uuids "$(for v in root var home swap; do vuuid /dev/vg0/part1-$v; done | paste -sd' ' -)"
+mount -o ro /dev/vg0/part1-var /mnt/check && { fact parts.vardpkg "$(test -d /mnt/check/lib/dpkg && echo yes || echo no)"; umount /mnt/check; }
+xenkit delete-image part1 > $LOGS/parts-delete.out 2>&1
+fact parts.deleted $?
+fact parts.after-delete "$(lvnames vg0)"
+end parts
 `;
 }
