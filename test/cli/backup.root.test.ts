@@ -353,13 +353,13 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
       id,
     ]);
     expect((await enc(['backup', 'verify'])).code).toBe(0);
-    const restored = await enc(['backup', 'restore', id, '--as', 'web5']);
+    const restored = await enc(['backup', 'restore', id, '--as', 'sealed1']);
     expect(restored.code, restored.stderr).toBe(0);
-    const copy = path.join(root, 'srv/domains/web5/disk.img');
+    const copy = path.join(root, 'srv/domains/sealed1/disk.img');
     execFileSync('e2fsck', ['-fn', copy], { stdio: 'pipe' });
     withMountedImage(copy, (t) => {
       expect(fs.readFileSync(path.join(t, 'etc/passwd')).equals(passwd)).toBe(true);
-      expect(fs.readFileSync(path.join(t, 'etc/hostname'), 'utf8').trim()).toBe('web5');
+      expect(fs.readFileSync(path.join(t, 'etc/hostname'), 'utf8').trim()).toBe('sealed1');
     });
   });
 });
