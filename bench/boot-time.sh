@@ -197,7 +197,7 @@ Both guests: bookworm, 2G ext4, ${MEM_MIB}M, DHCP, \`--genpass=1\`, same mirror;
 and ${XT_BUILD%.*} s (xen-tools, \`--cache=no\`), each booted $RUNS times by xenkit's \`xm create\`, alternating.
 Time: from \`xm create\` to \`login:\` in the console log. Memory at the login prompt, MiB (medians,
 from /proc/PID/smaps): QEMU's RSS; of it the guest RAM (the ${MEM_MIB} MiB block, as far as the guest has
-touched it), TCG's translation cache (xenkit's `xm create` asks for 96 MiB; QEMU's default is 1 GiB) and the rest (QEMU itself: devices,
+touched it), TCG's translation cache (xenkit's \`xm create\` asks for 96 MiB; QEMU's default is 1 GiB) and the rest (QEMU itself: devices,
 libraries, heap). QEMU's overhead is RSS minus guest RAM. Network, root, swap, failed units and
 \`systemd-analyze\`: after a root login on the first boot.
 
