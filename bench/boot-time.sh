@@ -54,7 +54,7 @@ XM=(node "$REPO/bin/xm.js")
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
 # calc EXPR: awk arithmetic (bc is not always installed); comparisons print 1 or 0.
-calc() { awk "BEGIN { print $1 }"; }
+calc() { awk "BEGIN { print ($1) }"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 qemu_pids() { pgrep -f "qemu-system.* -name $1," || true; }
 
