@@ -13,6 +13,7 @@ import { RunLog } from '../log/run-log.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import { replacedGuestIdentity, refuseRunningGuest } from '../images/running.js';
 import { buildCreateImagePlan } from '../images/create-image-plan.js';
+import { readMemAvailable } from '../install/staging-memory.js';
 import {
   addRemoteSteps,
   remoteStagingDir,
@@ -88,7 +89,13 @@ export async function runCreateImage(
   const staged = remote ? stageSpecForRemote(asked, remoteStagingDir(request.paths, asked.name)) : undefined;
   const spec = staged ?? asked;
   const buildPlan = (passwordHash: string | undefined, refuseIfRunning?: () => Promise<void>) => {
-    const built = buildCreateImagePlan({ spec, paths: request.paths, passwordHash, refuseIfRunning });
+    const built = buildCreateImagePlan({
+      spec,
+      paths: request.paths,
+      passwordHash,
+      refuseIfRunning,
+      memAvailable: readMemAvailable(),
+    });
     if (!remote) return built;
     return {
       plan: addRemoteSteps(built.plan, spec, built.outcome, remote, asked.startAfter),

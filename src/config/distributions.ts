@@ -33,6 +33,12 @@ export interface Distribution {
   isEol: boolean;
   /** Whether usrmerge is done (matters for paths like /usr/lib/systemd vs /lib/systemd). */
   isUsrMerged: boolean;
+  /**
+   * Whether the archive has `usr-is-merged` (Debian 12 and later, Ubuntu 24.04): a bootstrap can
+   * then make /usr merged with symlinks, as debootstrap does, instead of installing usrmerge (which
+   * pulls in perl and converts a tree that is already merged).
+   */
+  hasUsrIsMerged: boolean;
 }
 
 const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
@@ -81,6 +87,7 @@ function debian(
     basePackages: GUEST_PACKAGES,
     isEol: false,
     isUsrMerged: true,
+    hasUsrIsMerged: true,
     ...extra,
   };
 }
@@ -101,6 +108,7 @@ function ubuntu(release: string, version: string, extra: Partial<Distribution> =
     basePackages: GUEST_PACKAGES,
     isEol: false,
     isUsrMerged: true,
+    hasUsrIsMerged: false,
     ...extra,
   };
 }
@@ -111,15 +119,16 @@ export const DISTRIBUTIONS: readonly Distribution[] = [
   debian('forky', undefined, { sourcesFormat: 'deb822', components: ['main', 'non-free-firmware'] }),
   debian('trixie', '13', { sourcesFormat: 'deb822', components: ['main', 'non-free-firmware'] }),
   debian('bookworm', '12', { components: ['main', 'non-free-firmware'] }),
-  debian('bullseye', '11'),
+  debian('bullseye', '11', { hasUsrIsMerged: false }),
   // buster left LTS in mid-2024: its packages now live on the archive mirror only.
   debian('buster', '10', {
     mirror: DEBIAN_ARCHIVE,
     security: { mirror: 'http://archive.debian.org/debian-security', suite: 'buster/updates' },
     isEol: true,
     isUsrMerged: false,
+    hasUsrIsMerged: false,
   }),
-  ubuntu('noble', '24.04', { sourcesFormat: 'deb822' }),
+  ubuntu('noble', '24.04', { sourcesFormat: 'deb822', hasUsrIsMerged: true }),
   ubuntu('jammy', '22.04'),
   ubuntu('focal', '20.04', { isUsrMerged: false }),
 ];

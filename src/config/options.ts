@@ -156,6 +156,7 @@ export const CREATE_IMAGE_OPTIONS: readonly OptionDef[] = [
   o({ name: 'refresh-cache', kind: 'flag', key: 'refresh-cache', default: false, group: 'xenkit', help: 'Bootstrap anew and replace the root-tree cache entry.' }),
   o({ name: 'host', kind: 'string', key: 'host', group: 'xenkit', valueName: 'NAME', help: 'Build here, upload the images into a storage pool of the libvirt host NAME (xenkit hosts) and define the guest there.', inConf: false }),
   o({ name: 'pool', kind: 'string', key: 'pool', default: 'default', group: 'xenkit', valueName: 'POOL', help: 'Storage pool of the --host that receives the images.' }),
+  o({ name: 'staging', kind: 'string', key: 'staging', default: 'auto', group: 'xenkit', valueName: 'auto|memory|disk', help: 'Where the root tree is built before mkfs copies it into the image: a tmpfs for this run (memory), beside the images (disk), or memory when a package install fits into half the available memory (auto).' }),
   o({ name: 'maxvcpus', kind: 'int', key: 'maxvcpus', group: 'xenkit', valueName: 'N', help: 'Most virtual CPUs the guest may be given later (vcpu-set).' }),
 ];
 

@@ -93,6 +93,7 @@ export function validateInstall(
   const cache = r.bool('cache');
   const cacheDir = r.isSet('cachedir') ? r.path('cachedir', 'dir') : path.join(r.paths.cacheDir, 'archives');
   const enabled = r.int('install', 0, 1);
+  const staging = r.oneOf('staging', ['auto', 'memory', 'disk'] as const);
   const noRootfsCache = r.bool('no-cache');
   const refreshRootfsCache = r.bool('refresh-cache');
   if (noRootfsCache && refreshRootfsCache) {
@@ -128,6 +129,7 @@ export function validateInstall(
     extraPackages: [...new Set(packages)],
     enabled: enabled === 1,
     rootfsCache: noRootfsCache ? 'off' : refreshRootfsCache ? 'refresh' : 'use',
+    staging: staging ?? 'auto',
   };
 }
 

@@ -24,6 +24,12 @@ import { fileSpaceCheckSteps, imagePaths, rememberedImages, storageSteps } from 
 import { describeInstall, installRootTree } from '../install/install-root-tree.js';
 import { releaseTarget } from '../install/target-guard.js';
 import { removeTree } from '../install/remove-tree.js';
+import {
+  chooseStaging,
+  memoryStagingDir,
+  mountStagingArgv,
+  mountStagingTmpfs,
+} from '../install/staging-memory.js';
 import { type InstallResult } from '../install/install-request.js';
 import {
   describeRootfsCacheInstall,
@@ -49,6 +55,8 @@ export interface CreateImageInputs {
   passwordHash: string | undefined;
   /** With `--force`: throws when the guest being replaced runs; asked under the guest's lock. */
   refuseIfRunning?: () => Promise<void>;
+  /** The host's MemAvailable in bytes, read by the CLI: whether the tree may be staged in memory. */
+  memAvailable?: number;
 }
 
 /** What the run produced, read by the summary. */
@@ -94,8 +102,25 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     stagingParent,
     `.xenkit-tree-${spec.hostname}-${randomBytes(4).toString('hex')}`,
   );
-  const staging = path.join(stagingBox, 'root');
   const isReplacing = spec.force;
+  const installs = spec.install.enabled && spec.install.method !== 'none';
+  // The root-tree cache; in its image mode the install step also makes the disk and mounts it on staging.
+  const rootfs = installs
+    ? planRootfsCache(
+        spec,
+        paths,
+        images.disk ? { path: images.disk, overwrite: isReplacing, uuid: ids.rootUuid } : undefined,
+      )
+    : undefined;
+  const place = chooseStaging({
+    choice: installs ? (spec.install.staging ?? 'auto') : 'disk',
+    method: spec.install.method,
+    intoImage: rootfs?.disk !== undefined,
+    filesystemBytes: spec.disk.size + (spec.volumes ?? []).reduce((sum, v) => sum + v.size, 0),
+    memAvailable: inputs.memAvailable,
+  });
+  const tmpfsDir = memoryStagingDir(stagingBox);
+  const staging = path.join(place.inMemory ? tmpfsDir : stagingBox, 'root');
   const steps: PlanStep[] = [];
 
   steps.push({
@@ -118,7 +143,17 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     title: 'Create the staging directory for the root tree',
     actions: [
       { kind: 'mkdir', path: stagingBox, mode: 0o700 },
+      ...(place.inMemory
+        ? ([
+            { kind: 'mkdir', path: tmpfsDir, mode: 0o700 },
+            { kind: 'run', argv: mountStagingArgv(tmpfsDir, place.sizeBytes) },
+          ] as const)
+        : []),
       { kind: 'mkdir', path: staging, mode: 0o755 },
+      {
+        kind: 'note',
+        text: `the tree is staged ${place.inMemory ? 'in memory' : 'on disk'}: ${place.reason}`,
+      },
     ],
     run: async (ctx) => {
       await makeDirWithUndo(stagingParent, ctx);
@@ -136,6 +171,10 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
         intent,
       );
       await fs.chmod(stagingBox, 0o700);
+      if (place.inMemory) {
+        await fs.mkdir(tmpfsDir, { mode: 0o700 });
+        await mountStagingTmpfs(tmpfsDir, place.sizeBytes, { sink: ctx.sink });
+      }
       await fs.mkdir(staging, { mode: 0o755 });
     },
   });
@@ -146,13 +185,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     packages: [...new Set([spec.disk.fs, ...(spec.volumes ?? []).map((v) => v.fs)].flatMap(fsToolPackages))],
     stepId: 'install.tree',
   };
-  if (spec.install.enabled && spec.install.method !== 'none') {
-    // The root-tree cache; in its image mode this step also makes the disk and mounts it on staging.
-    const rootfs = planRootfsCache(
-      spec,
-      paths,
-      images.disk ? { path: images.disk, overwrite: isReplacing, uuid: ids.rootUuid } : undefined,
-    );
+  if (installs) {
     steps.push({
       id: 'install.tree',
       title: `Install ${spec.install.dist} (${spec.install.method}${rootfs ? ', root-tree cache' : ''})`,

@@ -45,6 +45,22 @@ function canUseEatmydata(): boolean {
 }
 
 /**
+ * mmdebstrap's hook set that makes /usr merged with symlinks before anything is unpacked, as
+ * debootstrap does, and installs `usr-is-merged`. Without it, the essential set pulls in usrmerge,
+ * which brings perl and its modules and runs its converter over a tree that needs no converting.
+ */
+export const MERGED_USR_HOOK_DIR = '/usr/share/mmdebstrap/hooks/merged-usr';
+
+/** Whether this bootstrap can use the merged-usr hooks (the release has usr-is-merged). */
+function canUseMergedUsrHook(dist: string, include: string[]): boolean {
+  return (
+    (findDistribution(dist)?.hasUsrIsMerged ?? false) &&
+    !include.includes('usrmerge') &&
+    existsSync(MERGED_USR_HOOK_DIR)
+  );
+}
+
+/**
  * The host directory mmdebstrap copies the guest's initramfs configuration from: beside the
  * target (a directory this run owns, not a guessable name in a world-writable /tmp), and the
  * same in `--dry-run` as in the run.
@@ -60,21 +76,64 @@ export function initramfsSourceDir(target: string): string {
 const CREATE_ARCHIVES_HOOK = `mkdir -p "$1"${ARCHIVES}/`;
 
 /**
- * The guest's initramfs built once instead of twice. The kernel's postinst builds it
- * (`update-initramfs -c`), before every package that adds to it is configured, and the
- * initramfs-tools trigger builds it again at the end (3-4 s each). From the essential stage on,
- * update-initramfs is diverted to a no-op; the customize stage removes the diversion and builds
- * the initramfs of every installed kernel once, with everything in place. The guest's own
- * update-initramfs is the package's, untouched, from then on.
+ * Programs that dpkg's maintainer scripts run more than once in a bootstrap, each time over the
+ * whole tree, run once at the end instead. From the essential stage on, each is diverted to a
+ * no-op; the customize stage removes the diversions (so the guest's dpkg database has none) and
+ * runs each once, with every package in place; the guest's own copies are the packages',
+ * untouched, from then on.
+ * - The initramfs: the kernel's postinst builds it (`update-initramfs -c`) before every package
+ *   that adds to it is configured, and the initramfs-tools trigger builds it again (3-4 s each).
+ * - The CA certificates: ca-certificates' postinst rebuilds /etc/ssl/certs and its trigger does it
+ *   again, each time a shell loop of about 900 processes over 146 certificates (5-7 s of CPU here).
+ * The two final runs touch different files and run side by side.
  */
-const INITRAMFS_BIN = '/usr/sbin/update-initramfs';
-const INITRAMFS_DIVERT = `dpkg-divert --quiet --local --rename --divert ${INITRAMFS_BIN}.xenkit`;
-export const DEFER_INITRAMFS_HOOK =
-  `chroot "$1" ${INITRAMFS_DIVERT} --add ${INITRAMFS_BIN}` +
-  ` && printf '#!/bin/sh\\nexit 0\\n' > "$1${INITRAMFS_BIN}" && chmod 755 "$1${INITRAMFS_BIN}"`;
-export const BUILD_INITRAMFS_HOOK =
-  `rm -f "$1${INITRAMFS_BIN}" && chroot "$1" ${INITRAMFS_DIVERT} --remove ${INITRAMFS_BIN}` +
-  ` && chroot "$1" update-initramfs -c -k all`;
+export interface DeferredProgram {
+  /** The program's path in the guest. */
+  bin: string;
+  /** The shell words that do its job once, run in the guest by chroot. */
+  run: string;
+}
+
+export const DEFERRED_INITRAMFS: DeferredProgram = {
+  bin: '/usr/sbin/update-initramfs',
+  run: 'update-initramfs -c -k all',
+};
+export const DEFERRED_CA_CERTIFICATES: DeferredProgram = {
+  bin: '/usr/sbin/update-ca-certificates',
+  run: 'update-ca-certificates --fresh',
+};
+
+function divert(bin: string): string {
+  return `dpkg-divert --quiet --local --rename --divert ${bin}.xenkit`;
+}
+
+/** The essential hook that diverts each program to a no-op. */
+export function deferHook(programs: DeferredProgram[]): string {
+  return programs
+    .map(
+      ({ bin }) =>
+        `chroot "$1" ${divert(bin)} --add ${bin}` +
+        ` && printf '#!/bin/sh\\nexit 0\\n' > "$1${bin}" && chmod 755 "$1${bin}"`,
+    )
+    .join(' && ');
+}
+
+/**
+ * The customize hook that puts each program back and runs it once; with two, the first runs in
+ * the background beside the second and the hook fails when either fails.
+ */
+export function runDeferredHook(programs: DeferredProgram[]): string {
+  const restore = programs.map(({ bin }) => `rm -f "$1${bin}" && chroot "$1" ${divert(bin)} --remove ${bin}`);
+  const runs = programs.map(({ run }) => `chroot "$1" ${run}`);
+  const last = runs.pop();
+  const background = runs.map((run, i) => `{ ${run} & p${i}=$!; }`);
+  const waits = runs.map((_, i) => ` && wait $p${i}`).join('');
+  const together =
+    runs.length === 0
+      ? `${last}`
+      : `${background.join(' && ')} && { ${last}; s=$?; }${waits} && [ $s -eq 0 ]`;
+  return [...restore, together].join(' && ');
+}
 
 /** The apt option that sends downloads through `proxy`. */
 function proxyOption(proxy: string): string {
@@ -109,6 +168,10 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
   const cache = request.install.cache ? packageCacheDir(request.install) : undefined;
   // Before any package is configured, so the kernel's postinst already builds the small initramfs.
   const kernel = installsKernel(sources.include);
+  const deferred = [
+    ...(sources.include.includes('ca-certificates') ? [DEFERRED_CA_CERTIFICATES] : []),
+    ...(kernel ? [DEFERRED_INITRAMFS] : []),
+  ];
   const initramfsHooks = kernel
     ? [`copy-in ${quoteHookWord(path.join(initramfsSourceDir(request.target), 'etc'))} /`]
     : [];
@@ -131,12 +194,15 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
       ...initramfsHooks,
       ...(cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : []),
     ],
-    essentialHooks: kernel ? [DEFER_INITRAMFS_HOOK] : [],
+    essentialHooks: deferred.length > 0 ? [deferHook(deferred)] : [],
     customizeHooks: [
-      ...(kernel ? [BUILD_INITRAMFS_HOOK] : []),
+      ...(deferred.length > 0 ? [runDeferredHook(deferred)] : []),
       ...(cache ? [`sync-out ${ARCHIVES} ${quoteHookWord(cache)}`] : []),
     ],
-    hookDirectories: canUseEatmydata() ? [EATMYDATA_HOOK_DIR] : [],
+    hookDirectories: [
+      ...(canUseMergedUsrHook(request.install.dist, sources.include) ? [MERGED_USR_HOOK_DIR] : []),
+      ...(canUseEatmydata() ? [EATMYDATA_HOOK_DIR] : []),
+    ],
     verbose: true,
   };
 }

@@ -142,6 +142,8 @@ export interface InstallSpec {
    * (`--no-cache`) or `refresh` (`--refresh-cache`). Absent means off.
    */
   rootfsCache?: 'use' | 'off' | 'refresh';
+  /** `--staging`: where the tree is built before mkfs copies it (absent: auto). */
+  staging?: 'auto' | 'memory' | 'disk';
 }
 
 export interface BootSpec {

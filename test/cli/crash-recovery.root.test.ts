@@ -183,6 +183,24 @@ describe.skipIf(!isRoot)('after a SIGKILL at any step, the next run cleans up an
     expect(fs.existsSync(path.join(root, 'etc/xen/k1.cfg'))).toBe(true);
   }, 600_000);
 
+  it('create-image --staging=memory: killed with its tree in the tmpfs, the next run unmounts it and succeeds', async () => {
+    const args = [...createArgs('k3'), '--staging=memory'];
+    const killed = await withPid('xen-create-image', args, { XENKIT_FAILPOINT: 'customize:kill' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const tmpfs = mountsUnder(scratch).filter((m) => /\/\.xenkit-tree-k3-[0-9a-f]{8}\/mem$/.test(m));
+    expect(tmpfs).toHaveLength(1);
+    const type = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[4] === tmpfs[0]);
+    expect(type).toMatch(/ - tmpfs xenkit-staging rw,.*size=1572864k,mode=700/);
+    const last = await withPid('xen-create-image', args, {});
+    expect(last.code, last.stderr).toBe(0);
+    expect(last.stderr).toContain(`cleaned up after an interrupted run (pid ${killed.pid}`);
+    expectNothingLeft();
+    expect(fs.readdirSync(path.join(root, 'srv/domains/k3')).sort()).toEqual(['disk.img', 'swap.img']);
+  }, 600_000);
+
   it('create-image --force killed after it moved the new images in leaves the old guest as it was', async () => {
     const files = ['srv/domains/k1/disk.img', 'srv/domains/k1/swap.img', 'etc/xen/k1.cfg'].map((f) =>
       path.join(root, f),

@@ -14,7 +14,7 @@ afterEach(() => {
 
 const shell: ShellRunner = async () => ({ stdout: 'x\n', exitCode: 0, stderr: '' });
 
-async function planFor(extra: string[]) {
+async function planFor(extra: string[], memAvailable?: number) {
   const { root, cleanup } = makeRoot({ 'etc/xen-tools/': '' });
   cleanups.push(cleanup);
   const request = await resolveCreateImage(
@@ -25,7 +25,12 @@ async function planFor(extra: string[]) {
   if (!request.spec) throw new Error('no spec');
   return {
     root,
-    ...buildCreateImagePlan({ spec: request.spec, paths: makePaths(root), passwordHash: undefined }),
+    ...buildCreateImagePlan({
+      spec: request.spec,
+      paths: makePaths(root),
+      passwordHash: undefined,
+      memAvailable,
+    }),
   };
 }
 
@@ -56,5 +61,34 @@ describe('the create-image plan', () => {
     expect((box as { path: string }).path).toMatch(
       new RegExp(`^${path.join(root, 'srv/domains/web1')}/\\.xenkit-tree-web1-[0-9a-f]{8}$`),
     );
+  });
+
+  it('stages the tree of an uncached package install in a bounded tmpfs inside that directory', async () => {
+    const { plan } = await planFor(['--dir=/srv', '--no-cache'], 16 * 1024 ** 3);
+    const staging = plan.steps.find((s) => s.id === 'install.staging')!;
+    const [box, mem, mount, tree, note] = staging.actions as { kind: string; path?: string; text?: string }[];
+    expect(mem).toMatchObject({ kind: 'mkdir', path: path.join(box!.path!, 'mem'), mode: 0o700 });
+    expect(argvOf([mount as PlanAction])).toEqual([
+      ['mount', '-t', 'tmpfs', '-o', 'size=1536m,mode=0700', 'xenkit-staging', mem!.path],
+    ]);
+    expect(tree).toMatchObject({ kind: 'mkdir', path: path.join(mem!.path!, 'root') });
+    expect(note?.text).toBe(
+      'the tree is staged in memory: the filesystems fit into half the available memory',
+    );
+    // Removed with the box: the unmount drops the whole tree at once.
+    const cleanup = plan.steps.find((s) => s.id === 'install.cleanup')!;
+    expect(cleanup.actions).toEqual([{ kind: 'remove', path: box!.path }]);
+  });
+
+  it('stages on the disk with --staging=disk, without the memory figure, and in the cached image', async () => {
+    for (const [extra, mem] of [
+      [['--no-cache', '--staging=disk'], 16 * 1024 ** 3],
+      [['--no-cache'], undefined],
+      [[], 16 * 1024 ** 3],
+    ] as const) {
+      const { plan } = await planFor(['--dir=/srv', ...extra], mem);
+      const staging = plan.steps.find((s) => s.id === 'install.staging')!;
+      expect(argvOf(staging.actions), extra.join(' ')).toEqual([]);
+    }
   });
 });

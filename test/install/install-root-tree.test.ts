@@ -1,10 +1,16 @@
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { describeInstall, installRootTree } from '../../src/install/install-root-tree.js';
 import type { InstallRequest } from '../../src/install/install-request.js';
-import { BUILD_INITRAMFS_HOOK, DEFER_INITRAMFS_HOOK } from '../../src/install/mmdebstrap-install.js';
+import {
+  DEFERRED_CA_CERTIFICATES,
+  DEFERRED_INITRAMFS,
+  MERGED_USR_HOOK_DIR,
+  deferHook,
+  runDeferredHook,
+} from '../../src/install/mmdebstrap-install.js';
 import { XenkitError } from '../../src/errors.js';
 import { fakeArgv, installFakeTools, setFakeMode } from './fake-tools.js';
 import { makeInstallSpec } from '../helpers/customize-fixtures.js';
@@ -104,15 +110,26 @@ describe('installRootTree with a fake mmdebstrap', () => {
     expect(await exists(cache)).toBe(true);
   });
 
-  it('builds the initramfs once: update-initramfs diverted from the essential stage to the customize stage', async () => {
+  it('builds the initramfs and the CA store once: both diverted from the essential stage to the customize stage', async () => {
     await installRootTree(request(), makeContext());
     const argv = await fakeArgv(bin, 'mmdebstrap');
-    expect(argv).toContain(`--essential-hook=${DEFER_INITRAMFS_HOOK}`);
-    expect(argv).toContain(`--customize-hook=${BUILD_INITRAMFS_HOOK}`);
-    expect(DEFER_INITRAMFS_HOOK).toContain('--add /usr/sbin/update-initramfs');
-    expect(BUILD_INITRAMFS_HOOK).toMatch(
+    const both = [DEFERRED_CA_CERTIFICATES, DEFERRED_INITRAMFS];
+    expect(argv).toContain(`--essential-hook=${deferHook(both)}`);
+    expect(argv).toContain(`--customize-hook=${runDeferredHook(both)}`);
+    expect(deferHook(both)).toContain('--add /usr/sbin/update-initramfs');
+    expect(deferHook(both)).toContain('--add /usr/sbin/update-ca-certificates');
+    expect(runDeferredHook([DEFERRED_INITRAMFS])).toMatch(
       /--remove \/usr\/sbin\/update-initramfs && chroot "\$1" update-initramfs -c -k all$/,
     );
+  });
+
+  it('makes /usr merged by symlinks (no usrmerge, no perl) where the release has usr-is-merged', async () => {
+    await installRootTree(request(), makeContext());
+    expect(await fakeArgv(bin, 'mmdebstrap')).toContain(`--hook-directory=${MERGED_USR_HOOK_DIR}`);
+    await rm(target, { recursive: true, force: true });
+    await mkdir(target);
+    await installRootTree(request({ dist: 'bullseye' }), makeContext());
+    expect(await fakeArgv(bin, 'mmdebstrap')).not.toContain(`--hook-directory=${MERGED_USR_HOOK_DIR}`);
   });
 
   it('copies the guest initramfs configuration in before any package, and removes its source', async () => {

@@ -101,6 +101,44 @@ describe('mmdebstrap install of bookworm', () => {
     expect(diversions).not.toContain('update-initramfs');
   });
 
+  it('built the CA store once, at the end, with every certificate and no diversion left', async () => {
+    const lines = cold.ctx.events.flatMap((e) => (e.type === 'output' ? [e.line] : []));
+    // The postinst and the trigger ran the diverted no-op; the one real run added every certificate.
+    expect(lines.filter((l) => l.startsWith('Updating certificates in /etc/ssl/certs'))).toHaveLength(1);
+    const added = lines.map((l) => /^(\d+) added, 0 removed; done\.$/.exec(l)).find(Boolean);
+    expect(Number(added?.[1])).toBeGreaterThan(100);
+    const bundle = await readFile(path.join(cold.target, 'etc/ssl/certs/ca-certificates.crt'), 'utf8');
+    expect(bundle.match(/-----BEGIN CERTIFICATE-----/g)?.length).toBe(Number(added?.[1]));
+    // openssl rehash made the hash links that TLS clients look certificates up by.
+    const links = (await readdir(path.join(cold.target, 'etc/ssl/certs'))).filter((n) =>
+      /^[0-9a-f]{8}\.\d$/.test(n),
+    );
+    expect(links.length).toBeGreaterThan(100);
+    const tool = await readFile(path.join(cold.target, 'usr/sbin/update-ca-certificates'), 'utf8');
+    expect(tool).toContain('ca-certificates');
+    const diversions = await readFile(path.join(cold.target, 'var/lib/dpkg/diversions'), 'utf8').catch(
+      () => '',
+    );
+    expect(diversions).not.toContain('update-ca-certificates');
+  });
+
+  it('made /usr merged by symlinks as debootstrap does: no usrmerge, no perl', async () => {
+    for (const dir of ['bin', 'sbin', 'lib']) {
+      expect((await lstat(path.join(cold.target, dir))).isSymbolicLink(), dir).toBe(true);
+    }
+    const status = await readFile(path.join(cold.target, 'var/lib/dpkg/status'), 'utf8');
+    const installed = new Set(
+      status
+        .split('\n\n')
+        .filter((stanza) => /^Status: install ok installed$/m.test(stanza))
+        .map((stanza) => /^Package: (\S+)$/m.exec(stanza)?.[1]),
+    );
+    expect(installed.has('usr-is-merged')).toBe(true);
+    expect(installed.has('usrmerge')).toBe(false);
+    expect(installed.has('perl')).toBe(false);
+    expect(installed.has('perl-base')).toBe(true);
+  });
+
   it('leaves no SSH host keys, no machine-id, no .debs and no package lists in the tree', async () => {
     expect(
       (await readdir(path.join(cold.target, 'etc/ssh'))).filter((n) => n.startsWith('ssh_host_')),

@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DEFERRED_CA_CERTIFICATES,
+  DEFERRED_INITRAMFS,
+  runDeferredHook,
+} from '../../src/install/mmdebstrap-install.js';
+
+const run = promisify(execFile);
+
+/**
+ * The customize hook run by sh as mmdebstrap runs it (`sh -c HOOK exec TARGET`), with a fake
+ * chroot that logs what it is asked to run. update-ca-certificates waits (up to 5 s) for
+ * update-initramfs to have started, so a passing run shows the two overlap.
+ */
+const FAKE_CHROOT = `#!/bin/sh
+dir=$1; shift
+echo "$*" >> "$LOG"
+case "$1" in
+  update-ca-certificates)
+    i=0; while [ ! -e "$MARK" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+    [ -e "$MARK" ] && echo overlapped >> "$LOG"
+    exit \${CA_EXIT:-0} ;;
+  update-initramfs) : > "$MARK"; exit \${INITRAMFS_EXIT:-0} ;;
+esac
+exit 0
+`;
+
+let scratch: string;
+beforeEach(async () => {
+  scratch = await mkdtemp(path.join(os.tmpdir(), 'xenkit-deferred-'));
+  await writeFile(path.join(scratch, 'chroot'), FAKE_CHROOT);
+  await chmod(path.join(scratch, 'chroot'), 0o755);
+});
+afterEach(() => rm(scratch, { recursive: true, force: true }));
+
+async function runHook(env: Record<string, string> = {}): Promise<{ code: number; log: string[] }> {
+  const hook = runDeferredHook([DEFERRED_CA_CERTIFICATES, DEFERRED_INITRAMFS]);
+  const target = path.join(scratch, 'target');
+  const log = path.join(scratch, 'log');
+  let code = 0;
+  try {
+    await run('sh', ['-c', hook, 'exec', target], {
+      env: {
+        PATH: `${scratch}:/usr/bin:/bin`,
+        LOG: log,
+        MARK: path.join(scratch, 'initramfs-started'),
+        ...env,
+      },
+    });
+  } catch (error) {
+    code = (error as { code: number }).code;
+  }
+  const text = await readFile(log, 'utf8').catch(() => '');
+  return { code, log: text.trim().split('\n') };
+}
+
+describe('the customize hook that runs the deferred programs once', () => {
+  it('puts both programs back first, then runs them side by side', async () => {
+    const { code, log } = await runHook();
+    expect(code).toBe(0);
+    expect(log.slice(0, 2)).toEqual([
+      'dpkg-divert --quiet --local --rename --divert /usr/sbin/update-ca-certificates.xenkit --remove /usr/sbin/update-ca-certificates',
+      'dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.xenkit --remove /usr/sbin/update-initramfs',
+    ]);
+    expect(log).toEqual(
+      expect.arrayContaining(['update-ca-certificates --fresh', 'update-initramfs -c -k all', 'overlapped']),
+    );
+  });
+
+  it('fails when the program in the background fails', async () => {
+    expect((await runHook({ CA_EXIT: '3' })).code).not.toBe(0);
+  });
+
+  it('fails when the program in the foreground fails, after waiting for the other', async () => {
+    const { code, log } = await runHook({ INITRAMFS_EXIT: '1' });
+    expect(code).not.toBe(0);
+    expect(log).toContain('overlapped');
+  });
+
+  it('runs a single program in the foreground', async () => {
+    const hook = runDeferredHook([DEFERRED_INITRAMFS]);
+    expect(hook).not.toMatch(/[^&]&[^&]/);
+    expect(hook.endsWith('chroot "$1" update-initramfs -c -k all')).toBe(true);
+  });
+});
