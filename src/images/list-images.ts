@@ -10,9 +10,10 @@ import type { EventSink } from '../log/events.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
 import { readImageInfo } from '../tools/qemu-img.js';
-import { guestDisksOf, type GuestDisk } from './guest-files.js';
+import { underRoot } from '../paths.js';
+import type { DiskConfig } from '../model/domain-config.js';
 import { networkFromCfg } from './guest-network.js';
-import { findLinkedClones, isQcow2File, listCfgFiles, probeImageFile, readBaseMarks } from './linked-base.js';
+import { findLinkedClones, isQcow2File, listCfgFiles, readBaseMarks } from './linked-base.js';
 import { findQemuProcesses } from '../hypervisors/qemu/registry.js';
 import { scanImageHolders } from './image-holders.js';
 import { checkGuestRunning, readXlDomainNames, type RunningCheckOptions } from './running.js';
@@ -119,8 +120,13 @@ async function describeGuest(
   }
   const net = networkFromCfg(config);
   const bases = new Set(readBaseMarks(text).map((m) => m.image));
-  const guestDisks = guestDisksOf(paths, config);
-  const disks = await Promise.all(guestDisks.map((d) => describeDisk(d, bases, stats, options.sink)));
+  // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
+  const guestDisks = config.disks
+    .filter((d) => !d.isCdrom && d.target !== '')
+    .map((d) => ({ path: underRoot(paths, d.target), config: d }));
+  const disks = await Promise.all(
+    guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, options.sink)),
+  );
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
   const seen = await checkGuestRunning(
     {
@@ -149,28 +155,40 @@ async function describeGuest(
   };
 }
 
+/** The disk's own stat (not following a link); undefined when nothing can be seen there. */
+function lstatOrUndefined(file: string): fs.BigIntStats | undefined {
+  try {
+    return fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One disk: one lstat, and for a plain file an open for its first bytes (the qcow2 magic); a
+ * link or a device is stat'ed through. Its stat is kept in `stats` for the holder lookup.
+ */
 async function describeDisk(
-  guestDisk: GuestDisk,
+  file: string,
+  config: DiskConfig,
   bases: Set<string>,
   stats: Map<string, fs.BigIntStats>,
   sink: EventSink | undefined,
 ): Promise<ListedDisk> {
-  const file = guestDisk.path;
+  const linkStat = lstatOrUndefined(file);
   const disk: ListedDisk = {
     path: file,
-    vdev: guestDisk.config.vdev,
-    exists: guestDisk.exists,
-    format: guestDisk.config.format,
+    vdev: config.vdev,
+    exists: linkStat !== undefined,
+    format: config.format,
     virtualSize: undefined,
     apparentSize: undefined,
     allocatedSize: undefined,
     parent: undefined,
     isBase: bases.has(file),
   };
-  if (!guestDisk.exists) return disk;
-  // A plain file is opened once for its stat and its first bytes; a link or a device is stat'ed.
-  const probed = guestDisk.isFile ? probeImageFile(file) : undefined;
-  const stat = probed?.stat ?? fs.statSync(file, { bigint: true });
+  if (!linkStat) return disk;
+  const stat = linkStat.isFile() ? linkStat : fs.statSync(file, { bigint: true });
   stats.set(file, stat);
   if (stat.isFile()) {
     disk.apparentSize = Number(stat.size);
@@ -178,7 +196,7 @@ async function describeDisk(
     disk.virtualSize = Number(stat.size);
     disk.format = 'raw';
   }
-  if (probed ? probed.isQcow2 : stat.isFile() && isQcow2File(file)) {
+  if (stat.isFile() && isQcow2File(file)) {
     const info = await readImageInfo(file, { sink });
     disk.format = info.format;
     disk.virtualSize = info.virtualSize;
