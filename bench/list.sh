@@ -10,7 +10,7 @@
 # medians and the ratio. Nothing runs: every guest is stopped, so each command also answers "is it
 # running?" for every guest (xenkit: QEMU registry, processes holding the images, loop devices;
 # xen-tools: `xl list`, absent here). Target: N=1000 under 150 ms for both xenkit commands, and
-# faster than xen-tools in the same run. Both xenkit commands load dist/bundle/list.mjs, not the
+# faster than xen-tools in the same run. Both xenkit commands load dist/bundle/list.cjs, not the
 # whole CLI. The machine's load matters: node's own start is ~0.11 s of CPU on a quiet 2-core host.
 set -euo pipefail
 

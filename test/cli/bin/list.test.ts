@@ -1,5 +1,5 @@
 /**
- * The listing entry (src/cli/bin/list.ts, built into dist/bundle/list.mjs, which bin/xm.js loads
+ * The listing entry (src/cli/bin/list.ts, built into dist/bundle/list.cjs, which bin/xm.js loads
  * for `xm list` and bin/xen-list-images.js for everything) against the whole CLI: for the same
  * root, the same output, errors and exit status, text and --json, in-process and as the built
  * commands run.
@@ -116,7 +116,7 @@ describe('the built commands', () => {
   });
 
   it('keep the listing bundle free of the command framework and the other verbs', () => {
-    const lean = fs.readFileSync(bundle('list.mjs'), 'utf8');
+    const lean = fs.readFileSync(bundle('list.cjs'), 'utf8');
     expect(lean).not.toContain('class CommanderError');
     expect(lean).not.toContain('mmdebstrap');
     expect(lean.length).toBeLessThan(fs.statSync(bundle('cli.mjs')).size / 3);
