@@ -8,6 +8,8 @@
 // its node builtins are plain require() calls (an ES import of one reads every export, which
 // loads streams, fs/promises and webcrypto). The bundles sit two levels under the package root,
 // as every compiled module does, so their import.meta.url-relative paths (package.json, bin/) hold.
+import fs from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
 
 const common = {
@@ -30,7 +32,27 @@ await build({
   },
 });
 
-await build({
+// Builtins a listing seldom needs (QMP sockets, spawning qemu-img or xl, random bytes) are
+// loaded when first used, not when the bundle starts: each require() of one of them becomes a
+// proxy that requires it at its first property access. A named import reads properties of the
+// proxy; a default import is __toESM(proxy).default, the proxy itself (its own keys are not
+// listed, so nothing spreads or enumerates these modules: the check below keeps it so).
+const LAZY = [
+  'node:net',
+  'node:child_process',
+  'node:crypto',
+  'node:os',
+  'node:string_decoder',
+  'node:fs/promises',
+  'node:timers/promises',
+];
+const LAZY_HELPER = `function __xenkitLazy(id) {
+  let loaded;
+  const load = () => (loaded ??= require(id));
+  return new Proxy({}, { get: (_, key) => load()[key], has: (_, key) => key in load(), ownKeys: () => [] });
+}
+`;
+const list = await build({
   ...common,
   entryPoints: { list: 'dist/cli/bin/list.js' },
   outdir: 'dist/bundle',
@@ -39,5 +61,25 @@ await build({
   // import() of a builtin becomes require(): vm.Script has no loader for import().
   supported: { 'dynamic-import': false },
   define: { 'import.meta.url': '__xenkitModuleUrl' },
-  banner: { js: "const __xenkitModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The directive first: esbuild's own "use strict" comes after the banner, where it is no directive.
+  banner: {
+    js: `"use strict";\nconst __xenkitModuleUrl = require('node:url').pathToFileURL(__filename).href;`,
+  },
+  write: false,
 });
+for (const file of list.outputFiles) {
+  let text = file.text;
+  for (const id of LAZY) {
+    const call = `require(${JSON.stringify(id)})`;
+    const uses = text.split(call).length - 1;
+    const known = [` = ${call};`, `__toESM(${call}, 1)`].reduce(
+      (n, form) => n + text.split(form).length - 1,
+      0,
+    );
+    if (uses !== known)
+      throw new Error(`bundle.mjs: ${id} is required in a form the lazy proxy does not cover`);
+    text = text.replaceAll(call, `__xenkitLazy(${JSON.stringify(id)})`);
+  }
+  fs.mkdirSync(path.dirname(file.path), { recursive: true });
+  fs.writeFileSync(file.path, text.replace(/\n/, `\n${LAZY_HELPER}`));
+}
