@@ -124,9 +124,10 @@ async function describeGuest(
   const guestDisks = config.disks
     .filter((d) => !d.isCdrom && d.target !== '')
     .map((d) => ({ path: underRoot(paths, d.target), config: d }));
-  const disks = await Promise.all(
-    guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, options.sink)),
-  );
+  const qcow2: ListedDisk[] = [];
+  const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2));
+  // Only a qcow2 image needs a process (qemu-img) to tell its size and backing file.
+  await Promise.all(qcow2.map((d) => readQcow2Info(d, options.sink)));
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
   const seen = await checkGuestRunning(
     {
@@ -166,15 +167,16 @@ function lstatOrUndefined(file: string): fs.BigIntStats | undefined {
 
 /**
  * One disk: one lstat, and for a plain file an open for its first bytes (the qcow2 magic); a
- * link or a device is stat'ed through. Its stat is kept in `stats` for the holder lookup.
+ * link or a device is stat'ed through. Its stat is kept in `stats` for the holder lookup; a
+ * qcow2 image goes to `qcow2`, for readQcow2Info to fill in its size and parent.
  */
-async function describeDisk(
+function describeDisk(
   file: string,
   config: DiskConfig,
   bases: Set<string>,
   stats: Map<string, fs.BigIntStats>,
-  sink: EventSink | undefined,
-): Promise<ListedDisk> {
+  qcow2: ListedDisk[],
+): ListedDisk {
   const linkStat = lstatOrUndefined(file);
   const disk: ListedDisk = {
     path: file,
@@ -195,12 +197,15 @@ async function describeDisk(
     disk.allocatedSize = Number(stat.blocks) * 512;
     disk.virtualSize = Number(stat.size);
     disk.format = 'raw';
-  }
-  if (stat.isFile() && isQcow2File(file)) {
-    const info = await readImageInfo(file, { sink });
-    disk.format = info.format;
-    disk.virtualSize = info.virtualSize;
-    disk.parent = info.backingFile ? path.resolve(path.dirname(file), info.backingFile) : undefined;
+    if (isQcow2File(file)) qcow2.push(disk);
   }
   return disk;
+}
+
+/** The format, virtual size and parent of a qcow2 disk, as qemu-img tells them. */
+async function readQcow2Info(disk: ListedDisk, sink: EventSink | undefined): Promise<void> {
+  const info = await readImageInfo(disk.path, { sink });
+  disk.format = info.format;
+  disk.virtualSize = info.virtualSize;
+  disk.parent = info.backingFile ? path.resolve(path.dirname(disk.path), info.backingFile) : undefined;
 }
