@@ -5,7 +5,7 @@
 const argv = process.argv.slice(2);
 let listed;
 if (argv[0] === 'list') {
-  const listing = (await import('../dist/cli/bin/list-loader.js')).loadListing();
+  const listing = (await import('../dist/cli/bin/list-loader.js')).loadListing('xm');
   listed = await listing.entry.xmList(argv.slice(1));
   if (listed !== undefined) listing.saveCache();
 }

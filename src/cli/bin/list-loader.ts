@@ -1,8 +1,9 @@
 /**
  * Loads the listing bundle (dist/bundle/list.cjs) with V8's code cache: node 20 keeps no compiled
  * code between runs, and compiling the bundle (and the functions a listing calls) is a sixth of
- * what `xen-list-images` spends after node's own start. The cache sits beside the bundle
- * (`list.cjs.cache`) and is used only when it cannot have been written by anyone but its reader
+ * what `xen-list-images` spends after node's own start. The cache sits beside the bundle, one
+ * per command (`list.cjs.xm.cache`, `list.cjs.xen-list-images.cache`: each holds the functions
+ * its command compiled), and is used only when it cannot have been written by anyone but its reader
  * or root: a regular file owned by root or by this user, writable by nobody else, in a directory
  * of the same kind. Its header names the node, V8 and architecture that wrote it and the bundle's
  * size, mtime and inode; any difference, a cache V8 rejects, or one that cannot be trusted, and the
@@ -103,10 +104,11 @@ function writeCache(cacheFile: string, header: string, data: Buffer): void {
 }
 
 /**
- * Loads `bundle` (default dist/bundle/list.cjs beside this module's package) with its code cache,
- * or with require() when XENKIT_CODE_CACHE is 0.
+ * Loads `bundle` (default dist/bundle/list.cjs beside this module's package) with the code cache
+ * of `command` (a file name part), or with require() when XENKIT_CODE_CACHE is 0.
  */
 export function loadListing(
+  command: 'xm' | 'xen-list-images',
   bundle = fileURLToPath(new URL('../../bundle/list.cjs', import.meta.url)),
   env: NodeJS.ProcessEnv = process.env,
 ): LoadedListing {
@@ -114,7 +116,7 @@ export function loadListing(
   if (env.XENKIT_CODE_CACHE === '0') {
     return { entry: require(bundle) as typeof ListEntry, cache: 'off', saveCache: () => undefined };
   }
-  const cacheFile = `${bundle}.cache`;
+  const cacheFile = `${bundle}.${command}.cache`;
   const source = fs.readFileSync(bundle, 'utf8');
   const header = headerFor(fs.statSync(bundle));
   const cached = readCache(cacheFile, header);

@@ -28,7 +28,7 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-list-loader-'));
   fs.chmodSync(dir, 0o755);
   bundle = path.join(dir, 'list.cjs');
-  cacheFile = `${bundle}.cache`;
+  cacheFile = `${bundle}.xen-list-images.cache`;
   fs.copyFileSync(BUILT, bundle);
   return () => fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -46,7 +46,7 @@ async function run(
 ): Promise<{ cache: string; code: number; out: string }> {
   const script = [
     `import { loadListing } from ${JSON.stringify(LOADER)};`,
-    `const listing = loadListing(${JSON.stringify(bundle)});`,
+    `const listing = loadListing('xen-list-images', ${JSON.stringify(bundle)});`,
     'let out = "";',
     'const sink = { write: (t) => (out += t).length > 0 };',
     'const code = await listing.entry.xenListImages(process.argv.slice(1), { stdout: sink, stderr: sink });',
@@ -80,7 +80,7 @@ describe('loadListing', () => {
       new RegExp(`^xenkit-code-cache 1 ${process.version} v8-\\S+ ${process.arch} size-\\d+ `),
     );
     expect((await run()).cache).toBe('used');
-    expect(fs.readdirSync(dir).sort()).toEqual(['list.cjs', 'list.cjs.cache']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['list.cjs', 'list.cjs.xen-list-images.cache']);
   });
 
   it('ignores the cache of a bundle that changed since, and writes it again', async () => {
@@ -147,9 +147,10 @@ describe('bin/xen-list-images.js', () => {
     const args = [`--root=${paths.root}`];
     const plain = await runBin('xen-list-images', args, { env: { XENKIT_CODE_CACHE: '0' } });
     expect(plain.code).toBe(0);
-    fs.rmSync(`${BUILT}.cache`, { force: true });
+    const cache = `${BUILT}.xen-list-images.cache`;
+    fs.rmSync(cache, { force: true });
     expect(await runBin('xen-list-images', args)).toEqual(plain);
-    expect(fs.existsSync(`${BUILT}.cache`)).toBe(true);
+    expect(fs.existsSync(cache)).toBe(true);
     expect(await runBin('xen-list-images', args)).toEqual(plain);
   });
 });
