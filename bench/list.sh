@@ -73,7 +73,8 @@ time_ms() {
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# Warm the page cache once for each (node 20 keeps no compile cache between runs).
+# Warm the page cache once for each; the xenkit runs also write the code caches beside the listing
+# bundle when a build left none (what the first listing after an install does; see list-loader.ts).
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 xen-list-images --test "$ROOT/etc/xen" >/dev/null 2>&1 || true
 node "$REPO/bin/xen-list-images.js" --root "$ROOT" >/dev/null
