@@ -10,7 +10,7 @@
 # medians and the ratio. Nothing runs: every guest is stopped, so each command also answers "is it
 # running?" for every guest (xenkit: QEMU registry, processes holding the images, loop devices;
 # xen-tools: `xl list`, absent here). Target: N=1000 under 150 ms for both xenkit commands, and
-# faster than xen-tools in the same run. Both xenkit commands load dist/bundle/list.mjs, not the
+# faster than xen-tools in the same run. Both xenkit commands load dist/bundle/list.cjs, not the
 # whole CLI. The machine's load matters: node's own start is ~0.11 s of CPU on a quiet 2-core host.
 set -euo pipefail
 
@@ -73,7 +73,8 @@ time_ms() {
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# Warm the page cache once for each (node 20 keeps no compile cache between runs).
+# Warm the page cache once for each; the xenkit runs also write the code caches beside the listing
+# bundle when a build left none (what the first listing after an install does; see list-loader.ts).
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 xen-list-images --test "$ROOT/etc/xen" >/dev/null 2>&1 || true
 node "$REPO/bin/xen-list-images.js" --root "$ROOT" >/dev/null

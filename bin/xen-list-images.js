@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { xenListImages as main } from '../dist/bundle/list.mjs';
+// The listing bundle, compiled with V8's code cache (see src/cli/bin/list-loader.ts).
+import { loadListing } from '../dist/cli/bin/list-loader.js';
 
-process.exitCode = await main(process.argv.slice(2));
+const listing = loadListing('xen-list-images');
+process.exitCode = await listing.entry.xenListImages(process.argv.slice(2));
+listing.saveCache();

@@ -96,15 +96,21 @@ export function parseDiskSpec(spec: string, where = '<cfg>'): ParsedDiskSpec {
 
   let rest = spec;
   while (rest.length > 0) {
-    rest = rest.replace(/^[ \t\n]+/, '');
+    const first = rest.charCodeAt(0);
+    if (first === 32 || first === 9 || first === 10) rest = rest.replace(/^[ \t\n]+/, '');
     if (rest === '') break;
     if (rest.startsWith('target=')) {
       target = rest.slice('target='.length).replace(/,$/, '');
       break;
     }
+    // Each pattern is tried only when the ones before it failed: a listing reads every disk of
+    // every cfg, and most pieces are a prefix or a positional parameter.
     const named = /^([a-z][-a-z0-9_]*)=([^,]*),?/.exec(rest);
-    const flag = /^([a-z][-a-z0-9]*)(,|$)/.exec(rest);
-    const prefix = FORMAT_PREFIX.exec(rest) ?? SCRIPT_PREFIX.exec(rest) ?? IGNORED_PREFIX.exec(rest);
+    const flag = named ? null : /^([a-z][-a-z0-9]*)(,|$)/.exec(rest);
+    const prefix =
+      named || (flag && FLAGS.has(flag[1] as string))
+        ? null
+        : (FORMAT_PREFIX.exec(rest) ?? SCRIPT_PREFIX.exec(rest) ?? IGNORED_PREFIX.exec(rest));
     if (named) {
       const [text, key = '', value = ''] = named;
       rest = rest.slice(text.length);

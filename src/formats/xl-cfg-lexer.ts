@@ -37,9 +37,10 @@ export function xlSyntaxError(
 /** Reads an unquoted number token the way strtol(text, _, 0) must read it whole. */
 export function readXlNumber(text: string): number | undefined {
   let value: number;
-  if (/^0x[0-9a-f]+$/i.test(text)) value = parseInt(text.slice(2), 16);
+  // Decimal first: the common case (memory, vcpus); the three forms cannot overlap.
+  if (/^[1-9][0-9]*$/.test(text)) value = parseInt(text, 10);
+  else if (/^0x[0-9a-f]+$/i.test(text)) value = parseInt(text.slice(2), 16);
   else if (/^0[0-7]*$/.test(text)) value = parseInt(text, 8);
-  else if (/^[1-9][0-9]*$/.test(text)) value = parseInt(text, 10);
   else return undefined;
   return Number.isSafeInteger(value) ? value : undefined;
 }

@@ -34,6 +34,8 @@ export interface BaseMark {
 /** The base images a cfg text records. */
 export function readBaseMarks(cfgText: string): BaseMark[] {
   const marks: BaseMark[] = [];
+  // A listing asks every cfg; almost none has a note, and splitting each into lines is garbage.
+  if (!cfgText.includes(BASE_NOTE)) return marks;
   for (const line of cfgText.split('\n')) {
     if (!line.startsWith(BASE_NOTE)) continue;
     const rest = line.slice(BASE_NOTE.length).trim();
@@ -208,30 +210,5 @@ export function isQcow2File(file: string): boolean {
     }
   } catch {
     return false;
-  }
-}
-
-/**
- * The stat of the regular file `file` and whether it is a qcow2 image, from one open (what a
- * listing asks of every disk); undefined when it cannot be opened.
- */
-export function probeImageFile(file: string): { stat: fs.BigIntStats; isQcow2: boolean } | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const stat = fs.fstatSync(fd, { bigint: true });
-    let isQcow2 = false;
-    try {
-      isQcow2 = stat.isFile() && startsWithQcow2Magic(fd);
-    } catch {
-      // unreadable: not a qcow2 image as far as anyone can tell, as isQcow2File says
-    }
-    return { stat, isQcow2 };
-  } finally {
-    fs.closeSync(fd);
   }
 }

@@ -10,9 +10,10 @@ import type { EventSink } from '../log/events.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
 import { readImageInfo } from '../tools/qemu-img.js';
-import { guestDisksOf, type GuestDisk } from './guest-files.js';
+import { underRoot } from '../paths.js';
+import type { DiskConfig } from '../model/domain-config.js';
 import { networkFromCfg } from './guest-network.js';
-import { findLinkedClones, isQcow2File, listCfgFiles, probeImageFile, readBaseMarks } from './linked-base.js';
+import { findLinkedClones, isQcow2File, listCfgFiles, readBaseMarks } from './linked-base.js';
 import { findQemuProcesses } from '../hypervisors/qemu/registry.js';
 import { scanImageHolders } from './image-holders.js';
 import { checkGuestRunning, readXlDomainNames, type RunningCheckOptions } from './running.js';
@@ -119,8 +120,14 @@ async function describeGuest(
   }
   const net = networkFromCfg(config);
   const bases = new Set(readBaseMarks(text).map((m) => m.image));
-  const guestDisks = guestDisksOf(paths, config);
-  const disks = await Promise.all(guestDisks.map((d) => describeDisk(d, bases, stats, options.sink)));
+  // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
+  const guestDisks = config.disks
+    .filter((d) => !d.isCdrom && d.target !== '')
+    .map((d) => ({ path: underRoot(paths, d.target), config: d }));
+  const qcow2: ListedDisk[] = [];
+  const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2));
+  // Only a qcow2 image needs a process (qemu-img) to tell its size and backing file.
+  await Promise.all(qcow2.map((d) => readQcow2Info(d, options.sink)));
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
   const seen = await checkGuestRunning(
     {
@@ -149,40 +156,56 @@ async function describeGuest(
   };
 }
 
-async function describeDisk(
-  guestDisk: GuestDisk,
+/** The disk's own stat (not following a link); undefined when nothing can be seen there. */
+function lstatOrUndefined(file: string): fs.BigIntStats | undefined {
+  try {
+    return fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One disk: one lstat, and for a plain file an open for its first bytes (the qcow2 magic); a
+ * link or a device is stat'ed through. Its stat is kept in `stats` for the holder lookup; a
+ * qcow2 image goes to `qcow2`, for readQcow2Info to fill in its size and parent.
+ */
+function describeDisk(
+  file: string,
+  config: DiskConfig,
   bases: Set<string>,
   stats: Map<string, fs.BigIntStats>,
-  sink: EventSink | undefined,
-): Promise<ListedDisk> {
-  const file = guestDisk.path;
+  qcow2: ListedDisk[],
+): ListedDisk {
+  const linkStat = lstatOrUndefined(file);
   const disk: ListedDisk = {
     path: file,
-    vdev: guestDisk.config.vdev,
-    exists: guestDisk.exists,
-    format: guestDisk.config.format,
+    vdev: config.vdev,
+    exists: linkStat !== undefined,
+    format: config.format,
     virtualSize: undefined,
     apparentSize: undefined,
     allocatedSize: undefined,
     parent: undefined,
     isBase: bases.has(file),
   };
-  if (!guestDisk.exists) return disk;
-  // A plain file is opened once for its stat and its first bytes; a link or a device is stat'ed.
-  const probed = guestDisk.isFile ? probeImageFile(file) : undefined;
-  const stat = probed?.stat ?? fs.statSync(file, { bigint: true });
+  if (!linkStat) return disk;
+  const stat = linkStat.isFile() ? linkStat : fs.statSync(file, { bigint: true });
   stats.set(file, stat);
   if (stat.isFile()) {
     disk.apparentSize = Number(stat.size);
     disk.allocatedSize = Number(stat.blocks) * 512;
     disk.virtualSize = Number(stat.size);
     disk.format = 'raw';
-  }
-  if (probed ? probed.isQcow2 : stat.isFile() && isQcow2File(file)) {
-    const info = await readImageInfo(file, { sink });
-    disk.format = info.format;
-    disk.virtualSize = info.virtualSize;
-    disk.parent = info.backingFile ? path.resolve(path.dirname(file), info.backingFile) : undefined;
+    if (isQcow2File(file)) qcow2.push(disk);
   }
   return disk;
+}
+
+/** The format, virtual size and parent of a qcow2 disk, as qemu-img tells them. */
+async function readQcow2Info(disk: ListedDisk, sink: EventSink | undefined): Promise<void> {
+  const info = await readImageInfo(disk.path, { sink });
+  disk.format = info.format;
+  disk.virtualSize = info.virtualSize;
+  disk.parent = info.backingFile ? path.resolve(path.dirname(disk.path), info.backingFile) : undefined;
 }

@@ -6,7 +6,6 @@
  * and locked (see image-holders.ts).
  */
 import { readFileSync } from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Paths } from '../paths.js';
 import { openRegistry, type QemuProcess, type Registry } from '../hypervisors/qemu/registry.js';
@@ -127,15 +126,19 @@ const xenHosts = new Map<string, Promise<boolean>>();
 
 /**
  * Whether this kernel runs on Xen (dom0 or domU): `/sys/hypervisor/type` says `xen`. Read once
- * per process (a listing asks for every guest); the answer cannot change while it runs.
+ * per process (a listing asks for every guest); the answer cannot change while it runs. A sysfs
+ * file read synchronously: the promise API's thread-pool round trips cost a listing more.
  */
 function underXen(sysRoot: string): Promise<boolean> {
   let answer = xenHosts.get(sysRoot);
   if (answer === undefined) {
-    answer = fs
-      .readFile(path.join(sysRoot, 'sys/hypervisor/type'), 'utf8')
-      .then((text) => text.trim() === 'xen')
-      .catch(() => false);
+    let type = '';
+    try {
+      type = readFileSync(path.join(sysRoot, 'sys/hypervisor/type'), 'utf8');
+    } catch {
+      // no hypervisor directory: not Xen
+    }
+    answer = Promise.resolve(type.trim() === 'xen');
     xenHosts.set(sysRoot, answer);
   }
   return answer;

@@ -1,5 +1,5 @@
 /**
- * The listing commands alone: what the small bundle (dist/bundle/list.mjs) that bin/xm.js and
+ * The listing commands alone: what the small bundle (dist/bundle/list.cjs) that bin/xm.js and
  * bin/xen-list-images.js load is built from. Node's start and the whole CLI's compile would be
  * most of a listing's time; these modules import no command framework and no other verb.
  */

@@ -1,5 +1,5 @@
 /**
- * The listing entry (src/cli/bin/list.ts, built into dist/bundle/list.mjs, which bin/xm.js loads
+ * The listing entry (src/cli/bin/list.ts, built into dist/bundle/list.cjs, which bin/xm.js loads
  * for `xm list` and bin/xen-list-images.js for everything) against the whole CLI: for the same
  * root, the same output, errors and exit status, text and --json, in-process and as the built
  * commands run.
@@ -116,10 +116,39 @@ describe('the built commands', () => {
   });
 
   it('keep the listing bundle free of the command framework and the other verbs', () => {
-    const lean = fs.readFileSync(bundle('list.mjs'), 'utf8');
+    const lean = fs.readFileSync(bundle('list.cjs'), 'utf8');
     expect(lean).not.toContain('class CommanderError');
     expect(lean).not.toContain('mmdebstrap');
     expect(lean.length).toBeLessThan(fs.statSync(bundle('cli.mjs')).size / 3);
+  });
+
+  it('loads child_process and crypto only when a listing uses them', async () => {
+    const script = [
+      `const bundle = require(${JSON.stringify(bundle('list.cjs'))});`,
+      'const loaded = () => process.moduleLoadList.filter((m) => /^NativeModule (child_process|crypto)$/.test(m));',
+      'const before = loaded();',
+      'let out = "";',
+      'const sink = { write: (t) => (out += t).length > 0 };',
+      `bundle.xenListImages([${JSON.stringify(`--root=${paths.root}`)}], { stdout: sink, stderr: sink }).then((code) =>`,
+      '  console.log(JSON.stringify({ before, after: loaded(), code, out })));',
+    ].join('\n');
+    // A script file: `node -e` loads crypto itself. (net is left out: process.stdout, a pipe
+    // here, is a net.Socket.)
+    const file = path.join(paths.root, 'load-list.cjs');
+    fs.writeFileSync(file, script);
+    const result = await runNode([file]);
+    expect(result.stderr).toBe('');
+    const seen = JSON.parse(result.stdout) as {
+      before: string[];
+      after: string[];
+      code: number;
+      out: string;
+    };
+    expect(seen.before).toEqual([]);
+    // c3's qcow2 overlays are read by qemu-img: child_process, loaded through the proxy.
+    expect(seen.after).toContain('NativeModule child_process');
+    expect(seen.out).toContain(`linked clone of ${paths.root}/srv/domains/a1/disk.img`);
+    expect(seen.code).toBe(0);
   });
 
   it.each([[[]], [['--json']], [['--json', 'a1']], [['--help']]])(
