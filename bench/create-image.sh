@@ -72,7 +72,7 @@ COMMON=(--dist=bookworm --arch=amd64 --size=2G --swap=512M --fs=ext4 --dhcp --im
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 now() { date +%s.%N; }
-elapsed() { echo "$2 - $1" | bc; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }  # awk: bc is not always installed
 
 # run_xentools NAME CACHE: prints seconds
 run_xentools() {
