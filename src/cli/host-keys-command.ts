@@ -43,15 +43,15 @@ export function addHostKeyCommands(
   };
   const keys = cache
     .command('host-keys')
-    .description(
-      'spare RSA host keys made ahead, so clones and new guests need not wait for one (opt-in: fill)',
-    )
+    .description('spare RSA host keys made ahead, so clones and new guests need not wait for one')
     .addHelpText(
       'after',
-      '\nAn RSA 3072 host key takes 0.3-2 s to make; every guest needs a new one. Once the pool is\n' +
-        'filled, clone and create-image take their RSA key from it, and a niced background refill\n' +
-        'replaces each key taken. Keys are made from the host CSPRNG, stored root-only (0700 directory,\n' +
-        '0600 files) and each is given out once. ed25519 and ECDSA keys are always made on the spot.',
+      '\nAn RSA 3072 host key takes 0.3-2 s to make; every guest needs a new one. clone and\n' +
+        'create-image take their RSA key from the pool when it has one, and at their end start a niced\n' +
+        'background refill up to the pool size (4 unless fill --count recorded another; one filler at\n' +
+        'a time). clear empties the pool and stops the refills until the next fill; XENKIT_HOST_KEY_POOL=off\n' +
+        'stops them for one command. Keys are made from the host CSPRNG, stored root-only (0700\n' +
+        'directory, 0600 files) and each is given out once. ed25519 and ECDSA keys are always made on the spot.',
     );
 
   common(keys.command('status', { isDefault: true }).description('how many spare keys there are')).action(
@@ -59,7 +59,7 @@ export function addHostKeyCommands(
       const status = poolStatus(dirOf(flags));
       const text =
         status.size === 0 && status.keys === 0
-          ? `host key pool ${status.dir}: not in use (fill it: xenkit cache host-keys fill)\n`
+          ? `host key pool ${status.dir}: off, cleared (turn it on again: xenkit cache host-keys fill)\n`
           : `host key pool ${status.dir}: ${status.keys} of ${status.size} spare RSA keys` +
             `${status.filling ? ' (filling)' : ''}\n`;
       out(flags, { ok: true, ...status }, text);

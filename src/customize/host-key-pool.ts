@@ -1,8 +1,13 @@
 /**
  * Spare RSA host keys, made ahead of need. An RSA 3072 key takes 0.3-2 s of prime search on a
  * small host, longer than everything else a clone does; ed25519 and ECDSA keys take milliseconds
- * and are always made on the spot. The pool is opt-in: `xenkit cache host-keys fill` makes it
- * (and records its size); from then on every key taken from it is replaced by a background refill.
+ * and are always made on the spot. The pool is on by default: every create-image or clone that
+ * looked for a key in it (found or not) starts a background refill at its end, up to
+ * DEFAULT_POOL_SIZE keys or the size `xenkit cache host-keys fill --count N` recorded, so the
+ * clones made after a base guest find their RSA key ready. The refill is bounded (the size), niced,
+ * one at a time (the lock) and ends when the pool is full; `clear` records size 0, which turns the
+ * refills off until the next `fill`, and XENKIT_HOST_KEY_POOL=off turns them off for a process
+ * (the tests set it, so that no filler outlives a test).
  *
  * Layout of <cacheDir>/host-keys (0700, root's): `rsa-<hex>.key` private keys (0600, OpenSSH
  * format), `size` (the size to refill to), `.lock` (held by a filler), `.new-<pid>-<hex>/` (a key
@@ -22,7 +27,10 @@ import { settleAll } from '../plan/settle-all.js';
 import { runCommand, spawnDetached } from '../tools/exec.js';
 import { generateKeyPair } from '../tools/ssh-keygen.js';
 
-/** How many spare keys `fill` makes when no size is given or recorded. */
+/** `off` in this environment variable: no background refills from this process. */
+export const POOL_ENV = 'XENKIT_HOST_KEY_POOL';
+
+/** How many spare keys `fill` makes, and refills keep, when no size is given or recorded. */
 export const DEFAULT_POOL_SIZE = 4;
 /** The most a pool may hold (each key is 2.5 KB; the cap only guards against typos). */
 export const MAX_POOL_SIZE = 256;
@@ -71,13 +79,13 @@ function listKeys(dir: string): string[] {
   }
 }
 
-/** The recorded size; 0 when there is none (never filled, or cleared). */
+/** The recorded size; DEFAULT_POOL_SIZE when none was recorded, 0 after a clear. */
 function readSize(dir: string): number {
   let size: number;
   try {
     size = Number.parseInt(fs.readFileSync(path.join(dir, 'size'), 'utf8'), 10);
   } catch {
-    return 0;
+    return DEFAULT_POOL_SIZE;
   }
   return Number.isInteger(size) && size > 0 ? Math.min(size, MAX_POOL_SIZE) : 0;
 }
@@ -102,6 +110,8 @@ export async function takePooledRsaKey(
   comment: string,
   options: PoolOptions = {},
 ): Promise<boolean> {
+  // Looked at, full or empty: the pool gets its background refill when the command ends.
+  drawnPools.add(dir);
   for (const name of listKeys(dir)) {
     const taken = path.join(dir, `.taken-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
@@ -110,7 +120,6 @@ export async function takePooledRsaKey(
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // another run took it
       throw error;
     }
-    drawnPools.add(dir);
     try {
       fs.writeFileSync(file, fs.readFileSync(taken), { mode: 0o600 });
     } finally {
@@ -215,14 +224,14 @@ function removeLeftovers(dir: string): void {
   }
 }
 
-/** Removes every spare key and the recorded size (refills stop until the next fill). */
+/** Removes every spare key and records size 0 (refills stop until the next fill). */
 export async function clearPool(dir: string): Promise<{ removed: number }> {
   if (!fs.existsSync(dir)) return { removed: 0 };
   const lock = await acquireLock(path.join(dir, '.lock'), `host key pool ${dir}`, 60_000);
   try {
     const keys = listKeys(dir);
     for (const name of keys) fs.rmSync(path.join(dir, name), { force: true });
-    fs.rmSync(path.join(dir, 'size'), { force: true });
+    fs.writeFileSync(path.join(dir, 'size'), '0\n', { mode: 0o600 });
     removeLeftovers(dir);
     return { removed: keys.length };
   } finally {
@@ -238,8 +247,9 @@ export async function clearPool(dir: string): Promise<{ removed: number }> {
 export function refillDrawnPools(root: string, sink?: EventSink): number[] {
   const pids: number[] = [];
   const bin = fileURLToPath(new URL('../../bin/xenkit.js', import.meta.url));
+  const off = process.env[POOL_ENV] === 'off';
   for (const dir of drawnPools) {
-    if (readSize(dir) === 0 || !fs.existsSync(bin)) continue;
+    if (off || readSize(dir) === 0 || listKeys(dir).length >= readSize(dir) || !fs.existsSync(bin)) continue;
     const pid = spawnDetached([
       'nice',
       '-n',

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasPvhEntry } from '../../src/hypervisors/qemu/pvh-kernel.js';
 import { runCommand } from '../../src/tools/exec.js';
 import { runBin } from '../helpers/cli.js';
 import {
@@ -103,6 +104,15 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     expect(await qemuPids(NAME)).toHaveLength(1);
   });
 
+  it("boots, under TCG, the guest's kernel decompressed on the host through its PVH entry", async () => {
+    const [pid] = await qemuPids(NAME);
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    const kernel = argv[argv.indexOf('-kernel') + 1] ?? '';
+    if (!(argv[argv.indexOf('-accel') + 1] ?? '').startsWith('tcg')) return;
+    expect(kernel).toBe(path.join(runDir(), 'vmlinux-pvh'));
+    expect(hasPvhEntry(fs.readFileSync(kernel))).toBe(true);
+  });
+
   it('reaches a login prompt on its serial console, where root logs in with its password', async () => {
     serial = await connect();
     await clock.time('boot to login prompt', () => shell().waitForLogin(BOOT_MS));
@@ -125,6 +135,25 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     );
     expect(addresses).toMatch(/inet 10\.0\.2\.15\/24 .*dynamic/);
     expect(await inGuest('ip -4 route show default')).toContain('via 10.0.2.2');
+  });
+
+  it('loads no module for the devices and CPU features the QEMU driver leaves out', async () => {
+    const modules = (await inGuest("lsmod | awk 'NR > 1 { print $1 }'")).split('\n');
+    expect(modules).toContain('virtio_blk');
+    for (const left of ['kvm', 'ahci', 'libata', 'i2c_i801', 'psmouse', 'cfg80211'])
+      expect(modules).not.toContain(left);
+  });
+
+  it('has its swap on, sshd listening and no failed unit', async () => {
+    expect(await inGuest('swapon --show=NAME --noheadings')).toBe('/dev/vdb\n');
+    await pollUntil(
+      'sshd active',
+      () => shell().run('systemctl is-active ssh.service'),
+      (result) => result.output.trim() === 'active',
+      180_000,
+    );
+    expect(await inGuest('ss -Htln sport = :22 | wc -l')).not.toBe('0\n');
+    expect(await inGuest('systemctl --failed --plain --no-legend | wc -l')).toBe('0\n');
   });
 
   it("is listed by xm list with the cfg's Mem and VCPUs, after Domain-0", async () => {

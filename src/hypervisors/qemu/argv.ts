@@ -2,8 +2,9 @@
  * DomainConfig -> the qemu-system-x86_64 command line. Pure (no host access) and golden-tested.
  *
  * Choices, with reasons:
- * - `-machine q35`: the machine libvirt/virt-install pick for new x86 guests (PCIe, AHCI); both
- *   q35 and pc support ACPI CPU hotplug and virtio, and Debian kernels boot either way.
+ * - `-machine q35`: the machine libvirt/virt-install pick for new x86 guests (PCIe); both
+ *   q35 and pc support ACPI CPU hotplug and virtio, and Debian kernels boot either way. Its
+ *   SMBus, PS/2 and (without a CD-ROM) AHCI controllers are left out (machineOption).
  * - Memory: the guest gets `maxmem` of RAM and the driver balloons it down to `memory` before the
  *   first instruction runs, which is how Xen's memory/maxmem behave (mem-set moves within that
  *   range). `-m size=,maxmem=,slots=` would be DIMM hotplug, which mem-set does not need.
@@ -49,6 +50,24 @@ export interface QemuArgvOptions {
  */
 export const TCG_TB_SIZE_MIB = 96;
 
+/**
+ * The CPU under TCG: everything QEMU emulates except the virtualization extensions, which only
+ * make the guest load kvm, kvm_amd and ccp (1.3 MB of modules) at boot; KVM inside a TCG guest
+ * is of no use.
+ */
+export const TCG_CPU = 'max,svm=off,vmx=off';
+
+/**
+ * q35 without the devices a xenkit guest never uses, each of which the guest probes and loads
+ * modules for at boot: the SMBus controller (i2c_i801), the PS/2 controller (there is no
+ * display, so no keyboard or mouse: psmouse, serio_raw) and, unless a CD-ROM hangs on it, the
+ * AHCI controller (ahci, libata, scsi_mod, and six SATA ports probed). Disks are virtio.
+ */
+export function machineOption(dc: DomainConfig): string {
+  const sata = dc.disks.some((d) => d.isCdrom) ? '' : ',sata=off';
+  return `q35,smbus=off,i8042=off${sata}`;
+}
+
 /** The default emulator for x86_64 guests. */
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -63,10 +82,10 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   const e = escapeOptionValue;
   const argv: string[] = [opts.binary ?? QEMU_BINARY];
   argv.push('-name', `${e(dc.name)},debug-threads=on`);
-  argv.push('-machine', 'q35');
+  argv.push('-machine', machineOption(dc));
   // thread=multi: one host thread per vCPU under TCG, so 2 vCPUs can use both host cores.
   argv.push('-accel', opts.accel === 'kvm' ? 'kvm' : `tcg,thread=multi,tb-size=${TCG_TB_SIZE_MIB}`);
-  argv.push('-cpu', opts.accel === 'kvm' ? 'host' : 'max');
+  argv.push('-cpu', opts.accel === 'kvm' ? 'host' : TCG_CPU);
   argv.push('-m', `${dc.maxmem}M`);
   argv.push('-smp', `${dc.vcpus},maxcpus=${dc.maxvcpus}`);
   argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-rtc', 'base=utc');

@@ -31,6 +31,7 @@ import { describeDomain } from './domain-info.js';
 import { deviceVerbs, hasHotplugged } from './driver-verbs.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
 import { resolveBootFiles } from './boot-files.js';
+import { bootablePvhKernel } from './pvh-kernel.js';
 import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
 import { withQmp } from './qmp-client.js';
@@ -142,6 +143,13 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
         ? restoredBootFiles(restore, rt.kernelCacheDir)
         : await resolveBootFiles(dc, rt.kernelCacheDir);
       const choice = await chooseAccel();
+      if (!restore && choice.kind === 'tcg' && boot.kernel !== undefined) {
+        boot.kernel = await bootablePvhKernel(
+          boot.kernel,
+          path.join(opts.paths.cacheDir, 'pvh-kernels'),
+          rt.dir,
+        );
+      }
       const id = await registry.allocateId();
       const taps = planTaps(dc.vifs, id);
       const argv = buildQemuArgv(dc, rt, {

@@ -1,7 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildQemuArgv, lifecycleActions, type QemuArgvOptions } from '../../../src/hypervisors/qemu/argv.js';
+import {
+  buildQemuArgv,
+  lifecycleActions,
+  machineOption,
+  type QemuArgvOptions,
+} from '../../../src/hypervisors/qemu/argv.js';
 import { runtimePathsFor } from '../../../src/hypervisors/qemu/runtime-paths.js';
 import { launchArgv, userNetMode } from '../../../src/hypervisors/qemu/user-net.js';
 import type { DomainConfig } from '../../../src/model/domain-config.js';
@@ -78,6 +83,19 @@ const cases: [string, DomainConfig, QemuArgvOptions][] = [
     { accel: 'tcg' },
   ],
 ];
+
+describe('machineOption', () => {
+  it.each([
+    ['virtio disks only', [disk('/srv/a.img', 'xvda')], 'q35,smbus=off,i8042=off,sata=off'],
+    [
+      'a CD-ROM on the AHCI bus',
+      [disk('/srv/a.img', 'xvda'), disk('/srv/d.iso', 'hdc', { isCdrom: true, access: 'ro' })],
+      'q35,smbus=off,i8042=off',
+    ],
+  ])('leaves SMBus and PS/2 out, and AHCI too with %s', (_what, disks, expected) => {
+    expect(machineOption(domainConfig({ disks }))).toBe(expected);
+  });
+});
 
 describe('buildQemuArgv', () => {
   it.each(cases)('matches the golden command line for %s', (name, dc, opts) => {
