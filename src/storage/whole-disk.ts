@@ -17,6 +17,7 @@ import { insertFileRange, insertRangeArgv } from '../tools/fallocate.js';
 import { attachLoopArgv, attachLoop, detachLoop, detachLoopArgv } from '../tools/losetup.js';
 import {
   describePrivateMountPoint,
+  GUEST_MOUNT_OPTIONS,
   makePrivateMountPoint,
   mountArgv,
   mountFs,
@@ -42,7 +43,7 @@ export function describeFinishWholeDisk(target: string): PlanAction[] {
   return [
     { kind: 'run', argv: attachLoopArgv(target) },
     { kind: 'mkdir', path: dir, mode: 0o700 },
-    { kind: 'run', argv: mountArgv('/dev/loopN', dir) },
+    { kind: 'run', argv: mountArgv('/dev/loopN', dir, { options: [...GUEST_MOUNT_OPTIONS] }) },
     { kind: 'run', argv: extlinuxInstallArgv(path.join(dir, EXTLINUX_DIR)) },
     { kind: 'run', argv: umountArgv(dir) },
     { kind: 'remove', path: dir },
@@ -100,7 +101,7 @@ async function installBootLoader(fsImage: string, ctx: StepScope): Promise<void>
   const point = await makePrivateMountPoint('xenkit-boot-');
   const dirUndo = `remove mount point ${point.dir}`;
   ctx.undo.push(dirUndo, () => point.remove());
-  await mountFs(device, point.dir, ctx);
+  await mountFs(device, point.dir, ctx, { options: [...GUEST_MOUNT_OPTIONS] });
   // Made by the boot-menu step with extlinux.conf; an empty filesystem (--install=0) lacks it.
   await mkdir(path.join(point.dir, EXTLINUX_DIR), { recursive: true, mode: 0o755 });
   await installExtlinux(path.join(point.dir, EXTLINUX_DIR), { sink: ctx.sink, signal: ctx.signal });
