@@ -26,7 +26,12 @@ import {
   volumeFilesystemOptions,
 } from '../storage/filesystem.js';
 import { describeMakeSwap, makeSwap } from '../storage/swap.js';
-import { describeFinishWholeDisk, finishWholeDisk, partitionBytes } from '../storage/whole-disk.js';
+import {
+  describeFinishWholeDisk,
+  EXTLINUX_BLOCK_SIZE,
+  finishWholeDisk,
+  partitionBytes,
+} from '../storage/whole-disk.js';
 import { prepareDevice } from '../storage/block-device.js';
 import { humanSize } from '../storage/free-space.js';
 import { lvmImagePaths } from '../storage/lvm-steps.js';
@@ -124,7 +129,7 @@ export function storageSteps(
   const wholeDisk = spec.boot.type === 'hvm';
   const fsOptions = {
     ...rootFilesystemOptions(spec, ids, staging),
-    ...(wholeDisk ? { sizeBytes: partitionBytes(spec.disk.size) } : {}),
+    ...(wholeDisk ? { sizeBytes: partitionBytes(spec.disk.size), blockSize: EXTLINUX_BLOCK_SIZE } : {}),
   };
   const fsSize = fsOptions.sizeBytes;
   const diskWork = qcow2 ? `${disk}.raw` : disk;

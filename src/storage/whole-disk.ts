@@ -27,6 +27,11 @@ import {
 
 /** Where partition 1 starts: 1 MiB, the alignment fdisk and parted use. */
 export const PARTITION_OFFSET = 1024 * 1024;
+/**
+ * The root filesystem's block size: syslinux 6.04 fails to read a kernel from an ext4 of 1 KiB
+ * blocks ("Loading /boot/vmlinuz-... failed: I/O error"), which mke2fs makes below 512 MiB.
+ */
+export const EXTLINUX_BLOCK_SIZE = 4096;
 /** Where extlinux lives in the guest, beside its extlinux.conf. */
 export const EXTLINUX_DIR = '/boot/extlinux';
 
