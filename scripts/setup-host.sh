@@ -17,12 +17,13 @@ done
 # Tools xenkit drives to build and run guests.
 packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-linux mount fuse3 qemu-system-common
   qemu-utils qemu-system-x86 openssh-client whois rsync zstd tar gzip xz-utils ca-certificates
-  debian-archive-keyring iproute2 dnsmasq-base dpkg-dev passt slirp4netns)
+  debian-archive-keyring iproute2 dnsmasq-base dpkg-dev passt slirp4netns extlinux syslinux-common)
+# extlinux, syslinux-common: the boot loader and MBR code of --type=hvm disks.
 # dpkg-dev: dpkg-architecture, which mmdebstrap's eatmydata hook runs on the host (dpkg without
 # fsync during the build: a much faster cold create; without it xenkit still works, slower).
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).
 # libvirt for the libvirt driver's tests (libxml2-utils: xmllint, which virt-xml-validate runs).
-[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17 virt-what groff-base
+[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-xen virt-what groff-base
   libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libxml2-utils dbus \
   cockpit-ws cockpit-bridge cockpit-system cockpit-machines libvirt-dbus chromium)
 

@@ -243,6 +243,8 @@ export const ERROR_CODES = {
   E_BOOL: 'a setting that is not a yes/no value',
   E_BOOT: "both the guest's own kernel (pygrub) and a host kernel were asked for",
   E_BOOT_FAILED: 'a guest built by xen-create-image that --boot could not start',
+  E_BOOTLOADER:
+    "the host lacks what an HVM guest's boot loader is installed with (extlinux, syslinux' mbr.bin)",
   E_BROADCAST: 'a broadcast address that does not match the address and netmask',
   E_CACHE: 'a root-tree cache entry found broken right after it was built',
   E_CACHE_CORRUPT: 'a root-tree cache entry still corrupt after it was rebuilt',

@@ -1,6 +1,6 @@
 /** Validation of the guest's storage: where it lives, and its root disk and swap. */
 import path from 'node:path';
-import type { DiskSpec, FsType, StorageSpec, SwapSpec } from '../model/guest-spec.js';
+import type { DiskSpec, FsType, StorageSpec, SwapSpec, VolumeSpec } from '../model/guest-spec.js';
 import { CREATE_IMAGE_OPTIONS, FILESYSTEMS, filesystemDefaults } from './options.js';
 import type { SettingsReader } from './settings-reader.js';
 import { isOn } from './settings.js';
@@ -195,4 +195,53 @@ export function validateDisk(
     device: hasSwap ? `${base}2` : `${base}1`,
   };
   return { disk, swap: hasSwap ? { size: swapSize, device: `${base}1` } : undefined };
+}
+
+/** The root disk, swap and a layout's other volumes. */
+export interface GuestDisks {
+  disk: DiskSpec;
+  swap: SwapSpec | undefined;
+  volumes?: VolumeSpec[];
+}
+
+/**
+ * An HVM guest's disks as whole devices: the root disk (partitioned, booted by the firmware) is
+ * xvda, swap and a layout's other volumes xvdb, xvdc, ... in partition order. Refuses what its
+ * whole-disk image cannot be made on yet: LVM and --image-dev, a root filesystem extlinux does
+ * not boot from, a separate /boot.
+ */
+export function hvmDisks(
+  r: SettingsReader,
+  disks: GuestDisks,
+  storage: StorageSpec | undefined,
+): GuestDisks | undefined {
+  const before = r.errors.errors.length;
+  const type = r.what('type');
+  if (storage && storage.kind !== 'file')
+    r.errors.add(
+      'E_UNSUPPORTED',
+      `${type} "hvm" on ${storage.kind === 'lvm' ? 'LVM' : '--image-dev'}: HVM whole-disk images are made as image files only`,
+      'drop --lvm/--image-dev (the guest goes to --dir), or use --type=pv or pvh',
+    );
+  if (!['ext2', 'ext3', 'ext4'].includes(disks.disk.fs))
+    r.errors.add(
+      'E_UNSUPPORTED',
+      `${type} "hvm" with a ${disks.disk.fs} root: the HVM boot loader (extlinux) is installed on ext2/3/4`,
+      'use --fs=ext4 for an HVM guest, or --type=pv or pvh',
+    );
+  if (disks.volumes?.some((v) => v.mountpoint === '/boot'))
+    r.errors.add(
+      'E_UNSUPPORTED',
+      `${type} "hvm" with a /boot volume: extlinux reads the kernels from the root filesystem`,
+      'drop the /boot section from the layout',
+    );
+  if (r.errors.errors.length > before) return undefined;
+  const letter = (i: number): string => `xvd${String.fromCharCode(0x61 + i)}`;
+  let next = 1;
+  return {
+    ...disks,
+    disk: { ...disks.disk, device: letter(0) },
+    swap: disks.swap ? { ...disks.swap, device: letter(next++) } : undefined,
+    ...(disks.volumes ? { volumes: disks.volumes.map((v) => ({ ...v, device: letter(next++) })) } : {}),
+  };
 }

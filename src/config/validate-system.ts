@@ -165,8 +165,8 @@ export function validateBoot(
   if (type === 'hvm' && hostKernel) {
     r.errors.add(
       'E_BOOT',
-      `${r.what(asked('kernel') ? 'kernel' : 'initrd')} with ${r.what('type')} "hvm": a host kernel for an HVM guest is not supported yet`,
-      'drop --kernel/--initrd (the guest boots its own kernel), or use --type=pv or pvh',
+      `${r.what(asked('kernel') ? 'kernel' : 'initrd')} with ${r.what('type')} "hvm": an HVM guest boots its own kernel from its disk (extlinux)`,
+      'drop --kernel/--initrd, or use --type=pv or pvh to boot a host kernel',
     );
   }
   if (pygrub === false && r.string('kernel') === undefined) {

@@ -18,7 +18,7 @@ import { SettingsReader } from './settings-reader.js';
 import type { Settings } from './settings.js';
 import { validateNetwork } from './validate-network.js';
 import { validatePartitions } from './validate-partitions.js';
-import { validateDisk, validateStorage } from './validate-storage.js';
+import { hvmDisks, validateDisk, validateStorage, type GuestDisks } from './validate-storage.js';
 import { validateAccounts, validateBoot, validateHooks, validateInstall } from './validate-system.js';
 
 export interface ValidateContext {
@@ -182,7 +182,9 @@ export async function validateSettings(
     r.path('partitionsdir') ?? path.join(ctx.paths.confDir, 'partitions.d'),
   );
   const layout = layoutFile !== undefined ? validatePartitions(r, layoutFile, storage) : undefined;
-  const disks = layoutFile !== undefined ? layout : validateDisk(r, storage);
+  const layoutOrDisk: GuestDisks | undefined = layoutFile !== undefined ? layout : validateDisk(r, storage);
+  const disks =
+    layoutOrDisk && r.string('type') === 'hvm' ? hvmDisks(r, layoutOrDisk, storage) : layoutOrDisk;
   if (layoutFile !== undefined) {
     // xen-tools 4.9.2 drops these without a word when a layout is given.
     for (const key of ['size', 'swap', 'noswap', 'fs'].filter((k) => r.get(k)?.origin.kind === 'cli'))
@@ -256,7 +258,7 @@ export async function validateSettings(
     storage,
     disk: disks.disk,
     swap: disks.swap,
-    ...(layout && layout.volumes.length > 0 ? { volumes: layout.volumes } : {}),
+    ...(disks.volumes && disks.volumes.length > 0 ? { volumes: disks.volumes } : {}),
     network,
     accounts,
     install,

@@ -18,6 +18,9 @@
  *  6. The header comment names xenkit as the author ("by xenkit (xen-tools 4.9.2 format)").
  *  7. `--vlan=N` writes `bridge=BRIDGE.N,script=vif-openvswitch` (xm.tmpl computed the suffix
  *     and dropped it, so xen-tools' VLAN never reached xl).
+ *  8. `--type=hvm` (xen-tools makes no HVM guests): `boot = 'c'` and `serial = 'pty'` in place of
+ *     the kernel or bootloader, no `root` (the firmware boots the whole disk, whose extlinux
+ *     names the root by UUID), the disks as whole devices xvda, xvdb, ...
  *
  * Quirks kept because xl accepts them: `ip=A B ,mac=…` (xen-tools ends each address with a
  * space), quoted numbers, `on_crash = 'restart'`.
@@ -152,7 +155,8 @@ function diskLine(disk: GuestDiskTarget): string {
 
 function renderDisks(spec: GuestSpec): { partitions: string; volumes: string } {
   const disks = listGuestDiskTargets(spec);
-  const block = `root        = '${q(spec.boot.rootDevice)} ro'\ndisk        = [\n${disks.map(diskLine).join('')}              ]\n`;
+  const root = spec.boot.type === 'hvm' ? '' : `root        = '${q(spec.boot.rootDevice)} ro'\n`;
+  const block = `${root}disk        = [\n${disks.map(diskLine).join('')}              ]\n`;
   // xm.tmpl writes devices given with --image-dev under "Physical volumes", the rest above.
   return spec.storage.kind === 'device'
     ? { partitions: '', volumes: block }
@@ -184,6 +188,8 @@ export function renderGuestCfg(spec: GuestSpec, options: RenderGuestCfgOptions =
       : '';
   const initrd = direct && boot.kernel && boot.initrd ? `ramdisk     = '${q(boot.initrd)}'` : '';
   const pygrub = hasBootloader ? "bootloader = 'pygrub'\n" : '';
+  // HVM: the firmware boots the disk; the serial port is the console (`xl console`, a login).
+  const firmware = boot.type === 'hvm' ? "boot        = 'c'\nserial      = 'pty'\n" : '';
   const maxvcpus = spec.maxvcpus === undefined ? '' : `maxvcpus    = '${spec.maxvcpus}'\n`;
   const maxmem = spec.maxmem === undefined ? '' : `maxmem      = '${toMiB(spec.maxmem)}'\n`;
   const admins =
@@ -201,7 +207,7 @@ export function renderGuestCfg(spec: GuestSpec, options: RenderGuestCfgOptions =
 type        = '${boot.type}'
 ${kernel}
 ${initrd}
-${pygrub}
+${pygrub}${firmware}
 vcpus       = '${spec.vcpus}'
 ${maxvcpus}memory      = '${toMiB(spec.memory)}'
 ${maxmem}

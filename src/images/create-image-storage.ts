@@ -26,6 +26,12 @@ import {
   volumeFilesystemOptions,
 } from '../storage/filesystem.js';
 import { describeMakeSwap, makeSwap } from '../storage/swap.js';
+import {
+  describeFinishWholeDisk,
+  EXTLINUX_BLOCK_SIZE,
+  finishWholeDisk,
+  partitionBytes,
+} from '../storage/whole-disk.js';
 import { prepareDevice } from '../storage/block-device.js';
 import { humanSize } from '../storage/free-space.js';
 import { lvmImagePaths } from '../storage/lvm-steps.js';
@@ -118,16 +124,33 @@ export function storageSteps(
       await discardImageFile(target, ctx);
     }
   };
-  const fsOptions = rootFilesystemOptions(spec, ids, staging);
+  // HVM: the root filesystem is partition 1 of a whole disk of --size, made 1 MiB smaller and
+  // moved up behind the partition table once extlinux is in it (storage/whole-disk.ts).
+  const wholeDisk = spec.boot.type === 'hvm';
+  const fsOptions = {
+    ...rootFilesystemOptions(spec, ids, staging),
+    ...(wholeDisk ? { sizeBytes: partitionBytes(spec.disk.size), blockSize: EXTLINUX_BLOCK_SIZE } : {}),
+  };
+  const fsSize = fsOptions.sizeBytes;
+  const diskWork = qcow2 ? `${disk}.raw` : disk;
   steps.push({
     id: 'storage.disk',
-    title: `Make the ${spec.disk.fs} disk ${disk}`,
-    actions: describeImage(disk, spec.disk.size, describeMakeFilesystem({ ...fsOptions, target: disk })),
+    title: wholeDisk
+      ? `Make the whole disk ${disk}: partition table, ${spec.disk.fs} in partition 1, extlinux`
+      : `Make the ${spec.disk.fs} disk ${disk}`,
+    actions: describeImage(disk, fsSize, [
+      ...describeMakeFilesystem({ ...fsOptions, target: disk }),
+      ...(wholeDisk ? describeFinishWholeDisk(diskWork) : []),
+    ]),
     run: async (ctx) => {
       if (await finishCachedDisk(ctx, (image) => remember(ctx, image))) return;
-      await buildImage(disk, spec.disk.size, ctx, async (target) => {
+      await buildImage(disk, fsSize, ctx, async (target) => {
         ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
         await makeFilesystem({ ...fsOptions, target }, ctx);
+        if (wholeDisk) {
+          ctx.reporter.progress('storage.disk', 'installing extlinux and the partition table');
+          await finishWholeDisk(target, ctx);
+        }
       });
     },
   });

@@ -47,6 +47,11 @@ export function chooseRootfsCacheMode(
   if (storage.kind !== 'file') return { mode: 'tree', reason: 'the disk is a device, not an image file' };
   if (storage.format !== 'raw')
     return { mode: 'tree', reason: `${storage.format} images are converted from a tree` };
+  if (spec.boot.type === 'hvm')
+    return {
+      mode: 'tree',
+      reason: 'an HVM disk has a partition table and a boot loader in front of the filesystem',
+    };
   if (spec.volumes?.length)
     return { mode: 'tree', reason: 'the partition layout splits the tree over several filesystems' };
   if (disk.fs !== 'ext4')

@@ -49,6 +49,8 @@ export interface MakeFilesystemOptions {
   sizeBytes: number;
   /** `--dontformat`: keep the existing filesystem (the tree is then copied in through a mount). */
   format?: boolean | undefined;
+  /** ext only: the block size mkfs uses (default: mke2fs' choice by size). */
+  blockSize?: number | undefined;
 }
 
 /**
@@ -213,7 +215,15 @@ export async function makeFilesystem(
     const uuid = options.mkfsCommand ? undefined : options.uuid;
     try {
       await makeFs(
-        { fs, device: target, uuid, label: options.label, rootDir, command: options.mkfsCommand },
+        {
+          fs,
+          device: target,
+          uuid,
+          label: options.label,
+          rootDir,
+          command: options.mkfsCommand,
+          blockSize: options.blockSize,
+        },
         exec,
       );
     } catch (error) {

@@ -10,3 +10,21 @@ export function fallocateArgv(path: string, length: number): string[] {
 export async function allocateFile(path: string, length: number, options: ExecOptions = {}): Promise<void> {
   await runCommand(fallocateArgv(path, length), options);
 }
+
+/** The argv that inserts `length` bytes of hole at `offset`, shifting the rest of the file up. */
+export function insertRangeArgv(path: string, offset: number, length: number): string[] {
+  return ['fallocate', '--insert-range', '--offset', String(offset), '--length', String(length), path];
+}
+
+/**
+ * Inserts a hole of `length` bytes at `offset` without copying (ext4 and xfs; EOPNOTSUPP
+ * elsewhere, e.g. tmpfs and btrfs); both must be multiples of the filesystem's block size.
+ */
+export async function insertFileRange(
+  path: string,
+  offset: number,
+  length: number,
+  options: ExecOptions = {},
+): Promise<void> {
+  await runCommand(insertRangeArgv(path, offset, length), options);
+}

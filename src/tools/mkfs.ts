@@ -12,6 +12,8 @@ export interface MkfsArgvOptions {
   rootDir?: string | undefined;
   /** A `make_fs_<fs>` override from xen-tools.conf: used as is, with the device appended. */
   command?: readonly string[] | undefined;
+  /** ext only: `-b`, the block size in bytes (mke2fs picks 1024 below 512 MiB otherwise). */
+  blockSize?: number | undefined;
 }
 
 /** The mkfs program xen-tools uses for each filesystem (`make_fs_<fs>` defaults). */
@@ -33,13 +35,14 @@ export function isExtFs(fs: FsType): fs is 'ext2' | 'ext3' | 'ext4' {
  * device `prepareDevice` vetted, and mkfs would otherwise stop to ask about an existing signature.
  */
 export function mkfsArgv(options: MkfsArgvOptions): string[] {
-  const { fs, device, uuid, label, rootDir, command } = options;
+  const { fs, device, uuid, label, rootDir, command, blockSize } = options;
   if (command && command.length > 0) return [...command, device];
   const program = MKFS_PROGRAM[fs];
   if (isExtFs(fs)) {
     return [
       program,
       '-F',
+      ...(blockSize ? ['-b', String(blockSize)] : []),
       ...(uuid ? ['-U', uuid] : []),
       ...(label ? ['-L', label] : []),
       ...(rootDir ? ['-d', rootDir] : []),

@@ -3,7 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderKernelHook, renderMenuLst, sortKernelVersions } from '../../src/customize/boot-menu.js';
+import {
+  renderExtlinuxConf,
+  renderKernelHook,
+  renderMenuLst,
+  sortKernelVersions,
+} from '../../src/customize/boot-menu.js';
 
 describe('boot menu', () => {
   it('orders kernel versions newest first, numerically', () => {
@@ -49,5 +54,45 @@ describe('boot menu', () => {
       .replace(`${dir}/boot/grub`, '/boot/grub');
     expect(written.replace(/^#.*\n/gm, '')).toBe(expected.replace(/^#.*\n/gm, ''));
     fs.rmSync(dir, { recursive: true });
+  });
+
+  it('writes an extlinux.conf for HVM that boots the newest kernel on the serial console', () => {
+    const text = renderExtlinuxConf(
+      ['6.1.0-9-amd64', '6.1.0-56-amd64'],
+      'root=UUID=abc ro',
+      (v) => v !== '6.1.0-9-amd64',
+    );
+    expect(text).toMatch(/^SERIAL 0 115200$/m);
+    expect(text).toMatch(/^DEFAULT linux0$/m);
+    const newest = text.indexOf(
+      'LABEL linux0\n  MENU LABEL Linux 6.1.0-56-amd64\n  LINUX /boot/vmlinuz-6.1.0-56-amd64\n  INITRD /boot/initrd.img-6.1.0-56-amd64\n  APPEND root=UUID=abc ro\n',
+    );
+    expect(newest).toBeGreaterThan(0);
+    expect(text).toContain(
+      'LABEL linux1\n  MENU LABEL Linux 6.1.0-9-amd64\n  LINUX /boot/vmlinuz-6.1.0-9-amd64\n  APPEND root=UUID=abc ro\n',
+    );
+  });
+
+  it("an HVM guest's kernel hook, run by sh, regenerates the same extlinux.conf (and the pv hook leaves it alone)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-extlinux-'));
+    try {
+      const args = "root=UUID=abc ro it's";
+      fs.mkdirSync(path.join(dir, 'boot'), { recursive: true });
+      for (const v of ['6.1.0-9-amd64', '6.1.0-56-amd64'])
+        fs.writeFileSync(path.join(dir, `boot/vmlinuz-${v}`), '');
+      fs.writeFileSync(path.join(dir, 'boot/initrd.img-6.1.0-56-amd64'), '');
+      execFileSync('sh', ['-c', renderKernelHook(args, false).replaceAll('/boot/', `${dir}/boot/`)]);
+      expect(fs.existsSync(path.join(dir, 'boot/extlinux/extlinux.conf'))).toBe(false);
+      execFileSync('sh', ['-c', renderKernelHook(args, true).replaceAll('/boot/', `${dir}/boot/`)]);
+      const written = fs.readFileSync(path.join(dir, 'boot/extlinux/extlinux.conf'), 'utf8');
+      const expected = renderExtlinuxConf(
+        ['6.1.0-9-amd64', '6.1.0-56-amd64'],
+        args,
+        (v) => v === '6.1.0-56-amd64',
+      );
+      expect(written.replaceAll(`${dir}/boot/`, '/boot/')).toBe(expected);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

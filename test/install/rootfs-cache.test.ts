@@ -127,6 +127,7 @@ describe('chooseRootfsCacheMode', () => {
     kind?: string;
     cache?: string;
     method?: string;
+    type?: string;
   }): GuestSpec =>
     ({
       install: {
@@ -151,6 +152,7 @@ describe('chooseRootfsCacheMode', () => {
         format: true,
         device: 'xvda2',
       },
+      boot: { type: over.type ?? 'pv' },
     }) as unknown as GuestSpec;
 
   it.each<[string, Parameters<typeof spec>[0], string | undefined]>([
@@ -159,6 +161,7 @@ describe('chooseRootfsCacheMode', () => {
     ['btrfs', { fs: 'btrfs' }, 'tree'],
     ['ext3', { fs: 'ext3' }, 'tree'],
     ['qcow2', { format: 'qcow2' }, 'tree'],
+    ['an HVM whole disk', { type: 'hvm' }, 'tree'],
     ['a block device', { kind: 'device' }, 'tree'],
     ['--no-cache', { cache: 'off' }, undefined],
     ['a copy install', { method: 'copy' }, undefined],

@@ -3,7 +3,8 @@
  * builds a pv guest, `xm` (through the xl driver) starts, lists, resizes, pauses, reboots and
  * shuts it down, and real `xl create` accepts the generated config as pv and as pvh. The newer
  * verbs (devices, vCPU pinning, mem-max, dmesg, top, rename, save and restore) run through the xl
- * driver on the same running guest, each checked against what xl itself reports.
+ * driver on the same running guest, each checked against what xl itself reports. An --type=hvm
+ * guest boots from its whole disk (xen-hvm-scenario.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { findGuestKernel } from './boot-files.js';
 import { parseFacts } from './lvm-scenarios.js';
 import { runInVm, type VmRunResult } from './vm.js';
 import { buildXenGuestInitramfs, DETECT_CAPTURE_BEGIN, DETECT_CAPTURE_END } from './xen-guest.js';
+import { renderXenHvmScenario } from './xen-hvm-scenario.js';
 import { renderXenScenarios } from './xen-scenarios.js';
 import {
   describeDetect,
@@ -46,6 +48,7 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
         guestInitramfs: buildXenGuestInitramfs(kernel),
         disk: '/dev/vda',
       }) +
+      renderXenHvmScenario() +
       renderDetectStep(REPO) +
       renderDomuDetectStep(REPO, '/var/log/xen/console', DETECT_CAPTURE_BEGIN, DETECT_CAPTURE_END);
     result = await runInVm({
@@ -197,6 +200,25 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
     expect(fact('pvh.up')).toBe('0');
     expect(fact('pvh.type')).toBe('type=PVH');
     expect(fact('pvh.xltype')).toBe('"type": "pvh"');
+  });
+
+  describe('an --type=hvm guest, booted from its whole disk', () => {
+    const all = (): string => result.stdout + result.stderr;
+
+    it('is built by xen-create-image, and real xl create -n reads its cfg as HVM booting disk xvda', () => {
+      expect(fact('hvm.create'), all()).toBe('0');
+      expect(fact('hvm.dryrun'), all()).toBe('0');
+      expect(fact('hvm.dry')).toBe('"type": "hvm"|"boot": "c"|"vdev": "xvda"');
+    });
+
+    it("starts through hvmloader and SeaBIOS (qemu-system-xen in dom0) until the disk's extlinux loads the guest's kernel", () => {
+      expect(fact('hvm.device-model')).toBe('0');
+      expect(fact('hvm.start'), all()).toBe('0');
+      expect(fact('hvm.xltype')).toBe('"type": "hvm"');
+      expect(fact('hvm.syslinux')).toBe('1');
+      expect(fact('hvm.loading'), all()).toBe('0');
+      expect(fact('hvm.destroy')).toBe('0');
+    });
   });
 
   it('runs xenkit detect in dom0: virtual, xen dom0 in pv mode, not a container', () => {
