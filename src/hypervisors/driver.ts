@@ -18,6 +18,11 @@ export interface CreateOptions {
   cfgPath: string | undefined;
   /** Start paused (`xm create -p`). */
   paused?: boolean;
+  /**
+   * `key=value` settings given after the cfg on the command line. Drivers that build the domain
+   * from `config` have them merged in already; xl, which reads the cfg file itself, is handed them.
+   */
+  overrides?: readonly string[];
 }
 
 export interface ShutdownOptions {

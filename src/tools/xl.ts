@@ -84,10 +84,11 @@ export async function readXlInfo(options: XlOptions = {}): Promise<Record<string
 /** `xl create [-p] CFG`. */
 export async function createXlDomain(
   cfgPath: string,
-  flags: { paused?: boolean },
+  flags: { paused?: boolean; overrides?: readonly string[] },
   options: XlOptions = {},
 ): Promise<void> {
-  await runXl(['create', ...(flags.paused ? ['-p'] : []), cfgPath], options);
+  // xl create CFG [VAR=VALUE...]: the settings after the cfg override its lines, as under xm.
+  await runXl(['create', ...(flags.paused ? ['-p'] : []), cfgPath, ...(flags.overrides ?? [])], options);
 }
 
 /** `xl console NAME` on the caller's terminal, until Ctrl-] or the domain ends. */

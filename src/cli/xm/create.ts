@@ -54,7 +54,7 @@ export async function startDomain(
     );
   }
   if (!session.json) session.print(`Using config file "${cfgPath}".`);
-  return driver.create(config, { cfgPath, paused });
+  return driver.create(config, { cfgPath, paused, overrides });
 }
 
 /** Registers `create`. */

@@ -164,7 +164,11 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
           `write it to /etc/xen/${config.name}.cfg and run \`xm create ${config.name}\``,
         );
       }
-      await createXlDomain(path.resolve(create.cfgPath), { paused: create.paused }, xl);
+      await createXlDomain(
+        path.resolve(create.cfgPath),
+        { paused: create.paused, overrides: create.overrides },
+        xl,
+      );
       const started = (await list()).find((domain) => domain.name === config.name);
       if (!started) {
         throw runtimeError(

@@ -53,6 +53,12 @@ describe('the xl driver', () => {
     expect(domain).toMatchObject({ name: 'web', id: 7, cfgPath: '/etc/xen/web.cfg' });
   });
 
+  it('hands key=value settings to xl create after the cfg, which is how xl overrides its lines', async () => {
+    const config = { name: 'web' } as DomainConfig;
+    await driver().create(config, { cfgPath: '/etc/xen/web.cfg', overrides: ['memory=512', 'vcpus=2'] });
+    expect(fake.calls()[0]).toBe('create /etc/xen/web.cfg memory=512 vcpus=2');
+  });
+
   it('saves with xl save, never over an existing file, and restores with xl restore [-p]', async () => {
     const dir = fs.mkdtempSync(path.join(fake.dir, 'save-'));
     const file = path.join(dir, 'web.save');
