@@ -2,14 +2,15 @@
  * Backs up one image file into the chunk store: read in fixed-size chunks, all-zero chunks kept
  * as nothing, every other chunk hashed and stored once. Chunks that lie wholly in a hole of the
  * file (its extent map, see tools/filefrag.ts) are not read at all; where no map is to be had,
- * every chunk is read and an all-zero one found by one memcmp.
+ * every chunk is read and an all-zero one found by one memcmp. An image that is not raw (qcow2)
+ * is read through a raw view of what the guest sees (`open`), its holes from the image's own map.
  */
 import fs from 'node:fs/promises';
 import type { DataRange } from '../tools/filefrag.js';
 import { cancelledIfAborted } from './cancel.js';
 import { chunkIdOf, hasChunk, putChunk } from './chunk-store.js';
 import { chunkTableDigest } from './manifest.js';
-import { isSameStamp, stampOf, type FilesCache } from './files-cache.js';
+import { isSameChain, isSameStamp, stampOf, type FileStamp, type FilesCache } from './files-cache.js';
 import type { Repository } from './repository.js';
 
 /**
@@ -40,7 +41,23 @@ export interface StoreImageOptions {
   mapData?: () => Promise<DataRange[] | undefined>;
   /** Chunk ids this run added to the repository (for its undo). */
   made: string[];
+  /** Files the image reads through to (a qcow2's backing chain): changed, the image is read again. */
+  backing?: readonly string[];
+  /**
+   * Opens the guest-visible bytes of a non-raw image as a raw file (asked only when it must be
+   * read); without it `file` itself is read.
+   */
+  open?: () => Promise<RawImageView>;
 }
+
+/** A raw view of an image: the file to read, its data ranges, and how to close it. */
+export interface RawImageView {
+  path: string;
+  ranges: DataRange[] | undefined;
+  close: () => Promise<void>;
+}
+
+const stampsOf = (files: readonly string[] = []): Promise<FileStamp[]> => Promise.all(files.map(stampOf));
 
 /** Stores `file`'s chunks (or reuses the cache's list when the file is unchanged). */
 export async function storeImage(
@@ -49,16 +66,19 @@ export async function storeImage(
   options: StoreImageOptions,
 ): Promise<StoredImage> {
   const before = await stampOf(file);
+  const backingBefore = await stampsOf(options.backing);
   const cached = options.cache[file];
   if (
     cached &&
     cached.chunkSize === repo.chunkSize &&
     isSameStamp(cached.stamp, before) &&
+    isSameChain(cached.backing, backingBefore) &&
     cached.chunks.every((id) => id === null || options.seen.has(id) || hasChunk(repo, id))
   ) {
+    const size = cached.size ?? Number(before.size);
     return {
-      size: Number(before.size),
-      digest: chunkTableDigest(Number(before.size), repo.chunkSize, cached.chunks),
+      size,
+      digest: chunkTableDigest(size, repo.chunkSize, cached.chunks),
       chunks: cached.chunks,
       readBytes: 0,
       newChunks: 0,
@@ -66,8 +86,25 @@ export async function storeImage(
       isCacheHit: true,
     };
   }
-  const ranges = await options.mapData?.();
-  const size = Number(before.size);
+  const view: RawImageView = options.open
+    ? await options.open()
+    : { path: file, ranges: await options.mapData?.(), close: () => Promise.resolve() };
+  try {
+    return await storeView(repo, file, view, { ...options, before, backingBefore });
+  } finally {
+    await view.close();
+  }
+}
+
+async function storeView(
+  repo: Repository,
+  file: string,
+  view: RawImageView,
+  options: StoreImageOptions & { before: FileStamp; backingBefore: FileStamp[] },
+): Promise<StoredImage> {
+  const { before, backingBefore } = options;
+  const ranges = view.ranges;
+  const size = view.path === file ? Number(before.size) : (await fs.stat(view.path)).size;
   const chunkSize = repo.chunkSize;
   const zero = Buffer.alloc(chunkSize);
   const chunks: (string | null)[] = [];
@@ -76,7 +113,7 @@ export async function storeImage(
   let newChunks = 0;
   let newBytes = 0;
   let readBytes = 0;
-  const handle = await fs.open(file, 'r');
+  const handle = await fs.open(view.path, 'r');
   try {
     for (let offset = 0; offset < size; offset += chunkSize) {
       cancelledIfAborted(options.signal, `backup of ${file}`);
@@ -126,9 +163,17 @@ export async function storeImage(
     await handle.close();
   }
   const after = await stampOf(file);
+  const backingAfter = await stampsOf(options.backing);
   // Cached only when nothing changed the file while it was read.
-  if (isSameStamp(before, after)) options.cache[file] = { stamp: after, chunkSize, chunks };
-  else delete options.cache[file];
+  if (isSameStamp(before, after) && isSameChain(backingBefore, backingAfter)) {
+    options.cache[file] = {
+      stamp: after,
+      ...(backingAfter.length > 0 ? { backing: backingAfter } : {}),
+      ...(size !== Number(after.size) ? { size } : {}),
+      chunkSize,
+      chunks,
+    };
+  } else delete options.cache[file];
   return {
     size,
     digest: chunkTableDigest(size, chunkSize, chunks),
