@@ -17,9 +17,14 @@ export const TAG_BROTLI = 1;
 /** The brotli quality chunks are written with. */
 export const BROTLI_QUALITY = 2;
 
-/** The stored form of `data`: compressed when that saves at least 1/16, else as it is. */
+/**
+ * The stored form of `data`: compressed when that saves at least 1/16, else as it is. The output
+ * goes to one buffer of the input's size (only the pages written become memory), not to 16 KiB
+ * pieces joined after.
+ */
 export async function encodeChunk(data: Uint8Array): Promise<Buffer> {
   const packed = await compress(data, {
+    chunkSize: data.length + 64,
     params: {
       [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
       [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,

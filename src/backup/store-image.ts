@@ -14,10 +14,14 @@ import { isSameChain, isSameStamp, stampOf, type FileStamp, type FilesCache } fr
 import type { Repository } from './repository.js';
 
 /**
- * How many chunks are compressed and written at once (on libuv's thread pool). Two keep both CPUs
- * of a small host busy beside the reading and hashing; four gave a peak RSS of 187 MB for no gain.
+ * How many chunks are compressed and written at once (on libuv's thread pool), beside the reading
+ * and hashing on this thread. On the 2-CPU bench host two made the first backup of the bench
+ * guest about a quarter faster than one (6.9 and 12.2 s against 10.0 and 14.9 s, alternated at
+ * load 5-6) but peaked at 156-166 MB RSS against 144-147 MB (each compressing thread keeps a
+ * malloc arena); four gave 187 MB. One keeps every backup command under 150 MB and the first
+ * backup still over 3x faster than tar -cSzf.
  */
-const IN_FLIGHT = 2;
+const IN_FLIGHT = 1;
 
 export interface StoredImage {
   size: number;
