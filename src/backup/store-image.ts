@@ -18,8 +18,8 @@ import type { Repository } from './repository.js';
  * and hashing on this thread. On the 2-CPU bench host two made the first backup of the bench
  * guest about a quarter faster than one (6.9 and 12.2 s against 10.0 and 14.9 s, alternated at
  * load 5-6) but peaked at 156-166 MB RSS against 144-147 MB (each compressing thread keeps a
- * malloc arena); four gave 187 MB. One keeps every backup command under 150 MB and the first
- * backup still over 3x faster than tar -cSzf.
+ * malloc arena); four gave 187 MB. One keeps every backup command under 150 MB, and the first
+ * backup about 3x faster than tar -cSzf by that estimate (4.2x with two, bench/RESULTS.md).
  */
 const IN_FLIGHT = 1;
 
