@@ -109,7 +109,7 @@ table=$(cat <<TABLE
 | restore: xenkit backup restore (whole guest) | $(t xkr) s | |
 | restore: tar -xSzf (disk.img) | $(t untar) s | |
 
-Peak RSS of xenkit: $((rss / 1024)) MB. Load average at start $load_start, at end $load_end. The image was in the page cache for every tool.
+Peak RSS of xenkit: $((rss / 1024)) MB (first $(($(cat "$WORK/m.xk1") / 1024)), unchanged $(($(cat "$WORK/m.xk2") / 1024)), after the change $(($(cat "$WORK/m.xk3") / 1024)), restore $(($(cat "$WORK/m.xkr") / 1024)) MB). Load average at start $load_start, at end $load_end. The image was in the page cache for every tool.
 TABLE
 )
 echo "$table"

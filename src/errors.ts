@@ -236,7 +236,7 @@ export const ERROR_CODES = {
   E_AUTOSTART_TAKEN: 'the autostart entry of a domain exists and links elsewhere',
   E_BACKUP_COPY: "a point-in-time copy of a running guest's disks that failed or did not end",
   E_BACKUP_DISK: 'a guest disk backup cannot read (missing, or not an image file)',
-  E_BACKUP_FORMAT: 'a guest disk in a format backup does not read yet (qcow2)',
+  E_BACKUP_FORMAT: 'a guest disk in a format backup does not read (neither raw nor qcow2)',
   E_BACKUP_KEY:
     'an encrypted backup repository without its key, a wrong key, or a key file that is too short',
   E_BAD_SNAPSHOT: 'a backup snapshot id that is not one',

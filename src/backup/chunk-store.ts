@@ -92,7 +92,7 @@ export async function readChunk(repo: Repository, id: string): Promise<Buffer> {
   }
   let data: Buffer;
   try {
-    data = await decodeChunk(repo.keys ? openChunk(repo.keys, id, stored) : stored);
+    data = decodeChunk(repo.keys ? openChunk(repo.keys, id, stored) : stored, repo.chunkSize);
   } catch (error) {
     throw new Error(`chunk ${id} does not decode (${(error as Error).message})`, { cause: error });
   }

@@ -19,6 +19,10 @@ export interface FileStamp {
 
 export interface CachedImage {
   stamp: FileStamp;
+  /** The stamps of the files a qcow2 image reads through to (its backing chain), in order. */
+  backing?: FileStamp[];
+  /** The size the guest sees, when it is not the file's (qcow2). */
+  size?: number;
   chunkSize: number;
   chunks: (string | null)[];
 }
@@ -50,6 +54,11 @@ export function isSameStamp(a: FileStamp, b: FileStamp): boolean {
     a.ino === b.ino &&
     a.dev === b.dev
   );
+}
+
+/** Whether two lists of stamps (a backing chain) say the same files, unchanged. */
+export function isSameChain(a: readonly FileStamp[] = [], b: readonly FileStamp[] = []): boolean {
+  return a.length === b.length && a.every((stamp, i) => isSameStamp(stamp, b[i]!));
 }
 
 /** The cache; empty when missing or unreadable (it is only ever a shortcut). */

@@ -1,5 +1,5 @@
 /**
- * `xenkit backup create NAME...`: one snapshot per stopped guest in the repository. One Plan:
+ * `xenkit backup create NAME...`: one snapshot per guest in the repository. One Plan:
  * lock the repository and the guests, store each guest's images chunk by chunk, write each
  * manifest last, then the files cache. A failure removes the manifests and chunks this run
  * wrote (a run killed outright leaves only unreferenced chunks and temporaries, which are
@@ -21,11 +21,13 @@ import {
   type Repository,
   type RepoSecret,
 } from '../backup/repository.js';
-import { storeImage } from '../backup/store-image.js';
+import { storeImage, type RawImageView } from '../backup/store-image.js';
 import { syncChunkDirs } from '../backup/chunk-store.js';
 import { usageError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { readDataRanges } from '../tools/filefrag.js';
+import { readBackingFiles, readImageDataRanges } from '../tools/qemu-img.js';
+import { closeRawView, openRawView } from './image-access.js';
 import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { readGuestForBackup } from './backup-guest.js';
@@ -189,6 +191,22 @@ export function buildBackupCreatePlan(
   return { plan: { subject: `backup of ${guests.map((g) => g.name).join(', ')}`, steps }, outcome };
 }
 
+/**
+ * What the guest sees of a non-raw image, as a raw file (qemu-storage-daemon's read-only FUSE
+ * export), with the data ranges `qemu-img map` finds through its backing chain.
+ */
+async function openGuestView(
+  image: string,
+  format: string,
+  isPaused: boolean,
+  ctx: StepContext,
+): Promise<RawImageView> {
+  const ranges = await readImageDataRanges(image, format, { sink: ctx.sink, signal: ctx.signal });
+  // A paused guest's process holds the image's lock; it writes nothing while paused.
+  const view = await openRawView(image, format, ctx, { readOnly: true, shareWithWriter: isPaused });
+  return { path: view.rawPath, ranges, close: () => closeRawView(view, ctx) };
+}
+
 async function backUpGuest(
   paths: Paths,
   repo: Repository,
@@ -216,13 +234,22 @@ async function backUpGuest(
     for (const disk of guest.disks) {
       const source = sourceOf(disk.path);
       ctx.reporter.info(`reading ${source}`);
+      // A running guest's copies are raw files whatever its images are.
+      const format = source === disk.path ? disk.config.format : 'raw';
+      const exec = { sink: ctx.sink, signal: ctx.signal };
       const stored = await storeImage(repo, source, {
         signal: ctx.signal,
         dirs,
         cache,
         seen: run.seen,
         made,
-        mapData: () => readDataRanges(source, { sink: ctx.sink, signal: ctx.signal }),
+        mapData: () => readDataRanges(source, exec),
+        ...(format === 'raw'
+          ? {}
+          : {
+              backing: await readBackingFiles(source, format, exec),
+              open: () => openGuestView(source, format, run.live !== undefined, ctx),
+            }),
       });
       disks.push({
         target: disk.config.target,

@@ -1,7 +1,7 @@
 /**
  * What a backup needs to know of a guest (layer 5: the repository below knows nothing of guests):
- * the guest read from its cfg, checked stopped, with image files it can read. qcow2 images are
- * refused for now: their clusters would have to be read through qemu-img.
+ * the guest read from its cfg, with image files it can read: raw, or qcow2 (read through a raw
+ * export of what the guest sees, backing chain included).
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,9 @@ import { usageError } from '../errors.js';
 import { assertGuestName } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
 import { cfgPathOf, readGuest, type GuestFiles } from './guest-files.js';
+
+/** The image formats a backup reads. */
+const BACKUP_FORMATS: readonly string[] = ['raw', 'qcow2'];
 
 /** The default repository: `/var/lib/xenkit/backups` under the root. */
 export function defaultRepoDir(paths: Paths): string {
@@ -34,11 +37,11 @@ export function readGuestForBackup(paths: Paths, name: string): GuestFiles {
         'backup reads image files; LVM volumes and block devices are not supported yet',
       );
     }
-    if (disk.config.format !== 'raw') {
+    if (!BACKUP_FORMATS.includes(disk.config.format)) {
       throw usageError(
         'E_BACKUP_FORMAT',
-        `guest "${name}": ${disk.path} is ${disk.config.format}; backup reads raw images only for now`,
-        `convert it first (qemu-img convert -O raw), or copy it with xenkit clone`,
+        `guest "${name}": ${disk.path} is ${disk.config.format}; backup reads raw and qcow2 images`,
+        `convert it first (qemu-img convert -O qcow2), or copy it with xenkit clone`,
       );
     }
   }

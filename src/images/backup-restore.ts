@@ -21,6 +21,8 @@ import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { identityOf } from '../plan/run-journal.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 import { makeParents, temporaryName } from '../storage/image-file.js';
+import { createImage } from '../tools/qemu-img.js';
+import { closeRawView, openRawView, type RawView } from './image-access.js';
 import { cloneDiskSpec, renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
 import { identifyClone, type ClonedDisk } from './clone-steps.js';
 import { cfgPathOf, isPresent } from './guest-files.js';
@@ -258,12 +260,24 @@ async function restoreImages(
   for (const t of targets) {
     await makeParents(path.dirname(t.host), ctx);
     const intent = ctx.undo.expect(`remove image ${t.temp}`, { kind: 'file', path: t.temp });
+    // Made 0600 before anything writes into it (the image holds the guest's secrets).
     const handle = await fs.open(t.temp, 'wx', 0o600);
     ctx.undo.push(`remove image ${t.temp}`, () => fs.rm(t.temp, { force: true }), intent);
+    intent.made({ kind: 'file', path: t.temp, ...identityOf(await handle.stat()) });
+    ctx.reporter.info(`writing ${t.host}`);
+    const isRaw = t.disk.format === 'raw';
+    let view: RawView | undefined;
+    let target = handle;
     try {
-      intent.made({ kind: 'file', path: t.temp, ...identityOf(await handle.stat()) });
-      ctx.reporter.info(`writing ${t.host}`);
-      const { writtenBytes } = await restoreImage(repo, t.disk, handle, manifest.chunkSize, ctx.signal).catch(
+      if (!isRaw) {
+        // A qcow2 disk comes back a standalone qcow2 (no backing file) written through a raw view
+        // of it: only the data chunks become clusters.
+        await handle.close();
+        await createImage(t.temp, t.disk.format, t.disk.size, { sink: ctx.sink, signal: ctx.signal });
+        view = await openRawView(t.temp, t.disk.format, ctx);
+        target = await fs.open(view.rawPath, 'r+');
+      }
+      const { writtenBytes } = await restoreImage(repo, t.disk, target, manifest.chunkSize, ctx.signal).catch(
         (error: unknown) => {
           if (error instanceof Error && !('code' in error)) {
             throw runtimeError(
@@ -278,8 +292,9 @@ async function restoreImages(
       );
       outcome.images.push({ path: t.host, size: t.disk.size, writtenBytes });
     } finally {
-      await handle.close();
+      await target.close();
     }
+    if (view) await closeRawView(view, ctx);
   }
 }
 
@@ -293,7 +308,7 @@ async function identify(
   const disks: ClonedDisk[] = targets.map((t) => ({
     source: t.disk.target,
     path: t.temp,
-    format: 'raw',
+    format: t.disk.format,
     vdev: t.disk.vdev,
     fsType: undefined,
     oldUuid: undefined,

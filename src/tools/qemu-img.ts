@@ -2,6 +2,7 @@
 import { XenkitError } from '../errors.js';
 import type { ImageFormat } from '../model/guest-spec.js';
 import { runCommand, type ExecOptions } from './exec.js';
+import type { DataRange } from './filefrag.js';
 
 /** What `qemu-img info` says about an image. */
 export interface QemuImageInfo {
@@ -141,4 +142,90 @@ export async function resizeImage(
   options: ExecOptions & { shrink?: boolean } = {},
 ): Promise<void> {
   await runCommand(resizeImageArgv(path, format, sizeBytes, options.shrink), options);
+}
+
+/**
+ * The argv of `qemu-img map` in JSON: what the guest sees at each offset of the image (its backing
+ * chain included), data or zeros. `-U` as for info.
+ */
+export function mapImageArgv(path: string, format: string): string[] {
+  return ['qemu-img', 'map', '-U', '--output=json', '-f', format, path];
+}
+
+/**
+ * The ranges of `qemu-img map --output=json` that hold data the guest sees (not zeros, not
+ * unallocated), merged and sorted.
+ */
+export function parseImageMap(text: string): DataRange[] {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(text);
+  } catch (cause) {
+    throw new XenkitError('E_QEMU_IMG', 'qemu-img map printed something that is not JSON', { cause });
+  }
+  if (!Array.isArray(entries)) throw new XenkitError('E_QEMU_IMG', 'qemu-img map did not print a list');
+  const ranges: DataRange[] = [];
+  for (const entry of entries as Record<string, unknown>[]) {
+    const { start, length } = entry;
+    if (typeof start !== 'number' || typeof length !== 'number') {
+      throw new XenkitError('E_QEMU_IMG', 'qemu-img map printed an entry without start and length');
+    }
+    if (entry['data'] !== true || entry['zero'] === true) continue;
+    const last = ranges[ranges.length - 1];
+    if (last && start <= last.end) last.end = Math.max(last.end, start + length);
+    else ranges.push({ start, end: start + length });
+  }
+  return ranges.sort((a, b) => a.start - b.start);
+}
+
+/** The guest-visible data ranges of image `path` (any format, backing chain included). */
+export async function readImageDataRanges(
+  path: string,
+  format: string,
+  options: ExecOptions = {},
+): Promise<DataRange[]> {
+  const result = await runCommand(mapImageArgv(path, format), { timeoutMs: 120_000, ...options });
+  return parseImageMap(result.stdout);
+}
+
+/** The argv that lists an image and every file of its backing chain, in JSON. */
+export function backingChainArgv(path: string, format: string): string[] {
+  return ['qemu-img', 'info', '-U', '--backing-chain', '--output=json', '-f', format, path];
+}
+
+/** The files of an image's backing chain (not the image itself), nearest first. */
+export async function readBackingFiles(
+  path: string,
+  format: string,
+  options: ExecOptions = {},
+): Promise<string[]> {
+  const result = await runCommand(backingChainArgv(path, format), options);
+  let chain: unknown;
+  try {
+    chain = JSON.parse(result.stdout);
+  } catch (cause) {
+    throw new XenkitError('E_QEMU_IMG', 'qemu-img info printed something that is not JSON', { cause });
+  }
+  const files = (Array.isArray(chain) ? chain : [chain]).map(
+    (info: Record<string, unknown>) => info['filename'],
+  );
+  if (!files.every((f): f is string => typeof f === 'string')) {
+    throw new XenkitError('E_QEMU_IMG', `qemu-img info --backing-chain ${path}: an image without a filename`);
+  }
+  return files.slice(1);
+}
+
+/** The argv of `qemu-img create` for a new empty image (no backing file) of `sizeBytes`. */
+export function createImageArgv(path: string, format: string, sizeBytes: number): string[] {
+  return ['qemu-img', 'create', '-q', '-f', format, path, String(sizeBytes)];
+}
+
+/** Makes a new empty image (a qcow2 holds only its header until written). */
+export async function createImage(
+  path: string,
+  format: string,
+  sizeBytes: number,
+  options: ExecOptions = {},
+): Promise<void> {
+  await runCommand(createImageArgv(path, format, sizeBytes), options);
 }

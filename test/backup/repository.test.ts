@@ -136,6 +136,48 @@ describe('the chunk store', () => {
     expect(third.chunks.slice(1)).toEqual(first.chunks.slice(1));
   });
 
+  it('reads an image through the raw view it opens, sized as the view, and reads it again when a backing file changes', async () => {
+    const { file: view } = makeImage('view.img');
+    const image = path.join(dir, 'overlay.qcow2');
+    const base = path.join(dir, 'base.img');
+    fs.writeFileSync(image, 'qcow2 header and a few clusters');
+    fs.writeFileSync(base, 'the base');
+    let opened = 0;
+    let closed = 0;
+    const cache: FilesCache = {};
+    const storeOverlay = (): Promise<StoredImage> =>
+      storeImage(repo, image, {
+        dirs: new Set(),
+        cache,
+        seen: new Set(),
+        made: [],
+        backing: [base],
+        open: () => {
+          opened += 1;
+          return Promise.resolve({
+            path: view,
+            ranges: [{ start: 0, end: 3 * CHUNK }],
+            close: () => {
+              closed += 1;
+              return Promise.resolve();
+            },
+          });
+        },
+      });
+    const first = await storeOverlay();
+    expect(first.size).toBe(fs.statSync(view).size);
+    expect(first.readBytes).toBe(3 * CHUNK);
+    expect(first.chunks.map((c) => c !== null)).toEqual([true, false, true, false, false, false]);
+    const second = await storeOverlay();
+    expect(second).toMatchObject({ isCacheHit: true, size: first.size, digest: first.digest });
+    expect([opened, closed]).toEqual([1, 1]);
+    fs.appendFileSync(base, ' changed');
+    const third = await storeOverlay();
+    expect(third.isCacheHit).toBe(false);
+    expect(third.chunks).toEqual(first.chunks);
+    expect([opened, closed]).toEqual([2, 2]);
+  });
+
   it('does not trust the cache once a chunk it names is gone', async () => {
     const { file } = makeImage('d.img');
     const cache: FilesCache = {};

@@ -6,7 +6,9 @@
  * read disk after disk while the guest wrote would not. The guest is not paused (its counter goes
  * on during the backup); the copy's filesystem is clean once its journal is replayed (what a boot
  * does). Restored over the stopped guest, the snapshot's exports (raw pieces joined, qcow2, tar)
- * give its disks back bit for bit, and the guest boots and finds its counter. Needs root.
+ * give its disks back bit for bit, and the guest boots and finds its counter. Restored again under
+ * a new name, the copy has its own hostname, MAC and SSH host key and boots to its login prompt
+ * beside the original. Needs root.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +26,9 @@ import {
 
 const isRoot = process.getuid?.() === 0;
 const NAME = `bkrun${process.pid % 100000}`;
+const COPY = `bkcopy${process.pid % 100000}`;
 const MiB = 1024 * 1024;
+const MAC = '00:16:3e:5a:01:02';
 
 const MODULES = [
   ...VIRTIO_MODULES,
@@ -34,10 +38,18 @@ const MODULES = [
   'fs/jbd2/jbd2.ko',
   'crypto/crc32c_generic.ko',
   'fs/ext4/ext4.ko',
+  'net/core/failover.ko',
+  'drivers/net/net_failover.ko',
+  'drivers/net/virtio_net.ko',
 ];
 
 const INIT = `${initPreamble(MODULES)}mkdir -p /mnt
 mount -t ext4 /dev/vda /mnt || echo MOUNT-FAILED
+hostname "$(cat /mnt/etc/hostname)"
+echo "IDENTITY host=$(hostname) mac=$(cat /sys/class/net/eth0/address) key=$(md5sum < /mnt/etc/ssh/ssh_host_ed25519_key.pub | cut -c1-32)"
+# The login prompt of the guest's hostname, beside the counting loop (busybox getty, as a child:
+# it makes its own session).
+getty -L 115200 ttyS0 vt100 &
 echo "RESUMED $(cat /mnt/counter 2>/dev/null || echo none)"
 n=$(cat /mnt/counter 2>/dev/null || echo 0)
 n=$((n + 0))
@@ -172,7 +184,22 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
     await buildTestInitramfs(modulesDir, scratch, initrd, { init: INIT, modules: MODULES });
     disk = path.join(dir, 'disk.img');
     data = path.join(dir, 'data.img');
-    execFileSync('mkfs.ext4', ['-q', '-F', disk, '256M']);
+    // A root filesystem as far as the clone code is concerned: fstab, hostname, an SSH host key.
+    const tree = path.join(scratch, 'tree');
+    fs.mkdirSync(path.join(tree, 'etc/ssh'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'etc/fstab'), '/dev/vda / ext4 defaults 0 1\n');
+    fs.writeFileSync(path.join(tree, 'etc/hostname'), `${NAME}\n`);
+    fs.writeFileSync(path.join(tree, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n');
+    execFileSync('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      '',
+      '-f',
+      path.join(tree, 'etc/ssh/ssh_host_ed25519_key'),
+    ]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-d', tree, disk, '256M']);
     fs.writeFileSync(data, '');
     fs.truncateSync(data, 16 * MiB);
     // The disks by their host paths, as QEMU opens them and the backup reads them.
@@ -185,7 +212,7 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
         `kernel = '${kernel}'`,
         `ramdisk = '${initrd}'`,
         `disk = [ 'file:${disk},xvda,w', 'file:${data},xvdb,w' ]`,
-        'vif = [ ]',
+        `vif = [ 'mac=${MAC}' ]`,
         '',
       ].join('\n'),
     );
@@ -195,6 +222,7 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
   }, 300_000);
 
   afterAll(async () => {
+    if (root) await run('xm', ['destroy', COPY, '--driver=qemu']);
     if (root) await destroy();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
@@ -276,5 +304,65 @@ describe.skipIf(!isRoot)('xenkit backup of a running QEMU guest', () => {
     // The kernel replays the journal on mount, as e2fsck did for the exported copy.
     expect(copied).toBeGreaterThan(0);
     expect(Number(resumed)).toBe(copied);
+  });
+
+  it('restores the same snapshot --as a new guest with its own hostname, MAC and host keys, which boots to its login prompt beside the original', async () => {
+    const list = JSON.parse((await run('xenkit', ['backup', 'list', NAME, '--json'])).stdout) as {
+      snapshots: { id: string }[];
+    };
+    const id = list.snapshots[0]!.id;
+    const r = await run('xenkit', ['backup', 'restore', id, '--as', COPY, '--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const body = JSON.parse(r.stdout) as {
+      name: string;
+      mac: string;
+      sshHostKeys: { fingerprint: string }[];
+    };
+    expect(body.name).toBe(COPY);
+    expect(body.mac).toMatch(/^00:16:3e:/i);
+    expect(body.mac.toLowerCase()).not.toBe(MAC);
+    const ownKey = execFileSync(
+      'ssh-keygen',
+      ['-lf', path.join(scratch, 'tree/etc/ssh/ssh_host_ed25519_key.pub')],
+      {
+        encoding: 'utf8',
+      },
+    ).split(' ')[1];
+    expect(body.sshHostKeys.length).toBeGreaterThan(0);
+    expect(body.sshHostKeys.map((k) => k.fingerprint)).not.toContain(ownKey);
+    const cfg = path.join(root, 'etc/xen', `${COPY}.cfg`);
+    const cfgText = fs.readFileSync(cfg, 'utf8');
+    expect(cfgText).toContain(`name = '${COPY}'`);
+    expect(cfgText).toContain(`mac=${body.mac}`);
+    expect(cfgText).toContain(`/srv/domains/${COPY}/disk.img`);
+    // As in the scenario above: QEMU gets the cfg's paths as they are, so they name host paths.
+    fs.writeFileSync(cfg, cfgText.replaceAll(':/srv/domains/', `:${root}/srv/domains/`));
+    const copyLog = path.join(makePaths(root).stateDir, 'qemu', COPY, 'console.log');
+    const started = await run('xm', ['create', COPY, '--driver=qemu']);
+    expect(started.code, started.stderr + started.stdout).toBe(0);
+    const text = (file: string): string => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+    const deadline = Date.now() + 180_000;
+    while (!new RegExp(`${COPY} login:`).test(text(copyLog))) {
+      if (Date.now() > deadline)
+        throw new Error(`no login prompt of ${COPY}:\n${text(copyLog).slice(-1500)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const identity = (file: string): Record<string, string> =>
+      Object.fromEntries(
+        [...(/IDENTITY (.*)/.exec(text(file))?.[1] ?? '').matchAll(/(\w+)=(\S*)/g)].map((m) => [m[1], m[2]]),
+      );
+    const mine = identity(consoleLog);
+    const its = identity(copyLog);
+    expect(mine).toMatchObject({ host: NAME, mac: MAC });
+    expect(its).toMatchObject({ host: COPY, mac: body.mac.toLowerCase() });
+    expect(its['key']).toMatch(/^[0-9a-f]{32}$/);
+    expect(its['key']).not.toBe(mine['key']);
+    // The copy holds the same moment as the snapshot, and the original runs on beside it.
+    expect(Number(/RESUMED (\S+)/.exec(text(copyLog))![1])).toBe(copied);
+    const listed = await run('xm', ['list', '--driver=qemu']);
+    expect(listed.stdout).toContain(NAME);
+    expect(listed.stdout).toContain(COPY);
+    const now = Math.max(...counts());
+    await waitFor('the original counting on beside the copy', () => Math.max(...counts()) > now, 60_000);
   });
 });

@@ -3,7 +3,8 @@
  * an unchanged second one that reads nothing, one after a few MiB changed inside the filesystem,
  * verify, a flipped byte verify names, restore --as a copy with its own identity (fsck clean,
  * files equal), killed creates, restores and prunes that leave the repository consistent, bad
- * input, prune, and an export of a damaged snapshot that leaves nothing. Needs root.
+ * input, prune, an export of a damaged snapshot that leaves nothing, and a linked clone (qcow2
+ * overlays) backed up as its guest sees it and restored as a standalone qcow2. Needs root.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -92,6 +93,8 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
   }, 900_000);
 
   afterAll(() => {
+    // The linked clone made web1's images immutable (its base).
+    if (scratch) execFileSync('chattr', ['-R', '-i', scratch], { stdio: 'ignore' });
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -361,5 +364,72 @@ describe.skipIf(!isRoot)('xenkit backup on a real guest', () => {
       expect(fs.readFileSync(path.join(t, 'etc/passwd')).equals(passwd)).toBe(true);
       expect(fs.readFileSync(path.join(t, 'etc/hostname'), 'utf8').trim()).toBe('sealed1');
     });
+  });
+
+  it("backs up a linked clone (qcow2 on the guest's images) as the guest sees it, sharing its chunks; restores it as a standalone qcow2 guest", async () => {
+    const cloned = await xenkit(['clone', 'web1', 'lc1', '--linked', '--quiet']);
+    expect(cloned.code, cloned.stderr).toBe(0);
+    const overlay = path.join(root, 'srv/domains/lc1/disk.img');
+    const info = (file: string): { format: string; 'virtual-size': number; 'backing-filename'?: string } =>
+      JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', file], { encoding: 'utf8' })) as {
+        format: string;
+        'virtual-size': number;
+        'backing-filename'?: string;
+      };
+    expect(info(overlay)).toMatchObject({ format: 'qcow2', 'backing-filename': disk });
+    const r = await xenkit(['backup', 'create', 'lc1', '--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const body = JSON.parse(r.stdout) as CreateJson;
+    const s1 = body.snapshots[0]!;
+    const image = s1.disks.find((d) => d.target.endsWith('lc1/disk.img'))!;
+    // What the guest sees is read (the base's data through the overlay), not the qcow2 file's few
+    // MiB, and most of it is web1's chunks already: only what the clone's identity changed is new.
+    expect(image.readBytes).toBeGreaterThan(fs.statSync(overlay).size);
+    expect(image.readBytes).toBeLessThan(700 * MiB);
+    expect(s1.newBytes).toBeLessThan(image.readBytes / 10);
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(repo, 'snapshots', `${body.snapshot}.json`), 'utf8').split('\n')[0]!,
+    ) as { disks: { target: string; format: string; size: number }[] };
+    expect(manifest.disks.map((d) => [path.basename(d.target), d.format, d.size])).toEqual([
+      ['disk.img', 'qcow2', 1024 * MiB],
+      ['swap.img', 'qcow2', 64 * MiB],
+    ]);
+    // Unchanged: the files cache holds (the overlay and its base unchanged); a base whose stat
+    // changed (here: made mutable, touched, made immutable again) is read again.
+    const again = JSON.parse((await xenkit(['backup', 'create', 'lc1', '--json'])).stdout) as CreateJson;
+    expect(again.snapshots[0]!.disks.map((d) => d.isCacheHit)).toEqual([true, true]);
+    execFileSync('chattr', ['-i', disk]);
+    const now = new Date();
+    fs.utimesSync(disk, now, now);
+    execFileSync('chattr', ['+i', disk]);
+    const touched = JSON.parse((await xenkit(['backup', 'create', 'lc1', '--json'])).stdout) as CreateJson;
+    expect(touched.snapshots[0]!.disks.map((d) => d.isCacheHit)).toEqual([false, true]);
+    expect(touched.snapshots[0]!.newBytes).toBe(0);
+
+    // Restored over itself: a standalone qcow2 (no backing file), sparse, the snapshot's content.
+    const exported = await xenkit(['backup', 'export', body.snapshot, '--format', 'raw', '--to', '/lcexp']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const restored = await xenkit(['backup', 'restore', body.snapshot, '--force']);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(info(overlay).format).toBe('qcow2');
+    expect(info(overlay)['backing-filename']).toBeUndefined();
+    expect(fs.statSync(overlay).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(overlay).size).toBeLessThan(700 * MiB);
+    execFileSync(
+      'qemu-img',
+      ['compare', '-f', 'raw', '-F', 'qcow2', path.join(root, 'lcexp/disk.img'), overlay],
+      {
+        stdio: 'pipe',
+      },
+    );
+    expect(fs.readFileSync(path.join(root, 'etc/xen/lc1.cfg'), 'utf8')).toMatch(/qcow2/);
+
+    // The snapshot is a working guest's disk: its filesystem clean, the clone's identity in it.
+    const exportedDisk = path.join(root, 'lcexp/disk.img');
+    execFileSync('e2fsck', ['-fn', exportedDisk], { stdio: 'pipe' });
+    withMountedImage(exportedDisk, (t) =>
+      expect(fs.readFileSync(path.join(t, 'etc/hostname'), 'utf8').trim()).toBe('lc1'),
+    );
+    expect((await xenkit(['backup', 'verify'])).code).toBe(0);
   });
 });
