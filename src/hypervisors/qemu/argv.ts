@@ -59,13 +59,13 @@ export const TCG_CPU = 'max,svm=off,vmx=off';
 
 /**
  * q35 without the devices a xenkit guest never uses, each of which the guest probes and loads
- * modules for at boot: the SMBus controller (i2c_i801), the PS/2 controller (there is no
- * display, so no keyboard or mouse: psmouse, serio_raw) and, unless a CD-ROM hangs on it, the
- * AHCI controller (ahci, libata, scsi_mod, and six SATA ports probed). Disks are virtio.
+ * modules for at boot: the SMBus controller (i2c_i801) and, unless a CD-ROM hangs on it, the AHCI
+ * controller (ahci, libata, scsi_mod, and six SATA ports probed). Disks are virtio. The PS/2
+ * controller stays: its keyboard is how `xm sysrq` (QMP send-key) reaches the guest's kernel.
  */
 export function machineOption(dc: DomainConfig): string {
   const sata = dc.disks.some((d) => d.isCdrom) ? '' : ',sata=off';
-  return `q35,smbus=off,i8042=off${sata}`;
+  return `q35,smbus=off${sata}`;
 }
 
 /** The default emulator for x86_64 guests. */

@@ -86,13 +86,13 @@ const cases: [string, DomainConfig, QemuArgvOptions][] = [
 
 describe('machineOption', () => {
   it.each([
-    ['virtio disks only', [disk('/srv/a.img', 'xvda')], 'q35,smbus=off,i8042=off,sata=off'],
+    ['virtio disks only', [disk('/srv/a.img', 'xvda')], 'q35,smbus=off,sata=off'],
     [
       'a CD-ROM on the AHCI bus',
       [disk('/srv/a.img', 'xvda'), disk('/srv/d.iso', 'hdc', { isCdrom: true, access: 'ro' })],
-      'q35,smbus=off,i8042=off',
+      'q35,smbus=off',
     ],
-  ])('leaves SMBus and PS/2 out, and AHCI too with %s', (_what, disks, expected) => {
+  ])('leaves SMBus out (PS/2 stays for xm sysrq), and AHCI too with %s', (_what, disks, expected) => {
     expect(machineOption(domainConfig({ disks }))).toBe(expected);
   });
 });
