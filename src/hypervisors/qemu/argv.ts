@@ -51,12 +51,15 @@ export interface QemuArgvOptions {
 export const TCG_TB_SIZE_MIB = 96;
 
 /**
- * The CPU under TCG: everything QEMU emulates. Without the virtualization extensions
- * (`max,svm=off,vmx=off`) the guest would skip loading kvm, kvm_amd and ccp, but a kernel booted
- * by the firmware from an HVM guest's disk then failed every static binary of its initramfs
- * (glibc's `_dl_get_origin` assertion) under QEMU 7.2, so they stay.
+ * The CPU under TCG: everything QEMU emulates. A guest whose kernel QEMU loads itself (-kernel,
+ * the PVH entry) gets it without the virtualization extensions, which would only make it load
+ * kvm, kvm_amd and ccp at boot. A guest booted by the firmware from its disk (--type=hvm) keeps
+ * them: with them off, its kernel failed every static binary of its initramfs (glibc's
+ * `_dl_get_origin` assertion) under QEMU 7.2; and the plain `max` model under the PVH boot made
+ * QEMU close its QMP socket on a vCPU hot-plug (xm vcpu-set). Both seen in the root tests.
  */
 export const TCG_CPU = 'max';
+export const TCG_CPU_KERNEL_BOOT = 'max,svm=off,vmx=off';
 
 /**
  * q35 without the devices a xenkit guest never uses, each of which the guest probes and loads
@@ -86,7 +89,10 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   argv.push('-machine', machineOption(dc));
   // thread=multi: one host thread per vCPU under TCG, so 2 vCPUs can use both host cores.
   argv.push('-accel', opts.accel === 'kvm' ? 'kvm' : `tcg,thread=multi,tb-size=${TCG_TB_SIZE_MIB}`);
-  argv.push('-cpu', opts.accel === 'kvm' ? 'host' : TCG_CPU);
+  argv.push(
+    '-cpu',
+    opts.accel === 'kvm' ? 'host' : opts.kernel !== undefined ? TCG_CPU_KERNEL_BOOT : TCG_CPU,
+  );
   argv.push('-m', `${dc.maxmem}M`);
   argv.push('-smp', `${dc.vcpus},maxcpus=${dc.maxvcpus}`);
   argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-rtc', 'base=utc');
