@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { InstallMethod } from '../model/guest-spec.js';
 import { runCommand, type ExecOptions } from '../tools/exec.js';
+import { mountArgv } from '../tools/mount.js';
 
 export const STAGING_CHOICES = ['auto', 'memory', 'disk'] as const;
 export type StagingChoice = (typeof STAGING_CHOICES)[number];
@@ -83,14 +84,12 @@ export function memoryStagingDir(stagingBox: string): string {
   return path.join(stagingBox, 'mem');
 }
 
-/** The tmpfs mount options: bounded, its root mode 0700 like the box around it. */
-export function tmpfsOptions(sizeBytes: number): string {
-  return `size=${Math.ceil(sizeBytes / MiB)}m,mode=0700`;
-}
-
-/** The mount command line of the staging tmpfs. */
+/** The mount command line of the staging tmpfs: bounded, its root mode 0700 like the box around it. */
 export function mountStagingArgv(dir: string, sizeBytes: number): string[] {
-  return ['mount', '-t', 'tmpfs', '-o', tmpfsOptions(sizeBytes), 'xenkit-staging', dir];
+  return mountArgv('xenkit-staging', dir, {
+    fsType: 'tmpfs',
+    options: [`size=${Math.ceil(sizeBytes / MiB)}m`, 'mode=0700'],
+  });
 }
 
 /** Mounts the staging tmpfs; it is unmounted with the box (releaseTarget), by the run or by recovery. */

@@ -69,7 +69,7 @@ describe('the create-image plan', () => {
     const [box, mem, mount, tree, note] = staging.actions as { kind: string; path?: string; text?: string }[];
     expect(mem).toMatchObject({ kind: 'mkdir', path: path.join(box!.path!, 'mem'), mode: 0o700 });
     expect(argvOf([mount as PlanAction])).toEqual([
-      ['mount', '-t', 'tmpfs', '-o', 'size=1536m,mode=0700', 'xenkit-staging', mem!.path],
+      ['mount', '-t', 'tmpfs', '-o', 'size=1536m,mode=0700', '--', 'xenkit-staging', mem!.path],
     ]);
     expect(tree).toMatchObject({ kind: 'mkdir', path: path.join(mem!.path!, 'root') });
     expect(note?.text).toBe(

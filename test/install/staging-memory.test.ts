@@ -61,6 +61,7 @@ describe('chooseStaging', () => {
       'tmpfs',
       '-o',
       'size=4608m,mode=0700',
+      '--',
       'xenkit-staging',
       '/srv/x/.xenkit-tree-a-1/mem',
     ]);
