@@ -126,6 +126,8 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   argv.push('-chardev', `pipe,id=qmpev,path=${e(rt.eventsBase)}`);
   argv.push('-mon', 'chardev=qmpev,mode=control');
   argv.push('-action', lifecycleActions(dc));
+  // With -D, a daemonized QEMU keeps its stderr (warnings, its last words) in that file, not /dev/null.
+  argv.push('-D', rt.qemuLog);
   argv.push('-S', '-daemonize', '-pidfile', rt.pidfile);
   return argv;
 }

@@ -28,6 +28,7 @@ import {
 import { attachConsole } from './console.js';
 import { copyRunningDisks } from './disk-copy.js';
 import { describeDomain } from './domain-info.js';
+import { withQemuLastWords } from './qemu-log.js';
 import { deviceVerbs, hasHotplugged } from './driver-verbs.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
 import { resolveBootFiles } from './boot-files.js';
@@ -87,8 +88,14 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     }
     return record;
   };
-  const qmpOf = <T>(record: DomainRecord, fn: Parameters<typeof withQmp<T>>[2]): Promise<T> =>
-    withQmp(registry.runtimePaths(record.name).qmpSocket, { guest: record.name }, fn);
+  const qmpOf = async <T>(record: DomainRecord, fn: Parameters<typeof withQmp<T>>[2]): Promise<T> => {
+    const rt = registry.runtimePaths(record.name);
+    try {
+      return await withQmp(rt.qmpSocket, { guest: record.name }, fn);
+    } catch (error) {
+      throw withQemuLastWords(error, rt.qemuLog);
+    }
+  };
 
   /**
    * Starts a guest under its guest lock (a second start of the same guest is refused with

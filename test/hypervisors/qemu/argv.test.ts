@@ -102,9 +102,9 @@ describe('buildQemuArgv', () => {
     expect(buildQemuArgv(dc, rt, opts).join('\n') + '\n').toBe(golden(name, buildQemuArgv(dc, rt, opts)));
   });
 
-  it('starts stopped and daemonized with the pidfile of the runtime directory', () => {
+  it('starts stopped and daemonized with the pidfile and its stderr log in the runtime directory', () => {
     const argv = buildQemuArgv(domainConfig(), rt, { accel: 'tcg', ...extracted });
-    expect(argv.slice(-4)).toEqual(['-S', '-daemonize', '-pidfile', rt.pidfile]);
+    expect(argv.slice(-6)).toEqual(['-D', rt.qemuLog, '-S', '-daemonize', '-pidfile', rt.pidfile]);
   });
 
   it("gives a NIC without a bridge QEMU's own user network, or passt's socket when another NIC is bridged", () => {

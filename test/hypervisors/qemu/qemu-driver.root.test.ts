@@ -138,6 +138,12 @@ describe('the QEMU driver on a real guest', () => {
     await waitForMemtotal(tap, (kb) => kb < 220 * 1024, 60_000);
   });
 
+  it("keeps QEMU's stderr in qemu.log of its runtime directory, not /dev/null, once daemonized", async () => {
+    const [pid] = await pgrepName();
+    const stderr = await runCommand(['readlink', `/proc/${pid}/fd/2`]);
+    expect(stderr.stdout.trim()).toBe(path.join(paths.stateDir, 'qemu', NAME, 'qemu.log'));
+  });
+
   it('lists it running with its ID, ballooned memory and a bridged tap', async () => {
     // The balloon inflates to the cfg's memory while the guest boots, in steps: wait for the
     // guest to have handed the 256 MiB back (it reports MemTotal on its console).
