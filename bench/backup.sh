@@ -9,8 +9,10 @@
 # 256M swap, DHCP). Measured: wall time and bytes stored for xenkit's first backup, a second of the
 # unchanged guest, and one after 10 MiB of random data were written inside the guest's filesystem
 # (loop mount); each other tool makes a full copy every time, so its first run stands for all
-# three. Restore: xenkit backup restore (sparse, chunks checked) against tar -xSzf. Peak RSS of
-# xenkit from /usr/bin/time. Not run in CI. Prints a Markdown table; appends it to FILE with --out.
+# three. borg (Debian's borgbackup, its default lz4 compression and files cache), when installed,
+# makes the same three backups into its own repository. Restore: xenkit backup restore (sparse,
+# chunks checked) against tar -xSzf and borg extract --sparse. Peak RSS of xenkit from
+# /usr/bin/time. Not run in CI. Prints a Markdown table; appends it to FILE with --out.
 set -euo pipefail
 
 ROOT=""
@@ -78,13 +80,27 @@ timed xk1 "${XK[@]}" backup create "$GUEST" --root "$ROOT" --repo "$BREPO" --qui
 b1=$(size_of "$BREPO")
 timed xk2 "${XK[@]}" backup create "$GUEST" --root "$ROOT" --repo "$BREPO" --quiet
 b2=$(size_of "$BREPO")
+dir=$(dirname "$IMG"); base=$(basename "$IMG")
+# borg stores the path it is given: it runs in the image's directory, its cache under $WORK.
+export BORG_BASE_DIR=$WORK/borg-base BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+borg_create() { timed "$1" sh -c "cd '$dir' && borg create '$WORK/borg-repo::$1' '$base'"; }
+BORG=$(command -v borg || true)
+if [ -n "$BORG" ]; then
+  borg init --encryption=none "$WORK/borg-repo"
+  borg_create borg1
+  g1=$(size_of "$WORK/borg-repo")
+  borg_create borg2
+  g2=$(size_of "$WORK/borg-repo")
+fi
 mount -o loop "$IMG" "$MNT"
 head -c $((10 * 1024 * 1024)) /dev/urandom > "$MNT/root/bench-change.bin"
 umount "$MNT"
 timed xk3 "${XK[@]}" backup create "$GUEST" --root "$ROOT" --repo "$BREPO" --quiet
 b3=$(size_of "$BREPO")
-
-dir=$(dirname "$IMG"); base=$(basename "$IMG")
+if [ -n "$BORG" ]; then
+  borg_create borg3
+  g3=$(size_of "$WORK/borg-repo")
+fi
 timed tar tar -cSzf "$WORK/out/disk.tgz" -C "$dir" "$base"
 timed ddgz sh -c "dd if='$IMG' bs=4M status=none | gzip > '$WORK/out/disk.img.gz'"
 timed qcow qemu-img convert -c -O qcow2 "$IMG" "$WORK/out/disk.qcow2"
@@ -94,6 +110,11 @@ timed xkr "${XK[@]}" backup restore "$GUEST" --force --root "$ROOT" --repo "$BRE
 mkdir -p "$WORK/untar"
 timed untar tar -xSzf "$WORK/out/disk.tgz" -C "$WORK/untar"
 cmp "$IMG" "$WORK/untar/$base" || { echo "backup.sh: the restored image differs" >&2; exit 1; }
+if [ -n "$BORG" ]; then
+  mkdir -p "$WORK/unborg"
+  timed unborg sh -c "cd '$WORK/unborg' && borg extract --sparse '$WORK/borg-repo::borg3'"
+  cmp "$IMG" "$WORK/unborg/$base" || { echo "backup.sh: borg's restored image differs" >&2; exit 1; }
+fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 rss=$(sort -n "$WORK"/m.xk* | tail -1)
@@ -106,8 +127,14 @@ table=$(cat <<TABLE
 | tar -cSzf (every run) | $(t tar) s | $(mib "$(size_of "$WORK/out/disk.tgz")") |
 | dd \| gzip (every run) | $(t ddgz) s | $(mib "$(size_of "$WORK/out/disk.img.gz")") |
 | qemu-img convert -c -O qcow2 (every run) | $(t qcow) s | $(mib "$(size_of "$WORK/out/disk.qcow2")") |
+$(if [ -n "$BORG" ]; then
+  echo "| borg create, first | $(t borg1) s | $(mib "$g1") |"
+  echo "| borg create, unchanged | $(t borg2) s | +$(mib $((g2 - g1))) |"
+  echo "| borg create, after 10 MiB changed | $(t borg3) s | +$(mib $((g3 - g2))) |"
+fi)
 | restore: xenkit backup restore (whole guest) | $(t xkr) s | |
 | restore: tar -xSzf (disk.img) | $(t untar) s | |
+$(if [ -n "$BORG" ]; then echo "| restore: borg extract --sparse (disk.img) | $(t unborg) s | |"; fi)
 
 Peak RSS of xenkit: $((rss / 1024)) MB (first $(($(cat "$WORK/m.xk1") / 1024)), unchanged $(($(cat "$WORK/m.xk2") / 1024)), after the change $(($(cat "$WORK/m.xk3") / 1024)), restore $(($(cat "$WORK/m.xkr") / 1024)) MB). Load average at start $load_start, at end $load_end. The image was in the page cache for every tool.
 TABLE
