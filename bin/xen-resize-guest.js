@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { xenResizeGuest as main } from '../dist/bundle/cli.mjs';
-
-process.exitCode = await main(process.argv.slice(2));
+// CommonJS (bin/package.json), like the listing commands; the CLI itself is an ES module bundle.
+import('../dist/bundle/cli.mjs')
+  .then((cli) => cli.xenResizeGuest(process.argv.slice(2)))
+  .then((status) => {
+    process.exitCode = status;
+  });

@@ -83,3 +83,18 @@ for (const file of list.outputFiles) {
   fs.mkdirSync(path.dirname(file.path), { recursive: true });
   fs.writeFileSync(file.path, text.replace(/\n/, `\n${LAZY_HELPER}`));
 }
+
+// The loader as CommonJS too, for bin/xm.js and bin/xen-list-images.js (CommonJS, bin/package.json):
+// a listing that needs no ES module starts without node's ES module loader, which took a tenth of
+// it. Its import.meta.url stays that of dist/cli/bin/list-loader.js, whose paths it resolves.
+await build({
+  ...common,
+  entryPoints: { 'list-loader': 'dist/cli/bin/list-loader.js' },
+  outdir: 'dist/bundle',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  define: { 'import.meta.url': '__xenkitLoaderUrl' },
+  banner: {
+    js: `"use strict";\nconst __xenkitLoaderUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, '../cli/bin/list-loader.js')).href;`,
+  },
+});

@@ -11,6 +11,7 @@
 import type { DomainConfig, XlValue } from '../model/domain-config.js';
 import { readXlNumber, tokenizeXlCfg, xlSyntaxError, type XlToken } from './xl-cfg-lexer.js';
 import { valuesToDomainConfig } from './xl-cfg-domain.js';
+import { parseXlCfgFast } from './xl-cfg-fast-parse.js';
 
 function describe(token: XlToken): string {
   switch (token.kind) {
@@ -147,6 +148,9 @@ class XlParser {
 
 /** Parses xl.cfg text into its key/value map; `file` names the input in errors (E_XLCFG). */
 export function parseXlCfgValues(text: string, file = '<cfg>'): Record<string, XlValue> {
+  // The common shape without tokens; the tokens and their positions for the rest (and errors).
+  const fast = parseXlCfgFast(text);
+  if (fast !== undefined) return fast;
   const parser = new XlParser(tokenizeXlCfg(text, file), file);
   parser.parseFile();
   return parser.values;

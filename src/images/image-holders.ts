@@ -6,7 +6,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isLockOn, isWritableFdInfo, parseLinkTarget, parseProcLocks } from '../formats/proc-files.js';
+import {
+  isLockOn,
+  isWritableFdInfo,
+  parseLinkTarget,
+  parseProcLocks,
+  type ProcLock,
+} from '../formats/proc-files.js';
 
 /** One holder of an image. */
 export interface ImageHolder {
@@ -61,10 +67,18 @@ function listOrEmpty(dir: string): string[] {
   }
 }
 
+/** A process's open file as the scan saw it; its name and open mode are read when it is asked for. */
+interface OpenFile {
+  pid: number;
+  fd: string;
+}
+
 /** What one pass over /proc and /sys saw: every open file, lock and loop device, by file. */
 export interface HolderSnapshot {
+  /** The /proc the scan read. */
+  readonly proc: string;
   /** Processes with a file open, by the file's key. */
-  readonly openFiles: ReadonlyMap<FileKey, readonly Omit<ImageHolder, 'image'>[]>;
+  readonly openFiles: ReadonlyMap<FileKey, readonly OpenFile[]>;
   /** /proc/locks as read. */
   readonly locks: ReturnType<typeof parseProcLocks>;
   /** Loop devices, by their backing file's key. */
@@ -72,7 +86,7 @@ export interface HolderSnapshot {
   readonly ignore: ReadonlySet<number>;
 }
 
-function pushTo<V>(map: Map<FileKey, V[]>, key: FileKey, value: V): void {
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
@@ -86,12 +100,11 @@ function pushTo<V>(map: Map<FileKey, V[]>, key: FileKey, value: V): void {
 export function scanImageHolders(options: HolderScanOptions = {}): HolderSnapshot {
   const root = options.hostRoot ?? '/';
   const ignore = new Set(options.ignorePids ?? [process.pid]);
-  const openFiles = new Map<FileKey, Omit<ImageHolder, 'image'>[]>();
+  const openFiles = new Map<FileKey, OpenFile[]>();
   const proc = path.join(root, 'proc');
   for (const entry of listOrEmpty(proc)) {
     if (!/^\d+$/.test(entry) || ignore.has(Number(entry))) continue;
     const fdDir = path.join(proc, entry, 'fd');
-    let comm: string | undefined;
     for (const fd of listOrEmpty(fdDir)) {
       let link: string;
       try {
@@ -106,13 +119,9 @@ export function scanImageHolders(options: HolderScanOptions = {}): HolderSnapsho
       if (!parseLinkTarget(link)) continue;
       const stat = statOrUndefined(path.join(fdDir, fd));
       if (!stat || !(stat.isFile() || stat.isBlockDevice())) continue;
-      comm ??= readOrUndefined(path.join(proc, entry, 'comm'))?.trim();
-      pushTo(openFiles, keyOf(stat), {
-        via: 'fd',
-        pid: Number(entry),
-        comm,
-        isWriter: isWritableFdInfo(readOrUndefined(path.join(proc, entry, 'fdinfo', fd)) ?? ''),
-      });
+      // The process name and open mode (comm, fdinfo) are read for a holder found, not for each
+      // of the hundreds of files a host has open.
+      pushTo(openFiles, keyOf(stat), { pid: Number(entry), fd });
     }
   }
   const locks = parseProcLocks(readOrUndefined(path.join(proc, 'locks')) ?? '');
@@ -130,7 +139,23 @@ export function scanImageHolders(options: HolderScanOptions = {}): HolderSnapsho
       isWriter: readOnly === undefined ? undefined : readOnly !== '1',
     });
   }
-  return { openFiles, locks, loops, ignore };
+  return { proc, openFiles, locks, loops, ignore };
+}
+
+const lockIndexes = new WeakMap<HolderSnapshot, Map<bigint, ProcLock[]>>();
+
+/**
+ * The snapshot's locks by inode, made at its first lookup: a listing asks about every disk of
+ * every guest, and a walk of the host's whole lock table for each was a closure call per lock.
+ */
+function locksByInode(snapshot: HolderSnapshot): Map<bigint, ProcLock[]> {
+  let index = lockIndexes.get(snapshot);
+  if (index === undefined) {
+    index = new Map();
+    for (const lock of snapshot.locks) pushTo(index, lock.inode, lock);
+    lockIndexes.set(snapshot, index);
+  }
+  return index;
 }
 
 /** How findImageHolders looks: a scan's options, or one scan shared by many lookups. */
@@ -163,17 +188,25 @@ export function findImageHolders(
     seen.add(id);
   };
   for (const [key, { image }] of wanted) {
-    for (const held of snapshot.openFiles.get(key) ?? []) add({ image, ...held });
+    for (const { pid, fd } of snapshot.openFiles.get(key) ?? []) {
+      const dir = path.join(snapshot.proc, String(pid));
+      add({
+        image,
+        via: 'fd',
+        pid,
+        comm: readOrUndefined(path.join(dir, 'comm'))?.trim(),
+        isWriter: isWritableFdInfo(readOrUndefined(path.join(dir, 'fdinfo', fd)) ?? ''),
+      });
+    }
   }
   // A lock whose holder the fd scan missed (another PID namespace, a process gone from view).
   for (const { image, stat } of wanted.values()) {
     if (!stat.isFile() || holders.some((h) => h.image === image)) continue;
     // The inode first: a plain comparison, where isLockOn splits the device number with bigint
     // shifts, and a listing asks for every lock of the host about every disk of every guest.
-    const lock = snapshot.locks.find(
-      (l) =>
-        l.inode === stat.ino && isLockOn(l, stat.dev, stat.ino) && !(l.pid && snapshot.ignore.has(l.pid)),
-    );
+    const lock = locksByInode(snapshot)
+      .get(stat.ino)
+      ?.find((l) => isLockOn(l, stat.dev, stat.ino) && !(l.pid && snapshot.ignore.has(l.pid)));
     if (lock) add({ image, via: 'lock', pid: lock.pid, isWriter: undefined });
   }
   for (const [key, { image }] of wanted) {

@@ -13,10 +13,22 @@ import { readImageInfo } from '../tools/qemu-img.js';
 import { underRoot } from '../paths.js';
 import type { DiskConfig } from '../model/domain-config.js';
 import { networkFromCfg } from './guest-network.js';
-import { findLinkedClones, isQcow2File, listCfgFiles, readBaseMarks } from './linked-base.js';
+import {
+  findLinkedClones,
+  isQcow2File,
+  listCfgFiles,
+  readBaseMarks,
+  type LinkedClone,
+} from './linked-base.js';
 import { findQemuProcesses } from '../hypervisors/qemu/registry.js';
 import { scanImageHolders } from './image-holders.js';
-import { checkGuestRunning, readXlDomainNames, type RunningCheckOptions } from './running.js';
+import {
+  checkGuestRunning,
+  checkGuestRunningNow,
+  readXlDomainNames,
+  type RunningCheckOptions,
+  type RunningEvidence,
+} from './running.js';
 
 /** One disk in the listing. */
 export interface ListedDisk {
@@ -89,16 +101,24 @@ export async function listImages(paths: Paths, options: ListOptions = {}): Promi
     },
   };
   const guests: ListedGuest[] = [];
-  for (const cfgPath of files) guests.push(await describeGuest(paths, cfgPath, shared, stats));
+  for (const cfgPath of files) {
+    // One after the other: a guest that needs a process (qemu-img, xl) waits for it alone.
+    const guest = describeGuest(paths, cfgPath, shared, stats);
+    guests.push(guest instanceof Promise ? await guest : guest);
+  }
   return guests;
 }
 
-async function describeGuest(
+/**
+ * One guest, without a promise when nothing about it needs waiting for (no qcow2 disk, no base
+ * images, its running state answered by the shared scans): the common case of a listing.
+ */
+function describeGuest(
   paths: Paths,
   cfgPath: string,
   options: ListOptions,
   stats: Map<string, fs.BigIntStats>,
-): Promise<ListedGuest> {
+): ListedGuest | Promise<ListedGuest> {
   const text = fs.readFileSync(cfgPath, 'utf8');
   let config;
   try {
@@ -126,23 +146,16 @@ async function describeGuest(
     .map((d) => ({ path: underRoot(paths, d.target), config: d }));
   const qcow2: ListedDisk[] = [];
   const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2));
-  // Only a qcow2 image needs a process (qemu-img) to tell its size and backing file.
-  await Promise.all(qcow2.map((d) => readQcow2Info(d, options.sink)));
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
-  const seen = await checkGuestRunning(
-    {
-      name: config.name,
-      // The file name is the guest's name too when it is one (xen-tools' NAME.cfg).
-      aliases: guestNameProblem(fileName) === undefined ? [fileName] : [],
-      images: guestDisks.filter((d) => d.config.access !== 'ro').map((d) => d.path),
-      // A base image read by its linked clones' QEMUs: those run, not this guest.
-      isReadingAllowed: true,
-    },
-    paths,
-    options.running,
-  );
-  const clones = bases.size > 0 ? await findLinkedClones(paths, [...bases], options.sink) : [];
-  return {
+  const identity = {
+    name: config.name,
+    // The file name is the guest's name too when it is one (xen-tools' NAME.cfg).
+    aliases: guestNameProblem(fileName) === undefined ? [fileName] : [],
+    images: guestDisks.filter((d) => d.config.access !== 'ro').map((d) => d.path),
+    // A base image read by its linked clones' QEMUs: those run, not this guest.
+    isReadingAllowed: true,
+  };
+  const listed = (seen: RunningEvidence, clones: readonly LinkedClone[]): ListedGuest => ({
     name: config.name,
     cfgPath,
     memory: config.memory,
@@ -153,7 +166,18 @@ async function describeGuest(
     running: seen.running ? seen.by : false,
     clones: [...new Set(clones.map((c) => c.name))],
     error: undefined,
-  };
+  });
+  if (qcow2.length === 0 && bases.size === 0) {
+    const seen = checkGuestRunningNow(identity, options.running ?? {});
+    if (seen !== undefined) return listed(seen, []);
+  }
+  return (async () => {
+    // Only a qcow2 image needs a process (qemu-img) to tell its size and backing file.
+    await Promise.all(qcow2.map((d) => readQcow2Info(d, options.sink)));
+    const seen = await checkGuestRunning(identity, paths, options.running);
+    const clones = bases.size > 0 ? await findLinkedClones(paths, [...bases], options.sink) : [];
+    return listed(seen, clones);
+  })();
 }
 
 /** The disk's own stat (not following a link); undefined when nothing can be seen there. */

@@ -122,14 +122,14 @@ export function replacedGuestIdentity(
   return { name, aliases, images: [...new Set([...own, ...images])] };
 }
 
-const xenHosts = new Map<string, Promise<boolean>>();
+const xenHosts = new Map<string, boolean>();
 
 /**
  * Whether this kernel runs on Xen (dom0 or domU): `/sys/hypervisor/type` says `xen`. Read once
  * per process (a listing asks for every guest); the answer cannot change while it runs. A sysfs
  * file read synchronously: the promise API's thread-pool round trips cost a listing more.
  */
-function underXen(sysRoot: string): Promise<boolean> {
+function isUnderXen(sysRoot: string): boolean {
   let answer = xenHosts.get(sysRoot);
   if (answer === undefined) {
     let type = '';
@@ -138,7 +138,7 @@ function underXen(sysRoot: string): Promise<boolean> {
     } catch {
       // no hypervisor directory: not Xen
     }
-    answer = Promise.resolve(type.trim() === 'xen');
+    answer = type.trim() === 'xen';
     xenHosts.set(sysRoot, answer);
   }
   return answer;
@@ -164,7 +164,7 @@ export async function readXlDomainNames(
   options: RunningCheckOptions = {},
 ): Promise<ReadonlySet<string> | undefined> {
   if (options.xl === false) return undefined;
-  if (options.xl === undefined && !(await underXen(options.sysRoot ?? '/'))) return undefined;
+  if (options.xl === undefined && !isUnderXen(options.sysRoot ?? '/')) return undefined;
   const result = await runCommand([options.xl || 'xl', 'list'], {
     allowFailure: true,
     sink: options.sink,
@@ -178,6 +178,44 @@ export async function readXlDomainNames(
   }
 }
 
+/** The guest's names, each one path component (a name becomes a registry path, stateDir/qemu/NAME). */
+function namesOf(identity: GuestIdentity): string[] {
+  const names = identity.aliases?.length
+    ? [...new Set([identity.name, ...identity.aliases])]
+    : [identity.name];
+  return names.map((n) => assertGuestName(n, 'command line'));
+}
+
+/**
+ * Whether `name` may have a QEMU registry record to read: always, unless the shared scans
+ * (qemuProcesses and runtimeNames) show neither a runtime directory nor a process of that name.
+ */
+function mayBeRegistered(name: string, options: RunningCheckOptions): boolean {
+  const known = options.runtimeNames?.has(name) ?? true;
+  return known || !options.qemuProcesses || options.qemuProcesses.some((p) => p.name === name);
+}
+
+/**
+ * What follows the registry: a holder of the images, then Xen's domains when one `xl list`
+ * was read for all guests; `ask-xl` when xl must be asked about each name.
+ */
+function checkAfterRegistry(
+  identity: GuestIdentity,
+  names: readonly string[],
+  options: RunningCheckOptions,
+): RunningEvidence | 'ask-xl' {
+  const holder = findImageHolders(identity.images ?? [], options.holders).find(
+    (h) => !identity.isReadingAllowed || h.isWriter !== false,
+  );
+  if (holder) return { running: true, by: 'image', holder };
+  if (options.xl === false) return { running: false };
+  // Not under Xen at all (no /sys/hypervisor/type saying xen): no domain can run, skip xl.
+  if (options.xl === undefined && !isUnderXen(options.sysRoot ?? '/')) return { running: false };
+  if (!options.xlDomains) return 'ask-xl';
+  const name = names.find((n) => options.xlDomains?.has(n));
+  return name === undefined ? { running: false } : { running: true, by: 'xl', name };
+}
+
 /**
  * Whether the guest runs: under the QEMU driver (registry) or Xen (`xl list`) by any of its
  * names, or by any process, lock or loop device holding one of its images.
@@ -188,30 +226,35 @@ export async function checkGuestRunning(
   options: RunningCheckOptions = {},
 ): Promise<RunningEvidence> {
   const identity = typeof guest === 'string' ? { name: guest } : guest;
-  // Names become registry paths (stateDir/qemu/NAME): never look one up that is not one component.
-  const names = [...new Set([identity.name, ...(identity.aliases ?? [])])].map((n) =>
-    assertGuestName(n, 'command line'),
-  );
+  const names = namesOf(identity);
   let registry: Registry | undefined;
   for (const name of names) {
-    const known = options.runtimeNames?.has(name) ?? true;
-    if (!known && options.qemuProcesses && !options.qemuProcesses.some((p) => p.name === name)) continue;
+    if (!mayBeRegistered(name, options)) continue;
     registry ??= openRegistry(paths, options.qemuProcesses ? { processes: options.qemuProcesses } : {});
     const record = await registry.read(name);
     if (record) return { running: true, by: 'qemu', name, pid: record.pid };
   }
-  const holder = findImageHolders(identity.images ?? [], options.holders).find(
-    (h) => !identity.isReadingAllowed || h.isWriter !== false,
-  );
-  if (holder) return { running: true, by: 'image', holder };
-  if (options.xl === false) return { running: false };
-  // Not under Xen at all (no /sys/hypervisor/type saying xen): no domain can run, skip xl.
-  if (options.xl === undefined && !(await underXen(options.sysRoot ?? '/'))) return { running: false };
+  const seen = checkAfterRegistry(identity, names, options);
+  if (seen !== 'ask-xl') return seen;
   for (const name of names) {
-    const known = options.xlDomains ? options.xlDomains.has(name) : await isKnownToXl(name, options);
-    if (known) return { running: true, by: 'xl', name };
+    if (await isKnownToXl(name, options)) return { running: true, by: 'xl', name };
   }
   return { running: false };
+}
+
+/**
+ * checkGuestRunning's answer without waiting, where the scans shared by many checks answer it
+ * (qemuProcesses with runtimeNames, and on a Xen host xlDomains): undefined when a registry
+ * record or xl must be asked. A listing of many guests takes no promise for each.
+ */
+export function checkGuestRunningNow(
+  identity: GuestIdentity,
+  options: RunningCheckOptions,
+): RunningEvidence | undefined {
+  const names = namesOf(identity);
+  if (names.some((name) => mayBeRegistered(name, options))) return undefined;
+  const seen = checkAfterRegistry(identity, names, options);
+  return seen === 'ask-xl' ? undefined : seen;
 }
 
 /** Whether the guest is running (see checkGuestRunning). */

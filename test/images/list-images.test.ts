@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listImages } from '../../src/images/list-images.js';
 import type { Paths } from '../../src/paths.js';
-import { makeListedGuests, makeRoot } from '../helpers/fake-guests.js';
+import { makeFakeGuest, makeListedGuests, makeRoot } from '../helpers/fake-guests.js';
 
 let paths: Paths;
 afterEach(() => fs.rmSync(paths.root, { recursive: true, force: true }));
@@ -52,5 +52,31 @@ describe('listImages', () => {
       ['c3', false],
     ]);
     expect(fs.readFileSync(calls, 'utf8')).toBe('list\n');
+  });
+
+  it('describes a guest the shared scans answer for (no promise) as one whose record is read', async () => {
+    paths = makeRoot();
+    makeListedGuests(paths);
+    // d4: raw disks held open by a process, so running by its image; e5: no disks at all.
+    makeFakeGuest(paths, 'd4');
+    fs.writeFileSync(path.join(paths.xenDir, 'e5.cfg'), "name = 'e5'\nmemory = 64\n");
+    const held = fs.openSync(path.join(paths.root, 'srv/domains/d4/disk.img'), 'r+');
+    try {
+      // This process holds d4's image: the scan must not ignore it here.
+      const running = { xl: false as const, holders: { ignorePids: [] } };
+      const fromScans = await listImages(paths, { running });
+      expect(fromScans.map((g) => [g.name, g.running])).toEqual([
+        ['a1', false],
+        ['b2', false],
+        ['c3', false],
+        ['d4', 'image'],
+        ['e5', false],
+      ]);
+      // A runtime directory for every guest: each one's registry record is read (none is there).
+      for (const g of fromScans) fs.mkdirSync(path.join(paths.stateDir, 'qemu', g.name), { recursive: true });
+      expect(await listImages(paths, { running })).toEqual(fromScans);
+    } finally {
+      fs.closeSync(held);
+    }
   });
 });

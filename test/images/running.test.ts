@@ -4,7 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GuestDisk } from '../../src/images/guest-files.js';
-import { checkGuestRunning, guestIdentity, refuseRunningGuest } from '../../src/images/running.js';
+import {
+  checkGuestRunning,
+  checkGuestRunningNow,
+  guestIdentity,
+  refuseRunningGuest,
+} from '../../src/images/running.js';
 import { makePaths } from '../../src/paths.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-running-'));
@@ -102,6 +107,44 @@ describe('checkGuestRunning under every name and by its images', () => {
     } finally {
       reader.kill('SIGKILL');
     }
+  });
+});
+
+describe('checkGuestRunningNow (the shared scans of a listing)', () => {
+  const qemu = { pid: 4242, name: 'web2', argv: ['qemu-system-x86_64'], foundBy: 'proc' as const };
+
+  it.each([
+    ['no runtime directory, no QEMU, not Xen', { sysRoot: sysRoot(undefined) }, { running: false }],
+    [
+      'a domain of the one xl list on a Xen host',
+      { sysRoot: sysRoot('xen'), xlDomains: new Set(['web1']) },
+      { running: true, by: 'xl', name: 'web1' },
+    ],
+    ['not in that xl list', { sysRoot: sysRoot('xen'), xlDomains: new Set(['web3']) }, { running: false }],
+  ])('answers without waiting: %s', (_what, options, expected) => {
+    const now = checkGuestRunningNow(
+      { name: 'web1' },
+      { qemuProcesses: [qemu], runtimeNames: new Set(['web2']), ...options },
+    );
+    expect(now).toEqual(expected);
+    expect(fs.existsSync(path.join(scratch, 'xl-ran'))).toBe(false);
+  });
+
+  it.each([
+    ['a runtime directory of that name (its record must be read)', { runtimeNames: new Set(['web1']) }],
+    ['a QEMU process of that name', { qemuProcesses: [{ ...qemu, name: 'web1' }] }],
+    ['no shared scan of the processes', { qemuProcesses: undefined }],
+    ['a Xen host without the one xl list', { sysRoot: sysRoot('xen') }],
+  ])('leaves it to checkGuestRunning with %s', (_what, options) => {
+    const now = checkGuestRunningNow(
+      { name: 'web1' },
+      { qemuProcesses: [qemu], runtimeNames: new Set(), sysRoot: sysRoot(undefined), ...options },
+    );
+    expect(now).toBeUndefined();
+  });
+
+  it('refuses a name that is not one path component', () => {
+    expect(() => checkGuestRunningNow({ name: '../x' }, { qemuProcesses: [] })).toThrow(/guest name/);
   });
 });
 
