@@ -49,19 +49,22 @@ const reporter = {
     if (mode === 'abort') controller.abort();
   },
 };
-const { plan, outcome } = buildBackupCreatePlan(makePaths(root), {
-  repoDir,
-  names: [guest],
-  xenkitVersion: 'vm-test',
-  running: { xl: fakeXl },
-  driverFor: async () => driver,
-});
+let outcome = { snapshots: [] };
 try {
-  await executePlan(plan, { reporter, signal: controller.signal });
+  const built = buildBackupCreatePlan(makePaths(root), {
+    repoDir,
+    names: [guest],
+    xenkitVersion: 'vm-test',
+    running: { xl: fakeXl },
+    driverFor: async () => driver,
+  });
+  outcome = built.outcome;
+  await executePlan(built.plan, { reporter, signal: controller.signal });
   fact('exit', 0);
 } catch (error) {
   fact('exit', 1);
   fact('code', error.code ?? error.name);
+  console.error(error);
 }
 fact('calls', calls.join('|'));
 fact('seen', seen);

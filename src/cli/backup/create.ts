@@ -1,6 +1,7 @@
 /** `xenkit backup create NAME...`: a snapshot of each stopped guest. */
 import type { Command } from 'commander';
 import { buildBackupCreatePlan, type BackupCreateOutcome } from '../../images/backup-create.js';
+import { recoverDeadRuns } from '../../images/recover.js';
 import { packageVersion } from '../package-version.js';
 import { createDefaultDriver } from '../xm/default-deps.js';
 import { pathsFor, writeJson, type ImageCommandDeps } from '../images/deps.js';
@@ -68,6 +69,8 @@ export function addBackupCreate(backup: Command, deps: ImageCommandDeps): void {
     .option('--root <dir>', 'work under DIR instead of / (also XENKIT_ROOT)')
     .action(async (names: string[], flags: CreateFlags) => {
       const paths = pathsFor(deps, flags.root);
+      // A run killed outright may have left an LVM snapshot of a running guest: the journal knows it.
+      if (!flags.dryRun) await recoverDeadRuns(paths, (line) => deps.io.stderr.write(`${line}\n`));
       const { plan, outcome } = buildBackupCreatePlan(paths, {
         repoDir: repoDirFor(paths, flags.repo),
         secret: repoSecretFor(paths, flags.encryptionKey),
@@ -77,7 +80,7 @@ export function addBackupCreate(backup: Command, deps: ImageCommandDeps): void {
         driverFor: (kind) => createDefaultDriver(kind, paths),
       });
       if (flags.dryRun) return printPlan(deps, plan, flags.json === true);
-      await runPlan(deps, plan, flags);
+      await runPlan(deps, plan, flags, { paths, name: `backup create ${names.join(' ')}` });
       if (flags.json) writeJson(deps.io, { ok: true, ...outcome, snapshot: outcome.snapshots[0]?.snapshot });
       else deps.io.stdout.write(renderBackupCreate(outcome));
     });
