@@ -309,7 +309,9 @@ fact hvm.exit $?
 tail -3 $LOGS/hvm.out
 fact hvm.lvs "$(lvnames vg0)"
 fact hvm.mbr "$(dd if=/dev/vg0/hvm1-disk bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')"
-fact hvm.part "$(sfdisk --dump /dev/vg0/hvm1-disk 2>/dev/null | grep -o 'start= *[0-9]*, size= *[0-9]*, type=83, bootable' | tr -s ' ')"
+# Partition entry 1 of the MBR (offset 446): boot flag, type, first sector, sectors (no sfdisk here).
+mbrat() { od -An -t$2 -j$1 -N$3 /dev/vg0/hvm1-disk | tr -d ' '; }
+fact hvm.part "$(mbrat 446 u1 1) $(mbrat 450 x1 1) $(mbrat 454 u4 4) $(mbrat 458 u4 4)"
 fact hvm.lvbytes "$(blockdev --getsize64 /dev/vg0/hvm1-disk)"
 fact hvm.fstype "$(blkid -p -o value -s TYPE --offset 1048576 /dev/vg0/hvm1-disk)"
 fact hvm.cfgdisk "$(grep -o "phy:[^']*" $ROOT/etc/xen/hvm1.cfg | paste -sd' ' -)"

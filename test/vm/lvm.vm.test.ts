@@ -247,7 +247,8 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('hvm.lvs')).toBe('hvm1-disk,pool0');
     expect(fact('hvm.mbr')).toBe('55aa');
     const sectors = Number(fact('hvm.lvbytes')) / 512 - 2048;
-    expect(fact('hvm.part')).toBe(`start= 2048, size= ${sectors}, type=83, bootable`);
+    // Bootable (0x80), Linux (0x83), from sector 2048 (1 MiB) to the end of the volume.
+    expect(fact('hvm.part')).toBe(`128 83 2048 ${sectors}`);
     expect(fact('hvm.fstype')).toBe('ext4');
     expect(fact('hvm.cfgdisk')).toBe('phy:/dev/vg0/hvm1-disk,xvda,w');
     expect(fact('hvm.cfgtype')).toBe('type=hvm');
