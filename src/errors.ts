@@ -235,10 +235,12 @@ export const ERROR_CODES = {
     'the autostart entry of a domain is a file, not a link (maybe the only copy of its cfg)',
   E_AUTOSTART_TAKEN: 'the autostart entry of a domain exists and links elsewhere',
   E_BACKUP_COPY: "a point-in-time copy of a running guest's disks that failed or did not end",
-  E_BACKUP_DISK: 'a guest disk backup cannot read (missing, or not an image file)',
+  E_BACKUP_DISK: 'a guest disk backup cannot read (missing, or neither an image file nor a block device)',
   E_BACKUP_FORMAT: 'a guest disk in a format backup does not read (neither raw nor qcow2)',
   E_BACKUP_KEY:
     'an encrypted backup repository without its key, a wrong key, or a key file that is too short',
+  E_BACKUP_SNAPSHOT:
+    "an LVM snapshot of a running guest's volume that could not be made (no room in the VG) or overflowed",
   E_BAD_SNAPSHOT: 'a backup snapshot id that is not one',
   E_BOOL: 'a setting that is not a yes/no value',
   E_BOOT: "both the guest's own kernel (pygrub) and a host kernel were asked for",

@@ -4,6 +4,8 @@
  * file (its extent map, see tools/filefrag.ts) are not read at all; where no map is to be had,
  * every chunk is read and an all-zero one found by one memcmp. An image that is not raw (qcow2)
  * is read through a raw view of what the guest sees (`open`), its holes from the image's own map.
+ * A block device (an LVM volume) has no extent map and no stat that tells a change: every chunk
+ * of it is read and hashed on every backup, and only chunks the repository lacks are stored.
  */
 import fs from 'node:fs/promises';
 import type { DataRange } from '../tools/filefrag.js';
@@ -52,6 +54,12 @@ export interface StoreImageOptions {
    * read); without it `file` itself is read.
    */
   open?: () => Promise<RawImageView>;
+  /**
+   * `file` is a block device of this many bytes (its stat says 0). The files cache never applies
+   * to a device: its mtime and ctime are the device node's, not of the data (a guest writing
+   * through the device changes neither), so nothing short of reading it says "unchanged".
+   */
+  deviceSize?: number;
 }
 
 /** A raw view of an image: the file to read, its data ranges, and how to close it. */
@@ -71,7 +79,7 @@ export async function storeImage(
 ): Promise<StoredImage> {
   const before = await stampOf(file);
   const backingBefore = await stampsOf(options.backing);
-  const cached = options.cache[file];
+  const cached = options.deviceSize === undefined ? options.cache[file] : undefined;
   if (
     cached &&
     cached.chunkSize === repo.chunkSize &&
@@ -108,7 +116,8 @@ async function storeView(
 ): Promise<StoredImage> {
   const { before, backingBefore } = options;
   const ranges = view.ranges;
-  const size = view.path === file ? Number(before.size) : (await fs.stat(view.path)).size;
+  const size =
+    view.path === file ? (options.deviceSize ?? Number(before.size)) : (await fs.stat(view.path)).size;
   const chunkSize = repo.chunkSize;
   const zero = Buffer.alloc(chunkSize);
   const count = Math.ceil(size / chunkSize);
@@ -190,7 +199,11 @@ async function storeView(
   const after = await stampOf(file);
   const backingAfter = await stampsOf(options.backing);
   // Cached only when nothing changed the file while it was read.
-  if (isSameStamp(before, after) && isSameChain(backingBefore, backingAfter)) {
+  if (
+    options.deviceSize === undefined &&
+    isSameStamp(before, after) &&
+    isSameChain(backingBefore, backingAfter)
+  ) {
     options.cache[file] = {
       stamp: after,
       ...(backingAfter.length > 0 ? { backing: backingAfter } : {}),

@@ -207,7 +207,7 @@ export interface GuestDisks {
 /**
  * An HVM guest's disks as whole devices: the root disk (partitioned, booted by the firmware) is
  * xvda, swap and a layout's other volumes xvdb, xvdc, ... in partition order. Refuses what its
- * whole-disk image cannot be made on yet: LVM and --image-dev, a root filesystem extlinux does
+ * whole-disk image cannot be made on yet: --image-dev, a root filesystem extlinux does
  * not boot from, a separate /boot.
  */
 export function hvmDisks(
@@ -217,11 +217,11 @@ export function hvmDisks(
 ): GuestDisks | undefined {
   const before = r.errors.errors.length;
   const type = r.what('type');
-  if (storage && storage.kind !== 'file')
+  if (storage && storage.kind === 'device')
     r.errors.add(
       'E_UNSUPPORTED',
-      `${type} "hvm" on ${storage.kind === 'lvm' ? 'LVM' : '--image-dev'}: HVM whole-disk images are made as image files only`,
-      'drop --lvm/--image-dev (the guest goes to --dir), or use --type=pv or pvh',
+      `${type} "hvm" on --image-dev: HVM whole disks are made as image files or LVM volumes only`,
+      'use --dir or --lvm for an HVM guest, or --type=pv or pvh',
     );
   if (!['ext2', 'ext3', 'ext4'].includes(disks.disk.fs))
     r.errors.add(

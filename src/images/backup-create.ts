@@ -26,6 +26,8 @@ import { syncChunkDirs } from '../backup/chunk-store.js';
 import { usageError } from '../errors.js';
 import type { Paths } from '../paths.js';
 import { readDataRanges } from '../tools/filefrag.js';
+import { readDeviceSize } from '../tools/blockdev.js';
+import { isBlockDevice } from '../storage/block-device.js';
 import { readBackingFiles, readImageDataRanges } from '../tools/qemu-img.js';
 import { closeRawView, openRawView } from './image-access.js';
 import { lockGuest } from '../plan/guest-lock.js';
@@ -237,13 +239,17 @@ async function backUpGuest(
       // A running guest's copies are raw files whatever its images are.
       const format = source === disk.path ? disk.config.format : 'raw';
       const exec = { sink: ctx.sink, signal: ctx.signal };
+      // A block device (an LVM volume or its snapshot): no extent map, every chunk is read.
+      const isDevice = isBlockDevice(source);
       const stored = await storeImage(repo, source, {
         signal: ctx.signal,
         dirs,
         cache,
         seen: run.seen,
         made,
-        mapData: () => readDataRanges(source, exec),
+        ...(isDevice
+          ? { deviceSize: await readDeviceSize(source, exec) }
+          : { mapData: () => readDataRanges(source, exec) }),
         ...(format === 'raw'
           ? {}
           : {

@@ -1,13 +1,15 @@
 /**
  * What a backup needs to know of a guest (layer 5: the repository below knows nothing of guests):
  * the guest read from its cfg, with image files it can read: raw, or qcow2 (read through a raw
- * export of what the guest sees, backing chain included).
+ * export of what the guest sees, backing chain included), and block devices (LVM volumes), read
+ * as raw.
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { usageError } from '../errors.js';
 import { assertGuestName } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
+import { isBlockDevice } from '../storage/block-device.js';
 import { cfgPathOf, readGuest, type GuestFiles } from './guest-files.js';
 
 /** The image formats a backup reads. */
@@ -28,13 +30,22 @@ export function readGuestForBackup(paths: Paths, name: string): GuestFiles {
       'xenkit list-images shows the guests there are',
     );
   }
-  const guest = readGuest(paths, name);
+  const read = readGuest(paths, name);
+  // Devices are the host's whatever the root (as LVM's own commands see them): /dev/VG/LV as is.
+  const guest: GuestFiles = {
+    ...read,
+    disks: read.disks.map((disk) =>
+      disk.config.target.startsWith('/dev/') && !disk.exists && isBlockDevice(disk.config.target)
+        ? { ...disk, path: disk.config.target, exists: true }
+        : disk,
+    ),
+  };
   for (const disk of guest.disks) {
-    if (!disk.exists || !disk.isFile) {
+    if (!disk.exists || !(disk.isFile || isBlockDevice(disk.path))) {
       throw usageError(
         'E_BACKUP_DISK',
-        `guest "${name}": ${disk.path} ${disk.exists ? 'is not an image file' : 'is missing'}`,
-        'backup reads image files; LVM volumes and block devices are not supported yet',
+        `guest "${name}": ${disk.path} ${disk.exists ? 'is neither an image file nor a block device' : 'is missing'}`,
+        'backup reads image files, LVM volumes and other block devices',
       );
     }
     if (!BACKUP_FORMATS.includes(disk.config.format)) {

@@ -4,6 +4,8 @@
  * chunk by chunk and whole against the manifest, then renamed into place (an image or cfg they
  * replace under --force is kept aside until the run commits), the cfg last. `--as NEW` gives
  * the copy its own identity with the clone code (MAC, SSH host keys, machine-id, filesystem UUIDs).
+ * A guest on LVM volumes comes back on image files (`--dir` says where; `phy:` becomes `file:`):
+ * restore never writes to a block device.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { quoteXlString } from '../formats/xl-cfg-values.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import { deriveXenToolsMac } from '../model/mac.js';
+import { volumeImageName } from '../model/guest-volumes.js';
 import { underRoot, type Paths } from '../paths.js';
 import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
@@ -86,6 +89,15 @@ async function readChecked(repo: Repository, id: string): Promise<Manifest> {
   }
 }
 
+/**
+ * The image file a guest's volume is restored to: `/dev/VG/GUEST-disk` -> `disk.img` (the file
+ * names xen-create-image gives a guest's images), any other device `NAME.img`.
+ */
+export function imageNameForVolume(device: string, guest: string): string {
+  const base = path.basename(device);
+  return volumeImageName(base.startsWith(`${guest}-`) ? base.slice(guest.length + 1) : base);
+}
+
 /** The cfg's path for `host` (a path under the root): the same path without the root. */
 function cfgPathFor(paths: Paths, host: string): string {
   return paths.root === '/' ? host : path.join('/', path.relative(paths.root, host));
@@ -112,10 +124,18 @@ export async function buildRestorePlan(
   }
   const targets = manifest.disks.map((disk) => {
     const original = underRoot(paths, disk.target);
+    // A logical volume (or other device) comes back as an image file: never written over a device.
+    const isDevice = disk.target.startsWith('/dev/');
+    const file = isDevice ? imageNameForVolume(disk.target, manifest.guest) : path.basename(disk.target);
     let host: string;
-    if (options.dir)
-      host = path.join(underRoot(paths, options.dir), 'domains', name, path.basename(disk.target));
-    else if (!isNewIdentity) host = original;
+    if (options.dir) host = path.join(underRoot(paths, options.dir), 'domains', name, file);
+    else if (isDevice) {
+      throw usageError(
+        'E_RESTORE_DIR',
+        `snapshot ${manifest.id}: ${disk.target} is a block device (an LVM volume, say); restore writes image files`,
+        `say where they go with --dir=DIR (images go to DIR/domains/${name}, e.g. --dir=/srv/xen)`,
+      );
+    } else if (!isNewIdentity) host = original;
     else {
       const parent = path.dirname(original);
       if (path.basename(parent) !== manifest.guest || path.basename(path.dirname(parent)) !== 'domains') {
@@ -125,7 +145,7 @@ export async function buildRestorePlan(
           `say where the copy goes with --dir=DIR (images go to DIR/domains/${name})`,
         );
       }
-      host = path.join(path.dirname(parent), name, path.basename(disk.target));
+      host = path.join(path.dirname(parent), name, file);
     }
     return { disk, host, temp: temporaryName(host, 'restore'), cfgTarget: cfgPathFor(paths, host) };
   });

@@ -37,7 +37,9 @@ function replaceQuoted(text: string, before: string, after: string): string {
 /** A disk spec for the clone, in the source's style when only the path changes. */
 export function cloneDiskSpec(change: CloneDiskChange): string {
   if (change.format === change.from.format && change.from.raw.includes(change.from.target)) {
-    return change.from.raw.split(change.from.target).join(change.target);
+    const spec = change.from.raw.split(change.from.target).join(change.target);
+    // A volume that became an image file: xl's file: prefix, as xen-tools writes for images.
+    return spec.startsWith('phy:') && !change.target.startsWith('/dev/') ? `file:${spec.slice(4)}` : spec;
   }
   return formatDiskSpec({ ...change.from, format: change.format, target: change.target });
 }

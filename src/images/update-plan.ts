@@ -16,6 +16,7 @@ import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
 import { stateKey } from '../plan/step-state.js';
 import { assertNotOpen, lvmVolumeNames, lvmVolumePath } from '../storage/lvm.js';
 import { parseVolumePath } from '../storage/lvm-guest.js';
+import { isBlockDevice } from '../storage/block-device.js';
 import { runCommand } from '../tools/exec.js';
 import { listVolumes } from '../tools/lvm.js';
 import { mountArgv, mountFs, unmountFs, type MountOptions } from '../tools/mount.js';
@@ -119,14 +120,6 @@ export function rootImageOf(
     `guest "${name}": its cfg names no image file or logical volume that exists`,
     'xen-update-image works on image files and LVM volumes',
   );
-}
-
-function isBlockDevice(file: string): boolean {
-  try {
-    return fs.statSync(file).isBlockDevice();
-  } catch {
-    return false;
-  }
 }
 
 /** Refuses a volume that is open (mounted, used by a running domain): two writers break it. */

@@ -1,9 +1,18 @@
 /** Existing block devices (`--image-dev`, `--swap-dev`): vetted before mkfs writes over them. */
-import { constants } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import { open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError } from '../errors.js';
 import { readMountTable } from '../tools/mount.js';
+
+/** Whether `file` (a symlink followed: `/dev/VG/LV`) is a block device. */
+export function isBlockDevice(file: string): boolean {
+  try {
+    return statSync(file).isBlockDevice();
+  } catch {
+    return false;
+  }
+}
 
 /** A block device that is free to be formatted. */
 export interface PreparedDevice {

@@ -2,7 +2,8 @@
  * The plan steps that put an LVM-backed guest on disk: check the VG before the bootstrap, create
  * and wipe `HOSTNAME-disk` (and `HOSTNAME-swap`), each with its lvremove undo, then mkfs the
  * staging tree onto the volume and write the swap signature. A failure later in the plan removes
- * the volumes; with --force the old volumes are only swapped out in the last step.
+ * the volumes; with --force the old volumes are only swapped out in the last step. An HVM guest's
+ * disk volume is a whole disk: partition table, extlinux, the filesystem in partition 1.
  */
 import type { GuestIds } from '../model/guest-ids.js';
 import type { GuestSpec } from '../model/guest-spec.js';
@@ -19,6 +20,7 @@ import {
 import { checkVolumeGroup, createGuestVolume, lvmVolumePath, type GuestVolume } from './lvm.js';
 import { commitGuestVolumes } from './lvm-replace.js';
 import { describeMakeSwap, makeSwap } from './swap.js';
+import { describeWholeDiskDevice, EXTLINUX_BLOCK_SIZE, makeWholeDiskDevice } from './whole-disk.js';
 
 /** The disk and swap volume paths of an LVM guest (swap undefined without swap). */
 export function lvmImagePaths(spec: GuestSpec): { disk: string | undefined; swap: string | undefined } {
@@ -97,14 +99,24 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
       : { kind: 'run' as const, argv: zeroDeviceArgv(path) };
   // A new logical volume always gets a new filesystem (--dontformat is for existing devices).
   const fsOptions = { ...rootFilesystemOptions(spec, ids, staging), format: true };
+  // HVM: the volume is a whole disk (MBR, extlinux), the filesystem partition 1 at 1 MiB.
+  const wholeDisk = spec.boot.type === 'hvm';
+  const rootFsOptions = wholeDisk ? { ...fsOptions, blockSize: EXTLINUX_BLOCK_SIZE } : fsOptions;
+  const kind = thinPool ? `thin, pool ${vg}/${thinPool}` : 'LVM';
   const steps: PlanStep[] = [
     {
       id: 'storage.disk',
-      title: `Make the ${spec.disk.fs} disk ${disk ?? ''} (${thinPool ? `thin, pool ${vg}/${thinPool}` : 'LVM'})`,
+      title: wholeDisk
+        ? `Make the whole disk ${disk ?? ''} (${kind}): partition table, ${spec.disk.fs} in partition 1, extlinux`
+        : `Make the ${spec.disk.fs} disk ${disk ?? ''} (${kind})`,
       actions: [
         { kind: 'run', argv: lvcreateArgv({ vg, name: names.disk, sizeBytes: spec.disk.size, thinPool }) },
         wipeAction(disk ?? ''),
-        ...describeMakeFilesystem({ ...fsOptions, target: disk ?? '' }),
+        ...(wholeDisk
+          ? describeWholeDiskDevice(disk ?? '', spec.disk.size, (partition) =>
+              describeMakeFilesystem({ ...rootFsOptions, target: partition }),
+            )
+          : describeMakeFilesystem({ ...fsOptions, target: disk ?? '' })),
       ],
       run: async (ctx) => {
         const volume = await createGuestVolume(
@@ -113,7 +125,13 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
         );
         VOLUMES.add(ctx, volume);
         ctx.reporter.progress('storage.disk', 'writing the root tree into the filesystem');
-        await makeFilesystem({ ...fsOptions, target: volume.path, sizeBytes: volume.sizeBytes }, ctx);
+        if (!wholeDisk) {
+          await makeFilesystem({ ...fsOptions, target: volume.path, sizeBytes: volume.sizeBytes }, ctx);
+          return;
+        }
+        await makeWholeDiskDevice(volume.path, volume.sizeBytes, ctx, (partition, sizeBytes) =>
+          makeFilesystem({ ...rootFsOptions, target: partition, sizeBytes }, ctx),
+        );
       },
     },
   ];

@@ -192,7 +192,8 @@ export function assertNotOpen(lv: LogicalVolume): void {
 
 // Without udev (containers, minimal hosts) LVM makes the node itself; with udev it appears a
 // moment after lvcreate returns.
-async function waitForDevice(path: string, timeoutMs = 10_000): Promise<void> {
+/** Waits until the node of a new volume `path` exists (E_LVM_NO_DEVICE after `timeoutMs`). */
+export async function waitForDevice(path: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -4,7 +4,9 @@
  * on its own as for every other guest (mke2fs -d, no mount), extlinux is installed through a loop
  * mount of that filesystem alone, and only then is 1 MiB inserted in front of it (fallocate
  * --insert-range: no copy) for the table. No loop device ever sees the partition table, so
- * nothing depends on the kernel scanning loop partitions (off in many containers).
+ * nothing depends on the kernel scanning loop partitions (off in many containers). On a block
+ * device (an LVM volume) the filesystem is made in place behind the table, through a loop device
+ * with --offset and --sizelimit over the device (makeWholeDiskDevice).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
@@ -44,14 +46,9 @@ export function partitionBytes(diskBytes: number): number {
 
 /** The dry-run view of `finishWholeDisk` on the raw image `target`. */
 export function describeFinishWholeDisk(target: string): PlanAction[] {
-  const dir = describePrivateMountPoint('xenkit-boot-');
   return [
     { kind: 'run', argv: attachLoopArgv(target) },
-    { kind: 'mkdir', path: dir, mode: 0o700 },
-    { kind: 'run', argv: mountArgv('/dev/loopN', dir, { options: [...GUEST_MOUNT_OPTIONS] }) },
-    { kind: 'run', argv: extlinuxInstallArgv(path.join(dir, EXTLINUX_DIR)) },
-    { kind: 'run', argv: umountArgv(dir) },
-    { kind: 'remove', path: dir },
+    ...describeInstallBootLoaderOn('/dev/loopN'),
     { kind: 'run', argv: detachLoopArgv('/dev/loopN') },
     { kind: 'run', argv: insertRangeArgv(target, 0, PARTITION_OFFSET) },
     {
@@ -67,6 +64,60 @@ export function describeFinishWholeDisk(target: string): PlanAction[] {
  * The file grows by PARTITION_OFFSET.
  */
 export async function finishWholeDisk(target: string, ctx: StepScope): Promise<void> {
+  const bootCode = await readBootCode();
+  await installBootLoader(target, ctx);
+  const fsBytes = (await stat(target)).size;
+  await shiftForPartitionTable(target, ctx);
+  await writeMbr(target, bootCode, fsBytes);
+}
+
+/**
+ * The dry-run view of the whole disk on the block device `device` (an LVM volume): the
+ * partition shown by a loop device over its bytes from 1 MiB on, the filesystem made there
+ * (`makeFs`), extlinux installed in it, the MBR written at the device's start.
+ */
+export function describeWholeDiskDevice(
+  device: string,
+  deviceBytes: number,
+  makeFs: (partition: string) => PlanAction[],
+): PlanAction[] {
+  const sizeLimit = Math.floor(partitionBytes(deviceBytes) / SECTOR_SIZE) * SECTOR_SIZE;
+  return [
+    { kind: 'run', argv: attachLoopArgv(device, false, { offset: PARTITION_OFFSET, sizeLimit }) },
+    ...makeFs('/dev/loopN'),
+    ...describeInstallBootLoaderOn('/dev/loopN'),
+    { kind: 'run', argv: detachLoopArgv('/dev/loopN') },
+    {
+      kind: 'note',
+      text: `write the MBR of ${device}: mbr.bin boot code, partition 1 (Linux, bootable) from 1 MiB to the end`,
+    },
+  ];
+}
+
+/**
+ * Makes the block device `device` of `deviceBytes` a bootable whole disk, as finishWholeDisk
+ * makes an image file one: the filesystem goes straight to its place behind the partition table
+ * (`makeFs` gets a loop device showing only the partition's bytes, nothing is moved), extlinux
+ * is installed through that loop device, and the MBR is written last. The same boot code, table
+ * and extlinux as the file path; only the shift differs.
+ */
+export async function makeWholeDiskDevice(
+  device: string,
+  deviceBytes: number,
+  ctx: StepScope,
+  makeFs: (partition: string, partitionBytes: number) => Promise<unknown>,
+): Promise<void> {
+  const bootCode = await readBootCode();
+  const fsBytes = Math.floor(partitionBytes(deviceBytes) / SECTOR_SIZE) * SECTOR_SIZE;
+  const partition = await attachLoop(device, ctx, { offset: PARTITION_OFFSET, sizeLimit: fsBytes });
+  await makeFs(partition, fsBytes);
+  await installBootLoaderOn(partition, ctx);
+  await detachLoop(partition, ctx);
+  await writeMbr(device, bootCode, fsBytes);
+}
+
+/** syslinux' 440 bytes of MBR boot code, or E_BOOTLOADER naming the packages. */
+async function readBootCode(): Promise<Buffer> {
   const mbrBin = findMbrBin();
   if (mbrBin === undefined) {
     throw runtimeError(
@@ -75,10 +126,11 @@ export async function finishWholeDisk(target: string, ctx: StepScope): Promise<v
       'install the extlinux and syslinux-common packages (apt-get install extlinux syslinux-common)',
     );
   }
-  await installBootLoader(target, ctx);
-  const fsBytes = (await stat(target)).size;
-  await shiftForPartitionTable(target, ctx);
-  const bootCode = (await readFile(mbrBin)).subarray(0, 440);
+  return (await readFile(mbrBin)).subarray(0, 440);
+}
+
+/** Writes the first sector of `target`: boot code, one bootable Linux partition of `fsBytes` at 1 MiB. */
+async function writeMbr(target: string, bootCode: Buffer, fsBytes: number): Promise<void> {
   const sector = renderMbr({
     bootCode,
     diskSignature: randomBytes(4).readUInt32LE(0),
@@ -100,9 +152,27 @@ export async function finishWholeDisk(target: string, ctx: StepScope): Promise<v
   }
 }
 
+/** The dry-run view of installBootLoaderOn. */
+function describeInstallBootLoaderOn(device: string): PlanAction[] {
+  const dir = describePrivateMountPoint('xenkit-boot-');
+  return [
+    { kind: 'mkdir', path: dir, mode: 0o700 },
+    { kind: 'run', argv: mountArgv(device, dir, { options: [...GUEST_MOUNT_OPTIONS] }) },
+    { kind: 'run', argv: extlinuxInstallArgv(path.join(dir, EXTLINUX_DIR)) },
+    { kind: 'run', argv: umountArgv(dir) },
+    { kind: 'remove', path: dir },
+  ];
+}
+
 /** Loop-mounts the filesystem image and runs `extlinux --install` on its EXTLINUX_DIR. */
 async function installBootLoader(fsImage: string, ctx: StepScope): Promise<void> {
   const device = await attachLoop(fsImage, ctx);
+  await installBootLoaderOn(device, ctx);
+  await detachLoop(device, ctx);
+}
+
+/** Mounts the filesystem on `device` and runs `extlinux --install` on its EXTLINUX_DIR. */
+async function installBootLoaderOn(device: string, ctx: StepScope): Promise<void> {
   const point = await makePrivateMountPoint('xenkit-boot-');
   const dirUndo = `remove mount point ${point.dir}`;
   ctx.undo.push(dirUndo, () => point.remove());
@@ -113,7 +183,6 @@ async function installBootLoader(fsImage: string, ctx: StepScope): Promise<void>
   await unmountFs(point.dir, ctx);
   await point.remove();
   ctx.undo.release(dirUndo);
-  await detachLoop(device, ctx);
 }
 
 /**

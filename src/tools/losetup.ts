@@ -11,8 +11,22 @@ export interface LoopInfo {
 }
 
 /** The argv that attaches `file` to the first free loop device and prints its name. */
-export function attachLoopArgv(file: string, readOnly = false): string[] {
-  return ['losetup', '--find', '--show', ...(readOnly ? ['--read-only'] : []), file];
+export function attachLoopArgv(file: string, readOnly = false, window: LoopWindow = {}): string[] {
+  return [
+    'losetup',
+    '--find',
+    '--show',
+    ...(readOnly ? ['--read-only'] : []),
+    ...(window.offset !== undefined ? ['--offset', String(window.offset)] : []),
+    ...(window.sizeLimit !== undefined ? ['--sizelimit', String(window.sizeLimit)] : []),
+    file,
+  ];
+}
+
+/** A byte range of the backing file the loop device shows (a partition of a whole disk). */
+export interface LoopWindow {
+  offset?: number;
+  sizeLimit?: number;
 }
 
 /** The argv that detaches `device`. */
@@ -59,13 +73,13 @@ export async function loopsOf(file: string, options: ExecOptions = {}): Promise<
 export async function attachLoop(
   file: string,
   ctx: StepScope,
-  options: { readOnly?: boolean } = {},
+  options: { readOnly?: boolean } & LoopWindow = {},
 ): Promise<string> {
   const before = new Set(await loopsOf(file, { sink: ctx.sink }));
   const intent = ctx.undo.expect(`detach the loop device on ${file}`, { kind: 'loop', backingFile: file });
   let device: string;
   try {
-    const result = await runCommand(attachLoopArgv(file, options.readOnly), {
+    const result = await runCommand(attachLoopArgv(file, options.readOnly, options), {
       sink: ctx.sink,
       signal: ctx.signal,
     });

@@ -68,6 +68,25 @@ export function lvcreateArgv(options: CreateVolumeOptions): string[] {
   ];
 }
 
+/**
+ * The argv that makes a snapshot `name` of `vg/origin`: a thick origin's snapshot gets
+ * `sizeBytes` of copy-on-write room; a thin origin's is thin in the origin's pool (no size) and
+ * is activated at once (thin snapshots are made with the activation-skip flag set).
+ */
+export function lvSnapshotArgv(vg: string, origin: string, name: string, sizeBytes?: number): string[] {
+  return [
+    'lvcreate',
+    '--yes',
+    '--snapshot',
+    '--name',
+    name,
+    ...(sizeBytes === undefined
+      ? ['--setactivationskip', 'n', '--activate', 'y']
+      : ['--size', `${sizeBytes}b`]),
+    `${vg}/${origin}`,
+  ];
+}
+
 /** The argv that removes a volume without asking. */
 export function lvremoveArgv(vg: string, name: string): string[] {
   return ['lvremove', '--yes', '--force', `${vg}/${name}`];
@@ -167,6 +186,32 @@ export async function readVolumeGroup(
   const result = await runCommand(vgsArgv(vg), { ...options, allowFailure: true });
   if (result.exitCode !== 0) return undefined;
   return parseVgsJson(result.stdout).find((g) => g.name === vg);
+}
+
+/** The logical volume at `device` (`/dev/VG/NAME`), or undefined when LVM knows none there. */
+export async function readVolumeAt(
+  device: string,
+  options: ExecOptions = {},
+): Promise<LogicalVolume | undefined> {
+  const result = await runCommand(lvsArgv(device), { ...options, allowFailure: true });
+  if (result.exitCode !== 0) return undefined;
+  return parseLvsJson(result.stdout)[0];
+}
+
+/** Whether a snapshot overflowed its copy-on-write room (`lv_attr` char 5 `I`): its content is lost. */
+export function isSnapshotInvalid(lv: LogicalVolume): boolean {
+  return lv.attr.charAt(4) === 'I';
+}
+
+/** Makes a snapshot (lvSnapshotArgv). */
+export async function createSnapshot(
+  vg: string,
+  origin: string,
+  name: string,
+  sizeBytes: number | undefined,
+  options: ExecOptions = {},
+): Promise<void> {
+  await runCommand(lvSnapshotArgv(vg, origin, name, sizeBytes), options);
 }
 
 /** Creates a volume. */

@@ -136,6 +136,23 @@ describe('the chunk store', () => {
     expect(third.chunks.slice(1)).toEqual(first.chunks.slice(1));
   });
 
+  it('reads a block device whole every time: its size as given, no files cache read or written, only new chunks stored', async () => {
+    const { file } = makeImage('dev.img');
+    // A device's stat says nothing of its data: with a cache entry that would match, it is read anyway.
+    const cache: FilesCache = {};
+    await store(file, cache);
+    expect(cache[file]).toBeDefined();
+    const asDevice = (): Promise<StoredImage> =>
+      storeImage(repo, file, { dirs: new Set(), cache, seen: new Set(), made: [], deviceSize: 4 * CHUNK });
+    const again = await asDevice();
+    expect(again.isCacheHit).toBe(false);
+    expect(again.size).toBe(4 * CHUNK);
+    expect(again.readBytes).toBe(4 * CHUNK);
+    expect(again.chunks.map((c) => c !== null)).toEqual([true, false, true, true]);
+    expect(again.newChunks).toBe(0);
+    expect(cache[file]).toBeUndefined();
+  });
+
   it('reads an image through the raw view it opens, sized as the view, and reads it again when a backing file changes', async () => {
     const { file: view } = makeImage('view.img');
     const image = path.join(dir, 'overlay.qcow2');

@@ -82,8 +82,23 @@ describe('--type=hvm', () => {
     expect(json).not.toMatch(/image mode/);
   });
 
+  it('plans a whole disk on an LVM volume: the filesystem behind the table through a loop window, no shift', async () => {
+    const { spec, paths, errors } = await resolve(['--lvm=vg0', '--size=2G']);
+    expect(errors).toEqual([]);
+    const { plan } = buildCreateImagePlan({ spec: spec!, paths: paths!, passwordHash: undefined });
+    const json = JSON.stringify(planToJSON(plan));
+    const disk = plan.steps.find((s) => s.id === 'storage.disk')!;
+    expect(disk.title).toMatch(/whole disk \/dev\/vg0\/hvm1-disk \(LVM\).*partition 1, extlinux/);
+    expect(json).toContain(
+      `"losetup","--find","--show","--offset","1048576","--sizelimit","${2 * 1024 ** 3 - 1024 ** 2}","/dev/vg0/hvm1-disk"`,
+    );
+    expect(json).toContain('"mkfs.ext4","-F","-b","4096"');
+    expect(json).toContain('"extlinux","--install"');
+    expect(json).not.toContain('--insert-range');
+    expect(json).toContain('write the MBR of /dev/vg0/hvm1-disk');
+  });
+
   it.each([
-    ['LVM', ['--lvm=vg0'], /LVM: HVM whole-disk images are made as image files only/],
     ['--image-dev', ['--image-dev=/dev/xvdz'], /--image-dev/],
     ['an xfs root', ['--dir=/srv/xen', '--fs=xfs'], /xfs root: the HVM boot loader \(extlinux\)/],
     ['a /boot volume', ['--dir=/srv/xen', '--partitions=boot'], /\/boot volume/],

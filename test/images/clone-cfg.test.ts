@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseXlCfg } from '../../src/formats/xl-cfg-parse.js';
-import { cloneVifSpec, renderCloneCfg, type CloneCfgChanges } from '../../src/images/clone-cfg.js';
+import {
+  cloneDiskSpec,
+  cloneVifSpec,
+  renderCloneCfg,
+  type CloneCfgChanges,
+} from '../../src/images/clone-cfg.js';
+import { imageNameForVolume } from '../../src/images/backup-restore.js';
 
 const golden = (name: string): string =>
   fs.readFileSync(path.join(import.meta.dirname, '../golden/xl-cfg', `${name}.cfg`), 'utf8');
@@ -64,5 +70,27 @@ describe('renderCloneCfg', () => {
         addresses: [],
       }),
     ).toBe('mac=00:16:3E:00:00:01,bridge=xenbr0');
+  });
+});
+
+describe('a volume that becomes an image file', () => {
+  it('says file: instead of phy: in the disk spec, and keeps phy: for another device', () => {
+    const from = parseXlCfg("name = 'web1'\ndisk = [ 'phy:/dev/vg0/web1-disk,xvda2,w' ]").disks[0]!;
+    expect(cloneDiskSpec({ from, target: '/srv/xen/domains/web1/disk.img', format: 'raw' })).toBe(
+      'file:/srv/xen/domains/web1/disk.img,xvda2,w',
+    );
+    expect(cloneDiskSpec({ from, target: '/dev/vg1/web2-disk', format: 'raw' })).toBe(
+      'phy:/dev/vg1/web2-disk,xvda2,w',
+    );
+  });
+
+  it.each([
+    ['/dev/vg0/web1-disk', 'disk.img'],
+    ['/dev/vg0/web1-swap', 'swap.img'],
+    ['/dev/vg0/web1-home', 'home.img'],
+    ['/dev/vg0/other', 'other.img'],
+    ['/dev/loop3', 'loop3.img'],
+  ])('restores %s of guest web1 as %s', (device, file) => {
+    expect(imageNameForVolume(device, 'web1')).toBe(file);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isSnapshotInvalid,
   isVolumeOpen,
   lvcreateArgv,
+  lvSnapshotArgv,
   lvextendArgv,
   lvremoveArgv,
   parseLvsJson,
@@ -81,5 +83,49 @@ describe('the lvm wrapper', () => {
     expect(parseVgsJson(VGS)).toEqual([
       { name: 'vg0', sizeBytes: 4290772992, freeBytes: 1954545664, extentBytes: 4194304 },
     ]);
+  });
+
+  it.each([
+    [
+      'a thick volume with its copy-on-write room',
+      67108864,
+      [
+        'lvcreate',
+        '--yes',
+        '--snapshot',
+        '--name',
+        'web1-disk.xenkit-snap-abc123',
+        '--size',
+        '67108864b',
+        'vg0/web1-disk',
+      ],
+    ],
+    [
+      'a thin volume in its pool, activated',
+      undefined,
+      [
+        'lvcreate',
+        '--yes',
+        '--snapshot',
+        '--name',
+        'web1-disk.xenkit-snap-abc123',
+        '--setactivationskip',
+        'n',
+        '--activate',
+        'y',
+        'vg0/web1-disk',
+      ],
+    ],
+  ])('snapshots %s', (_what, size, argv) => {
+    expect(lvSnapshotArgv('vg0', 'web1-disk', 'web1-disk.xenkit-snap-abc123', size)).toEqual(argv);
+  });
+
+  it.each([
+    ['swi-a-s---', false],
+    ['swi-I-s---', true],
+    ['-wi-ao----', false],
+  ])('reads a snapshot with lv_attr %s as overflowed: %s', (attr, invalid) => {
+    const lv = { name: 's', vg: 'vg0', sizeBytes: 1, pool: undefined, attr, path: '/dev/vg0/s' };
+    expect(isSnapshotInvalid(lv)).toBe(invalid);
   });
 });

@@ -99,6 +99,44 @@ mount -o ro /dev/vg0/thin1-disk /mnt/check && {
 }
 end thin
 
+begin backup
+# xenkit backup of the thick LVM guest web1 (stopped): read from the volumes, all-zero chunks
+# stored as nothing; a second backup after a change stores only the changed chunks; restored to
+# image files under a second root (bytes compared with the volume). Then the running-guest path
+# on a cfg naming web1's small swap volume alone (one volume: no pause; 32 MiB to read under
+# TCG): an LVM snapshot is read and removed, also when the read is cancelled.
+ROOT2=/tmp/xk2; mkdir -p $ROOT2/etc/xen
+bk() { (cd /tmp && node $REPO/bin/xenkit.js backup "$@" --repo=xkbk); }
+jget() { node -e 'const o = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(eval("o." + process.argv[1]))' "$1"; }
+bk create web1 --root=$ROOT --json > $LOGS/backup1.json 2> $LOGS/backup1.err
+fact backup.exit1 $?
+tail -3 $LOGS/backup1.err
+fact backup.disk1 "$(jget 'snapshots[0].disks.map(d => [d.target, d.size, d.chunks, d.zeroChunks, d.readBytes].join(":")).join(" ")' < $LOGS/backup1.json)"
+fact backup.lvsize "$(blockdev --getsize64 /dev/vg0/web1-disk)"
+mount /dev/vg0/web1-disk /mnt/check && { head -c 3M /dev/urandom > /mnt/check/root/change.bin; umount /mnt/check; }
+bk create web1 --root=$ROOT --json > $LOGS/backup2.json 2> $LOGS/backup2.err
+fact backup.exit2 $?
+tail -3 $LOGS/backup2.err
+fact backup.new2 "$(jget 'snapshots[0].newChunks' < $LOGS/backup2.json)"
+fact backup.cache2 "$(jget 'snapshots[0].disks.map(d => d.isCacheHit).join(",")' < $LOGS/backup2.json)"
+bk restore web1 --root=$ROOT2 --dir=/srv/xen > $LOGS/backup-restore.out 2>&1
+fact backup.restore-exit $?
+tail -4 $LOGS/backup-restore.out
+fact backup.same-disk "$(test "$(sha256sum < /dev/vg0/web1-disk)" = "$(sha256sum < $ROOT2/srv/xen/domains/web1/disk.img)" && echo yes || echo no)"
+fact backup.restored-kib "$(du -k $ROOT2/srv/xen/domains/web1/disk.img | cut -f1)"
+fact backup.restored-cfg "$(grep -o "file:[^']*" $ROOT2/etc/xen/web1.cfg | paste -sd' ' -)"
+printf "name = 'snap1'\nmemory = 128\ndisk = [ 'phy:/dev/vg0/web1-swap,xvda1,w' ]\n" > $ROOT/etc/xen/snap1.cfg
+printf '#!/bin/sh\necho "snap1 7 256 1 -b---- 1.0"\n' > /tmp/fake-xl && chmod 755 /tmp/fake-xl
+node $REPO/test/vm/lvm-running-backup.mjs $ROOT /tmp/xkbk snap1 /tmp/fake-xl running > $LOGS/running.out 2>&1
+grep '^@@ ' $LOGS/running.out
+node $REPO/test/vm/lvm-running-backup.mjs $ROOT /tmp/xkbk snap1 /tmp/fake-xl abort abort > $LOGS/abort.out 2>&1
+grep '^@@ ' $LOGS/abort.out
+bk verify --root=$ROOT > $LOGS/backup-verify.out 2>&1
+fact backup.verify $?
+fact backup.lvs "$(lvnames vg0)"
+rm -rf /tmp/xkbk $ROOT2 $ROOT/etc/xen/snap1.cfg
+end backup
+
 begin wipe
 lvcreate -q -y -l 100%FREE -n old vgw
 size=$(blockdev --getsize64 /dev/vgw/old)
@@ -262,5 +300,34 @@ xenkit delete-image part1 > $LOGS/parts-delete.out 2>&1
 fact parts.deleted $?
 fact parts.after-delete "$(lvnames vg0)"
 end parts
+
+begin hvm
+# --type=hvm on LVM: the volume is a whole disk (MBR with syslinux' code, one bootable Linux
+# partition at 1 MiB holding the ext4 with extlinux), as the file path makes it.
+create --hostname=hvm1 --lvm=vg0 --type=hvm --size=128M --noswap > $LOGS/hvm.out 2>&1
+fact hvm.exit $?
+tail -3 $LOGS/hvm.out
+fact hvm.lvs "$(lvnames vg0)"
+fact hvm.mbr "$(dd if=/dev/vg0/hvm1-disk bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+# Partition entry 1 of the MBR (offset 446): boot flag, type, first sector, sectors (no sfdisk here).
+mbrat() { od -An -t$2 -j$1 -N$3 /dev/vg0/hvm1-disk | tr -d ' '; }
+fact hvm.part "$(mbrat 446 u1 1) $(mbrat 450 x1 1) $(mbrat 454 u4 4) $(mbrat 458 u4 4)"
+fact hvm.lvbytes "$(blockdev --getsize64 /dev/vg0/hvm1-disk)"
+fact hvm.fstype "$(blkid -p -o value -s TYPE --offset 1048576 /dev/vg0/hvm1-disk)"
+fact hvm.cfgdisk "$(grep -o "phy:[^']*" $ROOT/etc/xen/hvm1.cfg | paste -sd' ' -)"
+fact hvm.cfgtype "$(grep -o "^type *= *'[a-z]*'" $ROOT/etc/xen/hvm1.cfg | tr -d " '")"
+LOOP=$(losetup --find --show --read-only --offset 1048576 /dev/vg0/hvm1-disk)
+mount -o ro $LOOP /mnt/check && {
+  fact hvm.hostname "$(cat /mnt/check/etc/hostname)"
+  fact hvm.ldlinux "$(test -f /mnt/check/boot/extlinux/ldlinux.sys && echo yes || echo no)"
+  fact hvm.fstab "$(grep -c "UUID=$(blkid -p -o value -s UUID $LOOP)" /mnt/check/etc/fstab)"
+  umount /mnt/check
+}
+losetup -d $LOOP
+fact hvm.loops "$(losetup -j /dev/vg0/hvm1-disk | wc -l)"
+xenkit delete-image hvm1 > $LOGS/hvm-delete.out 2>&1
+fact hvm.deleted $?
+fact hvm.after-delete "$(lvnames vg0)"
+end hvm
 `;
 }

@@ -3,7 +3,9 @@
  * xen-create-image from this checkout builds guests on thick and thin volumes, wipes what an
  * old volume left behind; xen-update-image, resize-image and xen-delete-image work on them; a
  * failed create leaves no volume behind, a failed --force leaves the old guest as it was, and the
- * next create cleans up the half-made volume of one killed with SIGKILL.
+ * next create cleans up the half-made volume of one killed with SIGKILL. Backups read the volumes
+ * (a running guest's through LVM snapshots) and restore to image files; an HVM guest's volume is
+ * a whole disk.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -51,8 +53,8 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
         scratchDiskMiB: 1024,
         disks: [{ path: wipeDisk, format: 'qcow2' }],
         memoryMiB: 2048,
-        // A whole run takes ~280 s on a quiet host, twice that at a load of 10.
-        timeoutMs: 700_000,
+        // A whole run takes ~400 s on a quiet host, twice that or more at a load of 10-12.
+        timeoutMs: 1_200_000,
       };
     });
     facts = parseFacts(result.stdout);
@@ -61,7 +63,7 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
       `LVM VM: ready after ${result.bootSeconds} s, whole run ${(result.durationMs / 1000).toFixed(1)} s; ${times.join(', ')}`,
     );
     // Room for a second VM after a guest-kernel hang (found within ~250 s) on top of the first.
-  }, 1_300_000);
+  }, 2_500_000);
 
   afterAll(() => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -88,6 +90,48 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('thin.swappool')).toBe('pool0');
     expect(fact('thin.fstype')).toBe('ext4');
     expect(fact('thin.hostname')).toBe('thin1');
+  });
+
+  it('backs up a stopped guest from its volumes, a change stores only its chunks, restores to image files bit for bit', () => {
+    expect(fact('backup.exit1'), result.stdout).toBe('0');
+    const [disk, swap] = (fact('backup.disk1') ?? '').split(' ').map((d) => d.split(':'));
+    // target:size:chunks:zeroChunks:readBytes; the size from the device, every byte read (no extent map).
+    expect(disk?.[0]).toBe('/dev/vg0/web1-disk');
+    expect(Number(disk?.[1])).toBe(Number(fact('backup.lvsize')));
+    expect(Number(disk?.[1])).toBe(256 * MiB);
+    expect(Number(disk?.[4])).toBe(256 * MiB);
+    // A zeroed thick volume holding a small tree: most 4 MiB chunks are all zeros, stored as nothing.
+    expect(Number(disk?.[3])).toBeGreaterThan(Number(disk?.[2]) / 2);
+    expect(swap?.[0]).toBe('/dev/vg0/web1-swap');
+    expect(fact('backup.exit2'), result.stdout).toBe('0');
+    // 3 MiB of random data touch a few chunks (with the ext4 metadata and journal blocks).
+    expect(Number(fact('backup.new2'))).toBeGreaterThan(0);
+    expect(Number(fact('backup.new2'))).toBeLessThanOrEqual(8);
+    expect(fact('backup.cache2')).toBe('false,false');
+    expect(fact('backup.restore-exit'), result.stdout).toBe('0');
+    expect(fact('backup.same-disk')).toBe('yes');
+    expect(Number(fact('backup.restored-kib'))).toBeLessThan(128 * 1024);
+    expect(fact('backup.restored-cfg')).toBe(
+      'file:/srv/xen/domains/web1/disk.img,xvda2,w file:/srv/xen/domains/web1/swap.img,xvda1,w',
+    );
+  });
+
+  it('backs up a running guest on LVM from a snapshot it removes after the read, and after a Ctrl-C in it', () => {
+    expect(fact('running.exit'), result.stdout).toBe('0');
+    expect(fact('running.method')).toMatch(/^LVM snapshot \(vg0\/web1-swap\.xenkit-snap-[0-9a-f]{6}\)$/);
+    // One volume: never paused.
+    expect(fact('running.calls')).toBe('');
+    expect(fact('running.pausedMs')).toBe('0');
+    expect(fact('running.seen')).toMatch(/^web1-swap\.xenkit-snap-[0-9a-f]{6}:web1-swap$/);
+    // Nothing changed since the last stopped backup: the snapshot's chunks are all there already.
+    expect(fact('running.newChunks')).toBe('0');
+    expect(fact('running.left')).toBe('');
+    expect(fact('abort.exit')).toBe('1');
+    expect(fact('abort.code')).toBe('E_CANCELLED');
+    expect(fact('abort.seen')).toMatch(/xenkit-snap/);
+    expect(fact('abort.left')).toBe('');
+    expect(fact('backup.verify')).toBe('0');
+    expect(fact('backup.lvs')).toBe('pool0,thin1-disk,thin1-swap,web1-disk,web1-swap');
   });
 
   it('never shows a new guest what a removed volume held', () => {
@@ -196,6 +240,24 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('rollback-late.exit')).not.toBe('0');
     expect(fact('rollback-late.made'), result.stdout).toBe('1');
     expect(fact('rollback-late.lvs')).toBe('pool0,thin1-disk,thin1-swap');
+  });
+
+  it('makes an HVM guest on LVM: the volume is a whole disk (MBR, bootable partition at 1 MiB, ext4 with extlinux)', () => {
+    expect(fact('hvm.exit'), result.stdout).toBe('0');
+    expect(fact('hvm.lvs')).toBe('hvm1-disk,pool0');
+    expect(fact('hvm.mbr')).toBe('55aa');
+    const sectors = Number(fact('hvm.lvbytes')) / 512 - 2048;
+    // Bootable (0x80), Linux (0x83), from sector 2048 (1 MiB) to the end of the volume.
+    expect(fact('hvm.part')).toBe(`128 83 2048 ${sectors}`);
+    expect(fact('hvm.fstype')).toBe('ext4');
+    expect(fact('hvm.cfgdisk')).toBe('phy:/dev/vg0/hvm1-disk,xvda,w');
+    expect(fact('hvm.cfgtype')).toBe('type=hvm');
+    expect(fact('hvm.hostname')).toBe('hvm1');
+    expect(fact('hvm.ldlinux')).toBe('yes');
+    expect(fact('hvm.fstab')).toBe('1');
+    expect(fact('hvm.loops')).toBe('0');
+    expect(fact('hvm.deleted')).toBe('0');
+    expect(fact('hvm.after-delete')).toBe('pool0');
   });
 
   it('runs xenkit detect inside: virtual, QEMU without acceleration, not a container', () => {

@@ -45,11 +45,13 @@ export function addBackupRestore(backup: Command, deps: ImageCommandDeps): void 
         'where they were (or in DIR/domains/NAME with --dir), its cfg in /etc/xen. Every chunk and each whole ' +
         'image is checked against the manifest. Transactional: a failure or Ctrl-C leaves nothing. An existing ' +
         'guest is replaced only with --force, and never while it runs. --as NEW restores a copy under another ' +
-        'name with an identity of its own (MAC, SSH host keys, machine-id, filesystem UUIDs), as xenkit clone does.',
+        'name with an identity of its own (MAC, SSH host keys, machine-id, filesystem UUIDs), as xenkit clone does. ' +
+        'A guest backed up from LVM volumes is restored to image files (never to a volume): give --dir; ' +
+        '/dev/VG/NAME-disk becomes DIR/domains/NAME/disk.img and its cfg says file: instead of phy:.',
     )
     .argument('<ref>', 'a snapshot id, or a guest name (its newest snapshot)')
     .option('--as <name>', 'restore as a new guest NAME with its own identity')
-    .option('--dir <dir>', 'put the images in DIR/domains/NAME')
+    .option('--dir <dir>', 'put the images in DIR/domains/NAME (needed for a guest on LVM)')
     .option('--force', 'replace an existing (stopped) guest of that name')
     .option('--repo <dir>', REPO_HELP)
     .option('--encryption-key <file>', KEY_HELP)
