@@ -228,6 +228,7 @@ export async function buildRestorePlan(
     title: `Put the images and ${cfgPath} in place`,
     actions: [
       ...targets.map((t) => ({ kind: 'run' as const, argv: ['mv', t.temp, t.host] })),
+      { kind: 'mkdir', path: path.dirname(cfgPath), mode: 0o755 },
       { kind: 'write', path: cfgPath, mode: 0o644 },
     ],
     run: async (ctx) => {
@@ -242,6 +243,7 @@ export async function buildRestorePlan(
             note: `Restored from backup ${manifest.id} of ${manifest.guest} by xenkit on ${new Date().toISOString()}.`,
           })
         : rewriteDiskPaths(manifest.cfgText, changes);
+      await makeParents(path.dirname(cfgPath), ctx);
       await writeFileAtomically(cfgPath, text, 0o644, ctx);
     },
   });

@@ -3,7 +3,6 @@
  * (linked: one qcow2 overlay per image on the source's images, which become read-only), then given
  * a new identity inside the images and its own cfg. One Plan with undo, like create-image.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runtimeError, usageError } from '../errors.js';
 import { assertGuestName } from '../model/guest-name.js';
@@ -12,10 +11,11 @@ import type { StaticAddress } from '../model/guest-spec.js';
 import { underRoot, type Paths } from '../paths.js';
 import { lockGuest } from '../plan/guest-lock.js';
 import { settleAll } from '../plan/settle-all.js';
-import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import type { Plan, PlanStep } from '../plan/plan.js';
 import { writeFileAtomically } from '../plan/write-file.js';
 import { copyImageArgv } from '../tools/cp.js';
 import { createOverlayArgv } from '../tools/qemu-img.js';
+import { makeParents } from '../storage/image-file.js';
 import { renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
 import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
@@ -196,7 +196,7 @@ export async function buildClonePlan(
     ],
     run: (ctx) =>
       timed('images', async () => {
-        await makeDirWithUndo(guestDir, ctx);
+        await makeParents(guestDir, ctx);
         // All images at once: overlays are a qemu-img run each, copies are I/O on other files.
         const cloned = await settleAll(
           changes.map((change, i) => {
@@ -297,15 +297,4 @@ export async function buildClonePlan(
     });
   }
   return { plan: { subject: `clone ${source.name} -> ${name}`, steps }, outcome };
-}
-
-async function makeDirWithUndo(dir: string, ctx: StepContext): Promise<void> {
-  const missing: string[] = [];
-  for (let d = path.resolve(dir); !isPresent(d); d = path.dirname(d)) missing.unshift(d);
-  for (const d of missing) {
-    const description = `remove directory ${d} if empty`;
-    const intent = ctx.undo.expect(description, { kind: 'dir', path: d });
-    await fs.mkdir(d, { mode: 0o755 });
-    ctx.undo.push(description, () => fs.rmdir(d).catch(() => undefined), intent);
-  }
 }

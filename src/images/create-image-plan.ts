@@ -38,7 +38,7 @@ import {
 } from '../install/rootfs-cache.js';
 import type { GuestSpec } from '../model/guest-spec.js';
 import type { Paths } from '../paths.js';
-import { imageUndoDescription } from '../storage/image-file.js';
+import { imageUndoDescription, makeParents } from '../storage/image-file.js';
 import { describeSplitTree, splitTree, splitUndoDescription } from '../storage/tree-split.js';
 import { lvmCheckSteps, lvmCommitSteps, lvmStorageSteps } from '../storage/lvm-steps.js';
 import { lockGuest } from '../plan/guest-lock.js';
@@ -156,7 +156,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       },
     ],
     run: async (ctx) => {
-      await makeDirWithUndo(stagingParent, ctx);
+      await makeParents(stagingParent, ctx);
       const description = `remove staging tree ${stagingBox}`;
       const intent = ctx.undo.expect(description, { kind: 'tree', path: stagingBox });
       await fs.mkdir(stagingBox, { mode: 0o700 });
@@ -314,7 +314,7 @@ function configStep(spec: GuestSpec): PlanStep {
       const text = spec.output.template
         ? await renderGuestCfgFromTemplate(spec, spec.output.template, { signal: ctx.signal, sink: ctx.sink })
         : renderGuestCfg(spec);
-      await makeDirWithUndo(path.dirname(spec.output.cfgPath), ctx);
+      await makeParents(path.dirname(spec.output.cfgPath), ctx);
       await writeFileAtomically(spec.output.cfgPath, text, 0o644, ctx);
     },
   };
@@ -378,28 +378,6 @@ async function claimAutoAddress(
     };
   }
   outcome.address = claimed.address;
-}
-
-/** Creates `dir` and its missing parents, registering removal (if still empty) of each one made. */
-async function makeDirWithUndo(dir: string, ctx: StepContext): Promise<void> {
-  const missing: string[] = [];
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    try {
-      await fs.stat(d);
-      break;
-    } catch {
-      missing.unshift(d);
-      if (path.dirname(d) === d) break;
-    }
-  }
-  for (const d of missing) {
-    const description = `remove directory ${d} if empty`;
-    const intent = ctx.undo.expect(description, { kind: 'dir', path: d });
-    await fs.mkdir(d).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    ctx.undo.push(description, () => fs.rmdir(d).catch(() => undefined), intent);
-  }
 }
 
 /** The guest needs its root filesystem's own tools: fsck at boot, growing the filesystem later. */

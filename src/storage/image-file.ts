@@ -151,26 +151,36 @@ export function temporaryName(
   return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.xenkit-${tag}-${suffix}`);
 }
 
-/** Creates `dir` and missing parents, registering the removal of each one we created (if empty). */
-export async function makeParents(dir: string, ctx: StepScope): Promise<void> {
-  const first = await mkdir(dir, { recursive: true, mode: 0o755 });
-  if (first === undefined) return;
-  const made: string[] = [];
-  for (let d = dir; ; d = path.dirname(d)) {
-    made.push(d);
-    if (d === first || d === path.dirname(d)) break;
+/**
+ * Creates `dir` and its missing parents, outermost first. Each one's removal (if still empty) is
+ * journaled before it is made, so a crash between the two leaves nothing the next run's recovery
+ * does not know of; the undo removes them deepest first and leaves any that something else now
+ * lives in.
+ */
+export async function makeParents(dir: string, ctx: Pick<StepScope, 'undo'>): Promise<void> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    if (st) break;
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
   }
-  // Journaled outermost first: recovery undoes newest first, so the deepest goes first.
-  for (const d of [...made].reverse())
-    ctx.undo.journal?.record(`remove ${d} if empty`, { kind: 'dir', path: d });
-  ctx.undo.push(`remove directories ${first} (if empty)`, async () => {
-    for (const d of made) {
-      await rmdir(d).catch((error: NodeJS.ErrnoException) => {
-        // Not empty: something else lives there now, and it is not ours to remove.
-        if (error.code !== 'ENOENT' && error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-      });
-    }
-  });
+  for (const d of missing) {
+    const description = `remove directory ${d} if empty`;
+    const intent = ctx.undo.expect(description, { kind: 'dir', path: d });
+    await mkdir(d, { mode: 0o755 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    ctx.undo.push(
+      description,
+      () =>
+        rmdir(d).catch((error: NodeJS.ErrnoException) => {
+          // Not empty: something else lives there now, and it is not ours to remove.
+          if (error.code !== 'ENOENT' && error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+        }),
+      intent,
+    );
+  }
 }
 
 /** Unlinks `file` only if it is still the very file we created (same device and inode). */
