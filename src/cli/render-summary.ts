@@ -2,7 +2,7 @@
 import type { GuestSpec } from '../model/guest-spec.js';
 import { formatSize } from '../model/size.js';
 import type { CreateImageOutcome } from '../images/create-image-plan.js';
-import { volumePaths } from '../images/create-image-storage.js';
+import { swapPaths, volumePaths } from '../images/create-image-storage.js';
 
 export interface CreateSummary {
   name: string;
@@ -61,15 +61,27 @@ export function buildSummary(
     ...(spec.swap && outcome.ids.swapUuid
       ? { swap: { size: formatSize(spec.swap.size), uuid: outcome.ids.swapUuid } }
       : {}),
-    ...(spec.volumes?.length
+    ...(spec.volumes?.length || spec.extraSwaps?.length
       ? {
-          volumes: volumePaths(spec).map(({ volume, path }) => ({
-            mountpoint: volume.mountpoint,
-            path,
-            size: formatSize(volume.size),
-            fs: volume.fs,
-            uuid: outcome.ids.volumeUuids?.[volume.name] ?? '',
-          })),
+          volumes: [
+            ...volumePaths(spec).map(({ volume, path }) => ({
+              mountpoint: volume.mountpoint,
+              path,
+              size: formatSize(volume.size),
+              fs: volume.fs,
+              uuid: outcome.ids.volumeUuids?.[volume.name] ?? '',
+            })),
+            // A layout's further swap volumes: no mount point, "swap" in fstab's sense.
+            ...swapPaths(spec)
+              .slice(1)
+              .map(({ swap, path }) => ({
+                mountpoint: 'swap',
+                path,
+                size: formatSize(swap.size),
+                fs: 'swap',
+                uuid: outcome.ids.volumeUuids?.[swap.name] ?? '',
+              })),
+          ],
         }
       : {}),
     mac: spec.network.mac,

@@ -4,8 +4,9 @@
  * digits and "-", a size with a unit, a type it can make, an absolute mount point, options without
  * blanks or ":", a "/" volume. Its numbering too: sorted by the length of the mount point (swap,
  * with none, first; ties in file order), the Nth is partition N of the disk (xvda1, xvda2, ...).
- * Beyond xen-tools: a second "/" or a repeated mount point, unknown keys and a second swap are
- * refused instead of silently making a guest that cannot boot.
+ * Several swap sections make several swap volumes, as xen-tools does. Beyond xen-tools: a second
+ * "/" or a repeated mount point and unknown keys are refused instead of silently making a guest
+ * that cannot boot.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +24,8 @@ import { diskBase, mkfsCommandFor } from './validate-storage.js';
 export interface PartitionLayout {
   disk: DiskSpec;
   swap: SwapSpec | undefined;
+  /** The swap sections after the first, in partition order. */
+  extraSwaps: SwapSpec[];
   /** Filesystems other than "/", parents before children. */
   volumes: VolumeSpec[];
 }
@@ -162,15 +165,10 @@ function checkWhole(
   }
   const seen = new Map<string, string>();
   for (const e of entries) {
-    const key = e.type === 'swap' ? 'swap' : e.mountpoint;
+    if (e.type === 'swap') continue;
+    const key = e.mountpoint;
     const first = seen.get(key);
     if (first === undefined) seen.set(key, e.name);
-    else if (e.type === 'swap')
-      fail(
-        lineOf(e.name),
-        `[${e.name}] is a second swap volume (first: [${first}])`,
-        'xenkit makes one swap volume: keep one swap section',
-      );
     else
       fail(
         lineOf(e.name),
@@ -194,12 +192,12 @@ function layoutOf(r: SettingsReader, entries: Entry[]): PartitionLayout | undefi
   const sorted = [...entries].sort((a, b) => a.mountpoint.length - b.mountpoint.length);
   const base = diskBase(r);
   let disk: DiskSpec | undefined;
-  let swap: SwapSpec | undefined;
+  const swaps: SwapSpec[] = [];
   const volumes: VolumeSpec[] = [];
   sorted.forEach((e, index) => {
     const device = `${base}${index + 1}`;
     if (e.type === 'swap') {
-      swap = { size: e.size, device, name: e.name };
+      swaps.push({ size: e.size, device, name: e.name });
       return;
     }
     const mkfsCommand = mkfsCommandFor(r, e.type);
@@ -224,5 +222,6 @@ function layoutOf(r: SettingsReader, entries: Entry[]): PartitionLayout | undefi
         device,
       });
   });
-  return disk ? { disk, swap, volumes } : undefined;
+  const [swap, ...extraSwaps] = swaps;
+  return disk ? { disk, swap, extraSwaps, volumes } : undefined;
 }

@@ -201,6 +201,7 @@ export function validateDisk(
 export interface GuestDisks {
   disk: DiskSpec;
   swap: SwapSpec | undefined;
+  extraSwaps?: SwapSpec[];
   volumes?: VolumeSpec[];
 }
 
@@ -242,6 +243,9 @@ export function hvmDisks(
     ...disks,
     disk: { ...disks.disk, device: letter(0) },
     swap: disks.swap ? { ...disks.swap, device: letter(next++) } : undefined,
+    ...(disks.extraSwaps
+      ? { extraSwaps: disks.extraSwaps.map((s) => ({ ...s, device: letter(next++) })) }
+      : {}),
     ...(disks.volumes ? { volumes: disks.volumes.map((v) => ({ ...v, device: letter(next++) })) } : {}),
   };
 }

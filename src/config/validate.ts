@@ -258,6 +258,7 @@ export async function validateSettings(
     storage,
     disk: disks.disk,
     swap: disks.swap,
+    ...(disks.extraSwaps && disks.extraSwaps.length > 0 ? { extraSwaps: disks.extraSwaps } : {}),
     ...(disks.volumes && disks.volumes.length > 0 ? { volumes: disks.volumes } : {}),
     network,
     accounts,

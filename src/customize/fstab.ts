@@ -3,6 +3,7 @@
  * others, so device names (xen-tools wrote /dev/xvda1, /dev/xvda2) would break every other host.
  */
 import type { GuestSpec } from '../model/guest-spec.js';
+import { listGuestSwaps, swapUuidOf } from '../model/guest-volumes.js';
 import type { PlanAction } from '../plan/plan.js';
 import type { CustomizeContext, GuestIds } from './types.js';
 
@@ -25,8 +26,9 @@ export function renderFstab(spec: GuestSpec, ids: GuestIds): string {
       `UUID=${checkUuid(uuid, volume.mountpoint)}\t${volume.mountpoint}\t${volume.fs}\t${volume.mountOptions}\t0\t${volumePass}`,
     );
   }
-  if (spec.swap && ids.swapUuid) {
-    lines.push(`UUID=${checkUuid(ids.swapUuid, 'swap')}\tnone\tswap\tsw\t0\t0`);
+  for (const swap of listGuestSwaps(spec)) {
+    const uuid = swapUuidOf(spec, ids, swap);
+    if (uuid) lines.push(`UUID=${checkUuid(uuid, swap.name)}\tnone\tswap\tsw\t0\t0`);
   }
   return `${lines.join('\n')}\n`;
 }

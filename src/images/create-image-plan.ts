@@ -37,6 +37,7 @@ import {
   planRootfsCache,
 } from '../install/rootfs-cache.js';
 import type { GuestSpec } from '../model/guest-spec.js';
+import { listGuestSwaps } from '../model/guest-volumes.js';
 import type { Paths } from '../paths.js';
 import { imageUndoDescription, makeParents } from '../storage/image-file.js';
 import { describeSplitTree, splitTree, splitUndoDescription } from '../storage/tree-split.js';
@@ -79,8 +80,12 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     rootUuid: randomUUID(),
     rootFs: spec.disk.fs,
     ...(spec.swap ? { swapUuid: randomUUID() } : {}),
-    ...(spec.volumes?.length
-      ? { volumeUuids: Object.fromEntries(spec.volumes.map((v) => [v.name, randomUUID()])) }
+    ...(spec.volumes?.length || spec.extraSwaps?.length
+      ? {
+          volumeUuids: Object.fromEntries(
+            [...(spec.volumes ?? []), ...listGuestSwaps(spec).slice(1)].map((v) => [v.name, randomUUID()]),
+          ),
+        }
       : {}),
     ...(inputs.passwordHash ? { passwordHash: inputs.passwordHash } : {}),
   };

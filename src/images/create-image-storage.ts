@@ -8,7 +8,14 @@ import path from 'node:path';
 import { finishCachedDisk } from '../install/rootfs-cache.js';
 import type { GuestIds } from '../model/guest-ids.js';
 import type { GuestSpec, VolumeSpec } from '../model/guest-spec.js';
-import { listGuestVolumes, volumeImageName, volumeLvName } from '../model/guest-volumes.js';
+import {
+  listGuestSwaps,
+  listGuestVolumes,
+  swapUuidOf,
+  volumeImageName,
+  volumeLvName,
+  type GuestSwap,
+} from '../model/guest-volumes.js';
 import type { PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { stateList } from '../plan/step-state.js';
 import { checkFreeSpace } from '../storage/free-space.js';
@@ -69,6 +76,21 @@ export function volumePaths(spec: GuestSpec): { volume: VolumeSpec; path: string
         : storage.kind === 'lvm'
           ? lvmVolumePath(storage.vg, volumeLvName(spec.hostname, volume.name))
           : '',
+  }));
+}
+
+/** Every swap image or device of a file or device guest with its path (a layout's several swaps as files). */
+export function swapPaths(spec: GuestSpec): { swap: GuestSwap; path: string }[] {
+  const { storage } = spec;
+  const swaps = listGuestSwaps(spec);
+  if (storage.kind === 'device')
+    return storage.swapDev && swaps[0] ? [{ swap: swaps[0], path: storage.swapDev }] : [];
+  return swaps.map((swap) => ({
+    swap,
+    path:
+      storage.kind === 'file'
+        ? path.join(storage.guestDir, volumeImageName(swap.name))
+        : lvmVolumePath(storage.vg, volumeLvName(spec.hostname, swap.name)),
   }));
 }
 
@@ -154,20 +176,19 @@ export function storageSteps(
       });
     },
   });
-  if (spec.swap && images.swap) {
-    const swap = images.swap;
-    const swapSize = spec.swap.size;
+  swapPaths(spec).forEach(({ swap, path: dest }, index) => {
+    const uuid = swapUuidOf(spec, ids, swap);
     steps.push({
-      id: 'storage.swap',
-      title: `Make the swap ${swap}`,
+      id: index === 0 ? 'storage.swap' : `storage.swap.${swap.name}`,
+      title: `Make the swap ${dest}`,
       // A qcow2 guest's swap is qcow2 too, as its cfg says: made raw, then converted like the disk.
-      actions: describeImage(swap, spec.swap.size, describeMakeSwap({ target: swap, uuid: ids.swapUuid })),
+      actions: describeImage(dest, swap.size, describeMakeSwap({ target: dest, uuid })),
       run: (ctx) =>
-        buildImage(swap, swapSize, ctx, async (target) => {
-          await makeSwap({ target, uuid: ids.swapUuid }, ctx);
+        buildImage(dest, swap.size, ctx, async (target) => {
+          await makeSwap({ target, uuid }, ctx);
         }),
     });
-  }
+  });
   for (const { volume, path: dest } of volumePaths(spec)) {
     const options = volumeFilesystemOptions(volume, ids, staging);
     steps.push({

@@ -6,7 +6,7 @@ export interface GuestIds {
   rootUuid: string;
   rootFs: FsType;
   swapUuid?: string;
-  /** The UUID of each `--partitions` volume other than "/" and swap, by section name. */
+  /** The UUID of each `--partitions` volume other than "/" and the first swap (`swapUuid`), by section name. */
   volumeUuids?: Record<string, string>;
   /** A crypt(3) hash ($6$, $5$ or $y$) for root; never the password itself. */
   passwordHash?: string;

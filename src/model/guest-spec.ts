@@ -199,6 +199,8 @@ export interface GuestSpec {
   storage: StorageSpec;
   disk: DiskSpec;
   swap: SwapSpec | undefined;
+  /** `--partitions`: the layout's further swap sections after `swap`, in partition order; absent without. */
+  extraSwaps?: SwapSpec[];
   /** `--partitions`: the layout's other filesystems, parents before children; absent or empty without. */
   volumes?: VolumeSpec[];
   network: NetworkSpec;

@@ -4,7 +4,8 @@
  * DIR/domains/HOST and `HOST-NAME` in the VG, where NAME is the layout's section (`disk` and
  * `swap` without a layout), as xen-create-image names them.
  */
-import type { FsType, GuestSpec } from './guest-spec.js';
+import type { GuestIds } from './guest-ids.js';
+import type { FsType, GuestSpec, SwapSpec } from './guest-spec.js';
 
 /** One volume of a guest. */
 export interface GuestVolumeEntry {
@@ -23,18 +24,18 @@ export interface GuestVolumeEntry {
 }
 
 /** The guest's volumes by partition number: swap, "/", then the others (shorter mount points first). */
-export function listGuestVolumes(spec: Pick<GuestSpec, 'disk' | 'swap' | 'volumes'>): GuestVolumeEntry[] {
-  const entries: GuestVolumeEntry[] = [];
-  if (spec.swap)
-    entries.push({
-      role: 'swap',
-      name: spec.swap.name ?? 'swap',
-      size: spec.swap.size,
-      device: spec.swap.device,
-      type: 'swap',
-      mountpoint: '',
-      mountOptions: '',
-    });
+export function listGuestVolumes(
+  spec: Pick<GuestSpec, 'disk' | 'swap' | 'extraSwaps' | 'volumes'>,
+): GuestVolumeEntry[] {
+  const entries: GuestVolumeEntry[] = listGuestSwaps(spec).map((swap) => ({
+    role: 'swap',
+    name: swap.name,
+    size: swap.size,
+    device: swap.device,
+    type: 'swap',
+    mountpoint: '',
+    mountOptions: '',
+  }));
   entries.push({
     role: 'root',
     name: spec.disk.name ?? 'disk',
@@ -55,6 +56,26 @@ export function listGuestVolumes(spec: Pick<GuestSpec, 'disk' | 'swap' | 'volume
       mountOptions: v.mountOptions,
     });
   return entries;
+}
+
+/** One swap volume of a guest, named (`swap` without a layout). */
+export interface GuestSwap extends SwapSpec {
+  name: string;
+}
+
+/** Every swap volume in partition order: `swap`, then a layout's further swap sections. */
+export function listGuestSwaps(spec: Pick<GuestSpec, 'swap' | 'extraSwaps'>): GuestSwap[] {
+  const first = spec.swap ? [{ ...spec.swap, name: spec.swap.name ?? 'swap' }] : [];
+  return [...first, ...(spec.extraSwaps ?? []).map((s) => ({ ...s, name: s.name ?? 'swap' }))];
+}
+
+/** The mkswap UUID of a swap volume: `swapUuid` for the first, `volumeUuids` by name for the others. */
+export function swapUuidOf(
+  spec: Pick<GuestSpec, 'swap'>,
+  ids: GuestIds,
+  swap: GuestSwap,
+): string | undefined {
+  return swap.name === (spec.swap?.name ?? 'swap') ? ids.swapUuid : ids.volumeUuids?.[swap.name];
 }
 
 /** The image file name of a volume in the guest's directory (`disk.img`, `home.img`). */

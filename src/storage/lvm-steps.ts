@@ -1,6 +1,6 @@
 /**
  * The plan steps that put an LVM-backed guest on disk: check the VG before the bootstrap, create
- * and wipe `HOSTNAME-disk` (and `HOSTNAME-swap`), each with its lvremove undo, then mkfs the
+ * and wipe `HOSTNAME-disk` (and `HOSTNAME-swap`, or a layout's volumes), each with its lvremove undo, then mkfs the
  * staging tree onto the volume and write the swap signature. A failure later in the plan removes
  * the volumes; with --force the old volumes are only swapped out in the last step. An HVM guest's
  * disk volume is a whole disk: partition table, extlinux, the filesystem in partition 1.
@@ -10,7 +10,7 @@ import type { GuestSpec } from '../model/guest-spec.js';
 import type { PlanStep } from '../plan/plan.js';
 import { stateList } from '../plan/step-state.js';
 import { lvcreateArgv, lvsArgv, vgsArgv, zeroDeviceArgv } from '../tools/lvm.js';
-import { listGuestVolumes, volumeLvName } from '../model/guest-volumes.js';
+import { listGuestSwaps, listGuestVolumes, swapUuidOf, volumeLvName } from '../model/guest-volumes.js';
 import {
   describeMakeFilesystem,
   makeFilesystem,
@@ -88,11 +88,8 @@ const VOLUMES = stateList<GuestVolume>('storage.lvmVolumes');
 export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string): PlanStep[] {
   if (spec.storage.kind !== 'lvm') return [];
   const { vg, thinPool } = spec.storage;
-  const names = {
-    disk: volumeLvName(spec.hostname, spec.disk.name ?? 'disk'),
-    swap: volumeLvName(spec.hostname, spec.swap?.name ?? 'swap'),
-  };
-  const { disk, swap } = lvmImagePaths(spec);
+  const names = { disk: volumeLvName(spec.hostname, spec.disk.name ?? 'disk') };
+  const { disk } = lvmImagePaths(spec);
   const wipeAction = (path: string) =>
     thinPool
       ? { kind: 'note' as const, text: `${path} is thin: unwritten blocks read as zeros, no wipe needed` }
@@ -135,26 +132,28 @@ export function lvmStorageSteps(spec: GuestSpec, ids: GuestIds, staging: string)
       },
     },
   ];
-  if (spec.swap && swap) {
-    const swapSize = spec.swap.size;
+  listGuestSwaps(spec).forEach((swap, index) => {
+    const name = volumeLvName(spec.hostname, swap.name);
+    const target = lvmVolumePath(vg, name);
+    const uuid = swapUuidOf(spec, ids, swap);
     steps.push({
-      id: 'storage.swap',
-      title: `Make the swap ${swap}`,
+      id: index === 0 ? 'storage.swap' : `storage.swap.${swap.name}`,
+      title: `Make the swap ${target}`,
       actions: [
-        { kind: 'run', argv: lvcreateArgv({ vg, name: names.swap, sizeBytes: swapSize, thinPool }) },
-        wipeAction(swap),
-        ...describeMakeSwap({ target: swap, uuid: ids.swapUuid }),
+        { kind: 'run', argv: lvcreateArgv({ vg, name, sizeBytes: swap.size, thinPool }) },
+        wipeAction(target),
+        ...describeMakeSwap({ target, uuid }),
       ],
       run: async (ctx) => {
         const volume = await createGuestVolume(
-          { vg, name: names.swap, sizeBytes: swapSize, thinPool, replace: spec.force },
+          { vg, name, sizeBytes: swap.size, thinPool, replace: spec.force },
           ctx,
         );
         VOLUMES.add(ctx, volume);
-        await makeSwap({ target: volume.path, uuid: ids.swapUuid }, ctx);
+        await makeSwap({ target: volume.path, uuid }, ctx);
       },
     });
-  }
+  });
   for (const volume of spec.volumes ?? []) {
     const name = volumeLvName(spec.hostname, volume.name);
     const target = lvmVolumePath(vg, name);

@@ -1,10 +1,10 @@
 /**
  * `xen-create-image --partitions=FILE` on image files, for real: a xen-tools layout (/ ext4,
- * /home ext4, /var ext4, swap) becomes one image per section, each with its filesystem and the
+ * /home ext4, /var ext4, two swaps) becomes one image per section, each with its filesystem and the
  * part of the tree below its mount point, fstab mounts them by UUID, the cfg names each as
  * xen-tools numbers them; the guest then boots under QEMU (the host's Debian kernel and initrd,
  * the tree from the cached bookworm tarball of the other root tests) to a login, where findmnt
- * shows /home and /var mounted and the swap in use; xen-delete-image removes every image.
+ * shows /home and /var mounted and both swaps in use; xen-delete-image removes every image.
  * The tarball has no udev (mmdebstrap installs no Recommends), without which systemd waits for
  * every device in vain: Debian's own xen-tools role `udev` installs it from the mirror, as the
  * roles test does. The volumes are ext4 because the guest has no modules of the host kernel: its
@@ -38,6 +38,10 @@ options=defaults,errors=remount-ro
 
 [swap]
 size=32M
+type=swap
+
+[swap2]
+size=16M
 type=swap
 
 [home]
@@ -124,16 +128,20 @@ describe.skipIf(!isRoot || !KERNEL || !fs.existsSync(UDEV_ROLE))(
         'home.img',
         'root.img',
         'swap.img',
+        'swap2.img',
         'var.img',
       ]);
       const type = (file: string): string =>
         execFileSync('blkid', ['-o', 'value', '-s', 'TYPE', image(file)], { encoding: 'utf8' }).trim();
-      expect(['root.img', 'home.img', 'var.img', 'swap.img'].map(type)).toEqual([
+      expect(['root.img', 'home.img', 'var.img', 'swap.img', 'swap2.img'].map(type)).toEqual([
         'ext4',
         'ext4',
         'ext4',
         'swap',
+        'swap',
       ]);
+      expect(fs.statSync(image('swap2.img')).size).toBe(16 * 1024 ** 2);
+      expect(imageUuid(image('swap2.img'))).not.toBe(imageUuid(image('swap.img')));
       expect(fs.statSync(image('var.img')).size).toBe(256 * 1024 ** 2);
       expect(fs.statSync(image('home.img')).size).toBe(64 * 1024 ** 2);
       const summary = JSON.parse(result.stdout) as {
@@ -144,6 +152,7 @@ describe.skipIf(!isRoot || !KERNEL || !fs.existsSync(UDEV_ROLE))(
       expect(summary.volumes.map((v) => [v.mountpoint, v.path])).toEqual([
         ['/var', image('var.img')],
         ['/home', image('home.img')],
+        ['swap', image('swap2.img')],
       ]);
     });
 
@@ -164,22 +173,24 @@ describe.skipIf(!isRoot || !KERNEL || !fs.existsSync(UDEV_ROLE))(
       expect(fstab).toContain(line('var.img', '/var\text4\tdefaults\t0\t2'));
       expect(fstab).toContain(line('home.img', '/home\text4\tnodev,nosuid\t0\t2'));
       expect(fstab).toContain(line('swap.img', 'none\tswap\tsw\t0\t0'));
+      expect(fstab).toContain(line('swap2.img', 'none\tswap\tsw\t0\t0'));
       expect(fstab.indexOf('\t/var\t')).toBeLessThan(fstab.indexOf('\t/home\t'));
     });
 
     it('names one disk per volume in the cfg, numbered as xen-tools numbers them, root= on "/"', () => {
       const cfg = fs.readFileSync(path.join(root, 'etc/xen', `${NAME}.cfg`), 'utf8');
-      expect(cfg).toMatch(/^root {8}= '\/dev\/xvda2 ro'$/m);
+      expect(cfg).toMatch(/^root {8}= '\/dev\/xvda3 ro'$/m);
       const disks = [...cfg.matchAll(/'file:([^,]+),(xvda\d),w'/g)].map((m) => [path.basename(m[1]!), m[2]]);
       expect(disks).toEqual([
-        ['root.img', 'xvda2'],
-        ['home.img', 'xvda4'],
-        ['var.img', 'xvda3'],
+        ['root.img', 'xvda3'],
+        ['home.img', 'xvda5'],
+        ['var.img', 'xvda4'],
+        ['swap2.img', 'xvda2'],
         ['swap.img', 'xvda1'],
       ]);
     });
 
-    it('boots under QEMU to a login, with /home and /var mounted from their volumes and the swap on', async () => {
+    it('boots under QEMU to a login, with /home and /var mounted from their volumes and both swaps on', async () => {
       const started = await xm(root, ['create', NAME]);
       expect(started.code, started.stderr).toBe(0);
       serial = await SerialConsole.connect(
@@ -205,7 +216,11 @@ describe.skipIf(!isRoot || !KERNEL || !fs.existsSync(UDEV_ROLE))(
       expect(uuids.output).toContain(`/var ${imageUuid(image('var.img'))}`);
       expect(uuids.output).toContain(`/home ${imageUuid(image('home.img'))}`);
       const swaps = await serial.run('tail -n +2 /proc/swaps');
-      expect(swaps.output).toMatch(/^\/dev\/vd[a-d]\s+partition/m);
+      expect(swaps.output.match(/^\/dev\/vd[a-e]\s+partition/gm)).toHaveLength(2);
+      const swapUuids = await serial.run('swapon --show=UUID --noheadings');
+      expect(swapUuids.output.split(/\s+/).filter(Boolean).sort()).toEqual(
+        [imageUuid(image('swap.img')), imageUuid(image('swap2.img'))].sort(),
+      );
       serial.close();
       serial = undefined;
       expect((await xm(root, ['destroy', NAME], 60_000)).code).toBe(0);
@@ -229,7 +244,8 @@ describe.skipIf(!isRoot || !KERNEL || !fs.existsSync(UDEV_ROLE))(
       );
       expect(failed.code, failed.stderr).toBe(1);
       const log = fs.readFileSync(path.join(root, 'var/log/xen-tools/fail1.log'), 'utf8');
-      for (const file of ['root.img', 'var.img', 'home.img', 'swap.img']) expect(log).toContain(file);
+      for (const file of ['root.img', 'var.img', 'home.img', 'swap.img', 'swap2.img'])
+        expect(log).toContain(file);
       expect(fs.existsSync(path.join(root, 'srv/xen/domains/fail1'))).toBe(false);
       expect(fs.existsSync(path.join(root, 'etc/xen/fail1.cfg'))).toBe(false);
       expect(execFileSync('losetup', ['-a'], { encoding: 'utf8' })).not.toContain(root);

@@ -122,6 +122,55 @@ describe('--partitions layouts', () => {
     },
   );
 
+  it('makes one swap volume per swap section, numbered first in file order, each in cfg, fstab and plan', async () => {
+    const layout = `${LAYOUT}[swap2]\nsize=64M\ntype=swap\n`;
+    const { spec, paths } = await resolve(['--dir=/srv/xen', '--partitions=small'], layout);
+    expect(spec.swap).toEqual({ name: 'swap', size: 128 * MiB, device: 'xvda1' });
+    expect(spec.extraSwaps).toEqual([{ name: 'swap2', size: 64 * MiB, device: 'xvda2' }]);
+    expect(spec.disk.device).toBe('xvda3');
+    const cfg = renderGuestCfg(spec);
+    expect([...cfg.matchAll(/'file:\S+\/(\S+?),(xvda\d),w'/g)].map((m) => `${m[1]} ${m[2]}`)).toEqual([
+      'root.img xvda3',
+      'home.img xvda5',
+      'var.img xvda4',
+      'swap2.img xvda2',
+      'swap.img xvda1',
+    ]);
+    const { plan, outcome } = buildCreateImagePlan({ spec, paths, passwordHash: undefined });
+    const swap2 = outcome.ids.volumeUuids?.swap2;
+    expect(swap2).toMatch(/^[0-9a-f-]{36}$/);
+    expect(swap2).not.toBe(outcome.ids.swapUuid);
+    expect(renderFstab(spec, outcome.ids).split('\n').slice(-3, -1)).toEqual([
+      `UUID=${outcome.ids.swapUuid}\tnone\tswap\tsw\t0\t0`,
+      `UUID=${swap2}\tnone\tswap\tsw\t0\t0`,
+    ]);
+    const step = plan.steps.find((s) => s.id === 'storage.swap.swap2');
+    expect(step?.title).toBe(`Make the swap ${paths.root}/srv/xen/domains/web1/swap2.img`.replace('//', '/'));
+    expect(JSON.stringify(step?.actions)).toContain(`"mkswap","-U","${swap2}"`);
+    const summary = buildSummary(spec, outcome, undefined, 1000);
+    expect(summary.volumes?.at(-1)).toMatchObject({
+      mountpoint: 'swap',
+      fs: 'swap',
+      size: '64M',
+      uuid: swap2,
+    });
+  });
+
+  it('makes each swap section a logical volume on LVM and a whole disk of its own for HVM', async () => {
+    const layout = `${LAYOUT}[swap2]\nsize=64M\ntype=swap\n`;
+    const lvm = await resolve(['--lvm=vg0', '--partitions=small'], layout);
+    const { plan } = buildCreateImagePlan({ spec: lvm.spec, paths: lvm.paths, passwordHash: undefined });
+    const json = JSON.stringify(planToJSON(plan));
+    expect(json).toMatch(/"lvcreate",[^\]]*"--name","web1-swap2","vg0"/);
+    expect(renderGuestCfg(lvm.spec)).toContain("'phy:/dev/vg0/web1-swap2,xvda2,w'");
+    const hvm = await resolve(['--dir=/srv/xen', '--partitions=small', '--type=hvm'], layout);
+    expect([hvm.spec.swap?.device, hvm.spec.extraSwaps?.[0]?.device, hvm.spec.disk.device]).toEqual([
+      'xvdb',
+      'xvdc',
+      'xvda',
+    ]);
+  });
+
   it('warns that --size, --swap and --fs on the command line give way to the layout', async () => {
     const { warnings, spec } = await resolve([
       '--dir=/srv/xen',
@@ -231,10 +280,6 @@ describe('--partitions layouts', () => {
     [
       '[r]\nsize=1G\ntype=ext4\nmountpoint=/\n[s]\nsize=1G\ntype=ext4\nmountpoint=/\n',
       'E_PARTITIONS --partitions %F:5: [s] mounts / again (first: [r])',
-    ],
-    [
-      '[r]\nsize=1G\ntype=ext4\nmountpoint=/\n[a]\nsize=1G\ntype=swap\n[b]\nsize=1G\ntype=swap\n',
-      'E_PARTITIONS --partitions %F:8: [b] is a second swap volume (first: [a])',
     ],
     ['[r]\nsize=1G\ntype=ext4\n', 'E_PARTITIONS --partitions %F:1: [r] has no mountpoint='],
     ['size=1G\n', 'E_PARTITIONS --partitions %F:1: size= comes before any [section]'],

@@ -274,7 +274,7 @@ begin parts
 # mounted by UUID; a run failing after all of them were made removes them all.
 mkdir -p $ROOT/etc/xen-tools/partitions.d
 printf '%s\n' '[root]' 'size=96M' 'type=ext4' 'mountpoint=/' '[swap]' 'size=32M' 'type=swap' \
-  '[home]' 'size=300M' 'type=xfs' 'mountpoint=/home' 'options=nodev' \
+  '[swap2]' 'size=16M' 'type=swap' '[home]' 'size=300M' 'type=xfs' 'mountpoint=/home' 'options=nodev' \
   '[var]' 'size=48M' 'type=ext4' 'mountpoint=/var' > $ROOT/etc/xen-tools/partitions.d/small
 # The failing run leaves the filesystems empty (--install=0): the volumes are what it is about.
 (export XENKIT_FAILPOINT=install.cleanup; node $REPO/bin/xen-create-image.js --root=$ROOT --dhcp --install=0 \
@@ -286,7 +286,7 @@ create --hostname=part1 --lvm=vg0 --partitions=small > $LOGS/parts.out 2>&1
 fact parts.exit $?
 tail -3 $LOGS/parts.out
 fact parts.lvs "$(lvnames vg0)"
-fact parts.types "$(for v in root home var swap; do blkid -o value -s TYPE /dev/vg0/part1-$v; done | paste -sd, -)"
+fact parts.types "$(for v in root home var swap swap2; do blkid -o value -s TYPE /dev/vg0/part1-$v; done | paste -sd, -)"
 fact parts.cfgdisk "$(grep -o "phy:[^']*" $ROOT/etc/xen/part1.cfg | paste -sd' ' -)"
 fact parts.root "$(grep -o "^root .*" $ROOT/etc/xen/part1.cfg)"
 mount -o ro /dev/vg0/part1-root /mnt/check && {
@@ -294,7 +294,7 @@ mount -o ro /dev/vg0/part1-root /mnt/check && {
   fact parts.rootvar "$(ls -A /mnt/check/var | wc -l)"
   umount /mnt/check
 }
-fact parts.uuids "$(for v in root var home swap; do vuuid /dev/vg0/part1-$v; done | paste -sd' ' -)"
+fact parts.uuids "$(for v in root var home swap swap2; do vuuid /dev/vg0/part1-$v; done | paste -sd' ' -)"
 mount -o ro /dev/vg0/part1-var /mnt/check && { fact parts.vardpkg "$(test -d /mnt/check/lib/dpkg && echo yes || echo no)"; umount /mnt/check; }
 xenkit delete-image part1 > $LOGS/parts-delete.out 2>&1
 fact parts.deleted $?

@@ -212,15 +212,16 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('parts.fail-made'), result.stdout).toBe('1');
     expect(fact('parts.fail-lvs')).toBe('pool0');
     expect(fact('parts.exit'), result.stdout).toBe('0');
-    expect(fact('parts.lvs')).toBe('part1-home,part1-root,part1-swap,part1-var,pool0');
-    expect(fact('parts.types')).toBe('ext4,xfs,ext4,swap');
+    expect(fact('parts.lvs')).toBe('part1-home,part1-root,part1-swap,part1-swap2,part1-var,pool0');
+    expect(fact('parts.types')).toBe('ext4,xfs,ext4,swap,swap');
     expect(fact('parts.cfgdisk')).toBe(
-      'phy:/dev/vg0/part1-root,xvda2,w phy:/dev/vg0/part1-home,xvda4,w phy:/dev/vg0/part1-var,xvda3,w phy:/dev/vg0/part1-swap,xvda1,w',
+      'phy:/dev/vg0/part1-root,xvda3,w phy:/dev/vg0/part1-home,xvda5,w phy:/dev/vg0/part1-var,xvda4,w phy:/dev/vg0/part1-swap2,xvda2,w phy:/dev/vg0/part1-swap,xvda1,w',
     );
-    expect(fact('parts.root')).toBe("root        = '/dev/xvda2 ro'");
-    const [root, varUuid, home, swap] = (fact('parts.uuids') ?? '').split(' ');
+    expect(fact('parts.root')).toBe("root        = '/dev/xvda3 ro'");
+    const [root, varUuid, home, swap, swap2] = (fact('parts.uuids') ?? '').split(' ');
+    expect(swap2).not.toBe(swap);
     expect(fact('parts.fstab')).toBe(
-      `UUID=${root} / ext4 defaults|UUID=${varUuid} /var ext4 defaults|UUID=${home} /home xfs nodev|UUID=${swap} none swap sw`,
+      `UUID=${root} / ext4 defaults|UUID=${varUuid} /var ext4 defaults|UUID=${home} /home xfs nodev|UUID=${swap} none swap sw|UUID=${swap2} none swap sw`,
     );
     expect(fact('parts.rootvar')).toBe('0');
     expect(fact('parts.vardpkg')).toBe('yes');
