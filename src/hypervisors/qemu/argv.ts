@@ -45,11 +45,10 @@ export interface QemuArgvOptions {
 /**
  * TCG's translation cache, MiB. QEMU reserves 1 GiB by default and a Debian boot fills some
  * 350-390 MiB of it, all resident for the guest's lifetime. A smaller cache is flushed and
- * refilled instead: 32 MiB made the boot 10-40% slower on a quiet host; at 96 MiB a boot to the
- * login prompt flushed it 6-7 times, at 64 MiB 12 times, with no more QEMU CPU time in boots
- * run side by side (bench/RESULTS.md), and 32 MiB less resident per guest.
+ * refilled instead: 32 MiB made the boot 10-40% slower on a quiet host, 96 MiB did not
+ * (bench/RESULTS.md).
  */
-export const TCG_TB_SIZE_MIB = 64;
+export const TCG_TB_SIZE_MIB = 96;
 
 /**
  * The CPU under TCG: everything QEMU emulates. A guest whose kernel QEMU loads itself (-kernel,
