@@ -99,7 +99,7 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   if (opts.kernel !== undefined) {
     argv.push('-kernel', opts.kernel);
     if (opts.initrd !== undefined) argv.push('-initrd', opts.initrd);
-    argv.push('-append', buildKernelCmdline(dc));
+    argv.push('-append', buildKernelCmdline(dc, { tcg: opts.accel === 'tcg' }));
   } else {
     argv.push('-boot', 'order=c');
   }
