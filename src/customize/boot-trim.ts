@@ -6,9 +6,16 @@
  *   Disabled (its WantedBy link removed), so `systemctl enable` brings it back.
  * - `modprobe@drm` and `modprobe@efi_pstore` load modules for a display and for EFI variables;
  *   Xen and QEMU guests as xenkit starts them have neither. Masked (`systemctl unmask` undoes it).
- * - `cfg80211` (the wireless stack, 1.1 MB) is loaded by systemd-networkd's probe for the nl80211
- *   netlink family; blacklisting it stops only that alias load: a Wi-Fi driver still loads it as
- *   a dependency.
+ * - `modprobe@loop` and `modprobe@dm_mod` are started at every boot because systemd-repart.service
+ *   wants them (even when repart has nothing to do, its condition fails only after they ran).
+ *   Masked: both modules still load the moment something opens /dev/loop-control or
+ *   /dev/mapper/control, whose nodes kmod-static-nodes creates at boot (losetup, LVM, cryptsetup).
+ * - Blacklisted: `cfg80211` (the wireless stack, 1.1 MB), loaded by systemd-networkd's probe for
+ *   the nl80211 netlink family (a Wi-Fi driver still loads it as a dependency); and the drivers
+ *   udev loads for QEMU's q35 machine that a guest without a screen or sound cannot use: the PC
+ *   speaker (`pcspkr`: QEMU has no audio backend for it) and the PS/2 mouse (`psmouse`,
+ *   `serio_raw`). The PS/2 keyboard is built into the kernel and stays (`xm sysrq` uses it).
+ *   Blacklisting stops the alias loads udev does, not an explicit `modprobe NAME`.
  */
 import type { PlanAction } from '../plan/plan.js';
 import { findUnitFile } from './systemd-units.js';
@@ -20,16 +27,32 @@ export const DISABLED_UNITS: readonly { unit: string; wantedBy: string }[] = [
 ];
 
 /** Static units masked in the guest. */
-export const MASKED_UNITS: readonly string[] = ['modprobe@drm.service', 'modprobe@efi_pstore.service'];
+export const MASKED_UNITS: readonly string[] = [
+  'modprobe@drm.service',
+  'modprobe@efi_pstore.service',
+  'modprobe@loop.service',
+  'modprobe@dm_mod.service',
+];
+
+/** Modules kept from loading by alias (udev's coldplug, networkd's probe), with the reason. */
+export const BLACKLISTED_MODULES: readonly { module: string; why: string }[] = [
+  {
+    module: 'cfg80211',
+    why: 'the wireless stack, asked for by systemd-networkd (a Wi-Fi driver still loads it)',
+  },
+  { module: 'pcspkr', why: "QEMU's PC speaker, which has no audio backend" },
+  { module: 'psmouse', why: "the PS/2 mouse of QEMU's machine: no screen to point at" },
+  { module: 'serio_raw', why: 'raw access to the same PS/2 port' },
+];
 
 export const MODPROBE_CONF = '/etc/modprobe.d/xenkit-guest.conf';
 
-/** The modprobe.d file keeping the wireless stack from loading on a guest that has no Wi-Fi. */
+/** The modprobe.d file keeping modules a guest cannot use from loading at every boot. */
 export function renderModprobeConf(): string {
   return [
-    '# Written by xenkit: systemd-networkd asks for the nl80211 netlink family at start, which',
-    '# loads the wireless stack on a guest without Wi-Fi. A Wi-Fi driver still loads it.',
-    'blacklist cfg80211',
+    '# Written by xenkit: modules a Xen or QEMU guest loads at boot without any use for them',
+    '# (each costs boot time under emulation). Remove a line to load that module again.',
+    ...BLACKLISTED_MODULES.flatMap((m) => [`# ${m.why}`, `blacklist ${m.module}`]),
     '',
   ].join('\n');
 }

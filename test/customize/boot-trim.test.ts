@@ -52,15 +52,29 @@ function context(root: string) {
 }
 
 describe('the boot-trim customize step', () => {
-  it('disables e2scrub_reap, masks the drm and efi_pstore module loads and blacklists cfg80211', async () => {
+  it('disables e2scrub_reap, masks four module loads and blacklists cfg80211, the PC speaker and the PS/2 mouse', async () => {
     const root = debianTree();
     const { c } = context(root);
     await applyBootTrim(c);
     expect(fs.existsSync(path.join(root, REAP_LINK))).toBe(false);
     expect(fs.existsSync(path.join(root, 'lib/systemd/system/e2scrub_reap.service'))).toBe(true);
-    for (const unit of ['modprobe@drm.service', 'modprobe@efi_pstore.service'])
+    for (const unit of [
+      'modprobe@drm.service',
+      'modprobe@efi_pstore.service',
+      'modprobe@loop.service',
+      'modprobe@dm_mod.service',
+    ])
       expect(fs.readlinkSync(path.join(root, 'etc/systemd/system', unit))).toBe('/dev/null');
-    expect(fs.readFileSync(path.join(root, MODPROBE_CONF), 'utf8')).toMatch(/^blacklist cfg80211$/m);
+    const conf = fs.readFileSync(path.join(root, MODPROBE_CONF), 'utf8');
+    const blacklisted = conf.split('\n').filter((line) => line.startsWith('blacklist '));
+    expect(blacklisted).toEqual([
+      'blacklist cfg80211',
+      'blacklist pcspkr',
+      'blacklist psmouse',
+      'blacklist serio_raw',
+    ]);
+    // Every other line is a comment (the reason for the blacklist line after it).
+    expect(conf.split('\n').every((line) => line === '' || /^(#|blacklist )/.test(line))).toBe(true);
   });
 
   it('puts everything back on rollback', async () => {

@@ -80,6 +80,20 @@ export function escapeOptionValue(value: string): string {
   return value.replace(/,/g, ',,');
 }
 
+/**
+ * TCG's threading for `dc`. `multi` gives each vCPU its own host thread, so 2 vCPUs can use both
+ * host cores; but multi-threaded TCG hands its translation cache out in regions, and a vCPU
+ * thread started later (a CPU hot-added by `xm vcpu-set`) takes a free one or QEMU aborts
+ * (tcg/region.c: "tcg_region_initial_alloc__locked: assertion failed"), which it is whenever the
+ * running vCPUs have filled the cache since its last flush: the guest dies on a vcpu-set, now and
+ * then. One thread (`single`) has one region that every vCPU shares, so a guest that can gain
+ * vCPUs (maxvcpus above vcpus) runs its vCPUs in turn on one host thread, and the others get one
+ * each.
+ */
+export function tcgThreading(dc: Pick<DomainConfig, 'vcpus' | 'maxvcpus'>): 'multi' | 'single' {
+  return dc.maxvcpus > dc.vcpus ? 'single' : 'multi';
+}
+
 /** The full argv (binary first) that starts `dc` daemonized, stopped (`-S`), with its sockets in `rt`. */
 export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgvOptions): string[] {
   checkLimits(dc);
@@ -87,8 +101,10 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   const argv: string[] = [opts.binary ?? QEMU_BINARY];
   argv.push('-name', `${e(dc.name)},debug-threads=on`);
   argv.push('-machine', machineOption(dc));
-  // thread=multi: one host thread per vCPU under TCG, so 2 vCPUs can use both host cores.
-  argv.push('-accel', opts.accel === 'kvm' ? 'kvm' : `tcg,thread=multi,tb-size=${TCG_TB_SIZE_MIB}`);
+  argv.push(
+    '-accel',
+    opts.accel === 'kvm' ? 'kvm' : `tcg,thread=${tcgThreading(dc)},tb-size=${TCG_TB_SIZE_MIB}`,
+  );
   argv.push(
     '-cpu',
     opts.accel === 'kvm' ? 'host' : opts.kernel !== undefined ? TCG_CPU_KERNEL_BOOT : TCG_CPU,
@@ -99,7 +115,7 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   if (opts.kernel !== undefined) {
     argv.push('-kernel', opts.kernel);
     if (opts.initrd !== undefined) argv.push('-initrd', opts.initrd);
-    argv.push('-append', buildKernelCmdline(dc));
+    argv.push('-append', buildKernelCmdline(dc, { tcg: opts.accel === 'tcg' }));
   } else {
     argv.push('-boot', 'order=c');
   }

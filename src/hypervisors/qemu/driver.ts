@@ -289,7 +289,9 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
     },
     async setVcpus(name, count) {
       const record = await mustRead(name);
-      await qmpOf(record, (q) => setGuestVcpus(q, name, count, record.accel.kind));
+      const accel = record.argv[record.argv.indexOf('-accel') + 1] ?? '';
+      const singleThreaded = accel.startsWith('tcg,thread=single');
+      await qmpOf(record, (q) => setGuestVcpus(q, name, count, record.accel.kind, singleThreaded));
     },
     async setMemory(name, bytes) {
       const record = await mustRead(name);

@@ -13,6 +13,15 @@
  * `loglevel=`, `debug`, `ignore_loglevel`): under TCG every byte on the emulated 8250 is a port
  * write QEMU traps, and a Debian boot prints some 50 KB there (every kernel line, then each
  * systemd status line twice: once through the kernel log before journald starts, once as status).
+ *
+ * Under TCG `cryptomgr.notests` is added too, unless the command line names that parameter: the
+ * kernel then registers its crypto algorithms without first running each one's known-answer
+ * self-test (the switch exists for short-lived virtual machines). Debian's kernel runs the tests,
+ * and under TCG those of the SIMD implementations that udev loads by CPU feature (aesni_intel
+ * alone: 5-10 s of guest time at boot) are among the biggest single items of a boot
+ * (bench/RESULTS.md). What is lost: a broken implementation (a kernel bug, or an instruction QEMU
+ * emulates wrongly) is no longer caught and replaced by the generic code at registration.
+ * `fips=1` runs the tests anyway, and `extra = 'cryptomgr.notests=0'` keeps them.
  */
 import type { DiskConfig, DomainConfig } from '../../model/domain-config.js';
 import { virtioDiskName } from '../../model/virtio-disk.js';
@@ -70,12 +79,22 @@ export function rewriteRootDevices(cmdline: string, disks: readonly DiskConfig[]
 /** Words that already choose how verbose the kernel (and systemd) are on the console. */
 const VERBOSITY = /^(?:quiet|debug|ignore_loglevel|loglevel=.*)$/;
 
+/** The crypto self-test switch, with or without a value. */
+const SELF_TESTS = /^cryptomgr\.notests(?:=.*)?$/;
+
+/** What about the host changes the command line. */
+export interface KernelCmdlineOptions {
+  /** The guest runs under TCG (emulated CPU): its crypto self-tests are skipped, see above. */
+  tcg?: boolean;
+}
+
 /**
  * The full command line: xl uses `cmdline` as it is when given, else `root=ROOT EXTRA`; device
- * names are then mapped, `quiet` added unless verbosity is chosen already, and `console=ttyS0`
- * comes last so the serial port is /dev/console.
+ * names are then mapped, `quiet` added unless verbosity is chosen already (and under TCG
+ * `cryptomgr.notests` unless that is chosen), and `console=ttyS0` comes last so the serial port
+ * is /dev/console.
  */
-export function buildKernelCmdline(dc: DomainConfig): string {
+export function buildKernelCmdline(dc: DomainConfig, opts: KernelCmdlineOptions = {}): string {
   const base =
     dc.cmdline ??
     [dc.root !== undefined && dc.root !== '' ? `root=${dc.root}` : '', dc.extra ?? '']
@@ -84,6 +103,7 @@ export function buildKernelCmdline(dc: DomainConfig): string {
   const mapped = rewriteRootDevices(base, dc.disks);
   const words = mapped === '' ? [] : mapped.split(' ');
   if (!words.some((word) => VERBOSITY.test(word))) words.push('quiet');
+  if (opts.tcg === true && !words.some((word) => SELF_TESTS.test(word))) words.push('cryptomgr.notests');
   // Xen consoles (hvc0, xvc0) do not exist under QEMU; a later console= wins for /dev/console.
   if (words.at(-1) !== 'console=ttyS0') words.push('console=ttyS0');
   return words.join(' ');

@@ -56,9 +56,19 @@ export async function setGuestVcpus(
   guest: string,
   count: number,
   accel: 'kvm' | 'tcg',
+  singleThreaded = false,
 ): Promise<boolean> {
   const slots = await qmp.execute<HotpluggableCpu[]>('query-hotpluggable-cpus');
   const steps = planVcpuChange(guest, slots, count);
+  // QEMU 7.2's single-threaded TCG (see argv.ts' tcgThreading) cannot take a vCPU out: the thread
+  // every vCPU runs on is the one the unplug waits to end, and the guest stops with it.
+  if (singleThreaded && steps.some((s) => s.execute === 'device_del')) {
+    throw usageError(
+      'E_VCPUS',
+      `guest "${guest}": vCPUs cannot be removed while it runs under single-threaded TCG (QEMU stops the guest)`,
+      `set vcpus = ${count} in its cfg and restart it (xm shutdown -w ${guest}; xm create ${guest})`,
+    );
+  }
   for (const step of steps) await qmp.execute(step.execute, step.arguments);
   const removed = steps.some((s) => s.execute === 'device_del');
   if (removed && accel === 'tcg') await qmp.execute('set-action', { reboot: 'shutdown' });

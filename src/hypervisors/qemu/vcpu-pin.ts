@@ -1,6 +1,7 @@
 /**
- * vcpu-list and vcpu-pin for QEMU: each vCPU is a host thread (`-accel tcg,thread=multi` or KVM),
- * named by query-cpus-fast. Its state, host CPU and time come from /proc/PID/task/TID/stat, its
+ * vcpu-list and vcpu-pin for QEMU: each vCPU runs on a host thread named by query-cpus-fast, its
+ * own under KVM and multi-threaded TCG, one shared by all under single-threaded TCG (a guest that
+ * can gain vCPUs, see argv.ts' tcgThreading): there one vCPU cannot be pinned apart from the others. Its state, host CPU and time come from /proc/PID/task/TID/stat, its
  * affinity from `Cpus_allowed_list`; pinning sets that thread's affinity with taskset
  * (sched_setaffinity), which lasts as long as the thread: a restarted guest or a vCPU added by
  * vcpu-set starts unpinned, as under Xen.
@@ -82,6 +83,15 @@ export async function pinVcpus(
       `see them with: xm vcpu-list ${guest}`,
     );
   }
-  for (const t of chosen) await pinThread(t['thread-id'], set);
-  return chosen.map((t) => t['thread-id']);
+  const chosenThreads = new Set(chosen.map((t) => t['thread-id']));
+  const sharing = threads.filter((t) => chosenThreads.has(t['thread-id']) && !chosen.includes(t));
+  if (sharing.length > 0) {
+    throw usageError(
+      'E_VCPUS',
+      `domain "${guest}": vCPU ${vcpu} shares its host thread with vCPU ${sharing.map((t) => t['cpu-index']).join(', ')} (single-threaded TCG, as for every guest whose maxvcpus is above its vcpus), so it cannot be pinned alone`,
+      `pin them together with: xm vcpu-pin ${guest} all ${cpus}`,
+    );
+  }
+  for (const t of chosenThreads) await pinThread(t, set);
+  return [...chosenThreads];
 }

@@ -58,4 +58,22 @@ describe('buildKernelCmdline', () => {
       );
     },
   );
+
+  it('skips the crypto self-tests under TCG only, before the console', () => {
+    expect(buildKernelCmdline(domainConfig(), { tcg: true })).toBe(
+      'root=/dev/vda ro elevator=noop quiet cryptomgr.notests console=ttyS0',
+    );
+    expect(buildKernelCmdline(domainConfig(), { tcg: false })).toBe(
+      'root=/dev/vda ro elevator=noop quiet console=ttyS0',
+    );
+  });
+
+  it.each(['cryptomgr.notests=0', 'cryptomgr.notests=1', 'cryptomgr.notests'])(
+    'leaves the self-tests as the cfg decides when extra has %s',
+    (word) => {
+      expect(buildKernelCmdline(domainConfig({ extra: word }), { tcg: true })).toBe(
+        `root=/dev/vda ro ${word} quiet console=ttyS0`,
+      );
+    },
+  );
 });

@@ -81,4 +81,24 @@ describe('setGuestVcpus', () => {
     expect(sent.includes('set-action')).toBe(switched);
     expect(sent).toContain('device_del');
   });
+
+  it('under single-threaded TCG adds vCPUs but refuses to remove one, sending nothing', async () => {
+    server = await startFakeQmp((cmd) =>
+      cmd === 'query-hotpluggable-cpus' ? { return: slots(1) } : { return: {} },
+    );
+    let qmp = await connectQmp(server.socketPath, { guest: 'web1' });
+    expect(await setGuestVcpus(qmp, 'web1', 2, 'tcg', true)).toBe(false);
+    qmp.close();
+    expect(server.received.map((r) => r.execute)).toContain('device_add');
+    await server.close();
+    server = await startFakeQmp((cmd) =>
+      cmd === 'query-hotpluggable-cpus' ? { return: slots(2) } : { return: {} },
+    );
+    qmp = await connectQmp(server.socketPath, { guest: 'web1' });
+    await expect(setGuestVcpus(qmp, 'web1', 1, 'tcg', true)).rejects.toThrow(
+      'guest "web1": vCPUs cannot be removed while it runs under single-threaded TCG (QEMU stops the guest)',
+    );
+    qmp.close();
+    expect(server.received.map((r) => r.execute)).toEqual(['qmp_capabilities', 'query-hotpluggable-cpus']);
+  });
 });
