@@ -51,8 +51,10 @@ echo "IDENTITY host=$(hostname) mac=$(cat /sys/class/net/eth0/address) key=$(md5
 # it makes its own session).
 getty -L 115200 ttyS0 vt100 &
 echo "RESUMED $(cat /mnt/counter 2>/dev/null || echo none)"
-n=$(cat /mnt/counter 2>/dev/null || echo 0)
-n=$((n + 0))
+# The counter is zero-padded: without its leading zeros, or the shell reads it as octal (and
+# fails on an 8 or a 9).
+n=$(sed 's/^0*//' /mnt/counter 2>/dev/null)
+n=$((\${n:-0} + 0))
 echo XENKIT-GUEST-UP
 while true; do
   n=$((n + 1))
