@@ -55,8 +55,9 @@ export const TCG_TB_SIZE_MIB = 96;
  * the PVH entry) gets it without the virtualization extensions, which would only make it load
  * kvm, kvm_amd and ccp at boot. A guest booted by the firmware from its disk (--type=hvm) keeps
  * them: with them off, its kernel failed every static binary of its initramfs (glibc's
- * `_dl_get_origin` assertion) under QEMU 7.2; and the plain `max` model under the PVH boot made
- * QEMU close its QMP socket on a vCPU hot-plug (xm vcpu-set). Both seen in the root tests.
+ * `_dl_get_origin` assertion) under QEMU 7.2 (seen in the root test). A QMP socket closed on a
+ * vCPU hot-plug, once blamed on the CPU model, was multi-threaded TCG's region abort (see
+ * tcgThreading), whatever the model.
  */
 export const TCG_CPU = 'max';
 export const TCG_CPU_KERNEL_BOOT = 'max,svm=off,vmx=off';
