@@ -60,7 +60,7 @@ export interface HostKeyOptions {
 
 /**
  * Makes the three host keys at once, on every core. RSA 3072 dominates (0.2-2 s of prime search
- * here): when the pool has none, one RSA keygen per CPU races for it (raceKeyPair).
+ * here): when the pool has none, one RSA keygen per idle CPU races for it (raceKeyPair).
  */
 export async function generateHostKeys(comment: string, options: HostKeyOptions = {}): Promise<HostKeySet> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-hostkeys-'));

@@ -32,9 +32,17 @@ export async function generateKeyPair(
 /** The most RSA key generations raceKeyPair runs at once, whatever the number of CPUs. */
 export const MAX_KEYGEN_RACERS = 4;
 
-/** How many key generations race for one key: one per CPU this process may use, 1 to MAX_KEYGEN_RACERS. */
-export function keygenRacers(cpus: number = os.availableParallelism()): number {
-  return Math.max(1, Math.min(MAX_KEYGEN_RACERS, Math.floor(cpus)));
+/**
+ * How many key generations race for one key: one per idle CPU, i.e. the CPUs this process may use
+ * less the 1-minute load average, rounded, 1 to MAX_KEYGEN_RACERS. A racer only gains when it has
+ * a CPU of its own: at load 6-7 on this 2-CPU host, two racers took longer than one (median 2.38
+ * against 1.62 s, 25 alternating runs, bench/RESULTS.md).
+ */
+export function keygenRacers(
+  cpus: number = os.availableParallelism(),
+  load: number = os.loadavg()[0] ?? 0,
+): number {
+  return Math.max(1, Math.min(MAX_KEYGEN_RACERS, Math.round(cpus - load)));
 }
 
 /**

@@ -7,7 +7,8 @@ import { makeTempDir, removeDir, withPathFirst, writeFakeTool } from '../helpers
 
 // A fake ssh-keygen: racer N (its -f file ends in .raceN, a lone call has no suffix) records its
 // pid, then does what `behaviour.N` in the key's directory says: `fast` writes the key pair,
-// `slow` sleeps until killed (exec, so the pid is the sleeper's), `fail` exits 1.
+// `slow` sleeps until killed (exec, so the pid is the sleeper's), `fail` exits 1. A `fast` racer
+// first waits (up to 5 s) until every racer has started, so each has a pid to check.
 const FAKE = `
 f=""; while [ $# -gt 0 ]; do [ "$1" = -f ] && f=$2; shift; done
 d=$(dirname "$f"); case "$f" in *.race*) n=\${f##*.race} ;; *) n=solo ;; esac
@@ -15,6 +16,10 @@ echo $$ > "$d/pid.$n"
 case "$(cat "$d/behaviour.$n")" in
   slow) exec sleep 60 ;;
   fail) echo "keygen $n failed" >&2; exit 1 ;;
+  fast) i=0; for b in "$d"/behaviour.[0-9]*; do
+          [ -e "$b" ] || continue
+          while [ ! -e "$d/pid.\${b##*.}" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+        done ;;
 esac
 echo "PRIVATE $n" > "$f"; echo "ssh-rsa AAAA $n" > "$f.pub"`;
 
@@ -97,12 +102,14 @@ describe('raceKeyPair', () => {
 
 describe('keygenRacers', () => {
   it.each([
-    [1, 1],
-    [2, 2],
-    [3, 3],
-    [64, MAX_KEYGEN_RACERS],
-    [0, 1],
-  ])('with %d CPUs races %d keygens', (cpus, racers) => {
-    expect(keygenRacers(cpus)).toBe(racers);
+    [1, 0, 1],
+    [2, 0.2, 2],
+    [2, 0.6, 1],
+    [2, 7.5, 1],
+    [3, 0.4, 3],
+    [64, 1, MAX_KEYGEN_RACERS],
+    [0, 0, 1],
+  ])('with %d CPUs at load %d races %d keygens', (cpus, load, racers) => {
+    expect(keygenRacers(cpus, load)).toBe(racers);
   });
 });
