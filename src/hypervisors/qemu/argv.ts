@@ -45,8 +45,8 @@ export interface QemuArgvOptions {
 /**
  * TCG's translation cache, MiB. QEMU reserves 1 GiB by default and a Debian boot fills some
  * 350-390 MiB of it, all resident for the guest's lifetime. A smaller cache is flushed and
- * refilled instead: 32 MiB made the boot 10-40% slower on a quiet host, 96 MiB did not
- * (bench/RESULTS.md).
+ * refilled instead: 32 MiB made the boot 10-40% slower on a quiet host, 64 MiB cost 4-14% more
+ * QEMU CPU to the login prompt (6 pairs of boots at load 3-8), 96 MiB did not (bench/RESULTS.md).
  */
 export const TCG_TB_SIZE_MIB = 96;
 
