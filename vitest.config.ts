@@ -22,6 +22,7 @@ export default defineConfig({
         test: {
           name: 'root',
           include: ['test/**/*.root.test.ts'],
+          globalSetup: ['test/helpers/root-global-setup.ts'],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,
