@@ -194,7 +194,8 @@ describe.skipIf(!isRoot)('xen-create-image builds real guests', () => {
       execFileSync('cp', ['-a', `${mnt}/.`, tree]);
     });
     const tarball = path.join(root, 'tree.tar.gz');
-    execFileSync('tar', ['--numeric-owner', '--xattrs', '-czf', tarball, '-C', tree, '.']);
+    // gzip -1: the same .tar.gz format for the tar method, compressed in a third of the time.
+    execFileSync('tar', ['--numeric-owner', '--xattrs', '-I', 'gzip -1', '-cf', tarball, '-C', tree, '.']);
     const copied = await create('copy1', ['--dhcp', '--install-method=copy', '--install-source=/tree']);
     const untarred = await create('tar1', [
       '--dhcp',
