@@ -244,7 +244,13 @@ describe('mmdebstrap install of bookworm', () => {
         });
       }
     };
+    const started = Date.now();
+    let abortedAt = 0;
+    controller.signal.addEventListener('abort', () => (abortedAt = Date.now()));
     const error = await installRootTree(request(target), ctx).catch((e: unknown) => e);
+    console.info(
+      `mmdebstrap cancelled ${(abortedAt - started) / 1000} s in, returned ${(Date.now() - abortedAt) / 1000} s later`,
+    );
     expect(error).toMatchObject({ code: 'E_CANCELLED' });
     expect(sawMount).toBe(true);
     expect(await listProcessesInTree(target)).toEqual([]);
