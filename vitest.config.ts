@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SeedFirstSequencer } from './test/helpers/root-sequencer.js';
 
 // Three projects: "unit" runs anywhere, unprivileged, with fake executables;
 // "root" runs against the real tools (debootstrap, mkfs, qemu, ...) and needs root;
@@ -8,6 +9,7 @@ import { defineConfig } from 'vitest/config';
 const env = { XENKIT_HOST_KEY_POOL: 'off' };
 export default defineConfig({
   test: {
+    sequence: { sequencer: SeedFirstSequencer },
     projects: [
       {
         test: {
@@ -22,6 +24,7 @@ export default defineConfig({
         test: {
           name: 'root',
           include: ['test/**/*.root.test.ts'],
+          globalSetup: ['test/helpers/root-global-setup.ts'],
           testTimeout: 900_000,
           hookTimeout: 900_000,
           fileParallelism: false,

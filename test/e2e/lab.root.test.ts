@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasPvhEntry } from '../../src/hypervisors/qemu/pvh-kernel.js';
 import { runCommand } from '../../src/tools/exec.js';
 import { runBin } from '../helpers/cli.js';
+import { shareXenkitCache } from '../helpers/shared-xenkit-cache.js';
 import {
   assertBuilt,
   createLabGuest,
@@ -68,6 +69,7 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     scratch = fs.mkdtempSync('/var/tmp/xenkit-lab-');
     root = path.join(scratch, 'root');
     fs.mkdirSync(root);
+    shareXenkitCache(root);
     fs.writeFileSync(path.join(root, 'pw'), `${PASSWORD}\n`, { mode: 0o600 });
     console.log(`[e2e] guest ${NAME} under ${root}`);
   });

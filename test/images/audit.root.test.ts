@@ -15,6 +15,7 @@ import type { AuditReport } from '../../src/images/audit.js';
 import type { ResetOutcome } from '../../src/images/reset-identity-plan.js';
 import { runBin, type CliResult } from '../helpers/cli.js';
 import { imageUuid } from '../helpers/image-files.js';
+import { shareXenkitCache } from '../helpers/shared-xenkit-cache.js';
 import { assertBuilt, createLabGuest, killQemu, qemuPids, xm } from '../e2e/lab-guest.js';
 import { SerialConsole } from '../e2e/serial-console.js';
 
@@ -74,6 +75,7 @@ describe.skipIf(!isRoot)('audit and reset-identity on real guests', () => {
     scratch = fs.mkdtempSync('/var/tmp/xenkit-audit-');
     root = path.join(scratch, 'root');
     fs.mkdirSync(root);
+    shareXenkitCache(root);
     fs.writeFileSync(path.join(root, 'pw'), `${PASSWORD}\n`, { mode: 0o600 });
     domains = path.join(root, 'srv/xen/domains');
     let started = Date.now();

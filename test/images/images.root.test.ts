@@ -19,6 +19,7 @@ import { runtimePathsFor } from '../../src/hypervisors/qemu/runtime-paths.js';
 import { captureIo } from '../helpers/capture-io.js';
 import { runBin } from '../helpers/cli.js';
 import { imageUuid, withMountedImage } from '../helpers/image-files.js';
+import { shareXenkitCache } from '../helpers/shared-xenkit-cache.js';
 import { hostStorageState } from '../helpers/storage-fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -99,6 +100,7 @@ describe.skipIf(!isRoot)('clone, delete, list and update real guests', () => {
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-images-root-'));
     paths = makePaths(path.join(scratch, 'root'));
     fs.mkdirSync(paths.root);
+    shareXenkitCache(paths.root);
     fs.writeFileSync(path.join(paths.root, 'pw'), 'Correct-Horse-7\n');
     // A separate process, as users run it (create-image keeps its guest lock until its process exits).
     const created = await runBin('xen-create-image', [

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCache, viewEntry, type CacheEntryView } from '../../src/cli/cache-command.js';
 import { listEntries, rootfsCacheRoot } from '../../src/install/rootfs-cache-store.js';
 import { runBin } from '../helpers/cli.js';
+import { seedSharedRootfsCache } from '../helpers/shared-xenkit-cache.js';
 import { imageFsType, imageUuid, withMountedImage } from '../helpers/image-files.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -62,6 +63,8 @@ describe.skipIf(!isRoot)('guests made from the root-tree cache', () => {
     fs.mkdirSync(root, { recursive: true });
     fs.writeFileSync(path.join(root, 'pw'), 'Cache-Test-Password-9\n');
     await create('cold1');
+    // The other files that build this guest start from this entry (it runs first: vitest.config.ts).
+    console.log(`seeded the run's shared cache with: ${seedSharedRootfsCache(root).join(', ') || 'nothing'}`);
     await create('warm2');
   });
   afterAll(() => {
