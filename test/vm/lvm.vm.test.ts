@@ -116,6 +116,24 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     );
   });
 
+  it('restores a snapshot onto new volumes with --lvm (never over existing ones), bit for bit without --as', () => {
+    expect(fact('restore-lvm.same-exit')).toBe('2');
+    expect(fact('restore-lvm.same-lvs')).toBe('pool0,thin1-disk,thin1-swap,web1-disk,web1-swap');
+    expect(fact('restore-lvm.exit'), result.stdout).toBe('0');
+    expect(fact('restore-lvm.lvs')).toBe(
+      'pool0,thin1-disk,thin1-swap,web1-disk,web1-swap,web1c-disk,web1c-swap',
+    );
+    expect(fact('restore-lvm.cfg')).toBe('phy:/dev/vg0/web1c-disk,xvda2,w phy:/dev/vg0/web1c-swap,xvda1,w');
+    expect(fact('restore-lvm.types')).toBe('ext4,swap');
+    // --as: an identity of its own (new filesystem UUID, in its fstab; its hostname), the data as it was.
+    expect(fact('restore-lvm.uuids')).toBe('new');
+    expect(fact('restore-lvm.fstab')).toBe('1');
+    expect(fact('restore-lvm.hostname')).toBe('web1c');
+    expect(fact('restore-lvm.change')).toBe('same');
+    expect(fact('restore-lvm.snap1-exit'), result.stdout).toBe('0');
+    expect(fact('restore-lvm.snap1-same')).toBe('yes');
+  });
+
   it('backs up a running guest on LVM from a snapshot it removes after the read, and after a Ctrl-C in it', () => {
     expect(fact('running.exit'), result.stdout).toBe('0');
     expect(fact('running.method')).toMatch(/^LVM snapshot \(vg0\/web1-swap\.xenkit-snap-[0-9a-f]{6}\)$/);
@@ -225,6 +243,9 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     );
     expect(fact('parts.rootvar')).toBe('0');
     expect(fact('parts.vardpkg')).toBe('yes');
+    expect(fact('parts.resize-exit'), result.stdout).toBe('0');
+    expect(Number(fact('parts.resize-size'))).toBe(24 * MiB);
+    expect(fact('parts.resize-uuid')).toBe(swap2);
     expect(fact('parts.deleted')).toBe('0');
     expect(fact('parts.after-delete')).toBe('pool0');
   });
