@@ -185,14 +185,20 @@ async function findSwaps(candidates: readonly Candidate[]): Promise<GuestSwapRef
   return swaps.map((c) => ({ name: c.name, path: c.path }));
 }
 
-/** The swaps to grow and their sizes: `--swap` is the first swap, `--swap-of NAME=SIZE` names one. */
+/**
+ * The swaps to grow and their sizes: `--swap` is the first swap (`swap` under --dir/--lvm),
+ * `--swap-of NAME=SIZE` names one.
+ */
 function pickSwaps(
   name: string,
   swaps: readonly GuestSwapRef[],
   options: ResizeOptions,
 ): { swap: GuestSwapRef | undefined; size: number }[] {
   const picked: { swap: GuestSwapRef | undefined; size: number }[] = [];
-  if (options.swapSize !== undefined) picked.push({ swap: swaps[0], size: options.swapSize });
+  // Without the cfg's partition numbers (--dir, --lvm) the first swap is the one named swap, as
+  // before layouts: never another guest's volume that happens to start with NAME-.
+  const first = options.dir || options.lvm ? swaps.find((s) => s.name === 'swap') : swaps[0];
+  if (options.swapSize !== undefined) picked.push({ swap: first, size: options.swapSize });
   const known = swaps.length > 0 ? `its swaps: ${swaps.map((s) => s.name).join(', ')}` : 'it has no swap';
   for (const wanted of options.swapSizesOf ?? []) {
     const swap = swaps.find((s) => s.name === wanted.name);

@@ -145,6 +145,17 @@ describe('xenkit resize-image', () => {
     const r = await run(['resize-image', 'g1', '--swap=32M', '--dry-run', `--root=${paths.root}`]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`Would grow swap "swap1" ${dir}/swap1.img from 16M to 32M`);
+    // Without the cfg's partition numbers, --swap is the one named swap, and there is none.
+    const bare = await run([
+      'resize-image',
+      'g1',
+      '--swap=32M',
+      '--dir=/srv',
+      '--dry-run',
+      `--root=${paths.root}`,
+    ]);
+    expect(bare.code).toBe(1);
+    expect(bare.err).toContain('guest "g1" has no swap to resize');
   });
 
   it.each([
