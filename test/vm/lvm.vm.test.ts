@@ -4,8 +4,8 @@
  * old volume left behind; xen-update-image, resize-image and xen-delete-image work on them; a
  * failed create leaves no volume behind, a failed --force leaves the old guest as it was, and the
  * next create cleans up the half-made volume of one killed with SIGKILL. Backups read the volumes
- * (a running guest's through LVM snapshots) and restore to image files; an HVM guest's volume is
- * a whole disk.
+ * (a running guest's through LVM snapshots) and restore to image files or onto new volumes
+ * (--lvm); resize-image grows a layout's second swap by name; an HVM guest's volume is a whole disk.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
