@@ -364,6 +364,7 @@ export const ERROR_CODES = {
   E_RESIZE_DEVICE: 'resizing a disk that is a device, not an image file or volume',
   E_RESIZE_FS: 'resizing a filesystem xenkit cannot grow',
   E_RESIZE_SHRINK: 'a new size that is not larger than the current one',
+  E_RESIZE_SWAP: 'a resize --swap-of naming no swap of the guest, or a swap given two sizes',
   E_RESTORE_DAMAGED: 'a chunk read back during a restore that does not match its hash',
   E_RESTORE_DIR: 'a restore --as whose image directory cannot be derived (give --dir)',
   E_RESTORE_NETWORK: 'a restore --as of a guest with a static address, which a copy may not share',

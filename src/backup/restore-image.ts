@@ -95,7 +95,7 @@ function isAllZero(block: Buffer): boolean {
   return block.equals(block.length === SPARSE_BLOCK ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, block.length));
 }
 
-/** Writes the chunks of `disk` into the open, empty `handle` (a file, or a raw view of a new image); throws an Error on a damaged chunk or hash. */
+/** Writes the chunks of `disk` into the open, empty `handle` (a file, a raw view of a new image, or a zeroed new volume); throws an Error on a damaged chunk or hash. */
 export async function restoreImage(
   repo: Repository,
   disk: ManifestDisk,
@@ -103,8 +103,10 @@ export async function restoreImage(
   chunkSize: number,
   signal?: AbortSignal,
 ): Promise<{ writtenBytes: number }> {
-  // A raw view of a new qcow2 has its size already (and cannot be resized).
-  if ((await handle.stat()).size !== disk.size) await handle.truncate(disk.size);
+  // A raw view of a new qcow2 has its size already (and cannot be resized); a new volume is a
+  // device, as large as LVM made it (whole extents), and zeroed already.
+  const stat = await handle.stat();
+  if (stat.isFile() && stat.size !== disk.size) await handle.truncate(disk.size);
   let writtenBytes = 0;
   for await (const chunk of readDiskChunks(repo, disk, chunkSize, signal)) {
     if (chunk.data === null) continue;

@@ -4,8 +4,11 @@
  * chunk by chunk and whole against the manifest, then renamed into place (an image or cfg they
  * replace under --force is kept aside until the run commits), the cfg last. `--as NEW` gives
  * the copy its own identity with the clone code (MAC, SSH host keys, machine-id, filesystem UUIDs).
- * A guest on LVM volumes comes back on image files (`--dir` says where; `phy:` becomes `file:`):
- * restore never writes to a block device.
+ * A guest on LVM volumes comes back on image files (`--dir` says where; `phy:` becomes `file:`),
+ * or with `--lvm VG` on new logical volumes named as create-image names them (NAME-disk,
+ * NAME-swap, NAME-SECTION): each made by this run (an existing one is refused, never written),
+ * zeroed in the kernel (blkdiscard --zeroout), then only the data blocks written; a failure or
+ * Ctrl-C removes the volumes it made. Restore never writes to a device it did not make.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -17,13 +20,15 @@ import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { quoteXlString } from '../formats/xl-cfg-values.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import { deriveXenToolsMac } from '../model/mac.js';
-import { volumeImageName } from '../model/guest-volumes.js';
+import { volumeImageName, volumeLvName } from '../model/guest-volumes.js';
 import { underRoot, type Paths } from '../paths.js';
 import { lockGuest } from '../plan/guest-lock.js';
-import type { Plan, PlanStep, StepContext } from '../plan/plan.js';
+import type { Plan, PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { identityOf } from '../plan/run-journal.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 import { makeParents, temporaryName } from '../storage/image-file.js';
+import { checkVolumeGroup, createGuestVolume, lvmVolumePath } from '../storage/lvm.js';
+import { lvcreateArgv, listVolumes, readVolumeGroup, zeroDeviceArgv } from '../tools/lvm.js';
 import { createImage } from '../tools/qemu-img.js';
 import { closeRawView, openRawView, type RawView } from './image-access.js';
 import { cloneDiskSpec, renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
@@ -42,6 +47,8 @@ export interface BackupRestoreOptions {
   as: string | undefined;
   /** `--dir DIR`: images go to DIR/domains/NAME. */
   dir: string | undefined;
+  /** `--lvm VG`: new volumes /dev/VG/NAME-SECTION instead of image files. */
+  lvm?: string | undefined;
   force: boolean;
   running?: RunningCheckOptions;
 }
@@ -98,6 +105,74 @@ export function imageNameForVolume(device: string, guest: string): string {
   return volumeImageName(base.startsWith(`${guest}-`) ? base.slice(guest.length + 1) : base);
 }
 
+/**
+ * The section a disk of `guest` stands for (`/dev/VG/GUEST-swap2`, `DIR/domains/GUEST/swap2.img`:
+ * `swap2`): its volume on LVM is NEW-SECTION, as create-image names a layout's volumes.
+ */
+export function sectionForDisk(target: string, guest: string): string {
+  const base = path.basename(target);
+  if (target.startsWith('/dev/')) return base.startsWith(`${guest}-`) ? base.slice(guest.length + 1) : base;
+  return base.replace(/\.(img|raw|qcow2)$/, '');
+}
+
+/** One disk of the snapshot and where it goes. */
+interface RestoreTarget {
+  disk: Manifest['disks'][number];
+  /** The final image file or volume. */
+  host: string;
+  /** Where the data is written: a temporary file beside `host`, or the new volume itself. */
+  temp: string;
+  cfgTarget: string;
+  /** The format written: the snapshot's, or raw on a volume. */
+  format: string;
+  /** `--lvm`: the volume to make. */
+  volume?: { vg: string; name: string };
+}
+
+/** The volumes of `--lvm VG`: checks the VG, that none exists yet, and that they fit. */
+async function lvmTargets(vg: string, manifest: Manifest, name: string): Promise<RestoreTarget[]> {
+  const targets = manifest.disks.map((disk): RestoreTarget => {
+    const lv = volumeLvName(name, sectionForDisk(disk.target, manifest.guest));
+    const host = lvmVolumePath(vg, lv);
+    return { disk, host, temp: host, cfgTarget: host, format: 'raw', volume: { vg, name: lv } };
+  });
+  const names = targets.map((t) => t.volume!.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) {
+    throw usageError(
+      'E_USAGE',
+      `snapshot ${manifest.id}: two disks would both become the volume ${vg}/${twice}`,
+      'restore to image files with --dir=DIR instead',
+    );
+  }
+  if (!(await readVolumeGroup(vg))) {
+    throw usageError(
+      'E_LVM_NO_VG',
+      `volume group "${vg}" does not exist`,
+      'list the volume groups with: vgs',
+    );
+  }
+  const existing = (await listVolumes(vg))
+    .filter((lv) => names.includes(lv.name))
+    .map((lv) => `${vg}/${lv.name}`);
+  if (existing.length > 0) {
+    // Restore makes its volumes; it never writes over one it did not make, --force or not.
+    throw usageError(
+      'E_LVM_EXISTS',
+      `guest "${name}": logical volume${existing.length > 1 ? 's' : ''} ${existing.join(', ')} ${existing.length > 1 ? 'exist' : 'exists'} already`,
+      `restore under another name with --as NEW, or remove the old guest first (xenkit delete-image --lvm=${vg} ${name})`,
+    );
+  }
+  await checkVolumeGroup(
+    vg,
+    undefined,
+    targets.map((t) => ({ name: t.volume!.name, sizeBytes: t.disk.size })),
+    false,
+    { sink: () => undefined, signal: new AbortController().signal },
+  );
+  return targets;
+}
+
 /** The cfg's path for `host` (a path under the root): the same path without the root. */
 function cfgPathFor(paths: Paths, host: string): string {
   return paths.root === '/' ? host : path.join('/', path.relative(paths.root, host));
@@ -122,35 +197,46 @@ export async function buildRestorePlan(
       `restore it under its own name, or restore --as with DHCP guests only (then xenkit clone --ip gives a copy its own address)`,
     );
   }
-  const targets = manifest.disks.map((disk) => {
-    const original = underRoot(paths, disk.target);
-    // A logical volume (or other device) comes back as an image file: never written over a device.
-    const isDevice = disk.target.startsWith('/dev/');
-    const file = isDevice ? imageNameForVolume(disk.target, manifest.guest) : path.basename(disk.target);
-    let host: string;
-    if (options.dir) host = path.join(underRoot(paths, options.dir), 'domains', name, file);
-    else if (isDevice) {
-      throw usageError(
-        'E_RESTORE_DIR',
-        `snapshot ${manifest.id}: ${disk.target} is a block device (an LVM volume, say); restore writes image files`,
-        `say where they go with --dir=DIR (images go to DIR/domains/${name}, e.g. --dir=/srv/xen)`,
-      );
-    } else if (!isNewIdentity) host = original;
-    else {
-      const parent = path.dirname(original);
-      if (path.basename(parent) !== manifest.guest || path.basename(path.dirname(parent)) !== 'domains') {
-        throw usageError(
-          'E_RESTORE_DIR',
-          `snapshot ${manifest.id}: ${disk.target} is not in a DIR/domains/${manifest.guest} directory`,
-          `say where the copy goes with --dir=DIR (images go to DIR/domains/${name})`,
-        );
-      }
-      host = path.join(path.dirname(parent), name, file);
-    }
-    return { disk, host, temp: temporaryName(host, 'restore'), cfgTarget: cfgPathFor(paths, host) };
-  });
+  if (options.lvm !== undefined && options.dir !== undefined) {
+    throw usageError('E_USAGE', 'options --dir and --lvm exclude each other', 'give one of them');
+  }
+  const targets: RestoreTarget[] = options.lvm
+    ? await lvmTargets(options.lvm, manifest, name)
+    : manifest.disks.map((disk) => {
+        const original = underRoot(paths, disk.target);
+        // A logical volume (or other device) comes back as an image file: never written over a device.
+        const isDevice = disk.target.startsWith('/dev/');
+        const file = isDevice ? imageNameForVolume(disk.target, manifest.guest) : path.basename(disk.target);
+        let host: string;
+        if (options.dir) host = path.join(underRoot(paths, options.dir), 'domains', name, file);
+        else if (isDevice) {
+          throw usageError(
+            'E_RESTORE_DIR',
+            `snapshot ${manifest.id}: ${disk.target} is a block device (an LVM volume, say); restore writes image files`,
+            `say where they go with --dir=DIR (images go to DIR/domains/${name}, e.g. --dir=/srv/xen), or restore onto new volumes with --lvm=VG`,
+          );
+        } else if (!isNewIdentity) host = original;
+        else {
+          const parent = path.dirname(original);
+          if (path.basename(parent) !== manifest.guest || path.basename(path.dirname(parent)) !== 'domains') {
+            throw usageError(
+              'E_RESTORE_DIR',
+              `snapshot ${manifest.id}: ${disk.target} is not in a DIR/domains/${manifest.guest} directory`,
+              `say where the copy goes with --dir=DIR (images go to DIR/domains/${name})`,
+            );
+          }
+          host = path.join(path.dirname(parent), name, file);
+        }
+        return {
+          disk,
+          host,
+          temp: temporaryName(host, 'restore'),
+          cfgTarget: cfgPathFor(paths, host),
+          format: disk.format,
+        };
+      });
   const cfgPath = cfgPathOf(paths, name);
-  const existing = [cfgPath, ...targets.map((t) => t.host)].filter(isPresent);
+  const existing = [cfgPath, ...targets.filter((t) => !t.volume).map((t) => t.host)].filter(isPresent);
   if (existing.length > 0 && !options.force) {
     throw usageError(
       'E_EXISTS',
@@ -179,7 +265,7 @@ export async function buildRestorePlan(
   const diskByTarget = new Map(config.disks.map((d) => [d.target, d]));
   const changes: CloneDiskChange[] = targets.flatMap((t) => {
     const from = diskByTarget.get(t.disk.target);
-    return from ? [{ from, target: t.cfgTarget, format: from.format }] : [];
+    return from ? [{ from, target: t.cfgTarget, format: t.volume ? 'raw' : from.format }] : [];
   });
   const steps: PlanStep[] = [
     {
@@ -202,10 +288,24 @@ export async function buildRestorePlan(
     {
       id: 'restore.images',
       title: `Restore the images of snapshot ${manifest.id}`,
-      actions: targets.flatMap((t) => [
-        { kind: 'mkdir' as const, path: path.dirname(t.host), mode: 0o755 },
-        { kind: 'write' as const, path: t.temp, mode: 0o600 },
-      ]),
+      actions: targets.flatMap((t): PlanAction[] =>
+        t.volume
+          ? [
+              {
+                kind: 'run',
+                argv: lvcreateArgv({ ...t.volume, sizeBytes: Math.ceil(t.disk.size / 512) * 512 }),
+              },
+              { kind: 'run', argv: zeroDeviceArgv(t.host) },
+              {
+                kind: 'note',
+                text: `write the data blocks of ${t.disk.target} to ${t.host} (holes stay zero)`,
+              },
+            ]
+          : [
+              { kind: 'mkdir', path: path.dirname(t.host), mode: 0o755 },
+              { kind: 'write', path: t.temp, mode: 0o600 },
+            ],
+      ),
       run: (ctx) => timed(outcome, 'images', () => restoreImages(repo, manifest, targets, ctx, outcome)),
     },
   ];
@@ -227,12 +327,14 @@ export async function buildRestorePlan(
     id: 'restore.place',
     title: `Put the images and ${cfgPath} in place`,
     actions: [
-      ...targets.map((t) => ({ kind: 'run' as const, argv: ['mv', t.temp, t.host] })),
+      ...targets
+        .filter((t) => !t.volume)
+        .map((t) => ({ kind: 'run' as const, argv: ['mv', t.temp, t.host] })),
       { kind: 'mkdir', path: path.dirname(cfgPath), mode: 0o755 },
       { kind: 'write', path: cfgPath, mode: 0o644 },
     ],
     run: async (ctx) => {
-      for (const t of targets) await moveIntoPlace(t.temp, t.host, ctx);
+      for (const t of targets) if (!t.volume) await moveIntoPlace(t.temp, t.host, ctx);
       const text = isNewIdentity
         ? renderCloneCfg(manifest.cfgText, config.vifs[0]?.raw, {
             sourceName: manifest.guest,
@@ -275,11 +377,15 @@ function rewriteDiskPaths(text: string, changes: CloneDiskChange[]): string {
 async function restoreImages(
   repo: Repository,
   manifest: Manifest,
-  targets: { disk: Manifest['disks'][number]; host: string; temp: string }[],
+  targets: RestoreTarget[],
   ctx: StepContext,
   outcome: RestoreOutcome,
 ): Promise<void> {
   for (const t of targets) {
+    if (t.volume) {
+      await restoreToVolume(repo, manifest, t, t.volume, ctx, outcome);
+      continue;
+    }
     await makeParents(path.dirname(t.host), ctx);
     const intent = ctx.undo.expect(`remove image ${t.temp}`, { kind: 'file', path: t.temp });
     // Made 0600 before anything writes into it (the image holds the guest's secrets).
@@ -299,19 +405,7 @@ async function restoreImages(
         view = await openRawView(t.temp, t.disk.format, ctx);
         target = await fs.open(view.rawPath, 'r+');
       }
-      const { writtenBytes } = await restoreImage(repo, t.disk, target, manifest.chunkSize, ctx.signal).catch(
-        (error: unknown) => {
-          if (error instanceof Error && !('code' in error)) {
-            throw runtimeError(
-              'E_RESTORE_DAMAGED',
-              `snapshot ${manifest.id}, disk ${t.disk.target}: ${error.message}`,
-              'xenkit backup verify names every damaged chunk; restore an older snapshot',
-              error,
-            );
-          }
-          throw error;
-        },
-      );
+      const { writtenBytes } = await restoreChecked(repo, manifest, t, target, ctx);
       outcome.images.push({ path: t.host, size: t.disk.size, writtenBytes });
     } finally {
       await target.close();
@@ -320,8 +414,52 @@ async function restoreImages(
   }
 }
 
+/** Writes the chunks of `t` into `target`; a chunk that does not match its hash is E_RESTORE_DAMAGED. */
+function restoreChecked(
+  repo: Repository,
+  manifest: Manifest,
+  t: RestoreTarget,
+  target: fs.FileHandle,
+  ctx: StepContext,
+): Promise<{ writtenBytes: number }> {
+  return restoreImage(repo, t.disk, target, manifest.chunkSize, ctx.signal).catch((error: unknown) => {
+    if (error instanceof Error && !('code' in error)) {
+      throw runtimeError(
+        'E_RESTORE_DAMAGED',
+        `snapshot ${manifest.id}, disk ${t.disk.target}: ${error.message}`,
+        'xenkit backup verify names every damaged chunk; restore an older snapshot',
+        error,
+      );
+    }
+    throw error;
+  });
+}
+
+/**
+ * Makes the volume (its removal on the undo stack and in the journal), zeroed by createGuestVolume,
+ * and writes only the data blocks into it: the holes read as the zeros they were.
+ */
+async function restoreToVolume(
+  repo: Repository,
+  manifest: Manifest,
+  t: RestoreTarget,
+  volume: { vg: string; name: string },
+  ctx: StepContext,
+  outcome: RestoreOutcome,
+): Promise<void> {
+  const made = await createGuestVolume({ ...volume, sizeBytes: t.disk.size, replace: false }, ctx);
+  ctx.reporter.info(`writing ${made.path}`);
+  const handle = await fs.open(made.path, 'r+');
+  try {
+    const { writtenBytes } = await restoreChecked(repo, manifest, t, handle, ctx);
+    outcome.images.push({ path: made.path, size: t.disk.size, writtenBytes });
+  } finally {
+    await handle.close();
+  }
+}
+
 async function identify(
-  targets: { disk: Manifest['disks'][number]; temp: string }[],
+  targets: RestoreTarget[],
   name: string,
   isDhcp: boolean,
   ctx: StepContext,
@@ -330,7 +468,7 @@ async function identify(
   const disks: ClonedDisk[] = targets.map((t) => ({
     source: t.disk.target,
     path: t.temp,
-    format: t.disk.format,
+    format: t.format,
     vdev: t.disk.vdev,
     fsType: undefined,
     oldUuid: undefined,

@@ -39,7 +39,9 @@ export function cloneDiskSpec(change: CloneDiskChange): string {
   if (change.format === change.from.format && change.from.raw.includes(change.from.target)) {
     const spec = change.from.raw.split(change.from.target).join(change.target);
     // A volume that became an image file: xl's file: prefix, as xen-tools writes for images.
-    return spec.startsWith('phy:') && !change.target.startsWith('/dev/') ? `file:${spec.slice(4)}` : spec;
+    if (spec.startsWith('phy:') && !change.target.startsWith('/dev/')) return `file:${spec.slice(4)}`;
+    // An image file that became a volume (restore --lvm): phy:, as xen-tools writes for volumes.
+    return spec.startsWith('file:') && change.target.startsWith('/dev/') ? `phy:${spec.slice(5)}` : spec;
   }
   return formatDiskSpec({ ...change.from, format: change.format, target: change.target });
 }

@@ -84,6 +84,19 @@ describe('a volume that becomes an image file', () => {
     );
   });
 
+  it('says phy: instead of file: for an image file that becomes a volume (restore --lvm)', () => {
+    const [raw, qcow2] = parseXlCfg(
+      "name = 'web1'\ndisk = [ 'file:/srv/xen/domains/web1/disk.img,xvda2,w', 'format=qcow2, vdev=xvda1, access=rw, target=/srv/xen/domains/web1/swap.img' ]",
+    ).disks;
+    expect(cloneDiskSpec({ from: raw!, target: '/dev/vg0/web2-disk', format: 'raw' })).toBe(
+      'phy:/dev/vg0/web2-disk,xvda2,w',
+    );
+    // A qcow2 image's data goes onto the volume raw.
+    expect(cloneDiskSpec({ from: qcow2!, target: '/dev/vg0/web2-swap', format: 'raw' })).toMatch(
+      /format=raw.*target=\/dev\/vg0\/web2-swap/,
+    );
+  });
+
   it.each([
     ['/dev/vg0/web1-disk', 'disk.img'],
     ['/dev/vg0/web1-swap', 'swap.img'],

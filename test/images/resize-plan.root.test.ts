@@ -68,6 +68,54 @@ describe.skipIf(!isRoot)('resize-image on image files', () => {
     expect(probe).toContain('LABEL=swp');
   });
 
+  it('grows each swap of a --partitions layout by its section name and keeps every UUID', async () => {
+    paths = makeRoot();
+    makeGuest('g1', 'ext4');
+    // A layout with two swap sections: swap (xvda1) and swap2 (xvda3), named as create-image names them.
+    const swap2 = imageOf('g1', 'swap2.img');
+    fs.writeFileSync(swap2, '');
+    fs.truncateSync(swap2, 16 * MiB);
+    run('mkswap', ['-U', '66666666-7777-8888-9999-000000000000', '-L', 'swp2', swap2]);
+    const cfg = path.join(paths.xenDir, 'g1.cfg');
+    fs.writeFileSync(
+      cfg,
+      fs.readFileSync(cfg, 'utf8').replace('disk = [\n', `disk = [\n  'file:${swap2},xvda3,w',\n`),
+    );
+    const { plan, outcome } = await buildResizePlan(paths, 'g1', {
+      ...OPTIONS,
+      swapSize: 40 * MiB,
+      swapSizesOf: [{ name: 'swap2', size: 56 * MiB }],
+    });
+    await executePlan(plan);
+    expect(outcome.targets.map((t) => [t.name, t.newSizeBytes])).toEqual([
+      ['swap', 40 * MiB],
+      ['swap2', 56 * MiB],
+    ]);
+    const probe = (file: string): string => run('blkid', ['-p', '-o', 'export', file]);
+    expect(fs.statSync(swap2).size).toBe(56 * MiB);
+    expect(probe(swap2)).toContain('UUID=66666666-7777-8888-9999-000000000000');
+    expect(probe(swap2)).toContain('LABEL=swp2');
+    // mkswap spread the swap over the whole new size: the header's last_page (at 1028) is the last 4K page.
+    const header = Buffer.alloc(4);
+    const handle = fs.openSync(swap2, 'r');
+    fs.readSync(handle, header, 0, 4, 1028);
+    fs.closeSync(handle);
+    expect(header.readUInt32LE(0)).toBe((56 * MiB) / 4096 - 1);
+    expect(fs.statSync(imageOf('g1', 'swap.img')).size).toBe(40 * MiB);
+    expect(probe(imageOf('g1', 'swap.img'))).toContain('UUID=11111111-2222-3333-4444-555555555555');
+    // The second run grows swap2 alone; growing it to its own size is refused and changes nothing.
+    await expect(
+      buildResizePlan(paths, 'g1', { ...OPTIONS, swapSizesOf: [{ name: 'swap2', size: 56 * MiB }] }),
+    ).rejects.toMatchObject({ code: 'E_RESIZE_SHRINK', kind: 'usage' });
+    await expect(
+      buildResizePlan(paths, 'g1', { ...OPTIONS, swapSizesOf: [{ name: 'disk', size: 512 * MiB }] }),
+    ).rejects.toMatchObject({
+      code: 'E_RESIZE_SWAP',
+      hint: expect.stringContaining('its swaps: swap, swap2'),
+    });
+    expect(fs.statSync(swap2).size).toBe(56 * MiB);
+  });
+
   it.each(['xfs', 'btrfs'] as const)('grows %s on a temporary mount', async (fsType) => {
     paths = makeRoot();
     makeGuest('g1', fsType);

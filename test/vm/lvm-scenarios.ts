@@ -125,12 +125,39 @@ tail -4 $LOGS/backup-restore.out
 fact backup.same-disk "$(test "$(sha256sum < /dev/vg0/web1-disk)" = "$(sha256sum < $ROOT2/srv/xen/domains/web1/disk.img)" && echo yes || echo no)"
 fact backup.restored-kib "$(du -k $ROOT2/srv/xen/domains/web1/disk.img | cut -f1)"
 fact backup.restored-cfg "$(grep -o "file:[^']*" $ROOT2/etc/xen/web1.cfg | paste -sd' ' -)"
+# restore --lvm: never over volumes that exist (web1's own: refused, nothing made); --as web1c
+# makes web1c-disk and web1c-swap, a copy with its own identity (so its bytes differ: compared
+# by a file's SHA-256 and the filesystem UUIDs).
+bk restore web1 --root=$ROOT2 --lvm=vg0 > $LOGS/restore-lvm-same.out 2>&1
+fact restore-lvm.same-exit $?
+fact restore-lvm.same-lvs "$(lvnames vg0)"
+bk restore web1 --root=$ROOT2 --lvm=vg0 --as=web1c > $LOGS/restore-lvm.out 2>&1
+fact restore-lvm.exit $?
+tail -4 $LOGS/restore-lvm.out
+fact restore-lvm.lvs "$(lvnames vg0)"
+fact restore-lvm.cfg "$(grep -o "phy:[^']*" $ROOT2/etc/xen/web1c.cfg | paste -sd' ' -)"
+fact restore-lvm.types "$(blkid -p -o value -s TYPE /dev/vg0/web1c-disk),$(blkid -p -o value -s TYPE /dev/vg0/web1c-swap)"
+fact restore-lvm.uuids "$(test "$(vuuid /dev/vg0/web1c-disk)" = "$(vuuid /dev/vg0/web1-disk)" && echo same || echo new)"
+mount -o ro /dev/vg0/web1-disk /mnt/check && { ORIG=$(sha256sum < /mnt/check/root/change.bin); umount /mnt/check; }
+mount -o ro /dev/vg0/web1c-disk /mnt/check && {
+  fact restore-lvm.change "$(test "$(sha256sum < /mnt/check/root/change.bin)" = "$ORIG" && echo same || echo differs)"
+  fact restore-lvm.hostname "$(cat /mnt/check/etc/hostname)"
+  fact restore-lvm.fstab "$(grep -c "UUID=$(vuuid /dev/vg0/web1c-disk)" /mnt/check/etc/fstab)"
+  umount /mnt/check
+}
 printf "name = 'snap1'\nmemory = 128\ndisk = [ 'phy:/dev/vg0/web1-swap,xvda1,w' ]\n" > $ROOT/etc/xen/snap1.cfg
 printf '#!/bin/sh\necho "snap1 7 256 1 -b---- 1.0"\n' > /tmp/fake-xl && chmod 755 /tmp/fake-xl
 node $REPO/test/vm/lvm-running-backup.mjs $ROOT /tmp/xkbk snap1 /tmp/fake-xl running > $LOGS/running.out 2>&1
 grep '^@@ ' $LOGS/running.out
 node $REPO/test/vm/lvm-running-backup.mjs $ROOT /tmp/xkbk snap1 /tmp/fake-xl abort abort > $LOGS/abort.out 2>&1
 grep '^@@ ' $LOGS/abort.out
+# The snapshot of snap1 (web1's swap, no --as: the same bytes) restored onto a new volume of its
+# own name: bit for bit.
+bk restore snap1 --root=$ROOT2 --lvm=vg0 > $LOGS/restore-lvm-snap1.out 2>&1
+fact restore-lvm.snap1-exit $?
+tail -2 $LOGS/restore-lvm-snap1.out
+fact restore-lvm.snap1-same "$(test "$(sha256sum < /dev/vg0/snap1-web1-swap)" = "$(sha256sum < /dev/vg0/web1-swap)" && echo yes || echo no)"
+lvremove -q -y vg0/web1c-disk vg0/web1c-swap vg0/snap1-web1-swap
 bk verify --root=$ROOT > $LOGS/backup-verify.out 2>&1
 fact backup.verify $?
 fact backup.lvs "$(lvnames vg0)"
@@ -296,6 +323,12 @@ mount -o ro /dev/vg0/part1-root /mnt/check && {
 }
 fact parts.uuids "$(for v in root var home swap swap2; do vuuid /dev/vg0/part1-$v; done | paste -sd' ' -)"
 mount -o ro /dev/vg0/part1-var /mnt/check && { fact parts.vardpkg "$(test -d /mnt/check/lib/dpkg && echo yes || echo no)"; umount /mnt/check; }
+# resize-image grows the second swap by its section name; mkswap keeps its UUID.
+xenkit resize-image part1 --swap-of=swap2=24M > $LOGS/parts-resize.out 2>&1
+fact parts.resize-exit $?
+tail -2 $LOGS/parts-resize.out
+fact parts.resize-size "$(lvs --noheadings --units b --nosuffix -o lv_size vg0/part1-swap2 | tr -d ' ')"
+fact parts.resize-uuid "$(vuuid /dev/vg0/part1-swap2)"
 xenkit delete-image part1 > $LOGS/parts-delete.out 2>&1
 fact parts.deleted $?
 fact parts.after-delete "$(lvnames vg0)"

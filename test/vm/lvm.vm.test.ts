@@ -4,8 +4,8 @@
  * old volume left behind; xen-update-image, resize-image and xen-delete-image work on them; a
  * failed create leaves no volume behind, a failed --force leaves the old guest as it was, and the
  * next create cleans up the half-made volume of one killed with SIGKILL. Backups read the volumes
- * (a running guest's through LVM snapshots) and restore to image files; an HVM guest's volume is
- * a whole disk.
+ * (a running guest's through LVM snapshots) and restore to image files or onto new volumes
+ * (--lvm); resize-image grows a layout's second swap by name; an HVM guest's volume is a whole disk.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -114,6 +114,24 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     expect(fact('backup.restored-cfg')).toBe(
       'file:/srv/xen/domains/web1/disk.img,xvda2,w file:/srv/xen/domains/web1/swap.img,xvda1,w',
     );
+  });
+
+  it('restores a snapshot onto new volumes with --lvm (never over existing ones), bit for bit without --as', () => {
+    expect(fact('restore-lvm.same-exit')).toBe('2');
+    expect(fact('restore-lvm.same-lvs')).toBe('pool0,thin1-disk,thin1-swap,web1-disk,web1-swap');
+    expect(fact('restore-lvm.exit'), result.stdout).toBe('0');
+    expect(fact('restore-lvm.lvs')).toBe(
+      'pool0,thin1-disk,thin1-swap,web1-disk,web1-swap,web1c-disk,web1c-swap',
+    );
+    expect(fact('restore-lvm.cfg')).toBe('phy:/dev/vg0/web1c-disk,xvda2,w phy:/dev/vg0/web1c-swap,xvda1,w');
+    expect(fact('restore-lvm.types')).toBe('ext4,swap');
+    // --as: an identity of its own (new filesystem UUID, in its fstab; its hostname), the data as it was.
+    expect(fact('restore-lvm.uuids')).toBe('new');
+    expect(fact('restore-lvm.fstab')).toBe('1');
+    expect(fact('restore-lvm.hostname')).toBe('web1c');
+    expect(fact('restore-lvm.change')).toBe('same');
+    expect(fact('restore-lvm.snap1-exit'), result.stdout).toBe('0');
+    expect(fact('restore-lvm.snap1-same')).toBe('yes');
   });
 
   it('backs up a running guest on LVM from a snapshot it removes after the read, and after a Ctrl-C in it', () => {
@@ -225,6 +243,9 @@ describe.skipIf(!isRoot)('LVM-backed guests in a VM', () => {
     );
     expect(fact('parts.rootvar')).toBe('0');
     expect(fact('parts.vardpkg')).toBe('yes');
+    expect(fact('parts.resize-exit'), result.stdout).toBe('0');
+    expect(Number(fact('parts.resize-size'))).toBe(24 * MiB);
+    expect(fact('parts.resize-uuid')).toBe(swap2);
     expect(fact('parts.deleted')).toBe('0');
     expect(fact('parts.after-delete')).toBe('pool0');
   });

@@ -18,6 +18,7 @@ import {
 interface RestoreFlags extends RepoFlags {
   as?: string;
   dir?: string;
+  lvm?: string;
   force?: boolean;
   dryRun?: boolean;
   quiet?: boolean;
@@ -46,12 +47,20 @@ export function addBackupRestore(backup: Command, deps: ImageCommandDeps): void 
         'image is checked against the manifest. Transactional: a failure or Ctrl-C leaves nothing. An existing ' +
         'guest is replaced only with --force, and never while it runs. --as NEW restores a copy under another ' +
         'name with an identity of its own (MAC, SSH host keys, machine-id, filesystem UUIDs), as xenkit clone does. ' +
-        'A guest backed up from LVM volumes is restored to image files (never to a volume): give --dir; ' +
-        '/dev/VG/NAME-disk becomes DIR/domains/NAME/disk.img and its cfg says file: instead of phy:.',
+        'A guest backed up from LVM volumes is restored to image files: give --dir; ' +
+        '/dev/VG/NAME-disk becomes DIR/domains/NAME/disk.img and its cfg says file: instead of phy:. ' +
+        'Or give --lvm VG: each disk goes onto a new volume named as create-image names them (NAME-disk, ' +
+        'NAME-swap, NAME-SECTION), zeroed in the kernel and written with its data blocks only, and the cfg ' +
+        'says phy:/dev/VG/...; a volume that exists already is refused (--force or not), and a failure or ' +
+        'Ctrl-C removes the volumes the run made.',
     )
     .argument('<ref>', 'a snapshot id, or a guest name (its newest snapshot)')
     .option('--as <name>', 'restore as a new guest NAME with its own identity')
-    .option('--dir <dir>', 'put the images in DIR/domains/NAME (needed for a guest on LVM)')
+    .option('--dir <dir>', 'put the images in DIR/domains/NAME (needed for a guest on LVM, unless --lvm)')
+    .option(
+      '--lvm <vg>',
+      'restore onto new logical volumes /dev/VG/NAME-disk, NAME-swap, ... instead of image files',
+    )
     .option('--force', 'replace an existing (stopped) guest of that name')
     .option('--repo <dir>', REPO_HELP)
     .option('--encryption-key <file>', KEY_HELP)
@@ -68,6 +77,7 @@ export function addBackupRestore(backup: Command, deps: ImageCommandDeps): void 
         ref,
         as: flags.as,
         dir: flags.dir,
+        lvm: flags.lvm,
         force: flags.force === true,
         running: { xl: deps.xl },
       });

@@ -1,4 +1,4 @@
-/** `xenkit resize-image NAME --size SIZE [--swap SIZE]`: grow a stopped guest's disk and swap. */
+/** `xenkit resize-image NAME --size SIZE [--swap SIZE] [--swap-of NAME=SIZE]...`: grow a stopped guest's disk and swaps. */
 import { ErrorCollector, usageError } from '../../errors.js';
 import { logPathOf } from '../../images/guest-files.js';
 import { buildResizePlan, type ResizeOptions, type ResizeOutcome } from '../../images/resize-plan.js';
@@ -15,6 +15,8 @@ import type { ImageCommand } from './image-command.js';
 interface ResizeFlags {
   size?: string;
   swap?: string;
+  /** `--swap-of NAME=SIZE`, repeatable: a swap by its section name. */
+  swapOf?: readonly string[];
   add?: string;
   dir?: string;
   lvm?: string;
@@ -23,10 +25,15 @@ interface ResizeFlags {
 /** Turns the flags into ResizeOptions, reporting every bad one at once. */
 export function resizeOptionsFrom(flags: ResizeFlags): ResizeOptions {
   const errors = new ErrorCollector();
-  if (flags.size === undefined && flags.swap === undefined && flags.add === undefined)
+  if (
+    flags.size === undefined &&
+    flags.swap === undefined &&
+    flags.add === undefined &&
+    !flags.swapOf?.length
+  )
     errors.add(
       'E_USAGE',
-      'nothing to resize: neither --size, --swap nor --add given',
+      'nothing to resize: neither --size, --swap, --swap-of nor --add given',
       'e.g. --size=8G --swap=1G, or --add=1G',
     );
   if (flags.dir !== undefined && flags.lvm !== undefined)
@@ -41,15 +48,36 @@ export function resizeOptionsFrom(flags: ResizeFlags): ResizeOptions {
   const diskSize = size(flags.size, '--size');
   const diskAdd = size(flags.add, '--add');
   const swapSize = size(flags.swap, '--swap');
+  const swapSizesOf: { name: string; size: number }[] = [];
+  for (const given of flags.swapOf ?? []) {
+    const match = /^([a-zA-Z0-9-]+)=(.+)$/.exec(given);
+    if (!match) {
+      errors.add(
+        'E_USAGE',
+        `--swap-of "${given}" is not NAME=SIZE`,
+        "NAME is the swap's section in the --partitions layout (its image NAME.img, its volume HOST-NAME), e.g. --swap-of=swap2=1G",
+      );
+      continue;
+    }
+    const bytes = size(match[2], `--swap-of ${match[1]}`);
+    if (bytes !== undefined) swapSizesOf.push({ name: match[1]!, size: bytes });
+  }
   errors.throwIfAny();
-  return { diskSize, diskAdd, swapSize, dir: flags.dir, lvm: flags.lvm };
+  return {
+    diskSize,
+    diskAdd,
+    swapSize,
+    ...(swapSizesOf.length > 0 ? { swapSizesOf } : {}),
+    dir: flags.dir,
+    lvm: flags.lvm,
+  };
 }
 
 /** One line per grown container. */
 export function renderResizeLines(outcome: ResizeOutcome, dryRun: boolean): string[] {
   return outcome.targets.map(
     (t) =>
-      `${dryRun ? 'Would grow' : 'Grew'} ${t.role} ${t.path} from ${humanSize(t.oldSizeBytes)} to ` +
+      `${dryRun ? 'Would grow' : 'Grew'} ${t.role}${t.name && t.name !== 'swap' ? ` "${t.name}"` : ''} ${t.path} from ${humanSize(t.oldSizeBytes)} to ` +
       `${humanSize(t.newSizeBytes)}${t.role === 'disk' && t.fs ? ` (${t.fs} grown to fill it)` : ''}`,
   );
 }
@@ -58,7 +86,8 @@ export function renderResizeLines(outcome: ResizeOutcome, dryRun: boolean): stri
 // prettier-ignore
 const OPTIONS = [
   added(opt('size', 'string', 'new size of the root disk (e.g. 8G; a bare number is MiB)', 'SIZE')),
-  added(opt('swap', 'string', 'new size of the swap (e.g. 1G)', 'SIZE')),
+  added(opt('swap', 'string', 'new size of the swap (the first one of a --partitions layout with several; e.g. 1G)', 'SIZE')),
+  added(opt('swap-of', 'list', 'new size of the swap named NAME, its --partitions section (repeatable; e.g. swap2=1G)', 'NAME=SIZE')),
   opt('add', 'string', 'the space to add to the root disk, e.g. --add=1Gb (a bare number is MiB)', 'SIZE'),
   opt('hostname', 'string', 'the guest to resize (or as the argument)', 'NAME'),
   opt('dir', 'string', 'the images are DIR/domains/NAME/disk.img and swap.img (default: the cfg says)', 'DIR'),
@@ -81,7 +110,9 @@ export const RESIZE_IMAGE: ImageCommand = {
   description:
     'Grow the root disk of the stopped guest NAME to SIZE (or by --add) and its filesystem with it (resize2fs for ' +
     'ext2/3/4; xfs_growfs and btrfs filesystem resize on a temporary mount), and/or its swap (same ' +
-    'UUID and label, so fstab still finds it). Image files grow sparsely, qcow2 images with qemu-img ' +
+    'UUID and label, so fstab still finds it). A guest made with a --partitions layout of several ' +
+    'swap sections has a swap per section: --swap grows the first, --swap-of=NAME=SIZE the one of ' +
+    'section NAME (its image NAME.img, its volume HOST-NAME). Image files grow sparsely, qcow2 images with qemu-img ' +
     'resize, LVM volumes with lvextend. Grow only: a smaller size is refused. If a step fails before ' +
     'the filesystem has grown, the disk is shrunk back to its old size.',
   synopsis: 'Usage: xen-resize-guest --hostname=NAME --add=SIZE [--dir=DIR | --lvm=VG] [options]',
@@ -89,7 +120,7 @@ export const RESIZE_IMAGE: ImageCommand = {
     'Grow the root disk of a stopped guest by SIZE and its filesystem with it (ext2/3/4, xfs, btrfs), ' +
     'sparsely for image files, with lvextend for LVM volumes; a failure before the filesystem has grown ' +
     'shrinks the disk back. The same command as `xenkit resize-image`: --size=SIZE sets the new size instead, ' +
-    '--swap=SIZE grows the swap.',
+    '--swap=SIZE grows the swap, --swap-of=NAME=SIZE the swap of the --partitions section NAME.',
   run: async ({ values, names, paths, deps, prog, isXenTools }) => {
     refuseVolumeStorage(values, prog);
     const text = (key: string): string | undefined => values.get(key) as string | undefined;
@@ -103,6 +134,7 @@ export const RESIZE_IMAGE: ImageCommand = {
     const resize = resizeOptionsFrom({
       size: text('size'),
       swap: text('swap'),
+      swapOf: (values.get('swap-of') as string[] | undefined) ?? [],
       add: text('add'),
       dir: text('dir'),
       lvm: text('lvm'),
