@@ -53,6 +53,13 @@ export interface ExecResult {
 const MAX_BUFFER = 256 * 1024 * 1024;
 /** After SIGTERM (timeout, cancel), a child that is still there gets SIGKILL this much later. */
 const FORCE_KILL_MS = 5000;
+/**
+ * After a stopped child has exited, how long its output pipes may stay open. Its own children
+ * (dpkg and maintainer scripts under a killed mmdebstrap, say) inherit them and keep writing: a
+ * cancel waited for them to finish on their own (35-43 s of a cancelled mmdebstrap install under
+ * load), when the caller's unwinding is what stops them.
+ */
+const DRAIN_AFTER_STOP_MS = 1000;
 
 /** The environment every child starts from: nothing of ours leaks in except these. */
 export function baseEnv(): Record<string, string> {
@@ -209,9 +216,20 @@ function run(
     // A child of a journaled run is recorded, so a run killed outright does not leave it orphaned.
     const untrack = trackChild(child.pid, path.basename(file), wrappedProgram(file, args));
     const timers: NodeJS.Timeout[] = [];
+    const hasExited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+    // Stopped and gone: what its descendants still write into its pipes is nobody's output.
+    const stopReading = (): void => {
+      timers.push(
+        setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        }, DRAIN_AFTER_STOP_MS).unref(),
+      );
+    };
     const stop = (why: 'timedOut' | 'cancelled' | 'overflow'): void => {
       if (ending.timedOut || ending.cancelled || ending.overflow) return;
       ending[why] = true;
+      if (hasExited()) return stopReading();
       child.kill(why === 'overflow' ? 'SIGKILL' : 'SIGTERM');
       timers.push(setTimeout(() => child.kill('SIGKILL'), FORCE_KILL_MS).unref());
     };
@@ -236,6 +254,9 @@ function run(
       ending.spawnError ??= error;
       // A child that never started emits no 'close' of its own on every Node version.
       if (child.pid === undefined) settle();
+    });
+    child.on('exit', () => {
+      if (ending.timedOut || ending.cancelled || ending.overflow) stopReading();
     });
     child.on('close', (code, signal) => {
       ending.exitCode = code;

@@ -70,6 +70,27 @@ describe('runCommand', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('returns soon after a cancel even when a descendant keeps its output pipe open', async () => {
+    // The shell is killed; its background sleep holds stdout and would hold the run for 30 s.
+    const pidFile = path.join(tmp, 'descendant.pid');
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = runCommand(['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`], {
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(new Error('SIGINT')), 300);
+    const error = await pending.catch((e) => e);
+    const descendant = Number(fs.readFileSync(pidFile, 'utf8'));
+    try {
+      expect(error.code).toBe('E_CANCELLED');
+      expect(Date.now() - started).toBeLessThan(5000);
+      // It was still there: the run did not wait for it.
+      expect(() => process.kill(descendant, 0)).not.toThrow();
+    } finally {
+      process.kill(descendant, 'SIGKILL');
+    }
+  });
+
   it('kills the child on timeout', async () => {
     const error = await runCommand(['sleep', '30'], { timeoutMs: 200 }).catch((e) => e);
     expect(error.message).toContain('timed out');
