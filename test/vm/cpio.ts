@@ -33,3 +33,21 @@ export function writeCpioNewc(entries: readonly CpioEntry[]): Buffer {
 function padding(length: number): Buffer {
   return Buffer.alloc((4 - (length % 4)) % 4);
 }
+
+/** A busybox system's entries: the binary, its applets in bin/ and sbin/, /init, inittab and rc. */
+export function busyboxEntries(options: {
+  busybox: Buffer;
+  applets: readonly string[];
+  sbin: readonly string[];
+  inittab: string;
+  rc: string;
+}): CpioEntry[] {
+  return [
+    { kind: 'file', name: 'bin/busybox', data: options.busybox, mode: 0o755 },
+    ...options.applets.map((a): CpioEntry => ({ kind: 'symlink', name: `bin/${a}`, target: 'busybox' })),
+    ...options.sbin.map((a): CpioEntry => ({ kind: 'symlink', name: `sbin/${a}`, target: '../bin/busybox' })),
+    { kind: 'symlink', name: 'init', target: 'bin/busybox' },
+    { kind: 'file', name: 'etc/inittab', data: Buffer.from(options.inittab) },
+    { kind: 'file', name: 'etc/rc', data: Buffer.from(options.rc), mode: 0o755 },
+  ];
+}

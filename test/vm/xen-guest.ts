@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveModules, vmCacheDir, type GuestKernel } from './boot-files.js';
-import { writeCpioNewc, type CpioEntry } from './cpio.js';
+import { busyboxEntries, writeCpioNewc, type CpioEntry } from './cpio.js';
 
 /** Printed on the guest console once its userspace runs. */
 export const GUEST_UP_MARKER = 'xenkit-guest: up';
@@ -161,16 +161,13 @@ export function buildXenGuestInitramfs(kernel: GuestKernel, busybox = '/bin/busy
       new Set(topDirs),
     ),
     ...detectors.map((d): CpioEntry => ({ kind: 'file', name: d.name, data: d.data, mode: 0o755 })),
-    { kind: 'file', name: 'bin/busybox', data: busyboxData, mode: 0o755 },
-    ...applets.map((a): CpioEntry => ({ kind: 'symlink', name: `bin/${a}`, target: 'busybox' })),
-    ...['init', 'poweroff', 'reboot', 'halt'].map((a): CpioEntry => ({
-      kind: 'symlink',
-      name: `sbin/${a}`,
-      target: '../bin/busybox',
-    })),
-    { kind: 'symlink', name: 'init', target: 'bin/busybox' },
-    { kind: 'file', name: 'etc/inittab', data: Buffer.from(INITTAB) },
-    { kind: 'file', name: 'etc/rc', data: Buffer.from(RC), mode: 0o755 },
+    ...busyboxEntries({
+      busybox: busyboxData,
+      applets,
+      sbin: ['init', 'poweroff', 'reboot', 'halt'],
+      inittab: INITTAB,
+      rc: RC,
+    }),
     { kind: 'file', name: 'capture-detect.sh', data: capture, mode: 0o755 },
     {
       kind: 'file',

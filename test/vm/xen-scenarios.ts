@@ -14,11 +14,15 @@ export interface XenScenarioInputs {
   guestInitramfs: string;
   /** The scratch disk that holds the guests' image files. */
   disk: string;
+  /** Script run right after the setup (the HVM guest's start, which overlaps the rest). */
+  afterSetup?: string;
+  /** Script run after the pvh scenario (the HVM guest's check). */
+  afterPvh?: string;
 }
 
 /** The whole scenario script. */
 export function renderXenScenarios(inputs: XenScenarioInputs): string {
-  const { repo, tarball, kernel, guestInitramfs, disk } = inputs;
+  const { repo, tarball, kernel, guestInitramfs, disk, afterSetup = '', afterPvh = '' } = inputs;
   return String.raw`
 set -u
 REPO=${repo}
@@ -50,7 +54,7 @@ bindfile tree.tar ${tarball} && bindfile vmlinuz ${kernel} && bindfile guest.cpi
 ip link add xenbr0 type bridge && ip link set xenbr0 up
 fact setup.exit $?
 end setup
-
+${afterSetup}
 begin create
 node $REPO/bin/xen-create-image.js --hostname=xg1 --dir=/srv/xen --size=256M --noswap --memory=256M \
   --vcpus=2 --maxvcpus=2 --dhcp --install-method=tar --install-source=/tree.tar --dist=bookworm \
@@ -79,12 +83,12 @@ fact list.xlrow "$(xl list xg1 | awk 'NR==2{print $1, $2, $3, $4}')"
 end list
 
 begin vcpu-set
-# Down, not up: xl refuses more vCPUs than the host (one here) has without --ignore-host.
+# Down first, then up again.
 fact vcpu-set.before "$(xlfield xg1 4)"
 xm vcpu-set xg1 1; fact vcpu-set.exit $?
 for i in $(seq 60); do [ "$(xlfield xg1 4)" = 1 ] && break; sleep 1; done
 fact vcpu-set.vcpus "$(xlfield xg1 4)"
-# Up again past the host's one CPU: only with --ignore-host (the guest onlines the new vCPU).
+# Up again (the guest onlines the new vCPU); --ignore-host as xl takes it, a no-op within the host's two CPUs.
 xm vcpu-set xg1 2 --ignore-host; fact vcpu-set.upexit $?
 for i in $(seq 60); do [ "$(xlfield xg1 4)" = 2 ] && break; sleep 1; done
 fact vcpu-set.up "$(xlfield xg1 4)"
@@ -167,6 +171,9 @@ xl-network-left sh xl network-list xg1
 vcpu-pin xm vcpu-pin xg1 1 0
 vcpu-list xm vcpu-list xg1 --json
 xl-vcpu-list sh xl vcpu-list xg1
+vcpu-unpin xm vcpu-pin xg1 1 all
+vcpu-list-all xm vcpu-list xg1 --json
+xl-vcpu-list-all sh xl vcpu-list xg1
 mem-max xm mem-max xg1 320M
 xl-static-max sh xenstore-read /local/domain/$(xl domid xg1)/memory/static-max
 dmesg xm dmesg
@@ -193,6 +200,7 @@ fact("network-attach.devid", read("network-attach", (n) => n.devid));
 fact("network-attach.mac", mac);
 fact("network-list.has", read("network-list", (l) => l.length + " " + l.some((n) => n.mac === mac)));
 fact("vcpu-list.xm", read("vcpu-list", (l) => l.map((c) => c.vcpu + ":" + c.affinity).join(" ")));
+fact("vcpu-list.xm-all", read("vcpu-list-all", (l) => l.map((c) => c.vcpu + ":" + c.affinity).join(" ")));
 '
 NEWMAC=$(grep -o '"mac": "[^"]*"' /tmp/v.network-attach | cut -d'"' -f4)
 fact block-list.xl "$(awk 'NR>1' /tmp/v.xl-block-list | wc -l)"
@@ -200,6 +208,7 @@ fact block-detach.left "$(awk 'NR>1' /tmp/v.xl-block-left | wc -l)"
 fact network-list.xl "$(grep -ci "$NEWMAC" /tmp/v.xl-network-list)"
 fact network-detach.xl "$(grep -ci "$NEWMAC" /tmp/v.xl-network-left)"
 fact vcpu-list.xl "$(awk 'NR>1{print $3":"$7}' /tmp/v.xl-vcpu-list | tr '\n' ' ' | sed 's/ $//')"
+fact vcpu-list.xl-all "$(awk 'NR>1{print $3":"$7}' /tmp/v.xl-vcpu-list-all | tr '\n' ' ' | sed 's/ $//')"
 fact vcpu-list.nrcpus "$(xl info | awk '$1=="nr_cpus"{print $3}')"
 fact mem-max.static "$(cat /tmp/v.xl-static-max)"
 fact dmesg.xen "$(grep -c '^(XEN)' /tmp/v.dmesg)"
@@ -257,7 +266,7 @@ fact pvh.xltype "$(timeout 30 xl list -l xg2 | grep -o '"type": "[a-z]*"' | head
 timeout 30 xl list
 timeout 60 xl destroy xg2
 end pvh
-# Kept in the job directory for a look after a failure (XENKIT_VM_KEEP=1 keeps it).
+${afterPvh}# Kept in the job directory for a look after a failure (XENKIT_VM_KEEP=1 keeps it).
 cp $CON/*.log /run/xenkit-vm/ 2>/dev/null
 xl dmesg > /run/xenkit-vm/xl-dmesg.log 2>&1
 `;
