@@ -146,8 +146,16 @@ export function parseVirshFields(text: string): Record<string, string> {
   return out;
 }
 
-/** Whether `virsh capabilities` offers KVM guests for x86_64 (else only TCG, type `qemu`). */
+/**
+ * Whether `virsh capabilities` offers KVM guests for x86_64 that can run (else TCG, type `qemu`).
+ * libvirt offers `kvm` wherever QEMU can open /dev/kvm and create a VM; a /dev/kvm on a CPU without
+ * vmx or svm (an emulated or half-nested one, as on some cloud and CI machines) passes that and then
+ * spins a guest at 100% CPU without it ever booting. So the host CPU libvirt describes must have
+ * one of those features too, as the QEMU driver requires of /proc/cpuinfo (accel-probe.ts).
+ */
 export function capabilitiesHaveKvm(xml: string): boolean {
+  const hostCpu = /<host>[\s\S]*?<cpu>([\s\S]*?)<\/cpu>/.exec(xml)?.[1] ?? '';
+  if (!/<feature name=['"](vmx|svm)['"]/.test(hostCpu)) return false;
   return xml
     .split('<guest>')
     .slice(1)

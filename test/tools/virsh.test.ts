@@ -45,13 +45,24 @@ describe('the virsh parsers, on what virsh 9.0 printed', () => {
     });
   });
 
-  it('finds KVM in the capabilities only where a guest of x86_64 offers it', () => {
-    const tcgOnly = recorded('capabilities.xml');
+  it('finds KVM in the capabilities only where a guest of x86_64 offers it on a CPU with vmx or svm', () => {
+    const svm = "<feature name='vme'/><feature name='svm'/>";
+    const tcgOnly = recorded('capabilities.xml').replace("<feature name='vme'/>", svm);
     const kvm = "<domain type='qemu'/><domain type='kvm'/>";
     expect(capabilitiesHaveKvm(tcgOnly)).toBe(false);
     // The first guest of the recorded capabilities is i386: KVM there alone does not count.
     expect(capabilitiesHaveKvm(tcgOnly.replace("<domain type='qemu'/>", kvm))).toBe(false);
     expect(capabilitiesHaveKvm(tcgOnly.replaceAll("<domain type='qemu'/>", kvm))).toBe(true);
+    // The same host CPU without svm: a /dev/kvm libvirt can open, whose guests never boot.
+    const withoutSvm = tcgOnly.replaceAll("<domain type='qemu'/>", kvm).replace(svm, "<feature name='vme'/>");
+    expect(capabilitiesHaveKvm(withoutSvm)).toBe(false);
+  });
+
+  it('does not count KVM that libvirt offers on a host CPU without vmx or svm (recorded on such a machine)', () => {
+    const xml = recorded('capabilities-kvm-without-vmx.xml');
+    expect(xml).toMatch(/<domain type='kvm'\/>/);
+    expect(capabilitiesHaveKvm(xml)).toBe(false);
+    expect(capabilitiesHaveKvm(xml.replace("<feature name='vme'/>", "<feature name='vmx'/>"))).toBe(true);
   });
 });
 
