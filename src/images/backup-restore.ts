@@ -169,6 +169,7 @@ async function lvmTargets(vg: string, manifest: Manifest, name: string): Promise
     targets.map((t) => ({ name: t.volume!.name, sizeBytes: t.disk.size })),
     false,
     { sink: () => undefined, signal: new AbortController().signal },
+    `restore to image files with --dir=DIR instead, or extend the volume group (vgextend ${vg} DEVICE)`,
   );
   return targets;
 }

@@ -64,6 +64,8 @@ export async function checkVolumeGroup(
   volumes: { name: string; sizeBytes: number }[],
   replace: boolean,
   ctx: Pick<StepScope, 'sink' | 'signal'>,
+  /** The hint when the volumes do not fit (default: create-image's options). */
+  noSpaceHint?: string,
 ): Promise<void> {
   const exec = { sink: ctx.sink, signal: ctx.signal };
   const group = await readVolumeGroup(vg, exec);
@@ -105,10 +107,11 @@ export async function checkVolumeGroup(
     throw usageError(
       'E_LVM_NO_SPACE',
       `volume group "${vg}" has ${humanSize(group.freeBytes)} free, the guest needs ${humanSize(needed)} (${sizes})`,
-      replace
-        ? 'with --force the old volumes stay until the new guest is complete, so both must fit; ' +
+      noSpaceHint ??
+        (replace
+          ? 'with --force the old volumes stay until the new guest is complete, so both must fit; ' +
             'choose smaller --size/--swap, delete the old guest first, or extend the VG (vgextend)'
-        : 'choose smaller --size/--swap, use --lvm_thin, or extend the volume group (vgextend)',
+          : 'choose smaller --size/--swap, use --lvm_thin, or extend the volume group (vgextend)'),
     );
   }
 }

@@ -101,7 +101,12 @@ describe('restore --lvm VG: the checks before anything is made', () => {
       'delete-image --lvm=vg0 web1',
     ],
     [{ lvm: 'vg9' }, 'E_LVM_NO_VG', 'volume group "vg9" does not exist', 'vgs'],
-    [{ lvm: 'small', as: 'web2' }, 'E_LVM_NO_SPACE', 'volume group "small" has', 'extend the volume group'],
+    [
+      { lvm: 'small', as: 'web2' },
+      'E_LVM_NO_SPACE',
+      'volume group "small" has',
+      'restore to image files with --dir',
+    ],
   ])('refuses %j (%s) with a hint, and makes nothing', async (more, code, message, hint) => {
     bin = makeFakeLvmWithCreate(['vg0 web1-disk', 'vg0 web1-swap'], { groups: ['vg0', 'small'] });
     if (more.lvm === 'small') {
