@@ -28,7 +28,7 @@ import { identityOf } from '../plan/run-journal.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
 import { makeParents, temporaryName } from '../storage/image-file.js';
 import { checkVolumeGroup, createGuestVolume, lvmVolumePath } from '../storage/lvm.js';
-import { lvcreateArgv, listVolumes, readVolumeGroup, zeroDeviceArgv } from '../tools/lvm.js';
+import { lvcreateArgv, zeroDeviceArgv } from '../tools/lvm.js';
 import { createImage } from '../tools/qemu-img.js';
 import { closeRawView, openRawView, type RawView } from './image-access.js';
 import { cloneDiskSpec, renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
@@ -145,31 +145,21 @@ async function lvmTargets(vg: string, manifest: Manifest, name: string): Promise
       'restore to image files with --dir=DIR instead',
     );
   }
-  if (!(await readVolumeGroup(vg))) {
-    throw usageError(
-      'E_LVM_NO_VG',
-      `volume group "${vg}" does not exist`,
-      'list the volume groups with: vgs',
-    );
-  }
-  const existing = (await listVolumes(vg))
-    .filter((lv) => names.includes(lv.name))
-    .map((lv) => `${vg}/${lv.name}`);
-  if (existing.length > 0) {
-    // Restore makes its volumes; it never writes over one it did not make, --force or not.
-    throw usageError(
-      'E_LVM_EXISTS',
-      `guest "${name}": logical volume${existing.length > 1 ? 's' : ''} ${existing.join(', ')} ${existing.length > 1 ? 'exist' : 'exists'} already`,
-      `restore under another name with --as NEW, or remove the old guest first (xenkit delete-image --lvm=${vg} ${name})`,
-    );
-  }
+  // Restore makes its volumes; it never writes over one it did not make, --force or not.
   await checkVolumeGroup(
     vg,
-    undefined,
     targets.map((t) => ({ name: t.volume!.name, sizeBytes: t.disk.size })),
-    false,
+    {
+      replace: false,
+      existsError: (existing) =>
+        usageError(
+          'E_LVM_EXISTS',
+          `guest "${name}": logical volume${existing.length > 1 ? 's' : ''} ${existing.join(', ')} ${existing.length > 1 ? 'exist' : 'exists'} already`,
+          `restore under another name with --as NEW, or remove the old guest first (xenkit delete-image --lvm=${vg} ${name})`,
+        ),
+      noSpaceHint: `restore to image files with --dir=DIR instead, or extend the volume group (vgextend ${vg} DEVICE)`,
+    },
     { sink: () => undefined, signal: new AbortController().signal },
-    `restore to image files with --dir=DIR instead, or extend the volume group (vgextend ${vg} DEVICE)`,
   );
   return targets;
 }

@@ -58,7 +58,7 @@ export function lvmCheckSteps(spec: GuestSpec): PlanStep[] {
         { kind: 'run', argv: vgsArgv(vg) },
         { kind: 'run', argv: lvsArgv(vg) },
       ],
-      run: (ctx) => checkVolumeGroup(vg, thinPool, guestVolumes(spec), spec.force, ctx),
+      run: (ctx) => checkVolumeGroup(vg, guestVolumes(spec), { thinPool, replace: spec.force }, ctx),
     },
   ];
 }

@@ -52,21 +52,31 @@ export interface GuestVolume {
   wiped: 'zeroed' | 'thin';
 }
 
+/** How checkVolumeGroup treats volumes that exist already, and what it suggests. */
+export interface VolumeGroupCheck {
+  /** A thin pool the volumes go into (no free-space check then). */
+  thinPool?: string;
+  /** Existing volumes of these names may be replaced (`--force`): they must not be in use. */
+  replace: boolean;
+  /** The error for volumes that exist and may not be replaced (default: create-image's). */
+  existsError?: (existing: string[]) => Error;
+  /** The hint when the volumes do not fit (default: create-image's options). */
+  noSpaceHint?: string;
+}
+
 /**
  * Checks, before anything is created (the plan runs this before the bootstrap), that the VG (and
  * pool) exist, that a thick guest fits (every volume rounded up to whole extents, as lvcreate
- * will), and that the guest's volumes are either new or, with `--force`, not in use. Usage errors:
+ * will), and that the guest's volumes are either new or, with `replace`, not in use. Usage errors:
  * the command line asks for something this VG cannot give.
  */
 export async function checkVolumeGroup(
   vg: string,
-  thinPool: string | undefined,
   volumes: { name: string; sizeBytes: number }[],
-  replace: boolean,
+  check: VolumeGroupCheck,
   ctx: Pick<StepScope, 'sink' | 'signal'>,
-  /** The hint when the volumes do not fit (default: create-image's options). */
-  noSpaceHint?: string,
 ): Promise<void> {
+  const { thinPool, replace, noSpaceHint } = check;
   const exec = { sink: ctx.sink, signal: ctx.signal };
   const group = await readVolumeGroup(vg, exec);
   if (!group) {
@@ -77,18 +87,18 @@ export async function checkVolumeGroup(
     );
   }
   const all = await listVolumes(vg, exec);
-  for (const volume of volumes) {
-    const existing = all.find((lv) => lv.name === volume.name);
-    if (!existing) continue;
-    if (!replace) {
-      throw usageError(
+  const existing = all.filter((lv) => volumes.some((v) => v.name === lv.name));
+  if (existing.length > 0 && !replace) {
+    throw (
+      check.existsError?.(existing.map((lv) => `${vg}/${lv.name}`)) ??
+      usageError(
         'E_LVM_EXISTS',
-        `logical volume ${vg}/${volume.name} exists already`,
+        `logical volume ${vg}/${existing[0]!.name} exists already`,
         'remove the old guest first (xen-delete-image --lvm ' + vg + '), or add --force to replace it',
-      );
-    }
-    assertNotOpen(existing);
+      )
+    );
   }
+  for (const lv of existing) assertNotOpen(lv);
   if (thinPool) {
     const pool = all.find((lv) => lv.name === thinPool);
     if (!pool || pool.attr.charAt(0) !== 't') {
