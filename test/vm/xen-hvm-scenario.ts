@@ -1,14 +1,15 @@
 /**
  * The HVM part of the Xen VM test's dom0 script, in two halves so the slow HVM boot overlaps the
  * pv and pvh scenarios instead of adding to them. renderXenHvmStart runs right after the setup:
- * xen-create-image --type=hvm builds a whole-disk guest whose /boot holds the Debian kernel and a
- * busybox ramdisk (xen-hvm-guest.ts), real `xl create -n` reads its cfg, and `xm create` starts it
- * through hvmloader and SeaBIOS, with qemu-system-xen as the device model in dom0, on the nested
- * Xen's second CPU (dom0 keeps the first); a watcher in the background notes the seconds from
- * `xm create` to each milestone on its serial port. renderXenHvmCheck runs after the other
- * scenarios: it waits for the watcher (extlinux, from the guest's MBR and partition 1, loads the
- * kernel and ramdisk its extlinux.conf names, and the guest boots to a getty's login prompt) and
- * reports. Facts come back as `@@ key=value` lines.
+ * the whole-disk guest that xen-create-image --type=hvm built on the host (xen-hvm-image.ts; its
+ * /boot holds the Debian kernel and a busybox ramdisk, xen-hvm-guest.ts) is a disk of the VM, real
+ * `xl create -n` reads its cfg, and `xm create` starts it through hvmloader and SeaBIOS, with
+ * qemu-system-xen as the device model in dom0, on the nested Xen's second CPU (dom0 keeps the
+ * first); a watcher in the background notes the seconds from `xm create` to each milestone on its
+ * serial port. renderXenHvmCheck runs after the other scenarios: it waits for the watcher
+ * (extlinux, from the guest's MBR and partition 1, loads the kernel and ramdisk its extlinux.conf
+ * names, and the guest boots to a getty's login prompt) and reports. Facts come back as
+ * `@@ key=value` lines.
  */
 
 import { HVM_GUEST_UP_MARKER } from './xen-hvm-guest.js';
@@ -22,44 +23,27 @@ const SERIAL_LOG = '/var/log/xen/xg3-serial.log';
  */
 const LOGIN_LIMIT_S = 660;
 
-/** The first half; expects the main script's helpers (begin, end, fact, bindfile, xm, $ROOT). */
-export function renderXenHvmStart(initramfs: string): string {
+/**
+ * The first half; expects the main script's helpers (begin, end, fact, xm, $ROOT). `cfg` is the
+ * cfg xen-create-image wrote on the host (xen-hvm-image.ts), `disk` the VM's device of its image.
+ */
+export function renderXenHvmStart(cfg: string, disk: string): string {
   return String.raw`
 begin hvm-start
-bindfile hvm-guest.cpio.gz ${initramfs}
 # The device model's emulated NIC is a tap device on the bridge.
 modprobe tun
 # The device model reads its option ROMs (VGA, NIC) straight into guest memory mapped from Xen,
 # which a read from the host's 9p root cannot fill (zero-copy into foreign pages fails: "failed
 # to load romfile"): copied up into the tmpfs overlay, they are read like any file.
 for f in /usr/share/seabios/* /usr/lib/ipxe/qemu/*; do cp "$f" /tmp/rom && cat /tmp/rom > "$f"; done
-# The guest's own kernel and ramdisk under /boot of its tree, as a kernel package puts them.
-mkdir -p /tmp/hvm-boot/boot && cp $ROOT/vmlinuz /tmp/hvm-boot/boot/vmlinuz-6.1.0-hvm \
-  && cp $ROOT/hvm-guest.cpio.gz /tmp/hvm-boot/boot/initrd.img-6.1.0-hvm
-cp $ROOT/tree.tar $ROOT/hvm-tree.tar && tar -rf $ROOT/hvm-tree.tar -C /tmp/hvm-boot ./boot/vmlinuz-6.1.0-hvm ./boot/initrd.img-6.1.0-hvm
-fact hvm.tree $?
-node $REPO/bin/xen-create-image.js --hostname=xg3 --type=hvm --dir=/srv/xen --size=128M --noswap \
-  --memory=256M --vcpus=1 --dhcp --install-method=tar --install-source=/hvm-tree.tar --dist=bookworm \
-  --password-file=/pw > /run/xenkit-vm/create-hvm.out 2>&1
-fact hvm.create $?
-rm -f $ROOT/hvm-tree.tar
-tail -3 /run/xenkit-vm/create-hvm.out
-grep -v '^#' $ROOT/etc/xen/xg3.cfg | grep -v '^$'
 fact hvm.device-model "$(test -x /usr/libexec/xen-qemu-system-i386; echo $?)"
+# The guest's cfg as xen-create-image wrote it, its image file now the VM's disk ${disk}.
+sed -E "s#'file:[^,]*/disk\.img,#'phy:${disk},#" ${cfg} > $ROOT/etc/xen/xg3.cfg
+grep -v '^#' $ROOT/etc/xen/xg3.cfg | grep -v '^$'
 timeout 60 xl create -n $ROOT/etc/xen/xg3.cfg > /tmp/xg3-dry.json 2>/tmp/xg3-dry.err
 fact hvm.dryrun $?
 fact hvm.dry "$(grep -o '"type": "hvm"' /tmp/xg3-dry.json | head -1)|$(grep -o '"boot": "c"' /tmp/xg3-dry.json | head -1)|$(grep -o '"vdev": "xvda"' /tmp/xg3-dry.json | head -1)"
 tail -3 /tmp/xg3-dry.err
-# The kernel's own messages quiet (added to the APPEND line of the guest's extlinux.conf, in
-# partition 1 at 1 MiB): the emulated UART of the device model takes one trip through Xen and
-# qemu per byte here, ~70 bytes/s, and the ~40 KB a Debian kernel prints at boot held the boot
-# for over ten minutes (the kernel waits for its console: 180 s from the ramdisk loaded to the
-# "Linux version" line, and then 83 s of the kernel's clock had printed ~5 KB). extlinux then
-# prints no "Loading" lines either; the kernel's command line shows what it loaded.
-HVM_LOOP=$(losetup -f --show -o 1048576 $ROOT/srv/xen/domains/xg3/disk.img) && mount $HVM_LOOP /mnt \
-  && sed -i 's/^\( *APPEND .*\)$/\1 quiet/' /mnt/boot/extlinux/extlinux.conf && grep APPEND /mnt/boot/extlinux/extlinux.conf
-fact hvm.quiet $?
-umount /mnt; losetup -d $HVM_LOOP
 # The same cfg with three changes for this nested, emulated machine:
 # - the serial port in a file of dom0, so the boot loader's and the guest's lines can be read;
 # - the disk on AHCI instead of IDE: SeaBIOS reads an IDE disk by PIO, a trip through Xen and the
