@@ -45,20 +45,31 @@ acpid
 # acpid opens the input devices in the background; a power button pressed earlier is lost.
 sleep 1
 echo ${GUEST_MARKER}
-last=""
-while true; do
-  for c in /sys/devices/system/cpu/cpu[0-9]*; do
-    if [ -f $c/online ] && [ "$(cat $c/online)" = 0 ]; then echo 1 > $c/online; fi
+status() {
+  echo "STATUS cpus=$(grep -c ^processor /proc/cpuinfo) memtotal=$(sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo)"
+}
+# Hot-added CPUs onlined, and the status printed whenever it changes, in the background; the
+# commands read in the foreground with no timeout: busybox's read -t reads a byte at a time and
+# drops what it has read when the timeout strikes mid-line, and a line typed near the end of a
+# second was lost that way (once, after a restore, under load).
+(
+  last=""
+  while true; do
+    for c in /sys/devices/system/cpu/cpu[0-9]*; do
+      if [ -f $c/online ] && [ "$(cat $c/online)" = 0 ]; then echo 1 > $c/online; fi
+    done
+    st="$(status)"
+    if [ "$st" != "$last" ]; then echo "$st"; last="$st"; fi
+    sleep 1
   done
-  st="STATUS cpus=$(grep -c ^processor /proc/cpuinfo) memtotal=$(sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo)"
-  if [ "$st" != "$last" ]; then echo "$st"; last="$st"; fi
-  if read -t 1 cmd; then
-    case "$cmd" in
-      reboot) echo REBOOTING; reboot -f ;;
-      status) echo "$st" ;;
-      run\\ *) sh -c "\${cmd#run }" 2>&1; echo "RUN-DONE $?" ;;
-    esac
-  fi
+) &
+while true; do
+  read cmd || { sleep 1; continue; }
+  case "$cmd" in
+    reboot) echo REBOOTING; reboot -f ;;
+    status) status ;;
+    run\\ *) sh -c "\${cmd#run }" 2>&1; echo "RUN-DONE $?" ;;
+  esac
 done
 `;
 
