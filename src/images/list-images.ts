@@ -118,8 +118,11 @@ interface CfgSummary {
   mode: ListedGuest['mode'];
   ips: string[];
   mac?: string;
-  /** The disks, CD-ROMs and empty targets left out, as the cfg names them (not yet under the root). */
-  disks: { target: string; vdev: string; format: string; access: string }[];
+  /**
+   * The disks, CD-ROMs and empty targets left out, as the cfg names them, with the path under the
+   * root of an absolute target (a relative one depends on the working directory).
+   */
+  disks: { target: string; path?: string; vdev: string; format: string; access: string }[];
   /** The base images its notes record. */
   bases: string[];
   /** Why xl's grammar or the name check refused it: the rest is what xen-tools' regexes find. */
@@ -127,7 +130,7 @@ interface CfgSummary {
 }
 
 /** The summary of the cfg `text` of `cfgPath`. */
-function summarizeCfg(text: string, cfgPath: string): CfgSummary {
+function summarizeCfg(paths: Paths, text: string, cfgPath: string): CfgSummary {
   let config;
   try {
     config = parseXlCfg(text, cfgPath);
@@ -152,7 +155,13 @@ function summarizeCfg(text: string, cfgPath: string): CfgSummary {
     mac: net.mac,
     disks: config.disks
       .filter((d) => !d.isCdrom && d.target !== '')
-      .map((d) => ({ target: d.target, vdev: d.vdev, format: d.format, access: d.access })),
+      .map((d) => ({
+        target: d.target,
+        path: path.isAbsolute(d.target) ? underRoot(paths, d.target) : undefined,
+        vdev: d.vdev,
+        format: d.format,
+        access: d.access,
+      })),
     bases: readBaseMarks(text).map((m) => m.image),
   };
 }
@@ -172,13 +181,13 @@ function isCfgSummary(value: unknown): value is CfgSummary {
 }
 
 /** The summary of the cfg at `cfgPath`: from the cache when its stat still matches, else read. */
-function readCfgSummary(cfgPath: string, cache: ListingCache | undefined): CfgSummary {
+function readCfgSummary(paths: Paths, cfgPath: string, cache: ListingCache | undefined): CfgSummary {
   const stat = cache && fs.statSync(cfgPath, { bigint: true, throwIfNoEntry: false });
   if (cache && stat) {
     const kept = cache.get(cfgPath, stat);
     if (isCfgSummary(kept)) return kept;
   }
-  const summary = summarizeCfg(fs.readFileSync(cfgPath, 'utf8'), cfgPath);
+  const summary = summarizeCfg(paths, fs.readFileSync(cfgPath, 'utf8'), cfgPath);
   if (cache && stat) cache.set(cfgPath, stat, summary);
   return summary;
 }
@@ -193,7 +202,7 @@ function describeGuest(
   options: ListOptions,
   stats: Map<string, fs.BigIntStats>,
 ): ListedGuest | Promise<ListedGuest> {
-  const summary = readCfgSummary(cfgPath, options.cache);
+  const summary = readCfgSummary(paths, cfgPath, options.cache);
   if (summary.error !== undefined) {
     return {
       name: summary.name,
@@ -210,7 +219,7 @@ function describeGuest(
   }
   const bases = new Set(summary.bases);
   // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
-  const guestDisks = summary.disks.map((d) => ({ path: underRoot(paths, d.target), config: d }));
+  const guestDisks = summary.disks.map((d) => ({ path: d.path ?? underRoot(paths, d.target), config: d }));
   const qcow2: ListedDisk[] = [];
   const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2, options.cache));
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');

@@ -14,7 +14,7 @@ import path from 'node:path';
 
 const MAGIC = 'xenkit-listing-cache';
 /** Bump when what a listing keeps for a file changes in shape or meaning. */
-const SCHEMA = 1;
+const SCHEMA = 2;
 const RACY_NS = 1_000_000_000n;
 
 /** The key of a file's content as its stat tells it. */
