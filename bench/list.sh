@@ -11,24 +11,38 @@
 # running?" for every guest (xenkit: QEMU registry, processes holding the images, loop devices;
 # xen-tools: `xl list`, absent here). Target: N=1000 under 150 ms for both xenkit commands, and
 # faster than xen-tools in the same run. Both xenkit commands load dist/bundle/list.cjs, not the
-# whole CLI. The machine's load matters: node's own start is ~0.11 s of CPU on a quiet 2-core host.
+# whole CLI. The machine's load matters. NODE_EXTRA_CA_CERTS is unset for every run (the report
+# says when it was set): node parses each certificate it names at every start, before any script
+# runs; with a distribution's whole bundle (~140 certificates) that is 0.4 G instructions, 4-5
+# times node's own start, and it has nothing to do with listing. --keep-ca-certs leaves it.
 set -euo pipefail
 
 GUESTS=1000
 RUNS=5
 OUT=""
+KEEP_CA=0
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 while [ $# -gt 0 ]; do
   case "$1" in
     --guests) GUESTS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --keep-ca-certs) KEEP_CA=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "list.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 command -v xen-list-images >/dev/null || { echo "list.sh: xen-tools is not installed (apt-get install xen-tools)" >&2; exit 2; }
 (cd "$REPO" && npm run build >/dev/null)
+ca_note=""
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
+  if [ "$KEEP_CA" = 1 ]; then
+    ca_note=" NODE_EXTRA_CA_CERTS set for every run ($(grep -c 'BEGIN CERT' "$NODE_EXTRA_CA_CERTS" 2>/dev/null || echo '?') certificates)."
+  else
+    ca_note=" NODE_EXTRA_CA_CERTS was set ($(grep -c 'BEGIN CERT' "$NODE_EXTRA_CA_CERTS" 2>/dev/null || echo '?') certificates) and is unset for every run."
+    unset NODE_EXTRA_CA_CERTS
+  fi
+fi
 
 WORK=$(mktemp -d /var/tmp/xenkit-bench-list.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -98,7 +112,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 report=$(cat <<EOF
 ## Listing $GUESTS guests: \`bench/list.sh --guests $GUESTS --runs $RUNS\`, $(date -u '+%Y-%m-%d %H:%M UTC')
 
-Load average at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg); xenkit $(cd "$REPO" && git rev-parse --short HEAD), node $(node --version).
+Load average at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg); xenkit $(cd "$REPO" && git rev-parse --short HEAD), node $(node --version).$ca_note
 
 | command                                   | median  | runs (ms)          | speed vs xen-tools (>1: faster) |
 | ----------------------------------------- | ------- | ------------------ | ------------------------------- |

@@ -8,3 +8,12 @@ export function packageVersion(): string {
   };
   return pkg.version;
 }
+
+/** The package version, or undefined when package.json cannot be read (a bundle copied alone). */
+export function packageVersionOrUndefined(): string | undefined {
+  try {
+    return packageVersion();
+  } catch {
+    return undefined;
+  }
+}

@@ -134,6 +134,8 @@ export function listCfgFiles(dir: string, extension = '.cfg'): string[] {
   } catch {
     return [];
   }
+  const normal = path.normalize(dir);
+  const prefix = normal.endsWith(path.sep) ? normal : normal + path.sep;
   return (
     entries
       .filter(
@@ -147,7 +149,8 @@ export function listCfgFiles(dir: string, extension = '.cfg'): string[] {
           (e.isSymbolicLink() &&
             fs.statSync(path.join(dir, e.name), { throwIfNoEntry: false })?.isFile() === true),
       )
-      .map((e) => path.join(dir, e.name))
+      // The directory once, not path.join per entry: a name from readdir has no slash to normalize.
+      .map((e) => prefix + e.name)
       .sort()
   );
 }

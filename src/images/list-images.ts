@@ -11,7 +11,7 @@ import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
 import { readImageInfo } from '../tools/qemu-img.js';
 import { underRoot } from '../paths.js';
-import type { DiskConfig } from '../model/domain-config.js';
+import type { ListingCache } from './listing-cache.js';
 import { networkFromCfg } from './guest-network.js';
 import {
   findLinkedClones,
@@ -72,6 +72,8 @@ export interface ListOptions {
   extension?: string;
   running?: RunningCheckOptions;
   sink?: EventSink;
+  /** What earlier listings derived from unchanged cfgs and disks (the caller saves it). */
+  cache?: ListingCache;
 }
 
 function readdirOrEmpty(dir: string): string[] {
@@ -109,6 +111,87 @@ export async function listImages(paths: Paths, options: ListOptions = {}): Promi
   return guests;
 }
 
+/** What a listing takes from a cfg's text: all it shows of the cfg, kept by the listing cache. */
+interface CfgSummary {
+  name: string;
+  memory: number;
+  mode: ListedGuest['mode'];
+  ips: string[];
+  mac?: string;
+  /**
+   * The disks, CD-ROMs and empty targets left out, as the cfg names them, with the path under the
+   * root of an absolute target (a relative one depends on the working directory).
+   */
+  disks: { target: string; path?: string; vdev: string; format: string; access: string }[];
+  /** The base images its notes record. */
+  bases: string[];
+  /** Why xl's grammar or the name check refused it: the rest is what xen-tools' regexes find. */
+  error?: string;
+}
+
+/** The summary of the cfg `text` of `cfgPath`. */
+function summarizeCfg(paths: Paths, text: string, cfgPath: string): CfgSummary {
+  let config;
+  try {
+    config = parseXlCfg(text, cfgPath);
+    assertGuestName(config.name, cfgPath);
+  } catch (error) {
+    return {
+      name: /^\s*name\s*=\s*["']([^'"]+)['"]/im.exec(text)?.[1] ?? path.basename(cfgPath),
+      memory: Number(/^\s*memory[^0-9]*([0-9]+)/im.exec(text)?.[1] ?? 0),
+      mode: 'none',
+      ips: [],
+      disks: [],
+      bases: [],
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+  const net = networkFromCfg(config);
+  return {
+    name: config.name,
+    memory: config.memory,
+    mode: net.mode,
+    ips: net.addresses.map((a) => a.address),
+    mac: net.mac,
+    disks: config.disks
+      .filter((d) => !d.isCdrom && d.target !== '')
+      .map((d) => ({
+        target: d.target,
+        path: path.isAbsolute(d.target) ? underRoot(paths, d.target) : undefined,
+        vdev: d.vdev,
+        format: d.format,
+        access: d.access,
+      })),
+    bases: readBaseMarks(text).map((m) => m.image),
+  };
+}
+
+/** Whether `value` (from the cache file) has a summary's shape. */
+function isCfgSummary(value: unknown): value is CfgSummary {
+  const v = value as Partial<CfgSummary> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.name === 'string' &&
+    typeof v.memory === 'number' &&
+    Array.isArray(v.disks) &&
+    Array.isArray(v.bases) &&
+    Array.isArray(v.ips)
+  );
+}
+
+/** The summary of the cfg at `cfgPath`: from the cache when its stat still matches, else read. */
+function readCfgSummary(paths: Paths, cfgPath: string, cache: ListingCache | undefined): CfgSummary {
+  const stat = cache && fs.statSync(cfgPath, { bigint: true, throwIfNoEntry: false });
+  if (cache && stat) {
+    const kept = cache.get(cfgPath, stat);
+    if (isCfgSummary(kept)) return kept;
+  }
+  const summary = summarizeCfg(paths, fs.readFileSync(cfgPath, 'utf8'), cfgPath);
+  if (cache && stat) cache.set(cfgPath, stat, summary);
+  return summary;
+}
+
 /**
  * One guest, without a promise when nothing about it needs waiting for (no qcow2 disk, no base
  * images, its running state answered by the shared scans): the common case of a listing.
@@ -119,36 +202,29 @@ function describeGuest(
   options: ListOptions,
   stats: Map<string, fs.BigIntStats>,
 ): ListedGuest | Promise<ListedGuest> {
-  const text = fs.readFileSync(cfgPath, 'utf8');
-  let config;
-  try {
-    config = parseXlCfg(text, cfgPath);
-    assertGuestName(config.name, cfgPath);
-  } catch (error) {
+  const summary = readCfgSummary(paths, cfgPath, options.cache);
+  if (summary.error !== undefined) {
     return {
-      name: /^\s*name\s*=\s*["']([^'"]+)['"]/im.exec(text)?.[1] ?? path.basename(cfgPath),
+      name: summary.name,
       cfgPath,
-      memory: Number(/^\s*memory[^0-9]*([0-9]+)/im.exec(text)?.[1] ?? 0),
+      memory: summary.memory,
       mode: 'none',
       ips: [],
       mac: undefined,
       disks: [],
       running: false,
       clones: [],
-      error: error instanceof Error ? error.message : String(error),
+      error: summary.error,
     };
   }
-  const net = networkFromCfg(config);
-  const bases = new Set(readBaseMarks(text).map((m) => m.image));
+  const bases = new Set(summary.bases);
   // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
-  const guestDisks = config.disks
-    .filter((d) => !d.isCdrom && d.target !== '')
-    .map((d) => ({ path: underRoot(paths, d.target), config: d }));
+  const guestDisks = summary.disks.map((d) => ({ path: d.path ?? underRoot(paths, d.target), config: d }));
   const qcow2: ListedDisk[] = [];
-  const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2));
+  const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2, options.cache));
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
   const identity = {
-    name: config.name,
+    name: summary.name,
     // The file name is the guest's name too when it is one (xen-tools' NAME.cfg).
     aliases: guestNameProblem(fileName) === undefined ? [fileName] : [],
     images: guestDisks.filter((d) => d.config.access !== 'ro').map((d) => d.path),
@@ -156,12 +232,12 @@ function describeGuest(
     isReadingAllowed: true,
   };
   const listed = (seen: RunningEvidence, clones: readonly LinkedClone[]): ListedGuest => ({
-    name: config.name,
+    name: summary.name,
     cfgPath,
-    memory: config.memory,
-    mode: net.mode,
-    ips: net.addresses.map((a) => a.address),
-    mac: net.mac,
+    memory: summary.memory,
+    mode: summary.mode,
+    ips: summary.ips,
+    mac: summary.mac,
     disks,
     running: seen.running ? seen.by : false,
     clones: [...new Set(clones.map((c) => c.name))],
@@ -196,10 +272,11 @@ function lstatOrUndefined(file: string): fs.BigIntStats | undefined {
  */
 function describeDisk(
   file: string,
-  config: DiskConfig,
+  config: { vdev: string; format: string },
   bases: Set<string>,
   stats: Map<string, fs.BigIntStats>,
   qcow2: ListedDisk[],
+  cache: ListingCache | undefined,
 ): ListedDisk {
   const linkStat = lstatOrUndefined(file);
   const disk: ListedDisk = {
@@ -221,9 +298,19 @@ function describeDisk(
     disk.allocatedSize = Number(stat.blocks) * 512;
     disk.virtualSize = Number(stat.size);
     disk.format = 'raw';
-    if (isQcow2File(file)) qcow2.push(disk);
+    if (isQcow2Disk(file, stat, cache)) qcow2.push(disk);
   }
   return disk;
+}
+
+/** Whether the plain file `file` (stat'ed as `stat`) starts with the qcow2 magic; cached by its stat. */
+function isQcow2Disk(file: string, stat: fs.BigIntStats, cache: ListingCache | undefined): boolean {
+  const name = `disk:${file}`;
+  const kept = cache?.get(name, stat);
+  if (typeof kept === 'boolean') return kept;
+  const isQcow2 = isQcow2File(file);
+  cache?.set(name, stat, isQcow2);
+  return isQcow2;
 }
 
 /** The format, virtual size and parent of a qcow2 disk, as qemu-img tells them. */

@@ -21,13 +21,16 @@ function snapshot(dir: string): string[] {
       .readdirSync(dir, { recursive: true, encoding: 'utf8' })
       // xenkit's own state directories (locks; the run journal and run temporaries under
       // var/lib/xenkit, checked empty below) are made on first use; create-image appends its
-      // attempt to the guest's log.
+      // attempt to the guest's log; a listing keeps its cache (var/cache/xenkit/listing-*.json).
       .filter(
         (p) =>
           !p.startsWith('run') &&
           p !== 'var' &&
           !p.startsWith('var/lib') &&
-          p !== 'var/log/xen-tools/web1.log',
+          p !== 'var/log/xen-tools/web1.log' &&
+          p !== 'var/cache' &&
+          p !== 'var/cache/xenkit' &&
+          !/^var\/cache\/xenkit\/listing-[a-z-]+\.json$/.test(p),
       )
       .sort()
       .map((p) => {

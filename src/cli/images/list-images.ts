@@ -1,7 +1,9 @@
 /** `xenkit list-images` (and the runner behind `xen-list-images`). */
 import { usageError } from '../../errors.js';
 import { listImages, type ListOptions } from '../../images/list-images.js';
+import { openListingCache } from '../../images/listing-cache.js';
 import type { Paths } from '../../paths.js';
+import { packageVersionOrUndefined } from '../package-version.js';
 import { CLOSING_OPTIONS, opt } from './compat-args.js';
 import { writeJson, type ImageCommandDeps } from './deps.js';
 import type { ImageCommand } from './image-command.js';
@@ -14,7 +16,11 @@ export async function runList(
   json: boolean,
   deps: ImageCommandDeps,
 ): Promise<number> {
-  const guests = await listImages(paths, options);
+  const cache =
+    options.cache ??
+    openListingCache(paths.cacheDir, 'xen-list-images', packageVersionOrUndefined(), deps.env);
+  const guests = await listImages(paths, { ...options, cache });
+  cache?.save();
   if (json) writeJson(deps.io, { ok: true, guests });
   else deps.io.stdout.write(renderListedGuests(guests));
   return 0;

@@ -18,8 +18,14 @@ export function processIO(): DomainCommandIO {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
-    isTTY: process.stdin.isTTY === true,
+    // Read when used: process.stdin opens the stream (a ReadStream, tty or socket) at its first
+    // read, a fifth of node's own start, and only console and top use it.
+    get stdin() {
+      return process.stdin;
+    },
+    get isTTY() {
+      return process.stdin.isTTY === true;
+    },
   };
 }
 

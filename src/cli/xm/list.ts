@@ -1,5 +1,8 @@
 /** `xm list [NAME...] [-l] [--json] [--all]`: the domain table, Domain-0 first. */
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { openListingCache, type ListingCache } from '../../images/listing-cache.js';
+import { packageVersionOrUndefined } from '../package-version.js';
 import type { DomainInfo, HostInfo } from '../../hypervisors/driver.js';
 import { listDefinedConfigs } from '../../hypervisors/autostart.js';
 import {
@@ -32,6 +35,37 @@ export interface DomainListing {
   stopped: StoppedGuest[];
 }
 
+/** What `list --all` shows of a cfg: its guest's name, memory and vCPUs, or why it was refused. */
+type CfgRow = { name: string; memoryMiB?: number; vcpus?: number; error?: undefined } | { error: string };
+
+/** Whether `value` (from the listing cache's file) has a CfgRow's shape. */
+function isCfgRow(value: unknown): value is CfgRow {
+  const v = value as { name?: unknown; error?: unknown } | null;
+  return typeof v === 'object' && v !== null && (typeof v.name === 'string' || typeof v.error === 'string');
+}
+
+/** The row of the cfg at `cfgPath`: from `cache` when the file is unchanged, else read and parsed. */
+async function readCfgRow(
+  session: Session,
+  cfgPath: string,
+  cache: ListingCache | undefined,
+): Promise<CfgRow> {
+  const stat = cache && statSync(cfgPath, { bigint: true, throwIfNoEntry: false });
+  if (cache && stat) {
+    const kept = cache.get(cfgPath, stat);
+    if (isCfgRow(kept)) return kept;
+  }
+  let row: CfgRow;
+  try {
+    const config = await session.loadConfig(cfgPath);
+    row = { name: config.name, memoryMiB: config.memory, vcpus: config.vcpus };
+  } catch (error) {
+    row = { error: error instanceof Error ? error.message : String(error) };
+  }
+  if (cache && stat) cache.set(cfgPath, stat, row);
+  return row;
+}
+
 /** Collects the listing: host, running guests by ID, and with `all` the stopped guests by name. */
 export async function collectListing(session: Session, all: boolean): Promise<DomainListing> {
   const driver = await session.driver();
@@ -40,22 +74,27 @@ export async function collectListing(session: Session, all: boolean): Promise<Do
   const stopped: StoppedGuest[] = [];
   if (all) {
     const names = new Set(running.map((domain) => domain.name));
+    // A parser of the caller's (tests) derives rows the cache could not tell from the real one's.
+    const cache =
+      session.deps.parseConfig === undefined
+        ? openListingCache(session.paths.cacheDir, 'xm', packageVersionOrUndefined(), session.deps.env)
+        : undefined;
     for (const defined of await listDefinedConfigs(session.paths)) {
-      try {
-        const config = await session.loadConfig(defined.cfgPath);
-        if (names.has(config.name)) continue;
+      const row = await readCfgRow(session, defined.cfgPath, cache);
+      if (row.error === undefined) {
+        if (names.has(row.name)) continue;
         stopped.push({
-          name: config.name,
+          name: row.name,
           cfgPath: defined.cfgPath,
-          memoryMiB: config.memory,
-          vcpus: config.vcpus,
+          memoryMiB: row.memoryMiB,
+          vcpus: row.vcpus,
         });
-      } catch (error) {
+      } else {
         if (names.has(defined.name)) continue;
-        const message = error instanceof Error ? error.message : String(error);
-        stopped.push({ ...defined, memoryMiB: undefined, vcpus: undefined, error: message });
+        stopped.push({ ...defined, memoryMiB: undefined, vcpus: undefined, error: row.error });
       }
     }
+    cache?.save();
   }
   return { host, running, stopped };
 }
