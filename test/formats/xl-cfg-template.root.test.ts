@@ -1,7 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { classifyTemplate } from '../../src/formats/xl-cfg-template.js';
 import { renderGuestCfgFromTemplate } from '../../src/images/guest-cfg-template.js';
 import {
@@ -31,6 +31,7 @@ describe('xen-tools templates through the real Perl Text::Template', () => {
 
   it('fills a custom template using PARTITIONS, conditionals and UTF-8 text', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenkit-tmpl-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'custom.tmpl');
     writeFileSync(
       file,
@@ -56,6 +57,7 @@ describe('xen-tools templates through the real Perl Text::Template', () => {
 
   it('reports a template whose Perl code dies, naming the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenkit-tmpl-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'broken.tmpl');
     writeFileSync(file, "name = '{$hostname}'\n{ die 'no such option' }\n");
     await expect(renderGuestCfgFromTemplate(specOf('noswap'), file)).rejects.toThrow(
