@@ -1,7 +1,7 @@
 /**
  * The key of a root-tree cache entry: a hash of everything that changes the bootstrapped tree's
  * content (installer and its version, release, architecture, mirrors, variant, components, the
- * sorted package list, the keyring's content, the cache format). Two requests with the same key
+ * sorted package list, the keyring's content, the guest initramfs configuration, the cache format). Two requests with the same key
  * would bootstrap the same tree, so one cached tree serves both.
  */
 import { createHash } from 'node:crypto';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { runCommand, type ExecOptions } from '../tools/exec.js';
 import { splitToolCommand } from '../tools/debootstrap.js';
 import { debootstrapOptionsFor } from './debootstrap-install.js';
+import { guestInitramfsConfigSha256, installsKernel } from './guest-initramfs.js';
 import type { InstallRequest } from './install-request.js';
 import { mmdebstrapOptionsFor } from './mmdebstrap-install.js';
 
@@ -36,6 +37,11 @@ export interface RootfsKeyFields {
   packages: string[];
   /** sha256 of the keyring file's content; null when the installer's default is used. */
   keyringSha256: string | null;
+  /**
+   * sha256 of xenkit's initramfs configuration written into the tree (guest-initramfs.ts), when
+   * the packages include a kernel (the tree's initramfs is built from it); else null.
+   */
+  initramfsConfigSha256: string | null;
 }
 
 /** How the installer version is found (injectable: tests give a fake). */
@@ -100,6 +106,7 @@ export async function gatherRootfsKeyFields(
     components: [...base.components],
     packages: [...new Set(base.include)].sort(),
     keyringSha256,
+    initramfsConfigSha256: installsKernel(base.include) ? guestInitramfsConfigSha256() : null,
   };
 }
 

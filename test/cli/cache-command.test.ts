@@ -47,6 +47,7 @@ async function publishSample(
       components: ['main'],
       packages: ['openssh-server'],
       keyringSha256: null,
+      initramfsConfigSha256: null,
     },
     createdAt: new Date(NOW.getTime() - ageDays * DAY).toISOString(),
     buildMs: 60000,

@@ -4,11 +4,11 @@
  * are installed here. Skipped where there is no mkinitramfs or no such kernel.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeGuestInitramfsConfig } from '../../src/install/guest-initramfs.js';
+import { COLDPLUG_SUBSYSTEMS, writeGuestInitramfsConfig } from '../../src/install/guest-initramfs.js';
 import { runCommand } from '../../src/tools/exec.js';
 
 const kernel = existsSync('/lib/modules')
@@ -42,5 +42,15 @@ describe.skipIf(!usable)('guest initramfs with the real mkinitramfs', () => {
     expect(modules.size).toBeLessThan(80);
     expect(modules.has('e1000e')).toBe(false);
     expect((await stat(image)).size).toBeLessThan(20 * 1024 * 1024);
+    // The coldplug hook narrowed the initramfs's copy of udev's script, not the package's.
+    const unpacked = path.join(scratch, 'unpacked');
+    await runCommand(['unmkinitramfs', image, unpacked], { timeoutMs: 120_000 });
+    const udev = await readFile(path.join(unpacked, 'scripts/init-top/udev'), 'utf8');
+    const matches = COLDPLUG_SUBSYSTEMS.map((s) => `--subsystem-match=${s}`).join(' ');
+    expect(udev).toContain(`\nudevadm trigger --type=devices --action=add ${matches}\n`);
+    expect(udev).not.toContain('--type=subsystems');
+    expect(udev).toContain('\nudevadm settle');
+    const packaged = await readFile('/usr/share/initramfs-tools/scripts/init-top/udev', 'utf8');
+    expect(packaged).toMatch(/^udevadm trigger --type=devices --action=add$/m);
   }, 320_000);
 });

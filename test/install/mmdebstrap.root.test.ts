@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageCacheDir } from '../../src/install/bootstrap-sources.js';
 import type { InstallRequest, InstallResult } from '../../src/install/install-request.js';
 import { installRootTree } from '../../src/install/install-root-tree.js';
+import { runCommand } from '../../src/tools/exec.js';
 import { listMountsUnder, listProcessesInTree } from '../../src/install/target-guard.js';
 import { createTar } from '../../src/tools/tar.js';
 import { compareSnapshots, snapshotTree, type TreeSnapshot } from '../helpers/tree-compare.js';
@@ -98,6 +99,15 @@ describe('mmdebstrap install of bookworm', () => {
     // Built once, in the customize stage, not by the kernel postinst and again by the trigger.
     expect(lines.filter((l) => l.startsWith('update-initramfs: Generating'))).toHaveLength(1);
     expect(lines.some((l) => l.includes('No zstd'))).toBe(false);
+    // The coldplug hook came in with the conf.d file and ran: the initrd's udev script asks only
+    // for the devices that lead to a root disk.
+    const unpacked = path.join(scratch, 'initrd-unpacked');
+    await runCommand(['unmkinitramfs', path.join(cold.target, cold.result.initrd ?? ''), unpacked]);
+    const udev = await readFile(path.join(unpacked, 'scripts/init-top/udev'), 'utf8');
+    expect(udev).toMatch(
+      /^udevadm trigger --type=devices --action=add --subsystem-match=pci .*--subsystem-match=xen /m,
+    );
+    expect(udev).not.toContain('--type=subsystems');
     // The package's update-initramfs is back, with no diversion left behind.
     const tool = await readFile(path.join(cold.target, 'usr/sbin/update-initramfs'), 'utf8');
     expect(tool).toContain('initramfs-tools');

@@ -10,6 +10,7 @@ import {
   ROOTFS_CACHE_FORMAT,
   type RootfsKeyFields,
 } from '../../src/install/rootfs-cache-key.js';
+import { guestInitramfsConfigSha256 } from '../../src/install/guest-initramfs.js';
 import { makeInstallSpec } from '../helpers/customize-fixtures.js';
 
 const BASE: RootfsKeyFields = {
@@ -23,6 +24,7 @@ const BASE: RootfsKeyFields = {
   components: ['main'],
   packages: ['linux-image-amd64', 'openssh-server'],
   keyringSha256: 'a'.repeat(64),
+  initramfsConfigSha256: 'c'.repeat(64),
 };
 
 const fixedVersion = async (program: string): Promise<string> => `${program} 1.0`;
@@ -54,6 +56,7 @@ describe('computeRootfsKey', () => {
     ['the components', { components: ['main', 'contrib'] }],
     ['the keyring content', { keyringSha256: 'b'.repeat(64) }],
     ['no keyring', { keyringSha256: null }],
+    ["xenkit's initramfs configuration", { initramfsConfigSha256: 'd'.repeat(64) }],
     ['the cache format', { format: ROOTFS_CACHE_FORMAT + 1 }],
   ])('changes when %s changes', (_what, change) => {
     expect(computeRootfsKey({ ...BASE, ...change })).not.toBe(computeRootfsKey(BASE));
@@ -81,6 +84,7 @@ describe('gatherRootfsKeyFields', () => {
       architecture: 'amd64',
       variant: 'apt',
       keyringSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      initramfsConfigSha256: guestInitramfsConfigSha256(),
     });
     expect(fields?.mirrors[0]).toBe('http://deb.debian.org/debian');
     expect(fields?.mirrors.some((m) => m.includes('bookworm-security'))).toBe(true);
@@ -98,6 +102,16 @@ describe('gatherRootfsKeyFields', () => {
       fixedVersion,
     );
     expect(one && computeRootfsKey(one)).toBe(two && computeRootfsKey(two));
+  });
+
+  it('keys the initramfs configuration only when a kernel is installed', async () => {
+    const without = await gatherRootfsKeyFields(
+      { install: makeInstallSpec(), target: '/t', packages: ['acl'], withBasePackages: false },
+      fixedVersion,
+    );
+    expect(without?.packages.some((p) => p.startsWith('linux-image-'))).toBe(false);
+    expect(without?.initramfsConfigSha256).toBeNull();
+    expect(guestInitramfsConfigSha256()).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('hashes the keyring content, so a changed keyring file changes the key', async () => {

@@ -49,6 +49,7 @@ async function manifestFor(image: string, key = KEY): Promise<RootfsManifest> {
       components: ['main'],
       packages: ['openssh-server'],
       keyringSha256: null,
+      initramfsConfigSha256: null,
     },
     createdAt: new Date().toISOString(),
     buildMs: 1,
