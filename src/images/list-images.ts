@@ -182,14 +182,9 @@ function isCfgSummary(value: unknown): value is CfgSummary {
 
 /** The summary of the cfg at `cfgPath`: from the cache when its stat still matches, else read. */
 function readCfgSummary(paths: Paths, cfgPath: string, cache: ListingCache | undefined): CfgSummary {
+  const read = (): CfgSummary => summarizeCfg(paths, fs.readFileSync(cfgPath, 'utf8'), cfgPath);
   const stat = cache && fs.statSync(cfgPath, { bigint: true, throwIfNoEntry: false });
-  if (cache && stat) {
-    const kept = cache.get(cfgPath, stat);
-    if (isCfgSummary(kept)) return kept;
-  }
-  const summary = summarizeCfg(paths, fs.readFileSync(cfgPath, 'utf8'), cfgPath);
-  if (cache && stat) cache.set(cfgPath, stat, summary);
-  return summary;
+  return cache && stat ? cache.through(cfgPath, stat, isCfgSummary, read) : read();
 }
 
 /**
@@ -305,12 +300,9 @@ function describeDisk(
 
 /** Whether the plain file `file` (stat'ed as `stat`) starts with the qcow2 magic; cached by its stat. */
 function isQcow2Disk(file: string, stat: fs.BigIntStats, cache: ListingCache | undefined): boolean {
-  const name = `disk:${file}`;
-  const kept = cache?.get(name, stat);
-  if (typeof kept === 'boolean') return kept;
-  const isQcow2 = isQcow2File(file);
-  cache?.set(name, stat, isQcow2);
-  return isQcow2;
+  const read = (): boolean => isQcow2File(file);
+  const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+  return cache ? cache.through(`disk:${file}`, stat, isBoolean, read) : read();
 }
 
 /** The format, virtual size and parent of a qcow2 disk, as qemu-img tells them. */

@@ -69,6 +69,23 @@ export class ListingCache {
   }
 
   /**
+   * What was kept for `name` when `stat` still matches and `isValid` accepts it; else `derive()`'s
+   * value, kept for the next listing.
+   */
+  through<T>(
+    name: string,
+    stat: fs.BigIntStats,
+    isValid: (value: unknown) => value is T,
+    derive: () => T,
+  ): T {
+    const kept = this.get(name, stat);
+    if (isValid(kept)) return kept;
+    const value = derive();
+    this.set(name, stat, value);
+    return value;
+  }
+
+  /**
    * Writes what this listing looked up or derived (entries of files it no longer saw are
    * dropped), when that differs from what was read; never throws: a cache that cannot be
    * written costs the next listing its reads.

@@ -1,8 +1,9 @@
 /**
  * The key of a root-tree cache entry: a hash of everything that changes the bootstrapped tree's
  * content (installer and its version, release, architecture, mirrors, variant, components, the
- * sorted package list, the keyring's content, the guest initramfs configuration, the cache format). Two requests with the same key
- * would bootstrap the same tree, so one cached tree serves both.
+ * sorted package list, the keyring's content, the guest initramfs configuration, the cache
+ * format). Two requests with the same key would bootstrap the same tree, so one cached tree
+ * serves both.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
