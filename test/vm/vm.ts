@@ -233,7 +233,7 @@ async function buildVmArgv(
   if (options.kind === 'linux') {
     argv.push(
       '-cpu',
-      'max',
+      'max,erms=off',
       '-kernel',
       kernel.path,
       '-initrd',
