@@ -135,6 +135,29 @@ export function runDeferredHook(programs: DeferredProgram[]): string {
   return [...restore, together].join(' && ');
 }
 
+/**
+ * openssh-server's postinst makes the host keys the sshd_config asks for (RSA 3072, ECDSA,
+ * ed25519) unless their files exist; every one of them is thrown away again (sanitize.ts: every
+ * guest gets its own, made on the host), and the RSA prime search is 0.3-2 s of CPU. So the
+ * essential stage leaves an empty file at each default path, and the customize stage removes
+ * the empty ones it finds there (never a key with content).
+ */
+export const SSH_HOST_KEY_PLACEHOLDERS = ['rsa', 'ecdsa', 'ed25519'].map(
+  (type) => `/etc/ssh/ssh_host_${type}_key`,
+);
+
+/** The essential hook that puts the empty placeholders in (where no file is yet). */
+export function sshKeyPlaceholderHook(): string {
+  const files = SSH_HOST_KEY_PLACEHOLDERS.map((f) => `"$1${f}"`).join(' ');
+  return `mkdir -p "$1/etc/ssh" && for f in ${files}; do [ -e "$f" ] || install -m 600 /dev/null "$f"; done`;
+}
+
+/** The customize hook that removes the placeholders still empty (the postinst left them alone). */
+export function sshKeyPlaceholderCleanupHook(): string {
+  const files = SSH_HOST_KEY_PLACEHOLDERS.map((f) => `"$1${f}"`).join(' ');
+  return `for f in ${files}; do if [ -f "$f" ] && [ ! -s "$f" ]; then rm -f "$f" || exit 1; fi; done`;
+}
+
 /** The apt option that sends downloads through `proxy`. */
 function proxyOption(proxy: string): string {
   return `Acquire::http::Proxy "${proxy}"`;
@@ -172,6 +195,7 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
     ...(sources.include.includes('ca-certificates') ? [DEFERRED_CA_CERTIFICATES] : []),
     ...(kernel ? [DEFERRED_INITRAMFS] : []),
   ];
+  const sshServer = sources.include.includes('openssh-server');
   const initramfsHooks = kernel
     ? [`copy-in ${quoteHookWord(path.join(initramfsSourceDir(request.target), 'etc'))} /`]
     : [];
@@ -194,8 +218,12 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
       ...initramfsHooks,
       ...(cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : []),
     ],
-    essentialHooks: deferred.length > 0 ? [deferHook(deferred)] : [],
+    essentialHooks: [
+      ...(deferred.length > 0 ? [deferHook(deferred)] : []),
+      ...(sshServer ? [sshKeyPlaceholderHook()] : []),
+    ],
     customizeHooks: [
+      ...(sshServer ? [sshKeyPlaceholderCleanupHook()] : []),
       ...(deferred.length > 0 ? [runDeferredHook(deferred)] : []),
       ...(cache ? [`sync-out ${ARCHIVES} ${quoteHookWord(cache)}`] : []),
     ],

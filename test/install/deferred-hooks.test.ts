@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, chmod, mkdir, stat, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,8 @@ import {
   DEFERRED_CA_CERTIFICATES,
   DEFERRED_INITRAMFS,
   runDeferredHook,
+  sshKeyPlaceholderCleanupHook,
+  sshKeyPlaceholderHook,
 } from '../../src/install/mmdebstrap-install.js';
 
 const run = promisify(execFile);
@@ -86,5 +88,36 @@ describe('the customize hook that runs the deferred programs once', () => {
     const hook = runDeferredHook([DEFERRED_INITRAMFS]);
     expect(hook).not.toMatch(/[^&]&[^&]/);
     expect(hook.endsWith('chroot "$1" update-initramfs -c -k all')).toBe(true);
+  });
+});
+
+describe("the placeholders that keep openssh-server's postinst from making host keys", () => {
+  const hook = (script: string, target: string): Promise<unknown> =>
+    run('sh', ['-c', script, 'exec', target]);
+
+  it('leaves an empty root-only file at each default path, and the cleanup removes only empty ones', async () => {
+    const target = path.join(scratch, 'target');
+    await mkdir(path.join(target, 'etc/ssh'), { recursive: true });
+    // A key already there (from a copy-in, say) is neither replaced nor removed.
+    await writeFile(path.join(target, 'etc/ssh/ssh_host_ecdsa_key'), 'a real key\n', { mode: 0o600 });
+    await hook(sshKeyPlaceholderHook(), target);
+    const rsa = await stat(path.join(target, 'etc/ssh/ssh_host_rsa_key'));
+    expect([rsa.size, rsa.mode & 0o777]).toEqual([0, 0o600]);
+    expect((await stat(path.join(target, 'etc/ssh/ssh_host_ed25519_key'))).size).toBe(0);
+    expect(await readFile(path.join(target, 'etc/ssh/ssh_host_ecdsa_key'), 'utf8')).toBe('a real key\n');
+    // The postinst made the ed25519 key after all (a changed HostKey list): kept.
+    await writeFile(path.join(target, 'etc/ssh/ssh_host_ed25519_key'), 'made\n');
+    await hook(sshKeyPlaceholderCleanupHook(), target);
+    expect((await readdir(path.join(target, 'etc/ssh'))).sort()).toEqual([
+      'ssh_host_ecdsa_key',
+      'ssh_host_ed25519_key',
+    ]);
+  });
+
+  it('makes /etc/ssh when the essential stage has none yet', async () => {
+    const target = path.join(scratch, 'bare');
+    await mkdir(target);
+    await hook(sshKeyPlaceholderHook(), target);
+    expect((await readdir(path.join(target, 'etc/ssh'))).length).toBe(3);
   });
 });
