@@ -4,11 +4,9 @@
  * chunk by chunk and whole against the manifest, then renamed into place (an image or cfg they
  * replace under --force is kept aside until the run commits), the cfg last. `--as NEW` gives
  * the copy its own identity with the clone code (MAC, SSH host keys, machine-id, filesystem UUIDs).
- * A guest on LVM volumes comes back on image files (`--dir` says where; `phy:` becomes `file:`),
- * or with `--lvm VG` on new logical volumes named as create-image names them (NAME-disk,
- * NAME-swap, NAME-SECTION): each made by this run (an existing one is refused, never written),
- * zeroed in the kernel (blkdiscard --zeroout), then only the data blocks written; a failure or
- * Ctrl-C removes the volumes it made. Restore never writes to a device it did not make.
+ * A guest on LVM volumes comes back on image files (`--dir` says where; `phy:` becomes `file:`,
+ * backup-restore-targets.ts), or with `--lvm VG` on new logical volumes (backup-restore-lvm.ts).
+ * Restore never writes to a device it did not make.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -20,16 +18,15 @@ import { parseXlCfg } from '../formats/xl-cfg-parse.js';
 import { quoteXlString } from '../formats/xl-cfg-values.js';
 import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import { deriveXenToolsMac } from '../model/mac.js';
-import { volumeImageName, volumeLvName } from '../model/guest-volumes.js';
-import { underRoot, type Paths } from '../paths.js';
+import type { Paths } from '../paths.js';
 import { lockGuest } from '../plan/guest-lock.js';
 import type { Plan, PlanAction, PlanStep, StepContext } from '../plan/plan.js';
 import { identityOf } from '../plan/run-journal.js';
 import { moveIntoPlace, writeFileAtomically } from '../plan/write-file.js';
-import { makeParents, temporaryName } from '../storage/image-file.js';
-import { checkVolumeGroup, createGuestVolume, lvmVolumePath } from '../storage/lvm.js';
-import { lvcreateArgv, zeroDeviceArgv } from '../tools/lvm.js';
+import { makeParents } from '../storage/image-file.js';
 import { createImage } from '../tools/qemu-img.js';
+import { describeVolumeRestore, lvmRestoreTargets, restoreToVolume } from './backup-restore-lvm.js';
+import { fileRestoreTargets, type RestoreTarget } from './backup-restore-targets.js';
 import { closeRawView, openRawView, type RawView } from './image-access.js';
 import { cloneDiskSpec, renderCloneCfg, type CloneDiskChange } from './clone-cfg.js';
 import { identifyClone, type ClonedDisk } from './clone-steps.js';
@@ -96,79 +93,6 @@ async function readChecked(repo: Repository, id: string): Promise<Manifest> {
   }
 }
 
-/**
- * The image file a guest's volume is restored to: `/dev/VG/GUEST-disk` -> `disk.img` (the file
- * names xen-create-image gives a guest's images), any other device `NAME.img`.
- */
-export function imageNameForVolume(device: string, guest: string): string {
-  const base = path.basename(device);
-  return volumeImageName(base.startsWith(`${guest}-`) ? base.slice(guest.length + 1) : base);
-}
-
-/**
- * The section a disk of `guest` stands for (`/dev/VG/GUEST-swap2`, `DIR/domains/GUEST/swap2.img`:
- * `swap2`): its volume on LVM is NEW-SECTION, as create-image names a layout's volumes.
- */
-export function sectionForDisk(target: string, guest: string): string {
-  const base = path.basename(target);
-  if (target.startsWith('/dev/')) return base.startsWith(`${guest}-`) ? base.slice(guest.length + 1) : base;
-  return base.replace(/\.(img|raw|qcow2)$/, '');
-}
-
-/** One disk of the snapshot and where it goes. */
-interface RestoreTarget {
-  disk: Manifest['disks'][number];
-  /** The final image file or volume. */
-  host: string;
-  /** Where the data is written: a temporary file beside `host`, or the new volume itself. */
-  temp: string;
-  cfgTarget: string;
-  /** The format written: the snapshot's, or raw on a volume. */
-  format: string;
-  /** `--lvm`: the volume to make. */
-  volume?: { vg: string; name: string };
-}
-
-/** The volumes of `--lvm VG`: checks the VG, that none exists yet, and that they fit. */
-async function lvmTargets(vg: string, manifest: Manifest, name: string): Promise<RestoreTarget[]> {
-  const targets = manifest.disks.map((disk): RestoreTarget => {
-    const lv = volumeLvName(name, sectionForDisk(disk.target, manifest.guest));
-    const host = lvmVolumePath(vg, lv);
-    return { disk, host, temp: host, cfgTarget: host, format: 'raw', volume: { vg, name: lv } };
-  });
-  const names = targets.map((t) => t.volume!.name);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice) {
-    throw usageError(
-      'E_USAGE',
-      `snapshot ${manifest.id}: two disks would both become the volume ${vg}/${twice}`,
-      'restore to image files with --dir=DIR instead',
-    );
-  }
-  // Restore makes its volumes; it never writes over one it did not make, --force or not.
-  await checkVolumeGroup(
-    vg,
-    targets.map((t) => ({ name: t.volume!.name, sizeBytes: t.disk.size })),
-    {
-      replace: false,
-      existsError: (existing) =>
-        usageError(
-          'E_LVM_EXISTS',
-          `guest "${name}": logical volume${existing.length > 1 ? 's' : ''} ${existing.join(', ')} ${existing.length > 1 ? 'exist' : 'exists'} already`,
-          `restore under another name with --as NEW, or remove the old guest first (xenkit delete-image --lvm=${vg} ${name})`,
-        ),
-      noSpaceHint: `restore to image files with --dir=DIR instead, or extend the volume group (vgextend ${vg} DEVICE)`,
-    },
-    { sink: () => undefined, signal: new AbortController().signal },
-  );
-  return targets;
-}
-
-/** The cfg's path for `host` (a path under the root): the same path without the root. */
-function cfgPathFor(paths: Paths, host: string): string {
-  return paths.root === '/' ? host : path.join('/', path.relative(paths.root, host));
-}
-
 /** Checks what can be checked (snapshot, names, targets); builds the plan. */
 export async function buildRestorePlan(
   paths: Paths,
@@ -192,40 +116,8 @@ export async function buildRestorePlan(
     throw usageError('E_USAGE', 'options --dir and --lvm exclude each other', 'give one of them');
   }
   const targets: RestoreTarget[] = options.lvm
-    ? await lvmTargets(options.lvm, manifest, name)
-    : manifest.disks.map((disk) => {
-        const original = underRoot(paths, disk.target);
-        // A logical volume (or other device) comes back as an image file: never written over a device.
-        const isDevice = disk.target.startsWith('/dev/');
-        const file = isDevice ? imageNameForVolume(disk.target, manifest.guest) : path.basename(disk.target);
-        let host: string;
-        if (options.dir) host = path.join(underRoot(paths, options.dir), 'domains', name, file);
-        else if (isDevice) {
-          throw usageError(
-            'E_RESTORE_DIR',
-            `snapshot ${manifest.id}: ${disk.target} is a block device (an LVM volume, say); restore writes image files`,
-            `say where they go with --dir=DIR (images go to DIR/domains/${name}, e.g. --dir=/srv/xen), or restore onto new volumes with --lvm=VG`,
-          );
-        } else if (!isNewIdentity) host = original;
-        else {
-          const parent = path.dirname(original);
-          if (path.basename(parent) !== manifest.guest || path.basename(path.dirname(parent)) !== 'domains') {
-            throw usageError(
-              'E_RESTORE_DIR',
-              `snapshot ${manifest.id}: ${disk.target} is not in a DIR/domains/${manifest.guest} directory`,
-              `say where the copy goes with --dir=DIR (images go to DIR/domains/${name})`,
-            );
-          }
-          host = path.join(path.dirname(parent), name, file);
-        }
-        return {
-          disk,
-          host,
-          temp: temporaryName(host, 'restore'),
-          cfgTarget: cfgPathFor(paths, host),
-          format: disk.format,
-        };
-      });
+    ? await lvmRestoreTargets(options.lvm, manifest, name)
+    : fileRestoreTargets(paths, manifest, name, { dir: options.dir, isNewIdentity });
   const cfgPath = cfgPathOf(paths, name);
   const existing = [cfgPath, ...targets.filter((t) => !t.volume).map((t) => t.host)].filter(isPresent);
   if (existing.length > 0 && !options.force) {
@@ -281,17 +173,7 @@ export async function buildRestorePlan(
       title: `Restore the images of snapshot ${manifest.id}`,
       actions: targets.flatMap((t): PlanAction[] =>
         t.volume
-          ? [
-              {
-                kind: 'run',
-                argv: lvcreateArgv({ ...t.volume, sizeBytes: Math.ceil(t.disk.size / 512) * 512 }),
-              },
-              { kind: 'run', argv: zeroDeviceArgv(t.host) },
-              {
-                kind: 'note',
-                text: `write the data blocks of ${t.disk.target} to ${t.host} (holes stay zero)`,
-              },
-            ]
+          ? describeVolumeRestore(t, t.volume)
           : [
               { kind: 'mkdir', path: path.dirname(t.host), mode: 0o755 },
               { kind: 'write', path: t.temp, mode: 0o600 },
@@ -374,7 +256,9 @@ async function restoreImages(
 ): Promise<void> {
   for (const t of targets) {
     if (t.volume) {
-      await restoreToVolume(repo, manifest, t, t.volume, ctx, outcome);
+      outcome.images.push(
+        await restoreToVolume(t, t.volume, ctx, (target) => restoreChecked(repo, manifest, t, target, ctx)),
+      );
       continue;
     }
     await makeParents(path.dirname(t.host), ctx);
@@ -424,29 +308,6 @@ function restoreChecked(
     }
     throw error;
   });
-}
-
-/**
- * Makes the volume (its removal on the undo stack and in the journal), zeroed by createGuestVolume,
- * and writes only the data blocks into it: the holes read as the zeros they were.
- */
-async function restoreToVolume(
-  repo: Repository,
-  manifest: Manifest,
-  t: RestoreTarget,
-  volume: { vg: string; name: string },
-  ctx: StepContext,
-  outcome: RestoreOutcome,
-): Promise<void> {
-  const made = await createGuestVolume({ ...volume, sizeBytes: t.disk.size, replace: false }, ctx);
-  ctx.reporter.info(`writing ${made.path}`);
-  const handle = await fs.open(made.path, 'r+');
-  try {
-    const { writtenBytes } = await restoreChecked(repo, manifest, t, handle, ctx);
-    outcome.images.push({ path: made.path, size: t.disk.size, writtenBytes });
-  } finally {
-    await handle.close();
-  }
 }
 
 async function identify(

@@ -8,7 +8,7 @@ import {
   renderCloneCfg,
   type CloneCfgChanges,
 } from '../../src/images/clone-cfg.js';
-import { imageNameForVolume } from '../../src/images/backup-restore.js';
+import { imageNameForVolume } from '../../src/images/backup-restore-targets.js';
 
 const golden = (name: string): string =>
   fs.readFileSync(path.join(import.meta.dirname, '../golden/xl-cfg', `${name}.cfg`), 'utf8');
