@@ -30,7 +30,10 @@ done
 (cd "$REPO" && npm run build >/dev/null)
 
 WORK=$(mktemp -d /var/tmp/xenkit-bench-clone.XXXXXX)
+# shellcheck source=lib/pool-refill.sh
+. "$REPO/bench/lib/pool-refill.sh"
 cleanup() {
+  wait_pool_refills "$WORK"
   # Clones first (deleting the last linked clone makes the source writable again), then the source.
   for cfg in "$WORK"/root/etc/xen/c*.cfg; do
     [ -e "$cfg" ] && node "$REPO/bin/xenkit.js" delete-image "$(basename "$cfg" .cfg)" --force --root "$WORK/root" >/dev/null 2>&1

@@ -57,7 +57,11 @@ WORK=$(mktemp -d /var/tmp/xenkit-bench.XXXXXX)
 HELD="$WORK/held-debs"
 mkdir -p "$HELD" "$WORK/xt/dir" "$WORK/xt/etc" "$WORK/logs"
 
+# shellcheck source=lib/pool-refill.sh
+. "$REPO/bench/lib/pool-refill.sh"
+
 restore() {
+  wait_pool_refills "$WORK"
   # Our .debs out, the host's back in; then every scratch file and log of ours.
   find "$ARCHIVES" -maxdepth 1 -name '*.deb' -delete 2>/dev/null || true
   find "$HELD" -maxdepth 1 -name '*.deb' -exec mv -n -t "$ARCHIVES" {} + 2>/dev/null || true
@@ -99,6 +103,7 @@ run_xenkit() {
     echo "xenkit run $name failed" >&2; tail -20 "$WORK/logs/$name.err" >&2; exit 1
   fi
   t1=$(now)
+  wait_pool_refills "$root"
   rss=$(sed -n 's/^xenkit-rusage: maxrss_kb=\([0-9]*\)$/\1/p' "$WORK/logs/$name.err" | tail -1)
   rm -rf "$root/srv/domains/$name" "$root/etc/xen/$name.cfg"
   echo "$(elapsed "$t0" "$t1") ${rss:-0}"

@@ -158,6 +158,52 @@ export function sshKeyPlaceholderCleanupHook(): string {
   return `for f in ${files}; do if [ -f "$f" ] && [ ! -s "$f" ]; then rm -f "$f" || exit 1; fi; done`;
 }
 
+/**
+ * mmdebstrap downloads the essential packages, extracts and installs them (15 s of one core
+ * here), and only then downloads the rest (the kernel, systemd, ssh: 90 MB, 4-5 s) and installs
+ * it. The extract hook starts that second download in the background, with the target's own apt
+ * configuration (`MMDEBSTRAP_APT_CONFIG`, the lists already fetched) into the target's archive,
+ * beside the essential stage; the essential hook waits for it, so the apt that installs the rest
+ * finds its packages there. Nothing depends on it: a failed or partial prefetch only leaves apt
+ * to download what is missing. It takes no apt lock (dpkg holds the target's while the
+ * essential packages install; the archive's files are apt's own partial-then-rename), and it
+ * stops itself when mmdebstrap goes away (a cancelled run), checked every 0.2 s.
+ */
+const PREFETCH_DONE = '/var/cache/apt/archives/xenkit-prefetch.done';
+const PREFETCH_PID = '/var/cache/apt/archives/xenkit-prefetch.pid';
+const PREFETCH_LOG = '/var/cache/apt/archives/xenkit-prefetch.log';
+
+/** A package name as one shell word. */
+function shellWord(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The extract hook that starts the prefetch of `packages` in the background. */
+export function prefetchHook(packages: string[]): string {
+  const apt =
+    `APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get --yes -o Debug::NoLocking=true --download-only ` +
+    `install ${packages.map(shellWord).join(' ')} >"$1${PREFETCH_LOG}" 2>&1`;
+  return (
+    `mm=$PPID; ( ${apt} & a=$!; echo $a > "$1${PREFETCH_PID}"; ` +
+    `while kill -0 $a 2>/dev/null; do kill -0 $mm 2>/dev/null || kill $a 2>/dev/null; sleep 0.2; done; ` +
+    `wait $a; echo $? > "$1${PREFETCH_DONE}" ) </dev/null >/dev/null 2>&1 &`
+  );
+}
+
+/**
+ * The essential hook that waits for the prefetch (at most 5 minutes, then stops it), copies its
+ * output into the build log and removes its files.
+ */
+export function prefetchWaitHook(): string {
+  return (
+    `i=0; while [ ! -e "$1${PREFETCH_DONE}" ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; ` +
+    `[ -e "$1${PREFETCH_DONE}" ] || kill "$(cat "$1${PREFETCH_PID}" 2>/dev/null)" 2>/dev/null; ` +
+    `tail -n 3 "$1${PREFETCH_LOG}" 2>/dev/null | sed 's/^/prefetch: /' >&2; ` +
+    `echo "prefetch: exit status $(cat "$1${PREFETCH_DONE}" 2>/dev/null || echo 'none (stopped)')" >&2; ` +
+    `rm -f "$1${PREFETCH_DONE}" "$1${PREFETCH_PID}" "$1${PREFETCH_LOG}"`
+  );
+}
+
 /** The apt option that sends downloads through `proxy`. */
 function proxyOption(proxy: string): string {
   return `Acquire::http::Proxy "${proxy}"`;
@@ -196,6 +242,10 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
     ...(kernel ? [DEFERRED_INITRAMFS] : []),
   ];
   const sshServer = sources.include.includes('openssh-server');
+  const aptOptions = request.install.aptProxy ? [proxyOption(request.install.aptProxy)] : [];
+  // The apt variant installs its --include after the essential stage: fetched beside it.
+  const variant = request.variant ?? DEFAULT_MMDEBSTRAP_VARIANT;
+  const prefetch = variant === 'apt' && sources.include.length > 0 ? sources.include : undefined;
   const initramfsHooks = kernel
     ? [`copy-in ${quoteHookWord(path.join(initramfsSourceDir(request.target), 'etc'))} /`]
     : [];
@@ -204,12 +254,12 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
     suite: sources.suite,
     target: request.target,
     mirrors: [sources.mirror, ...extraSuites(request, sources.components)],
-    variant: request.variant ?? DEFAULT_MMDEBSTRAP_VARIANT,
+    variant,
     components: sources.components,
     include: sources.include,
     architecture: request.install.arch,
     keyring: sources.keyring,
-    aptOptions: request.install.aptProxy ? [proxyOption(request.install.aptProxy)] : [],
+    aptOptions,
     // A throw-away build needs no fsync after every file dpkg unpacks (a crash just means a
     // rebuild); it is dropped from the guest's dpkg configuration afterwards.
     dpkgOptions: [UNSAFE_IO],
@@ -218,7 +268,9 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
       ...initramfsHooks,
       ...(cache ? [CREATE_ARCHIVES_HOOK, `sync-in ${quoteHookWord(cache)} ${ARCHIVES}/`] : []),
     ],
+    extractHooks: prefetch ? [prefetchHook(prefetch)] : [],
     essentialHooks: [
+      ...(prefetch ? [prefetchWaitHook()] : []),
       ...(deferred.length > 0 ? [deferHook(deferred)] : []),
       ...(sshServer ? [sshKeyPlaceholderHook()] : []),
     ],

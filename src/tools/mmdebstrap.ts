@@ -22,6 +22,7 @@ export interface MmdebstrapOptions {
   /** Each becomes one `--dpkgopt` (written to the target's dpkg.cfg.d/99mmdebstrap). */
   dpkgOptions?: string[];
   setupHooks?: string[];
+  extractHooks?: string[];
   essentialHooks?: string[];
   customizeHooks?: string[];
   /** Each becomes one `--hook-directory` (mmdebstrap runs the hooks that directory holds). */
@@ -50,6 +51,7 @@ export function buildMmdebstrapArgv(options: MmdebstrapOptions): string[] {
   for (const opt of options.dpkgOptions ?? []) argv.push(`--dpkgopt=${opt}`);
   if (options.skip && options.skip.length > 0) argv.push(`--skip=${options.skip.join(',')}`);
   for (const hook of options.setupHooks ?? []) argv.push(`--setup-hook=${hook}`);
+  for (const hook of options.extractHooks ?? []) argv.push(`--extract-hook=${hook}`);
   for (const hook of options.essentialHooks ?? []) argv.push(`--essential-hook=${hook}`);
   for (const hook of options.customizeHooks ?? []) argv.push(`--customize-hook=${hook}`);
   for (const dir of options.hookDirectories ?? []) argv.push(`--hook-directory=${dir}`);

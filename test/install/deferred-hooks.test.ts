@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFERRED_CA_CERTIFICATES,
   DEFERRED_INITRAMFS,
+  prefetchHook,
+  prefetchWaitHook,
   runDeferredHook,
   sshKeyPlaceholderCleanupHook,
   sshKeyPlaceholderHook,
@@ -119,5 +121,80 @@ describe("the placeholders that keep openssh-server's postinst from making host 
     await mkdir(target);
     await hook(sshKeyPlaceholderHook(), target);
     expect((await readdir(path.join(target, 'etc/ssh'))).length).toBe(3);
+  });
+});
+
+describe('the prefetch of the packages after the essential stage', () => {
+  const FAKE_APT = `#!/bin/sh
+echo "apt-get $*" > "$APT_LOG"
+echo "config $APT_CONFIG" >> "$APT_LOG"
+[ -n "$APT_SLEEP" ] && sleep "$APT_SLEEP"
+echo 'Fetched 89.8 MB in 5s'
+exit \${APT_EXIT:-0}
+`;
+  const archives = (target: string): string => path.join(target, 'var/cache/apt/archives');
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > end) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async function setUp(): Promise<{ target: string; env: NodeJS.ProcessEnv }> {
+    const target = path.join(scratch, 'target');
+    await mkdir(archives(target), { recursive: true });
+    await writeFile(path.join(scratch, 'apt-get'), FAKE_APT);
+    await chmod(path.join(scratch, 'apt-get'), 0o755);
+    const env = {
+      PATH: `${scratch}:/usr/bin:/bin`,
+      APT_LOG: path.join(scratch, 'apt.log'),
+      MMDEBSTRAP_APT_CONFIG: '/tmp/mmdebstrap.apt.conf',
+    };
+    return { target, env };
+  }
+
+  it("runs apt-get --download-only with mmdebstrap's apt config, and the wait hook reports it and removes its files", async () => {
+    const { target, env } = await setUp();
+    // The parent (mmdebstrap) stays while the prefetch runs.
+    const parent = run(
+      'sh',
+      ['-c', 'sh -c "$0" exec "$1"; sleep 2', prefetchHook(['udev', 'openssh-server']), target],
+      { env },
+    );
+    await until(async () => (await readdir(archives(target))).includes('xenkit-prefetch.done'));
+    const log = await readFile(env.APT_LOG!, 'utf8');
+    expect(log).toContain(
+      'apt-get --yes -o Debug::NoLocking=true --download-only install udev openssh-server',
+    );
+    expect(log).toContain('config /tmp/mmdebstrap.apt.conf');
+    const { stderr } = await run('sh', ['-c', prefetchWaitHook(), 'exec', target], { env });
+    expect(stderr).toContain('prefetch: Fetched 89.8 MB in 5s');
+    expect(stderr).toContain('prefetch: exit status 0');
+    expect(await readdir(archives(target))).toEqual([]);
+    await parent;
+  });
+
+  it('stops itself when mmdebstrap goes away (a cancelled run)', async () => {
+    const { target, env } = await setUp();
+    const parent = run('sh', ['-c', 'sh -c "$0" exec "$1"; exec sleep 30', prefetchHook(['udev']), target], {
+      env: { ...env, APT_SLEEP: '30' },
+    });
+    const pidFile = path.join(archives(target), 'xenkit-prefetch.pid');
+    await until(async () => (await readFile(pidFile, 'utf8').catch(() => '')).trim() !== '');
+    const apt = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(alive(apt)).toBe(true);
+    parent.child.kill('SIGKILL');
+    await parent.catch(() => undefined);
+    await until(async () => !alive(apt));
+    await until(async () => (await readdir(archives(target))).includes('xenkit-prefetch.done'));
   });
 });
