@@ -200,16 +200,22 @@ function readCfgSummary(paths: Paths, cfgPath: string, cache: ListingCache | und
   return cache && stat ? cache.through(cfgPath, stat, isCfgSummary, read) : read();
 }
 
-/** What a guest's files tell: its cfg's summary, and each disk's stat and format. */
+/**
+ * What a guest's files tell: its cfg's summary, and each disk's stat and format. Kept for every
+ * guest until the holder scan is done, so it holds no more than describeGuest needs.
+ */
 interface GuestFiles {
   cfgPath: string;
   summary: CfgSummary;
-  guestDisks: { path: string; config: CfgSummary['disks'][number] }[];
   disks: ListedDisk[];
   /** The disks that are qcow2 images, for readQcow2Info. */
   qcow2: ListedDisk[];
-  bases: Set<string>;
+  bases: ReadonlySet<string>;
+  /** The disks a running instance would write (the cfg's read-only disks left out). */
+  images: string[];
 }
+
+const NO_BASES: ReadonlySet<string> = new Set();
 
 /** The cfg at `cfgPath` and its disks (none for a cfg with an error), each disk stat'ed once. */
 function readGuestFiles(
@@ -219,15 +225,18 @@ function readGuestFiles(
   stats: Map<string, fs.BigIntStats>,
 ): GuestFiles {
   const summary = readCfgSummary(paths, cfgPath, options.cache);
-  const bases = new Set(summary.bases);
-  // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
-  const guestDisks =
-    summary.error === undefined
-      ? summary.disks.map((d) => ({ path: d.path ?? underRoot(paths, d.target), config: d }))
-      : [];
+  const bases = summary.bases.length > 0 ? new Set(summary.bases) : NO_BASES;
   const qcow2: ListedDisk[] = [];
-  const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2, options.cache));
-  return { cfgPath, summary, guestDisks, disks, qcow2, bases };
+  const disks: ListedDisk[] = [];
+  const images: string[] = [];
+  if (summary.error !== undefined) return { cfgPath, summary, disks, qcow2, bases, images };
+  // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
+  for (const config of summary.disks) {
+    const file = config.path ?? underRoot(paths, config.target);
+    disks.push(describeDisk(file, config, bases, stats, qcow2, options.cache));
+    if (config.access !== 'ro') images.push(file);
+  }
+  return { cfgPath, summary, disks, qcow2, bases, images };
 }
 
 /**
@@ -239,7 +248,7 @@ function describeGuest(
   files: GuestFiles,
   options: ListOptions,
 ): ListedGuest | Promise<ListedGuest> {
-  const { cfgPath, summary, guestDisks, disks, qcow2, bases } = files;
+  const { cfgPath, summary, disks, qcow2, bases, images } = files;
   if (summary.error !== undefined) {
     return {
       name: summary.name,
@@ -259,7 +268,7 @@ function describeGuest(
     name: summary.name,
     // The file name is the guest's name too when it is one (xen-tools' NAME.cfg).
     aliases: guestNameProblem(fileName) === undefined ? [fileName] : [],
-    images: guestDisks.filter((d) => d.config.access !== 'ro').map((d) => d.path),
+    images,
     // A base image read by its linked clones' QEMUs: those run, not this guest.
     isReadingAllowed: true,
   };
@@ -305,7 +314,7 @@ function lstatOrUndefined(file: string): fs.BigIntStats | undefined {
 function describeDisk(
   file: string,
   config: { vdev: string; format: string },
-  bases: Set<string>,
+  bases: ReadonlySet<string>,
   stats: Map<string, fs.BigIntStats>,
   qcow2: ListedDisk[],
   cache: ListingCache | undefined,
