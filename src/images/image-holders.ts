@@ -150,9 +150,9 @@ export function scanImageHolders(options: HolderScanOptions = {}): HolderSnapsho
 }
 
 /**
- * scanImageHolders, with /proc/locks read on libuv's thread pool: the first read of it in a
- * process waits 7-16 ms for the kernel (reading the lock table takes its rwsem for writing, which
- * waits for an RCU grace period) without using the CPU. What the caller does before it awaits
+ * scanImageHolders, with /proc/locks read on libuv's thread pool: a read of it that does not
+ * closely follow another waits 7-16 ms for the kernel (reading the lock table takes its rwsem for
+ * writing, which waits for an RCU grace period) without using the CPU. What the caller does before it awaits
  * the snapshot (a listing: every cfg and disk) runs during that wait instead of after it.
  */
 export function scanImageHoldersSoon(options: HolderScanOptions = {}): Promise<HolderSnapshot> {
