@@ -10,11 +10,12 @@
 # medians and the ratio. Nothing runs: every guest is stopped, so each command also answers "is it
 # running?" for every guest (xenkit: QEMU registry, processes holding the images, loop devices;
 # xen-tools: `xl list`, absent here). Target: N=1000 under 150 ms for both xenkit commands, and
-# faster than xen-tools in the same run. Both xenkit commands load dist/bundle/list.cjs, not the
-# whole CLI. The machine's load matters. NODE_EXTRA_CA_CERTS is unset for every run (the report
-# says when it was set): node parses each certificate it names at every start, before any script
-# runs; with a distribution's whole bundle (~140 certificates) that is 0.4 G instructions, 4-5
-# times node's own start, and it has nothing to do with listing. --keep-ca-certs leaves it.
+# faster than xen-tools in the same run. The xenkit commands load dist/bundle/list.cjs (xm) and
+# list-images.cjs (xen-list-images), not the whole CLI. The machine's load matters.
+# NODE_EXTRA_CA_CERTS is unset for every run (the report says when it was set): node parses each
+# certificate it names at every start, before any script runs; with a distribution's whole bundle
+# (~140 certificates) that is 0.4 G instructions, 4-5 times node's own start, and it has nothing
+# to do with listing. --keep-ca-certs leaves it.
 set -euo pipefail
 
 GUESTS=1000
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep-ca-certs) KEEP_CA=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "list.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

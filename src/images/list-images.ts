@@ -21,7 +21,7 @@ import {
   type LinkedClone,
 } from './linked-base.js';
 import { findQemuProcesses } from '../hypervisors/qemu/registry.js';
-import { scanImageHolders } from './image-holders.js';
+import { scanImageHoldersSoon } from './image-holders.js';
 import {
   checkGuestRunning,
   checkGuestRunningNow,
@@ -84,28 +84,41 @@ function readdirOrEmpty(dir: string): string[] {
   }
 }
 
+/** How many guests' files a listing reads between two turns of the event loop. */
+const YIELD_EVERY = 10;
+
 /** Every guest config, sorted by file name, with its disks and state. */
 export async function listImages(paths: Paths, options: ListOptions = {}): Promise<ListedGuest[]> {
+  // One pass over /proc and the loop devices for all guests, not one per guest; its read of
+  // /proc/locks waits on the thread pool while the cfgs and disks are read.
+  const snapshotSoon = scanImageHoldersSoon(options.running?.holders);
   const files = listCfgFiles(options.configDir ?? paths.xenDir, options.extension ?? '.cfg');
-  // One pass over /proc and the loop devices for all guests, not one per guest.
-  const snapshot = scanImageHolders(options.running?.holders);
   // Each disk's stat, taken once when it is described and looked up again for its holders.
   const stats = new Map<string, fs.BigIntStats>();
+  const qemuProcesses = options.running?.qemuProcesses ?? findQemuProcesses(paths);
+  const read: GuestFiles[] = [];
+  for (const cfgPath of files) {
+    read.push(readGuestFiles(paths, cfgPath, options, stats));
+    // A turn of the event loop now and then, so that the scan reads the rest of /proc/locks as
+    // soon as its first read is back: the kernel lets a read that follows within a grace period
+    // in at once, and makes one that comes later wait a grace period again.
+    if (read.length % YIELD_EVERY === 0) await new Promise(setImmediate);
+  }
   const shared = {
     ...options,
     running: {
       ...options.running,
-      qemuProcesses: options.running?.qemuProcesses ?? findQemuProcesses(paths),
+      qemuProcesses,
       runtimeNames: new Set(readdirOrEmpty(path.join(paths.stateDir, 'qemu'))),
       // On Xen, one `xl list` for all guests instead of an `xl list NAME` each.
       xlDomains: options.running?.xlDomains ?? (await readXlDomainNames(options.running)),
-      holders: { ...options.running?.holders, snapshot, stats },
+      holders: { ...options.running?.holders, snapshot: await snapshotSoon, stats },
     },
   };
   const guests: ListedGuest[] = [];
-  for (const cfgPath of files) {
+  for (const guestFiles of read) {
     // One after the other: a guest that needs a process (qemu-img, xl) waits for it alone.
-    const guest = describeGuest(paths, cfgPath, shared, stats);
+    const guest = describeGuest(paths, guestFiles, shared);
     guests.push(guest instanceof Promise ? await guest : guest);
   }
   return guests;
@@ -188,16 +201,54 @@ function readCfgSummary(paths: Paths, cfgPath: string, cache: ListingCache | und
 }
 
 /**
+ * What a guest's files tell: its cfg's summary, and each disk's stat and format. Kept for every
+ * guest until the holder scan is done, so it holds no more than describeGuest needs.
+ */
+interface GuestFiles {
+  cfgPath: string;
+  summary: CfgSummary;
+  disks: ListedDisk[];
+  /** The disks that are qcow2 images, for readQcow2Info. */
+  qcow2: ListedDisk[];
+  bases: ReadonlySet<string>;
+  /** The disks a running instance would write (the cfg's read-only disks left out). */
+  images: string[];
+}
+
+const NO_BASES: ReadonlySet<string> = new Set();
+
+/** The cfg at `cfgPath` and its disks (none for a cfg with an error), each disk stat'ed once. */
+function readGuestFiles(
+  paths: Paths,
+  cfgPath: string,
+  options: ListOptions,
+  stats: Map<string, fs.BigIntStats>,
+): GuestFiles {
+  const summary = readCfgSummary(paths, cfgPath, options.cache);
+  const bases = summary.bases.length > 0 ? new Set(summary.bases) : NO_BASES;
+  const qcow2: ListedDisk[] = [];
+  const disks: ListedDisk[] = [];
+  const images: string[] = [];
+  if (summary.error !== undefined) return { cfgPath, summary, disks, qcow2, bases, images };
+  // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
+  for (const config of summary.disks) {
+    const file = config.path ?? underRoot(paths, config.target);
+    disks.push(describeDisk(file, config, bases, stats, qcow2, options.cache));
+    if (config.access !== 'ro') images.push(file);
+  }
+  return { cfgPath, summary, disks, qcow2, bases, images };
+}
+
+/**
  * One guest, without a promise when nothing about it needs waiting for (no qcow2 disk, no base
  * images, its running state answered by the shared scans): the common case of a listing.
  */
 function describeGuest(
   paths: Paths,
-  cfgPath: string,
+  files: GuestFiles,
   options: ListOptions,
-  stats: Map<string, fs.BigIntStats>,
 ): ListedGuest | Promise<ListedGuest> {
-  const summary = readCfgSummary(paths, cfgPath, options.cache);
+  const { cfgPath, summary, disks, qcow2, bases, images } = files;
   if (summary.error !== undefined) {
     return {
       name: summary.name,
@@ -212,17 +263,12 @@ function describeGuest(
       error: summary.error,
     };
   }
-  const bases = new Set(summary.bases);
-  // guestDisksOf's disks, CD-ROMs left out, each stat'ed once by describeDisk (not lstat'ed first).
-  const guestDisks = summary.disks.map((d) => ({ path: d.path ?? underRoot(paths, d.target), config: d }));
-  const qcow2: ListedDisk[] = [];
-  const disks = guestDisks.map((d) => describeDisk(d.path, d.config, bases, stats, qcow2, options.cache));
   const fileName = path.basename(cfgPath, options.extension ?? '.cfg');
   const identity = {
     name: summary.name,
     // The file name is the guest's name too when it is one (xen-tools' NAME.cfg).
     aliases: guestNameProblem(fileName) === undefined ? [fileName] : [],
-    images: guestDisks.filter((d) => d.config.access !== 'ro').map((d) => d.path),
+    images,
     // A base image read by its linked clones' QEMUs: those run, not this guest.
     isReadingAllowed: true,
   };
@@ -268,7 +314,7 @@ function lstatOrUndefined(file: string): fs.BigIntStats | undefined {
 function describeDisk(
   file: string,
   config: { vdev: string; format: string },
-  bases: Set<string>,
+  bases: ReadonlySet<string>,
   stats: Map<string, fs.BigIntStats>,
   qcow2: ListedDisk[],
   cache: ListingCache | undefined,

@@ -3,8 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { splitDevice } from '../../src/formats/proc-files.js';
-import { describeHolder, findImageHolders, scanImageHolders } from '../../src/images/image-holders.js';
+import { parseProcLocks, splitDevice } from '../../src/formats/proc-files.js';
+import {
+  describeHolder,
+  findImageHolders,
+  scanImageHolders,
+  scanImageHoldersSoon,
+} from '../../src/images/image-holders.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-holders-'));
 const image = path.join(scratch, 'disk.img');
@@ -118,6 +123,23 @@ describe('findImageHolders on fixture /proc and /sys', () => {
     expect(findImageHolders([image], { hostRoot, ignorePids: [] }).map((h) => h.pid)).toEqual([4517, 4600]);
   });
 
+  it('reads the same snapshot with /proc/locks read on the thread pool, a long lock table too', async () => {
+    // 3000 lines: more than one read of the 64 KiB the pooled read takes first.
+    const locks = Array.from({ length: 3000 }, (_, i) => ofdLockLine(i % 2 ? image : other)).join('');
+    expect(locks.length).toBeGreaterThan(128 * 1024);
+    const hostRoot = fakeHost({
+      fds: [{ pid: 4517, comm: 'qemu-system-x86', fd: 8, target: image, flags: '02100002' }],
+      locks,
+      loops: [{ dev: 'loop3', backing: other, ro: '1' }],
+    });
+    const soon = await scanImageHoldersSoon({ hostRoot, ignorePids: [] });
+    expect(soon).toEqual(scanImageHolders({ hostRoot, ignorePids: [] }));
+    expect(soon.locks.length).toBe(3000);
+    // Without a /proc/locks: no locks, as the synchronous scan has it.
+    fs.rmSync(path.join(hostRoot, 'proc/locks'));
+    expect((await scanImageHoldersSoon({ hostRoot, ignorePids: [] })).locks).toEqual([]);
+  });
+
   it('finds nothing for images that do not exist', () => {
     const hostRoot = fakeHost({ locks: ofdLockLine(image) });
     expect(findImageHolders([path.join(scratch, 'missing.img')], { hostRoot })).toEqual([]);
@@ -137,6 +159,22 @@ describe('findImageHolders on this host', () => {
   });
   afterAll(() => {
     child.kill('SIGKILL');
+  });
+
+  it('sees a real lock in /proc/locks read on the thread pool', async () => {
+    const locked = path.join(scratch, 'locked.img');
+    fs.writeFileSync(locked, 'z');
+    const ino = fs.statSync(locked, { bigint: true }).ino;
+    const holder = spawn('flock', ['--shared', locked, 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      const lockedNow = (text: string): boolean => parseProcLocks(text).some((l) => l.inode === ino);
+      for (let i = 0; i < 50 && !lockedNow(fs.readFileSync('/proc/locks', 'utf8')); i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const soon = await scanImageHoldersSoon();
+      expect(soon.locks.some((l) => l.inode === ino && l.kind === 'FLOCK')).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('finds the pid and name of a process with the image open, and no holder of another file', () => {

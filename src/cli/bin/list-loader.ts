@@ -1,9 +1,10 @@
 /**
- * Loads the listing bundle (dist/bundle/list.cjs) with V8's code cache: node 20 keeps no compiled
+ * Loads a listing bundle (dist/bundle/list.cjs for `xm list`, list-images.cjs for
+ * `xen-list-images`) with V8's code cache: node 20 keeps no compiled
  * code between runs, and compiling the bundle (and the functions a listing calls) is a sixth of
  * what `xen-list-images` spends after node's own start. The cache sits beside the bundle, one
- * per command (`list.cjs.xm.cache`, `list.cjs.xen-list-images.cache`: each holds the functions
- * its command compiled), and is used only when it cannot have been written by anyone but its reader
+ * per command (`list.cjs.xm.cache`, `list-images.cjs.xen-list-images.cache`: each holds the
+ * functions its command compiled), and is used only when it cannot have been written by anyone but its reader
  * or root: a regular file owned by root or by this user, writable by nobody else, in a directory
  * of the same kind. Its header names the node, V8 and architecture that wrote it and the bundle's
  * size, mtime and inode; any difference, a cache V8 rejects, or one that cannot be trusted, and the
@@ -15,6 +16,7 @@
  * by reading every export, which loads the fs streams and promises a listing never uses.
  */
 import type * as ListEntry from './list.js';
+import type * as ListImagesEntry from './list-images.js';
 
 const fs = process.getBuiltinModule('node:fs');
 const path = process.getBuiltinModule('node:path');
@@ -27,9 +29,18 @@ const { createRequire, wrap } = process.getBuiltinModule('node:module') as typeo
 /** What a load did with the cache (tests and XENKIT_DEBUG read it). */
 export type CodeCacheState = 'off' | 'missing' | 'stale' | 'untrusted' | 'rejected' | 'used';
 
+/** What each listing command's bundle exports. */
+interface ListingEntries {
+  xm: typeof ListEntry;
+  'xen-list-images': typeof ListImagesEntry;
+}
+
+/** The bundle each listing command loads, beside dist/cli/bin/list-loader.js. */
+const BUNDLES = { xm: '../../bundle/list.cjs', 'xen-list-images': '../../bundle/list-images.cjs' };
+
 /** The loaded listing bundle, and how. */
-export interface LoadedListing {
-  entry: typeof ListEntry;
+export interface LoadedListing<Entry = typeof ListEntry> {
+  entry: Entry;
   cache: CodeCacheState;
   /** Writes the cache when it was missing, stale or rejected (never throws). */
   saveCache(): void;
@@ -104,17 +115,18 @@ function writeCache(cacheFile: string, header: string, data: Buffer): void {
 }
 
 /**
- * Loads `bundle` (default dist/bundle/list.cjs beside this module's package) with the code cache
- * of `command` (a file name part), or with require() when XENKIT_CODE_CACHE is 0.
+ * Loads `bundle` (default `command`'s bundle in dist/bundle/ of this module's package) with the
+ * code cache of `command` (a file name part), or with require() when XENKIT_CODE_CACHE is 0.
  */
-export function loadListing(
-  command: 'xm' | 'xen-list-images',
-  bundle = fileURLToPath(new URL('../../bundle/list.cjs', import.meta.url)),
+export function loadListing<Command extends keyof ListingEntries>(
+  command: Command,
+  bundle = fileURLToPath(new URL(BUNDLES[command], import.meta.url)),
   env: NodeJS.ProcessEnv = process.env,
-): LoadedListing {
+): LoadedListing<ListingEntries[Command]> {
+  type Entry = ListingEntries[Command];
   const require = createRequire(bundle);
   if (env.XENKIT_CODE_CACHE === '0') {
-    return { entry: require(bundle) as typeof ListEntry, cache: 'off', saveCache: () => undefined };
+    return { entry: require(bundle) as Entry, cache: 'off', saveCache: () => undefined };
   }
   const cacheFile = `${bundle}.${command}.cache`;
   const source = fs.readFileSync(bundle, 'utf8');
@@ -126,7 +138,7 @@ export function loadListing(
   });
   const cache: CodeCacheState =
     'data' in cached ? (script.cachedDataRejected === true ? 'rejected' : 'used') : cached.state;
-  const module = { exports: {} as typeof ListEntry };
+  const module = { exports: {} as Entry };
   (script.runInThisContext() as (...args: unknown[]) => void)(
     module.exports,
     require,

@@ -11,7 +11,8 @@ import type { Paths } from '../../../src/paths.js';
 import { REPO, runBin, runNode } from '../../helpers/cli.js';
 import { makeListedGuests, makeRoot } from '../../helpers/fake-guests.js';
 
-const BUILT = path.join(REPO, 'dist/bundle/list.cjs');
+// The bundle bin/xen-list-images.js loads (bin/xm.js loads list.cjs through the same loader).
+const BUILT = path.join(REPO, 'dist/bundle/list-images.cjs');
 let paths: Paths;
 let dir: string;
 let bundle: string;
@@ -27,7 +28,7 @@ beforeEach(() => {
   // A copy of the built bundle in a directory of its own, so that each test makes its own cache.
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xenkit-list-loader-'));
   fs.chmodSync(dir, 0o755);
-  bundle = path.join(dir, 'list.cjs');
+  bundle = path.join(dir, 'list-images.cjs');
   cacheFile = `${bundle}.xen-list-images.cache`;
   fs.copyFileSync(BUILT, bundle);
   return () => fs.rmSync(dir, { recursive: true, force: true });
@@ -80,7 +81,7 @@ describe('loadListing', () => {
       new RegExp(`^xenkit-code-cache 1 ${process.version} v8-\\S+ ${process.arch} size-\\d+ `),
     );
     expect((await run()).cache).toBe('used');
-    expect(fs.readdirSync(dir).sort()).toEqual(['list.cjs', 'list.cjs.xen-list-images.cache']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['list-images.cjs', 'list-images.cjs.xen-list-images.cache']);
   });
 
   it('ignores the cache of a bundle that changed since, and writes it again', async () => {

@@ -115,41 +115,53 @@ describe('the built commands', () => {
       .replace(/("name": "Domain-0",[^}]*"cpuTimeSec": )[\d.]+/, '$1T'),
   });
 
-  it('keep the listing bundle free of the command framework and the other verbs', () => {
-    const lean = fs.readFileSync(bundle('list.cjs'), 'utf8');
-    expect(lean).not.toContain('class CommanderError');
-    expect(lean).not.toContain('mmdebstrap');
-    expect(lean.length).toBeLessThan(fs.statSync(bundle('cli.mjs')).size / 3);
+  it.each(['list.cjs', 'list-images.cjs'])(
+    'keep the listing bundle %s free of the command framework and the other verbs',
+    (name) => {
+      const lean = fs.readFileSync(bundle(name), 'utf8');
+      expect(lean).not.toContain('class CommanderError');
+      expect(lean).not.toContain('mmdebstrap');
+      expect(lean.length).toBeLessThan(fs.statSync(bundle('cli.mjs')).size / 3);
+    },
+  );
+
+  it("keep xm's verbs out of xen-list-images' bundle", () => {
+    const images = fs.readFileSync(bundle('list-images.cjs'), 'utf8');
+    expect(images).not.toContain('function runListCommand');
+    expect(images.length).toBeLessThan(fs.statSync(bundle('list.cjs')).size / 2);
   });
 
-  it('loads child_process and crypto only when a listing uses them', async () => {
-    const script = [
-      `const bundle = require(${JSON.stringify(bundle('list.cjs'))});`,
-      'const loaded = () => process.moduleLoadList.filter((m) => /^NativeModule (child_process|crypto)$/.test(m));',
-      'const before = loaded();',
-      'let out = "";',
-      'const sink = { write: (t) => (out += t).length > 0 };',
-      `bundle.xenListImages([${JSON.stringify(`--root=${paths.root}`)}], { stdout: sink, stderr: sink }).then((code) =>`,
-      '  console.log(JSON.stringify({ before, after: loaded(), code, out })));',
-    ].join('\n');
-    // A script file: `node -e` loads crypto itself. (net is left out: process.stdout, a pipe
-    // here, is a net.Socket.)
-    const file = path.join(paths.root, 'load-list.cjs');
-    fs.writeFileSync(file, script);
-    const result = await runNode([file]);
-    expect(result.stderr).toBe('');
-    const seen = JSON.parse(result.stdout) as {
-      before: string[];
-      after: string[];
-      code: number;
-      out: string;
-    };
-    expect(seen.before).toEqual([]);
-    // c3's qcow2 overlays are read by qemu-img: child_process, loaded through the proxy.
-    expect(seen.after).toContain('NativeModule child_process');
-    expect(seen.out).toContain(`linked clone of ${paths.root}/srv/domains/a1/disk.img`);
-    expect(seen.code).toBe(0);
-  });
+  it.each(['list.cjs', 'list-images.cjs'])(
+    '%s loads child_process and crypto only when a listing uses them',
+    async (name) => {
+      const script = [
+        `const bundle = require(${JSON.stringify(bundle(name))});`,
+        'const loaded = () => process.moduleLoadList.filter((m) => /^NativeModule (child_process|crypto)$/.test(m));',
+        'const before = loaded();',
+        'let out = "";',
+        'const sink = { write: (t) => (out += t).length > 0 };',
+        `bundle.xenListImages([${JSON.stringify(`--root=${paths.root}`)}], { stdout: sink, stderr: sink }).then((code) =>`,
+        '  console.log(JSON.stringify({ before, after: loaded(), code, out })));',
+      ].join('\n');
+      // A script file: `node -e` loads crypto itself. (net is left out: process.stdout, a pipe
+      // here, is a net.Socket.)
+      const file = path.join(paths.root, 'load-list.cjs');
+      fs.writeFileSync(file, script);
+      const result = await runNode([file]);
+      expect(result.stderr).toBe('');
+      const seen = JSON.parse(result.stdout) as {
+        before: string[];
+        after: string[];
+        code: number;
+        out: string;
+      };
+      expect(seen.before).toEqual([]);
+      // c3's qcow2 overlays are read by qemu-img: child_process, loaded through the proxy.
+      expect(seen.after).toContain('NativeModule child_process');
+      expect(seen.out).toContain(`linked clone of ${paths.root}/srv/domains/a1/disk.img`);
+      expect(seen.code).toBe(0);
+    },
+  );
 
   it.each([[[]], [['--json']], [['--json', 'a1']], [['--help']]])(
     'xen-list-images %j prints what the whole CLI prints',
