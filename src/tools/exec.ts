@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { XenkitError } from '../errors.js';
-import { trackChild } from '../plan/run-journal.js';
+import { runMarkerEnv, trackChild } from '../plan/run-journal.js';
 import { quoteArg, silentSink, type EventSink } from '../log/events.js';
 import { LineTail } from './line-tail.js';
 
@@ -206,7 +206,7 @@ function run(
     try {
       child = spawn(file, args, {
         cwd: options.cwd,
-        env: { ...baseEnv(), ...options.env },
+        env: { ...baseEnv(), ...options.env, ...runMarkerEnv() },
         stdio: [stdin, output, output],
       });
     } catch (error) {
