@@ -58,13 +58,15 @@ export function debrisHandlers(paths: Paths, sink?: EventSink): DebrisHandlers {
       await unmountDir(dir, sink);
       return `unmounted ${dir}`;
     },
-    detachLoop: async (backingFile, device) => {
+    detachLoop: async (backingFile, device, existing = []) => {
       // A loop on a FUSE export whose daemon stopped (it dies with its run) shows its backing
       // file as `/`, unmounted lazily; the device the run recorded is still that loop.
       const isBacking = (file: string | undefined): boolean =>
         backingPath(file) === backingFile || (device !== undefined && file === '/');
       const loops = (await listLoops({ sink })).filter(
-        (l) => isBacking(l.backingFile) && (device === undefined || l.device === device),
+        (l) =>
+          isBacking(l.backingFile) &&
+          (device === undefined ? !existing.includes(l.device) : l.device === device),
       );
       for (const loop of loops) await detachLoopDevice(loop.device, sink);
       return loops.length > 0 ? `detached ${loops.map((l) => l.device).join(', ')}` : undefined;

@@ -136,3 +136,25 @@ export function descendantsOf(pid: number): number[] {
   }
   return found;
 }
+
+/** Every live process whose environment holds the entry `name=value` (from /proc/PID/environ). */
+export function processesWithEnv(name: string, value: string): number[] {
+  const entry = `${name}=${value}`;
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  return pids
+    .map(Number)
+    .filter((pid) => pid !== process.pid && environOf(pid).includes(entry));
+}
+
+function environOf(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return []; // gone, a kernel thread, or not ours to read
+  }
+}

@@ -9,8 +9,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { acquireLock } from './lock-file.js';
-import { currentBootId, descendantsOf, isAlive, isSameProcessAlive } from './process-identity.js';
 import {
+  argv0Of,
+  currentBootId,
+  descendantsOf,
+  isAlive,
+  isSameProcessAlive,
+  processesWithEnv,
+} from './process-identity.js';
+import {
+  RUN_MARKER_VARIABLE,
   isJournalLive,
   listJournals,
   type Debris,
@@ -23,8 +31,15 @@ import {
 export interface DebrisHandlers {
   /** Unmounts `dir` if something is mounted there. */
   unmount(dir: string): Promise<string | undefined>;
-  /** Detaches loop device `device` if it is still backed by `backingFile` (any such loop if undefined). */
-  detachLoop(backingFile: string, device: string | undefined): Promise<string | undefined>;
+  /**
+   * Detaches loop device `device` if it is still backed by `backingFile`; with no device, every
+   * loop on `backingFile` except the `existing` ones.
+   */
+  detachLoop(
+    backingFile: string,
+    device: string | undefined,
+    existing?: readonly string[],
+  ): Promise<string | undefined>;
   /** Stops what runs inside `dir`, unmounts what is below it, removes it (one filesystem only). */
   removeTree(dir: string): Promise<string | undefined>;
   /** Clears the immutable flag of `file` (chattr -i). */
@@ -122,6 +137,9 @@ export async function recoverJournal(
     const isInImage = (r: JournalRecord): boolean => r.debris.kind === 'guest-files';
     const ordered = [...due].reverse();
     const remaining: JournalRecord[] = [];
+    // Children it started but had not recorded yet (killed between spawn and the journal write)
+    // are the newest things of the run: stopped before anything else is undone.
+    if (isSameBoot) await stopStrays(found, report, options.dryRun === true);
     for (const record of [...ordered.filter((r) => !isInImage(r)), ...ordered.filter(isInImage)]) {
       if (isInImage(record) && remaining.length > 0 && !options.dryRun) {
         report.left.push(`${record.description}: not put back while the run's mounts are not all gone`);
@@ -149,6 +167,38 @@ export async function recoverJournal(
     return report;
   } finally {
     lock?.release();
+  }
+}
+
+/**
+ * Stops the processes marked with the run's id (runMarkerEnv) that its journal does not name:
+ * neither a recorded process or daemon nor one of their descendants, which their records stop in
+ * their turn. A stray's own descendants go with it.
+ */
+async function stopStrays(found: FoundJournal, report: RecoveryReport, dryRun: boolean): Promise<void> {
+  const marked = processesWithEnv(RUN_MARKER_VARIABLE, path.basename(found.file, '.json'));
+  if (marked.length === 0) return;
+  const recorded = found.data.records.flatMap((r): number[] => {
+    const d = r.debris;
+    if (d.kind === 'process') return isSameProcessAlive(d) ? [d.pid] : [];
+    if (d.kind === 'daemon') return [daemonPid(d.pidFile, d.argv0) ?? d.process?.pid ?? -1];
+    return [];
+  });
+  const covered = new Set([...recorded, ...recorded.flatMap(descendantsOf)]);
+  const strays = marked.filter((pid) => !covered.has(pid));
+  const below = new Set(strays.flatMap(descendantsOf));
+  for (const pid of strays.filter((p) => !below.has(p))) {
+    const name = argv0Of(pid) ?? 'a process';
+    if (dryRun) {
+      report.cleaned.push(`would stop ${name} (pid ${pid}), started by the run but not yet in its journal`);
+      continue;
+    }
+    try {
+      await stopProcess(pid);
+      report.cleaned.push(`stopped ${name} (pid ${pid}), started by the run but not yet in its journal`);
+    } catch (error) {
+      report.left.push(`stop ${name} (pid ${pid}): ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 }
 
@@ -184,10 +234,12 @@ async function undoDebris(
       return handlers.unmount(debris.dir);
     case 'loop': {
       if (!isSameBoot) return undefined;
-      // Without the device (killed inside losetup), only a loop on a file the run made itself.
-      if (!debris.device && !isRunDebrisPath(debris.backingFile, all)) return undefined;
+      // Without the device (killed inside losetup, or before its answer was recorded): a loop on
+      // a file the run made itself, or on another file one that was not there before it.
+      const isOwnFile = isRunDebrisPath(debris.backingFile, all);
+      if (!debris.device && !isOwnFile && !debris.existing) return undefined;
       if (dryRun) return `would detach the loop device on ${debris.backingFile}`;
-      return handlers.detachLoop(debris.backingFile, debris.device);
+      return handlers.detachLoop(debris.backingFile, debris.device, isOwnFile ? undefined : debris.existing);
     }
     case 'file': {
       if (!isStillMade(debris.path, debris, record.at)) return undefined;

@@ -37,8 +37,12 @@ export type Debris =
   | ({ kind: 'tree'; path: string } & FileIdentity)
   /** A filesystem mounted on `dir`. */
   | { kind: 'mount'; dir: string }
-  /** A loop device on `backingFile` (`device` once known). */
-  | { kind: 'loop'; backingFile: string; device?: string }
+  /**
+   * A loop device on `backingFile` (`device` once known). `existing`: the loops on it before the
+   * run attached one; a run killed after losetup attached but before `device` was recorded left
+   * the one loop on it that is not among these.
+   */
+  | { kind: 'loop'; backingFile: string; device?: string; existing?: string[] }
   /** A helper process (cp, qemu-storage-daemon...), killed only if its identity still matches. */
   | ({ kind: 'process' } & ProcessIdentity)
   /**
@@ -122,6 +126,19 @@ export function activeJournal(): RunJournal | undefined {
 /** Makes `journal` the one `activeJournal` returns (undefined: none). */
 export function setActiveJournal(journal: RunJournal | undefined): void {
   active = journal;
+}
+
+/** The environment variable that marks every child of a journaled run with the run's id. */
+export const RUN_MARKER_VARIABLE = 'XENKIT_RUN';
+
+/**
+ * The marker for the environment of a child of the running plan (empty when none journals). A
+ * child is recorded only once spawn() has returned, and it runs before that: a run killed in
+ * between leaves it unrecorded, and recovery finds it by this mark (inherited through exec and by
+ * its own children), see strayProcessesOf.
+ */
+export function runMarkerEnv(): Record<string, string> {
+  return active ? { [RUN_MARKER_VARIABLE]: active.runId } : {};
 }
 
 /**

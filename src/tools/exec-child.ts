@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { trackChild } from '../plan/run-journal.js';
+import { runMarkerEnv, trackChild } from '../plan/run-journal.js';
 import type { Capture } from './exec-capture.js';
 import { baseEnv, type ExecOptions } from './exec-options.js';
 
@@ -61,7 +61,7 @@ export function runChild(
     try {
       child = spawn(file, args, {
         cwd: options.cwd,
-        env: { ...baseEnv(), ...options.env },
+        env: { ...baseEnv(), ...options.env, ...runMarkerEnv() },
         stdio: [stdin, output, output],
       });
     } catch (error) {

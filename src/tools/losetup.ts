@@ -76,7 +76,11 @@ export async function attachLoop(
   options: { readOnly?: boolean } & LoopWindow = {},
 ): Promise<string> {
   const before = new Set(await loopsOf(file, { sink: ctx.sink }));
-  const intent = ctx.undo.expect(`detach the loop device on ${file}`, { kind: 'loop', backingFile: file });
+  const intent = ctx.undo.expect(`detach the loop device on ${file}`, {
+    kind: 'loop',
+    backingFile: file,
+    existing: [...before],
+  });
   let device: string;
   try {
     const result = await runCommand(attachLoopArgv(file, options.readOnly, options), {

@@ -5,6 +5,7 @@
  */
 import { runtimeError, usageError } from '../errors.js';
 import { parseVirshFields, runVirsh, type VirshOptions } from './virsh.js';
+import { settleAll } from '../plan/settle-all.js';
 
 /** A storage pool of a host: its name, whether it runs, and the directory it is (dir pools). */
 export interface VirshPool {
@@ -44,7 +45,7 @@ export async function listVirshPools(options: VirshOptions): Promise<VirshPool[]
     .split('\n')
     .map((line) => line.trim())
     .filter(Boolean);
-  const pools = await Promise.all(names.map((name) => readVirshPool(name, options)));
+  const pools = await settleAll(names.map((name) => readVirshPool(name, options)));
   return pools.filter((p): p is VirshPool => p !== undefined);
 }
 

@@ -8,7 +8,14 @@ import { executePlan } from '../../src/plan/executor.js';
 import type { Plan } from '../../src/plan/plan.js';
 import { identifyProcess, parseProcStat } from '../../src/plan/process-identity.js';
 import { recoverJournals, type DebrisHandlers } from '../../src/plan/recover-journal.js';
-import { identityOf, listJournals, RunJournal } from '../../src/plan/run-journal.js';
+import {
+  identityOf,
+  listJournals,
+  RunJournal,
+  runMarkerEnv,
+  setActiveJournal,
+} from '../../src/plan/run-journal.js';
+import { runCommand } from '../../src/tools/exec.js';
 import { UndoStack } from '../../src/plan/undo-stack.js';
 import { moveIntoPlace, writeFileAtomically } from '../../src/plan/write-file.js';
 
@@ -237,6 +244,67 @@ describe('run journal and crash recovery', () => {
       child.kill('SIGKILL');
       other.kill('SIGKILL');
     }
+  });
+
+  it('gives the children of a journaled run its mark, and only while it journals', async () => {
+    const journal = new RunJournal(runs, 't');
+    const show = async (): Promise<string> =>
+      (await runCommand(['sh', '-c', 'echo "${XENKIT_RUN-none}"'])).stdout.trim();
+    setActiveJournal(journal);
+    try {
+      expect(await show()).toBe(journal.runId);
+    } finally {
+      setActiveJournal(undefined);
+    }
+    expect(await show()).toBe('none');
+    journal.remove();
+  });
+
+  it('stops a child a killed run had started but not yet recorded, by its mark, and no other', async () => {
+    const journal = new RunJournal(runs, 't');
+    setActiveJournal(journal);
+    const mark = runMarkerEnv();
+    setActiveJournal(undefined);
+    // Spawned and then the run killed before trackChild wrote it down: only the mark names it.
+    const stray = spawn('sleep', ['60'], { stdio: 'ignore', env: { ...process.env, ...mark } });
+    const recorded = spawn('sleep', ['60'], { stdio: 'ignore', env: { ...process.env, ...mark } });
+    const otherRun = spawn('sleep', ['60'], { stdio: 'ignore', env: { ...process.env, XENKIT_RUN: '1-2' } });
+    try {
+      await sleep(50);
+      journal.record('stop sleep', { kind: 'process', ...identifyProcess(recorded.pid!)! });
+      killHolder(runs);
+      const exited = Promise.all([stray, recorded].map((c) => new Promise((resolve) => c.on('exit', resolve))));
+      const [report] = await recoverJournals(runs, noTools);
+      await exited;
+      expect(report?.cleaned).toEqual([
+        `stopped sleep (pid ${stray.pid}), started by the run but not yet in its journal`,
+        `stopped sleep (pid ${recorded.pid})`,
+      ]);
+      expect(otherRun.exitCode).toBeNull();
+      expect(listJournals(runs)).toEqual([]);
+    } finally {
+      for (const child of [stray, recorded, otherRun]) child.kill('SIGKILL');
+    }
+  });
+
+  it('detaches a loop a killed run attached to a file not its own only when it knew the loops there before', async () => {
+    const calls: unknown[][] = [];
+    const handlers: DebrisHandlers = {
+      ...noTools,
+      detachLoop: async (...args) => {
+        calls.push(args);
+        return 'detached /dev/loop7';
+      },
+    };
+    const journal = new RunJournal(runs, 't');
+    const image = path.join(dir, 'disk.img');
+    journal.record('detach the loop device', { kind: 'loop', backingFile: image });
+    journal.record('detach the loop device', { kind: 'loop', backingFile: image, existing: ['/dev/loop3'] });
+    killHolder(runs);
+    const [report] = await recoverJournals(runs, handlers);
+    // Killed between losetup's answer and its record: every loop on it but those already there.
+    expect(calls).toEqual([[image, undefined, ['/dev/loop3']]]);
+    expect(report?.cleaned).toEqual(['detached /dev/loop7']);
   });
 
   it('stops a daemon of a killed run whose pidfile is gone by its recorded identity, not by pid alone', async () => {

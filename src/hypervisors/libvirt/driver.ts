@@ -16,6 +16,7 @@ import type { Paths } from '../../paths.js';
 import { acquireLock } from '../../plan/lock-file.js';
 import { domainXmlUuid, renderDomainXml } from '../../formats/libvirt-xml.js';
 import { runCommand, runPiped } from '../../tools/exec.js';
+import { settleAll } from '../../plan/settle-all.js';
 import { quoteArg } from '../../log/events.js';
 import {
   defineVirshDomain,
@@ -86,7 +87,7 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
   const guestDir = (name: string): string => path.join(opts.paths.libDir, 'libvirt', name);
 
   const list = async (): Promise<DomainInfo[]> => {
-    const [rows, stats] = await Promise.all([listVirshDomains(virsh, false), readVirshDomstats(virsh)]);
+    const [rows, stats] = await settleAll([listVirshDomains(virsh, false), readVirshDomstats(virsh)]);
     const out: DomainInfo[] = [];
     for (const row of rows) {
       const fields = stats.get(row.name);
@@ -281,7 +282,7 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
     name: 'libvirt',
 
     async hostInfo(): Promise<HostInfo> {
-      const [node, isKvm] = await Promise.all([readVirshNodeinfo(virsh), hasKvm()]);
+      const [node, isKvm] = await settleAll([readVirshNodeinfo(virsh), hasKvm()]);
       return {
         driver: 'libvirt',
         accel: isKvm

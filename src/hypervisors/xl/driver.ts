@@ -46,6 +46,7 @@ import { formatDiskSpec } from '../../formats/xl-cfg-disk.js';
 import { formatVifSpec } from '../../formats/xl-cfg-vif.js';
 import type { XlListRow, XlUptimeRow } from '../../tools/xl-parse-list.js';
 import { refuseExistingSaveFile } from '../save-target.js';
+import { settleAll } from '../../plan/settle-all.js';
 
 /**
  * How long `shutdown -w` keeps waiting for the domain to leave `xl list` after xl's own wait
@@ -104,7 +105,9 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
   const readScheduler = (): Promise<string> => (scheduler ??= readXlInfo(xl).then(schedulerOf));
 
   const list = async (): Promise<DomainInfo[]> => {
-    const [rows, records, uptimes] = await Promise.all([
+    // settleAll, not Promise.all: when one xl fails, the others are waited for, so list never
+    // returns (and its caller never goes on) while xl processes of it still run.
+    const [rows, records, uptimes] = await settleAll([
       listXlDomains(xl),
       listXlDomainsLong(xl),
       // Start times are a nicety: a failing `xl uptime` must not break `list`.
@@ -141,7 +144,7 @@ export function createXlDriver(options: XlDriverOptions): HypervisorDriver {
     name: 'xl',
 
     async hostInfo(): Promise<HostInfo> {
-      const [info, rows] = await Promise.all([readXlInfo(xl), listXlDomains(xl)]);
+      const [info, rows] = await settleAll([readXlInfo(xl), listXlDomains(xl)]);
       const dom0 = rows.find((row) => row.id === 0);
       return {
         driver: 'xl',

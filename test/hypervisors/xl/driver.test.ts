@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createXlDriver } from '../../../src/hypervisors/xl/driver.js';
 import { makePaths } from '../../../src/paths.js';
@@ -171,6 +173,23 @@ describe('the xl driver', () => {
       code: 'E_XL_NO_XEN',
       hint: expect.stringContaining('--driver qemu'),
     });
+  });
+
+  it('does not fail list while another xl of it still runs', async () => {
+    fake.reply('list', { err: "ERROR:  Can't find hypervisor information in sysfs!\n", rc: 1 });
+    // `xl list -l` blocks on reading its reply (a FIFO) until the test writes it.
+    const blocked = path.join(fake.dir, 'list_-l.out');
+    fs.rmSync(blocked);
+    execFileSync('mkfifo', [blocked]);
+    let settled = false;
+    const listing = driver()
+      .list()
+      .finally(() => (settled = true));
+    while (!fake.calls().includes('list -l') || !fake.calls().includes('list')) await sleep(10);
+    await sleep(200);
+    expect(settled).toBe(false);
+    fs.writeFileSync(blocked, '[]\n');
+    await expect(listing).rejects.toMatchObject({ code: 'E_XL_NO_XEN' });
   });
 
   it('attaches the console with xl console', async () => {
