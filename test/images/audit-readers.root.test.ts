@@ -119,14 +119,29 @@ describe.skipIf(!isRoot)('audit reads btrfs and qcow2 images read-only', () => {
 
   it('reads a qcow2 image that a running QEMU holds open for writing', async () => {
     // A writer holding QEMU's image locks, as a running guest's QEMU does.
+    const pidFile = path.join(scratch, 'writer.pid');
     const writer = spawn(
       'qemu-storage-daemon',
-      ['--blockdev', `driver=qcow2,node-name=w,file.driver=file,file.filename=${images['qco']!}`],
-      { stdio: 'ignore' },
+      [
+        '--blockdev',
+        `driver=qcow2,node-name=w,file.driver=file,file.filename=${images['qco']!}`,
+        '--pidfile',
+        pidFile,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    let stderr = '';
+    writer.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let exited: string | undefined;
+    writer.on('exit', (code, signal) => (exited = `exited (${code ?? signal})`));
     try {
-      const locked = await waitForLock(images['qco']!);
-      expect(locked, 'the writer never took the lock').toBe(true);
+      // QEMU writes its pidfile once the image is open (and locked).
+      const lock = await waitForLock(images['qco']!, () => exited !== undefined || fs.existsSync(pidFile));
+      expect(
+        lock.locked,
+        `the writer never took the lock: qemu-storage-daemon ${exited ?? 'running'}, ` +
+          `its stderr: ${JSON.stringify(stderr)}, qemu-img info: ${JSON.stringify(lock.last)}`,
+      ).toBe(true);
       const report = await auditGuests(paths, ['qco']);
       const qco = report.guests.find((g) => g.name === 'qco');
       expect(qco?.problems).toEqual([]);
@@ -142,12 +157,19 @@ describe.skipIf(!isRoot)('audit reads btrfs and qcow2 images read-only', () => {
   });
 });
 
-/** Waits until `image` is locked by another process (qemu-img info then fails without -U). */
-async function waitForLock(image: string): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+/**
+ * Waits until the writer is ready (`ready`: its pidfile is there, or it exited), then until
+ * `image` is locked by it (qemu-img info then fails without -U); at most 30 s in all.
+ */
+async function waitForLock(image: string, ready: () => boolean): Promise<{ locked: boolean; last: string }> {
+  const end = Date.now() + 30_000;
+  while (!ready() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 50));
+  let last = '';
+  while (Date.now() < end) {
     const r = spawnSync('qemu-img', ['info', image], { encoding: 'utf8' });
-    if (r.status !== 0 && /lock/.test(r.stderr)) return true;
+    last = `exit ${r.status}: ${r.stderr.trim()}`;
+    if (r.status !== 0 && /lock/.test(r.stderr)) return { locked: true, last };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return false;
+  return { locked: false, last };
 }
