@@ -135,7 +135,7 @@ export const RUN_MARKER_VARIABLE = 'XENKIT_RUN';
  * The marker for the environment of a child of the running plan (empty when none journals). A
  * child is recorded only once spawn() has returned, and it runs before that: a run killed in
  * between leaves it unrecorded, and recovery finds it by this mark (inherited through exec and by
- * its own children), see strayProcessesOf.
+ * its own children): stopStrays in recover-processes.ts.
  */
 export function runMarkerEnv(): Record<string, string> {
   return active ? { [RUN_MARKER_VARIABLE]: active.runId } : {};
