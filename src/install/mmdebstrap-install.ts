@@ -146,16 +146,17 @@ export const SSH_HOST_KEY_PLACEHOLDERS = ['rsa', 'ecdsa', 'ed25519'].map(
   (type) => `/etc/ssh/ssh_host_${type}_key`,
 );
 
+/** The placeholders' paths in the target (`$1` of a hook), as the hooks' shell words. */
+const PLACEHOLDER_WORDS = SSH_HOST_KEY_PLACEHOLDERS.map((f) => `"$1${f}"`).join(' ');
+
 /** The essential hook that puts the empty placeholders in (where no file is yet). */
 export function sshKeyPlaceholderHook(): string {
-  const files = SSH_HOST_KEY_PLACEHOLDERS.map((f) => `"$1${f}"`).join(' ');
-  return `mkdir -p "$1/etc/ssh" && for f in ${files}; do [ -e "$f" ] || install -m 600 /dev/null "$f"; done`;
+  return `mkdir -p "$1/etc/ssh" && for f in ${PLACEHOLDER_WORDS}; do [ -e "$f" ] || install -m 600 /dev/null "$f"; done`;
 }
 
 /** The customize hook that removes the placeholders still empty (the postinst left them alone). */
 export function sshKeyPlaceholderCleanupHook(): string {
-  const files = SSH_HOST_KEY_PLACEHOLDERS.map((f) => `"$1${f}"`).join(' ');
-  return `for f in ${files}; do if [ -f "$f" ] && [ ! -s "$f" ]; then rm -f "$f" || exit 1; fi; done`;
+  return `for f in ${PLACEHOLDER_WORDS}; do if [ -f "$f" ] && [ ! -s "$f" ]; then rm -f "$f" || exit 1; fi; done`;
 }
 
 /**
@@ -173,16 +174,11 @@ const PREFETCH_DONE = '/var/cache/apt/archives/xenkit-prefetch.done';
 const PREFETCH_PID = '/var/cache/apt/archives/xenkit-prefetch.pid';
 const PREFETCH_LOG = '/var/cache/apt/archives/xenkit-prefetch.log';
 
-/** A package name as one shell word. */
-function shellWord(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The extract hook that starts the prefetch of `packages` in the background. */
 export function prefetchHook(packages: string[]): string {
   const apt =
     `APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get --yes -o Debug::NoLocking=true --download-only ` +
-    `install ${packages.map(shellWord).join(' ')} >"$1${PREFETCH_LOG}" 2>&1`;
+    `install ${packages.map(quoteHookWord).join(' ')} >"$1${PREFETCH_LOG}" 2>&1`;
   return (
     `mm=$PPID; ( ${apt} & a=$!; echo $a > "$1${PREFETCH_PID}"; ` +
     `while kill -0 $a 2>/dev/null; do kill -0 $mm 2>/dev/null || kill $a 2>/dev/null; sleep 0.2; done; ` +
@@ -242,7 +238,6 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
     ...(kernel ? [DEFERRED_INITRAMFS] : []),
   ];
   const sshServer = sources.include.includes('openssh-server');
-  const aptOptions = request.install.aptProxy ? [proxyOption(request.install.aptProxy)] : [];
   // The apt variant installs its --include after the essential stage: fetched beside it.
   const variant = request.variant ?? DEFAULT_MMDEBSTRAP_VARIANT;
   const prefetch = variant === 'apt' && sources.include.length > 0 ? sources.include : undefined;
@@ -259,7 +254,7 @@ export function mmdebstrapOptionsFor(request: InstallRequest, command?: string):
     include: sources.include,
     architecture: request.install.arch,
     keyring: sources.keyring,
-    aptOptions,
+    aptOptions: request.install.aptProxy ? [proxyOption(request.install.aptProxy)] : [],
     // A throw-away build needs no fsync after every file dpkg unpacks (a crash just means a
     // rebuild); it is dropped from the guest's dpkg configuration afterwards.
     dpkgOptions: [UNSAFE_IO],

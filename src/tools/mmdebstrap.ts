@@ -61,8 +61,9 @@ export function buildMmdebstrapArgv(options: MmdebstrapOptions): string[] {
 }
 
 /**
- * Quotes a path for mmdebstrap's special hooks (`sync-in A B`), which it splits with Perl's
- * Text::ParseWords::shellwords: single quotes keep spaces and metacharacters literal.
+ * Quotes a word for mmdebstrap's hooks: its special hooks (`sync-in A B`), which it splits with
+ * Perl's Text::ParseWords::shellwords, and its shell hooks (`sh -c`): in both, single quotes keep
+ * spaces and metacharacters literal.
  */
 export function quoteHookWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
