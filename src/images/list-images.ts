@@ -11,7 +11,7 @@ import { assertGuestName, guestNameProblem } from '../model/guest-name.js';
 import type { Paths } from '../paths.js';
 import { readImageInfo } from '../tools/qemu-img.js';
 import { underRoot } from '../paths.js';
-import type { ListingCache } from './listing-cache.js';
+import type { ListingCache, Memo } from './listing-cache.js';
 import { networkFromCfg } from './guest-network.js';
 import {
   findLinkedClones,
@@ -135,11 +135,25 @@ interface CfgSummary {
    * The disks, CD-ROMs and empty targets left out, as the cfg names them, with the path under the
    * root of an absolute target (a relative one depends on the working directory).
    */
-  disks: { target: string; path?: string; vdev: string; format: string; access: string }[];
+  disks: DiskSummary[];
   /** The base images its notes record. */
   bases: string[];
   /** Why xl's grammar or the name check refused it: the rest is what xen-tools' regexes find. */
   error?: string;
+}
+
+/** A disk as the cfg names it. */
+interface DiskSummary {
+  target: string;
+  path?: string;
+  vdev: string;
+  format: string;
+  access: string;
+  /**
+   * Whether the file starts with the qcow2 magic, as a listing found it (kept by the listing cache
+   * in its cfg's entry, with the disk's own key; see isQcow2Disk).
+   */
+  qcow2?: Memo<boolean>;
 }
 
 /** The summary of the cfg `text` of `cfgPath`. */
@@ -313,7 +327,7 @@ function lstatOrUndefined(file: string): fs.BigIntStats | undefined {
  */
 function describeDisk(
   file: string,
-  config: { vdev: string; format: string },
+  config: DiskSummary,
   bases: ReadonlySet<string>,
   stats: Map<string, fs.BigIntStats>,
   qcow2: ListedDisk[],
@@ -339,16 +353,30 @@ function describeDisk(
     disk.allocatedSize = Number(stat.blocks) * 512;
     disk.virtualSize = Number(stat.size);
     disk.format = 'raw';
-    if (isQcow2Disk(file, stat, cache)) qcow2.push(disk);
+    if (isQcow2Disk(file, stat, config, cache)) qcow2.push(disk);
   }
   return disk;
 }
 
-/** Whether the plain file `file` (stat'ed as `stat`) starts with the qcow2 magic; cached by its stat. */
-function isQcow2Disk(file: string, stat: fs.BigIntStats, cache: ListingCache | undefined): boolean {
-  const read = (): boolean => isQcow2File(file);
-  const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
-  return cache ? cache.through(`disk:${file}`, stat, isBoolean, read) : read();
+const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+
+/**
+ * Whether the plain file `file` (stat'ed as `stat`) starts with the qcow2 magic. With a cache, the
+ * answer is kept in `config` (the disk of a cfg summary the cache keeps) with the disk's own key,
+ * so a disk changed since is read again; a cfg read again brings its disks' formats anew.
+ */
+function isQcow2Disk(
+  file: string,
+  stat: fs.BigIntStats,
+  config: DiskSummary,
+  cache: ListingCache | undefined,
+): boolean {
+  if (!cache) return isQcow2File(file);
+  const kept = cache.recall(config.qcow2, stat, isBoolean);
+  if (kept !== undefined) return kept;
+  const value = isQcow2File(file);
+  config.qcow2 = cache.memo(stat, value);
+  return value;
 }
 
 /** The format, virtual size and parent of a qcow2 disk, as qemu-img tells them. */

@@ -3,7 +3,9 @@
  * listings so that an unchanged guest costs a stat instead of a read and a parse. An entry is
  * keyed by the file's path and its device, inode, size, mtime and ctime in nanoseconds: an edited,
  * replaced or touched file has another key and is read again, so the cache never answers for
- * content it did not see. A file changed less than a second before the listing started is not
+ * content it did not see. What is derived from a file that belongs to an entry (a guest's disks
+ * to its cfg) is kept inside that entry's value as a memo with the file's own key, checked the
+ * same way: one entry per guest, not one per file. A file changed less than a second before the listing started is not
  * kept (a second edit within its timestamp's granularity could keep the key), and read again next
  * time. The cache is a root-owned mode-0600 JSON file under the cache directory, written through a
  * temporary file and a rename when something changed; one that is missing, not a plain file, not
@@ -14,7 +16,7 @@ import path from 'node:path';
 
 const MAGIC = 'xenkit-listing-cache';
 /** Bump when what a listing keeps for a file changes in shape or meaning. */
-const SCHEMA = 2;
+const SCHEMA = 3;
 const RACY_NS = 1_000_000_000n;
 
 /** The key of a file's content as its stat tells it. */
@@ -23,6 +25,9 @@ export function fileKey(stat: fs.BigIntStats): string {
 }
 
 type Entry = [key: string, value: unknown];
+
+/** A value derived from a file, with the key of the file's content then (see fileKey). */
+export type Memo<T> = [key: string, value: T];
 
 /** A listing's cache: looked up with a file's stat, filled on a miss, saved once at the end. */
 export class ListingCache {
@@ -83,6 +88,30 @@ export class ListingCache {
     const value = derive();
     this.set(name, stat, value);
     return value;
+  }
+
+  /**
+   * The value of `memo` (kept inside another entry's value) when it was derived from the file that
+   * `stat` describes now and `isValid` accepts it; undefined otherwise. Counted as a hit or a miss.
+   */
+  recall<T>(memo: unknown, stat: fs.BigIntStats, isValid: (value: unknown) => value is T): T | undefined {
+    if (Array.isArray(memo) && memo.length === 2 && memo[0] === fileKey(stat) && isValid(memo[1])) {
+      this.hits += 1;
+      return memo[1];
+    }
+    this.misses += 1;
+    return undefined;
+  }
+
+  /**
+   * A memo of `value`, derived from the file `stat` describes (taken before it was read), for the
+   * caller to store inside a value this cache keeps; undefined when the file changed too recently
+   * to be trusted. The cache is written again at save.
+   */
+  memo<T>(stat: fs.BigIntStats, value: T): Memo<T> | undefined {
+    this.changed = true;
+    if (stat.ctimeNs >= this.racyFromNs || stat.mtimeNs >= this.racyFromNs) return undefined;
+    return [fileKey(stat), value];
   }
 
   /**

@@ -83,8 +83,32 @@ describe('listImages with a listing cache', () => {
       ['qcow2', 32 << 20],
       ['raw', 16 << 20],
     ]);
-    // c3's cfg and the five unchanged disks still came from the cache.
-    expect([next.hits, next.misses]).toEqual([1 + 5, 2 + 1]);
+    // c3's cfg and its two disks still came from the cache; the two edited cfgs were read again,
+    // and with them their disks' formats (kept in each cfg's entry).
+    expect([next.hits, next.misses]).toEqual([1 + 2, 2 + 4]);
+  });
+
+  it("sees a disk replaced under an unchanged cfg (the disk's own key, kept in its cfg's entry)", async () => {
+    paths = makeRoot();
+    makeListedGuests(paths);
+    const file = path.join(paths.cacheDir, 'listing-test.json');
+    const cache = openCache(file);
+    await listImages(paths, { running, cache });
+    cache.save();
+    const disk = path.join(paths.root, 'srv/domains/a1/disk.img');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', `${disk}.new`, '48M']);
+    fs.renameSync(`${disk}.new`, disk);
+
+    const next = openCache(file);
+    const guests = await listImages(paths, { running, cache: next });
+    expect(guests).toEqual(await listImages(paths, { running }));
+    expect(guests[0]?.disks[0]).toMatchObject({ path: disk, format: 'qcow2', virtualSize: 48 << 20 });
+    // Three cfgs and five disks from the cache; the replaced disk read again.
+    expect([next.hits, next.misses]).toEqual([3 + 5, 1]);
+    next.save();
+    const after = openCache(file);
+    await listImages(paths, { running, cache: after });
+    expect([after.hits, after.misses]).toEqual([3 + 6, 0]);
   });
 
   it.each([
@@ -163,7 +187,8 @@ describe('the listing commands with their cache', () => {
       const file = path.join(paths.cacheDir, `listing-${command}.json`);
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       const entries = (JSON.parse(fs.readFileSync(file, 'utf8')) as { entries: unknown[] }).entries;
-      expect(entries.length).toBe(command === 'xm' ? 3 : 3 + 4);
+      // One entry per cfg: xen-list-images keeps its disks' formats inside it.
+      expect(entries.length).toBe(3);
       expect(await run(command)).toBe(uncached);
     }
     editInPlace(path.join(paths.xenDir, 'a1.cfg'), "memory = '256'", "memory = '384'");
