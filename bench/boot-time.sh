@@ -217,7 +217,7 @@ if [ "$WRITE_RESULTS" = 1 ]; then
   # Replace our own section (up to the next "## " heading) or append it; other sections stay.
   touch "$OUT"
   awk -v section="$SECTION" '
-    /^## Boot time: / { skip = 1; print section; done = 1; next }
+    /^## Boot time: / { skip = 1; print section; print ""; done = 1; next }
     /^## / { skip = 0 }
     !skip { print }
     END { if (!done) { if (NR) print ""; print section } }' "$OUT" >"$OUT.new"
