@@ -31,6 +31,8 @@ export interface StoppedGuest {
 /** Everything `list` shows, before rendering. */
 export interface DomainListing {
   host: HostInfo;
+  /** Whether Domain-0 (the host) has a row: always, unless names were given without it. */
+  showHost?: boolean;
   running: DomainInfo[];
   stopped: StoppedGuest[];
 }
@@ -103,19 +105,20 @@ export async function collectListing(session: Session, all: boolean): Promise<Do
 export function listingJson(listing: DomainListing): Record<string, unknown>[] {
   const { host } = listing;
   const dom0 = hostRow(host);
+  const hostEntry = {
+    name: 'Domain-0',
+    id: 0,
+    running: true,
+    memoryMiB: host.hostMemoryMiB,
+    vcpus: host.hostCpus,
+    state: dom0.stateLetters,
+    cpuTimeSec: host.hostCpuTimeSec,
+    driver: host.driver,
+    ...(host.accel ? { accel: host.accel } : {}),
+    details: host.details,
+  };
   return [
-    {
-      name: 'Domain-0',
-      id: 0,
-      running: true,
-      memoryMiB: host.hostMemoryMiB,
-      vcpus: host.hostCpus,
-      state: dom0.stateLetters,
-      cpuTimeSec: host.hostCpuTimeSec,
-      driver: host.driver,
-      ...(host.accel ? { accel: host.accel } : {}),
-      details: host.details,
-    },
+    ...(listing.showHost === false ? [] : [hostEntry]),
     ...listing.running.map((domain) => ({
       name: domain.name,
       id: domain.id,
@@ -147,13 +150,16 @@ export function listingJson(listing: DomainListing): Record<string, unknown>[] {
 /** The table rows of a listing, in display order. */
 export function listingRows(listing: DomainListing): ListRow[] {
   return [
-    hostRow(listing.host),
+    ...(listing.showHost === false ? [] : [hostRow(listing.host)]),
     ...listing.running.map(domainRow),
     ...listing.stopped.map((guest) => definedRow(guest.name, guest.memoryMiB, guest.vcpus)),
   ];
 }
 
-/** Keeps only the named domains (Domain-0 included by name); an unknown name is an error. */
+/**
+ * Keeps only the named domains, as `xl list NAME` does: Domain-0 only when it is named too; an
+ * unknown name is an error.
+ */
 export function filterListing(session: Session, listing: DomainListing, names: string[]): DomainListing {
   if (names.length === 0) return listing;
   for (const name of names) {
@@ -165,6 +171,7 @@ export function filterListing(session: Session, listing: DomainListing, names: s
   }
   return {
     host: listing.host,
+    showHost: names.includes('Domain-0'),
     running: listing.running.filter((d) => names.includes(d.name)),
     stopped: listing.stopped.filter((g) => names.includes(g.name)),
   };
@@ -263,7 +270,8 @@ export function addListCommand(program: Command, deps: DomainCommandDeps): void 
       'List domains: Domain-0 (the host) first, then running guests by ID. ' +
         'Columns: Name, ID (grows at every start), Mem (MiB), VCPUs, State (r running, b blocked, ' +
         'p paused, s shut down, c crashed, d dying), Time(s) (CPU seconds used). ' +
-        'With --all, guests with a config in /etc/xen that are not running are listed too (ID -).',
+        'With --all, guests with a config in /etc/xen that are not running are listed too (ID -). ' +
+        'With names, only those domains (Domain-0 only when named), as xl list NAME does.',
     )
     .argument('[names...]', 'only these domains')
     .option('-l, --long', 'full details, as JSON')

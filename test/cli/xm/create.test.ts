@@ -113,8 +113,17 @@ describe('xm create with the real xl.cfg parser', () => {
     const run = await runXm(driver, root, ['create', 'test2'], { parseConfig: undefined });
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('Started domain test2 (id=1)');
+    // Named, as `xl list test2`: the header and that domain only; Domain-0 when it is named too.
     const listed = await runXm(driver, root, ['list', 'test2']);
-    expect(listed.stdout.split('\n')[2]).toBe(`${'test2'.padEnd(40)}     1   128     1     r-----       0.0`);
+    const row = `${'test2'.padEnd(40)}     1   128     1     r-----       0.0`;
+    expect(listed.stdout.split('\n').slice(1)).toEqual([row, '']);
+    const withHost = await runXm(driver, root, ['list', 'Domain-0', 'test2']);
+    expect(withHost.stdout.split('\n').map((line) => line.split(' ')[0])).toEqual([
+      'Name',
+      'Domain-0',
+      'test2',
+      '',
+    ]);
   });
 
   it('reads key=value settings after the file, as xl create does; -n prints the domain and starts nothing', async () => {

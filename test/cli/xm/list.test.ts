@@ -108,6 +108,7 @@ describe('xm list', () => {
     const only = await runXm(driver, root, ['list', 'b']);
     expect(only.stdout).toContain('\nb ');
     expect(only.stdout).not.toContain('\na ');
+    expect(only.stdout).not.toContain('Domain-0');
     const missing = await runXm(driver, root, ['list', 'nope']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('xm: error: no domain "nope" is running');
