@@ -154,6 +154,7 @@ probe_field() {
     console.log(out);' "$WORK/logs/$1-probe.jsonl" "$2"
 }
 
+SPEED_START=$("$REPO/bench/lib/cpu-speed.sh")
 declare -A SECS RSS GUEST TCG CPU
 for i in $(seq 1 "$RUNS"); do
   for who in XK XT; do
@@ -169,6 +170,8 @@ for i in $(seq 1 "$RUNS"); do
     log "  login prompt after $secs s; QEMU RSS $((rss / 1024)) MiB: guest RAM $((guest / 1024)), TCG cache $((tcg / 1024))"
   done
 done
+
+SPEED_END=$("$REPO/bench/lib/cpu-speed.sh")
 
 row() {
   local who=$1 label=$2 name=$3 secs med rss guest tcg
@@ -207,7 +210,10 @@ $(row XK "xenkit" "$XK")
 $(row XT "xen-tools 4.9.2" "$XT")
 
 xenkit's guest reaches its login prompt $(ratio SECS) faster than xen-tools' (medians of this run);
-QEMU's CPU seconds to the prompt (load-independent): xenkit $(med CPU XK) s, xen-tools $(med CPU XT) s ($(ratio CPU)).
+QEMU's CPU seconds to the prompt: xenkit $(med CPU XK) s, xen-tools $(med CPU XT) s ($(ratio CPU)).
+The machine's single-thread speed (\`bench/lib/cpu-speed.sh\`, lower is faster): $SPEED_START ms before
+the first boot, $SPEED_END ms after the last. Boot times and CPU seconds move with it: compare figures
+of hours of the same speed.
 EOF
 )
 echo
