@@ -5,9 +5,9 @@
  * replaced or touched file has another key and is read again, so the cache never answers for
  * content it did not see. What is derived from a file that belongs to an entry (a guest's disks
  * to its cfg) is kept inside that entry's value as a memo with the file's own key, checked the
- * same way: one entry per guest, not one per file. A file changed less than a second before the listing started is not
- * kept (a second edit within its timestamp's granularity could keep the key), and read again next
- * time. The cache is a root-owned mode-0600 JSON file under the cache directory, written through a
+ * same way: one entry per guest, not one per file. A file changed less than a second before the
+ * listing started is not kept (a second edit within its timestamp's granularity could keep the
+ * key), and read again next time. The cache is a root-owned mode-0600 JSON file under the cache directory, written through a
  * temporary file and a rename when something changed; one that is missing, not a plain file, not
  * root's 0600, unreadable, corrupt, or from another xenkit version is ignored (and replaced).
  */
@@ -69,7 +69,7 @@ export class ListingCache {
   /** Keeps `value`, derived from the file `stat` describes (taken before it was read), for `name`. */
   set(name: string, stat: fs.BigIntStats, value: unknown): void {
     this.changed = true;
-    if (stat.ctimeNs >= this.racyFromNs || stat.mtimeNs >= this.racyFromNs) return;
+    if (this.isRacy(stat)) return;
     this.kept.set(name, [fileKey(stat), value]);
   }
 
@@ -110,8 +110,12 @@ export class ListingCache {
    */
   memo<T>(stat: fs.BigIntStats, value: T): Memo<T> | undefined {
     this.changed = true;
-    if (stat.ctimeNs >= this.racyFromNs || stat.mtimeNs >= this.racyFromNs) return undefined;
-    return [fileKey(stat), value];
+    return this.isRacy(stat) ? undefined : [fileKey(stat), value];
+  }
+
+  /** Whether the file `stat` describes changed too recently for its key to be trusted (RACY_NS). */
+  private isRacy(stat: fs.BigIntStats): boolean {
+    return stat.ctimeNs >= this.racyFromNs || stat.mtimeNs >= this.racyFromNs;
   }
 
   /**

@@ -31,6 +31,12 @@ function editInPlace(file: string, from: string, to: string): void {
   fs.writeFileSync(file, text.replace(from, to));
 }
 
+/** Replaces the disk `disk` by a qcow2 image of `size` (made aside, renamed over it): a new inode. */
+function replaceWithQcow2(disk: string, size: string): void {
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', `${disk}.new`, size]);
+  fs.renameSync(`${disk}.new`, disk);
+}
+
 describe('listImages with a listing cache', () => {
   it('answers unchanged guests from the cache, with the same listing', async () => {
     paths = makeRoot();
@@ -66,10 +72,8 @@ describe('listImages with a listing cache', () => {
     editInPlace(b2, '192.0.2.9', '192.0.2.8');
     fs.utimesSync(b2, hourAgo, hourAgo);
     expect(fs.statSync(b2, { bigint: true }).mtimeNs).toBe(BigInt(hourAgo) * 1_000_000_000n);
-    // b2's disk replaced by a qcow2 image of the same name (made aside, renamed over it).
-    const disk = path.join(paths.root, 'srv/domains/b2/disk.img');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', `${disk}.new`, '32M']);
-    fs.renameSync(`${disk}.new`, disk);
+    // b2's disk replaced by a qcow2 image of the same name.
+    replaceWithQcow2(path.join(paths.root, 'srv/domains/b2/disk.img'), '32M');
 
     const next = openCache(file);
     const guests = await listImages(paths, { running, cache: next });
@@ -96,8 +100,7 @@ describe('listImages with a listing cache', () => {
     await listImages(paths, { running, cache });
     cache.save();
     const disk = path.join(paths.root, 'srv/domains/a1/disk.img');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', `${disk}.new`, '48M']);
-    fs.renameSync(`${disk}.new`, disk);
+    replaceWithQcow2(disk, '48M');
 
     const next = openCache(file);
     const guests = await listImages(paths, { running, cache: next });
