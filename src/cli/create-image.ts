@@ -1,4 +1,5 @@
 /** `xen-create-image` / `xenkit create-image`: argv -> spec -> plan -> executed plan -> summary. */
+import path from 'node:path';
 import { resolveCreateImage, renderDumpConfig } from '../config/create-image.js';
 import { renderCreateImageHelp } from './create-image-options.js';
 import { effectiveHashMethod, generatePassword, hashPassword } from '../customize/password.js';
@@ -14,6 +15,7 @@ import type { GuestSpec } from '../model/guest-spec.js';
 import { replacedGuestIdentity, refuseRunningGuest } from '../images/running.js';
 import { buildCreateImagePlan } from '../images/create-image-plan.js';
 import { readMemAvailable } from '../install/staging-memory.js';
+import { choosesTcgWithoutQemu } from '../hypervisors/accel-probe.js';
 import {
   addRemoteSteps,
   remoteStagingDir,
@@ -88,6 +90,7 @@ export async function runCreateImage(
   const remote = await remoteHostOf(request.settings, request.paths);
   const staged = remote ? stageSpecForRemote(asked, remoteStagingDir(request.paths, asked.name)) : undefined;
   const spec = staged ?? asked;
+  const pvhKernelCache = remote ? undefined : await tcgKernelCache(request.paths, io, env);
   const buildPlan = (passwordHash: string | undefined, refuseIfRunning?: () => Promise<void>) => {
     const built = buildCreateImagePlan({
       spec,
@@ -95,6 +98,7 @@ export async function runCreateImage(
       passwordHash,
       refuseIfRunning,
       memAvailable: readMemAvailable(),
+      ...(pvhKernelCache ? { pvhKernelCache } : {}),
     });
     if (!remote) return built;
     return {
@@ -206,6 +210,29 @@ export async function runCreateImage(
     // For bench/create-image.sh: this process's own peak memory, children excluded.
     if (env.XENKIT_REPORT_RUSAGE === '1')
       io.stderr.write(`xenkit-rusage: maxrss_kb=${process.resourceUsage().maxRSS}\n`);
+  }
+}
+
+/**
+ * The QEMU driver's cache of PVH kernels when `xm create` on this host would boot under TCG (the
+ * driver xm detects, the accelerator without running QEMU), else undefined.
+ */
+async function tcgKernelCache(
+  paths: Paths,
+  io: CreateImageIO,
+  env: NodeJS.ProcessEnv,
+): Promise<string | undefined> {
+  try {
+    const session = new Session(
+      { io: { ...io, isTTY: false }, env: { ...env, XENKIT_ROOT: paths.root }, prog: 'xm' },
+      { root: paths.root },
+    );
+    if ((await session.chooseDriver()).driver !== 'qemu') return undefined;
+    if (!(await choosesTcgWithoutQemu({ env }))) return undefined;
+    return path.join(paths.cacheDir, 'pvh-kernels');
+  } catch {
+    // A driver or accelerator that cannot be told here: xm says why when it starts the guest.
+    return undefined;
   }
 }
 

@@ -75,6 +75,18 @@ export async function probeAccel(options: AccelProbeOptions = {}): Promise<Accel
   };
 }
 
+/**
+ * Whether probeAccel would choose TCG, answered without running QEMU: an override, else no
+ * vmx/svm flag or no usable /dev/kvm. A host that passes both is taken to have KVM.
+ */
+export async function choosesTcgWithoutQemu(options: AccelProbeOptions = {}): Promise<boolean> {
+  const choice = await probeAccel({
+    ...options,
+    probeQemu: () => Promise.resolve({ ok: true, message: 'not asked' }),
+  });
+  return choice.kind === 'tcg';
+}
+
 /** The flags of the first CPU in /proc/cpuinfo text. */
 export function cpuFlags(cpuinfo: string): Set<string> {
   const line = cpuinfo.split('\n').find((l) => /^flags\s*:/.test(l));

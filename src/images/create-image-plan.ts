@@ -19,6 +19,7 @@ import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
+import { preparePvhKernel, pvhKernelFor } from '../hypervisors/qemu/pvh-kernel.js';
 import { renderGuestCfgFromTemplate } from './guest-cfg-template.js';
 import { fileSpaceCheckSteps, imagePaths, rememberedImages, storageSteps } from './create-image-storage.js';
 import { describeInstall, installRootTree } from '../install/install-root-tree.js';
@@ -58,6 +59,12 @@ export interface CreateImageInputs {
   refuseIfRunning?: () => Promise<void>;
   /** The host's MemAvailable in bytes, read by the CLI: whether the tree may be staged in memory. */
   memAvailable?: number;
+  /**
+   * The QEMU driver's cache of PVH kernels, when this host boots its guests under TCG (read by
+   * the CLI): the guest's kernel is unpacked into it while the images are written, so that its
+   * first boot does not wait for that.
+   */
+  pvhKernelCache?: string;
 }
 
 /** What the run produced, read by the summary. */
@@ -230,6 +237,11 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
       },
     });
 
+  const kernelAhead = inputs.pvhKernelCache
+    ? kernelAheadSteps(spec, staging, inputs.pvhKernelCache)
+    : undefined;
+  if (kernelAhead) steps.push(kernelAhead.start);
+
   const volumes = spec.volumes ?? [];
   if (volumes.length > 0)
     steps.push({
@@ -259,6 +271,7 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     },
   });
 
+  if (kernelAhead) steps.push(kernelAhead.finish);
   steps.push({
     id: 'storage.commit',
     title: 'Move the new images into place',
@@ -300,6 +313,63 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     });
 
   return { plan: { subject: `guest ${spec.hostname}`, steps }, outcome };
+}
+
+/**
+ * Two steps around the image writes: the first starts unpacking the kernel the guest will boot
+ * (its own newest, or the cfg's `kernel`) into the PVH kernel cache, in the background; the
+ * second waits for it. It only ever adds a cache entry (written under a temporary name, renamed
+ * when whole), and a failure only means the first boot unpacks the kernel itself.
+ */
+function kernelAheadSteps(
+  spec: GuestSpec,
+  staging: string,
+  cacheDir: string,
+): { start: PlanStep; finish: PlanStep } | undefined {
+  if (spec.boot.type === 'hvm') return undefined;
+  const own = spec.boot.useGuestKernel;
+  if (own ? !(spec.install.enabled && spec.install.method !== 'none') : !spec.boot.kernel) return undefined;
+  const source = own ? "the newest /boot/vmlinuz-* of the guest's tree" : `${spec.boot.kernel}`;
+  let done: Promise<unknown> = Promise.resolve();
+  const stop = new AbortController();
+  const description = 'stop unpacking the guest kernel';
+  return {
+    start: {
+      id: 'boot.kernel',
+      title: 'Unpack the guest kernel for its first boot under TCG (in the background)',
+      actions: [{ kind: 'note', text: `decompress ${source} into a PVH ELF in ${cacheDir}, unless cached` }],
+      run: (ctx) => {
+        ctx.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+        const kernel = own
+          ? preparePvhKernel(staging, cacheDir, stop.signal)
+          : pvhKernelFor(spec.boot.kernel ?? '', cacheDir, stop.signal);
+        done = kernel
+          .then((elf) =>
+            ctx.sink({
+              type: 'info',
+              message: elf ? `PVH kernel for the first boot: ${elf}` : `${source}: no PVH kernel made`,
+            }),
+          )
+          .catch((error: unknown) =>
+            ctx.sink({ type: 'info', message: `${source}: no PVH kernel made (${String(error)})` }),
+          );
+        ctx.undo.push(description, async () => {
+          stop.abort();
+          await done;
+        });
+        return Promise.resolve();
+      },
+    },
+    finish: {
+      id: 'boot.kernel.wait',
+      title: 'Wait for the guest kernel to be unpacked',
+      actions: [{ kind: 'note', text: 'wait for the background step boot.kernel' }],
+      run: async (ctx) => {
+        await done;
+        ctx.undo.release(description);
+      },
+    },
+  };
 }
 
 /** Writes the domain config (from the built-in renderer or the user's --template). */

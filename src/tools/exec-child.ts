@@ -54,7 +54,7 @@ export function runChild(
     overflow: false,
   };
   if (options.signal?.aborted) return Promise.resolve({ ...ending, cancelled: true });
-  const stdin = options.input !== undefined ? 'pipe' : inherit ? 'inherit' : 'ignore';
+  const stdin = options.stdinFd ?? (options.input !== undefined ? 'pipe' : inherit ? 'inherit' : 'ignore');
   const output = inherit ? 'inherit' : 'pipe';
   return new Promise((resolve) => {
     let child: ChildProcess;
@@ -62,7 +62,7 @@ export function runChild(
       child = spawn(file, args, {
         cwd: options.cwd,
         env: { ...baseEnv(), ...options.env, ...runMarkerEnv() },
-        stdio: [stdin, output, output],
+        stdio: [stdin, options.stdoutFd ?? output, output],
       });
     } catch (error) {
       resolve({ ...ending, spawnError: error as NodeJS.ErrnoException });

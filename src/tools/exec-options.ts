@@ -10,6 +10,10 @@ export interface ExecOptions {
   env?: Record<string, string | undefined>;
   /** Data written to the child's stdin (the only channel for secrets). */
   input?: string | Buffer;
+  /** An open file as the child's stdin, read from its current offset (instead of `input`). */
+  stdinFd?: number;
+  /** An open file as the child's stdout (not captured then). */
+  stdoutFd?: number;
   /** Kill the child after this many ms (default: none). */
   timeoutMs?: number;
   /** Cancels the child (SIGTERM, then SIGKILL after 5 s). */

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasPvhEntry } from '../../src/hypervisors/qemu/pvh-kernel.js';
+import { hasPvhEntry } from '../../src/hypervisors/qemu/pvh-elf.js';
 import { runCommand } from '../../src/tools/exec.js';
 import { runBin } from '../helpers/cli.js';
 import { shareXenkitCache } from '../helpers/shared-xenkit-cache.js';
@@ -116,6 +116,11 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     expect(accel).toMatch(/^tcg,thread=single,/);
     expect(kernel).toBe(path.join(runDir(), 'vmlinux-pvh'));
     expect(hasPvhEntry(fs.readFileSync(kernel))).toBe(true);
+    // xen-create-image unpacked it while it wrote the images: the first boot took it from the cache.
+    const log = fs.readFileSync(path.join(root, 'var/log/xen-tools', `${NAME}.log`), 'utf8');
+    const prepared = /PVH kernel for the first boot: (\S+\.elf)$/m.exec(log)?.[1] ?? '';
+    expect(prepared.startsWith(path.join(root, 'var/cache/xenkit/pvh-kernels/')), log).toBe(true);
+    expect(fs.statSync(kernel).ino).toBe(fs.statSync(prepared).ino);
   });
 
   it('reaches a login prompt on its serial console, where root logs in with its password', async () => {

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { probeAccel } from '../../src/hypervisors/accel-probe.js';
+import { choosesTcgWithoutQemu, probeAccel } from '../../src/hypervisors/accel-probe.js';
 import { XenkitError } from '../../src/errors.js';
 
 const roots: string[] = [];
@@ -63,4 +63,19 @@ describe('probeAccel', () => {
       message: 'XENKIT_ACCEL "hvf" is not an accelerator',
     });
   });
+});
+
+describe('choosesTcgWithoutQemu', () => {
+  it.each([
+    ['hypervisor', 'rw', {}, true],
+    ['vmx', 'missing', {}, true],
+    ['vmx', 'rw', {}, false],
+    ['vmx', 'rw', { XENKIT_ACCEL: 'tcg' }, true],
+    ['hypervisor', 'missing', { XENKIT_ACCEL: 'kvm' }, false],
+  ] as const)(
+    'with flags %s, /dev/kvm %s and %o says %s, and never runs QEMU',
+    async (flags, kvm, env, tcg) => {
+      expect(await choosesTcgWithoutQemu({ hostRoot: host(flags, kvm), env })).toBe(tcg);
+    },
+  );
 });

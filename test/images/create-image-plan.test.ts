@@ -14,7 +14,7 @@ afterEach(() => {
 
 const shell: ShellRunner = async () => ({ stdout: 'x\n', exitCode: 0, stderr: '' });
 
-async function planFor(extra: string[], memAvailable?: number) {
+async function planFor(extra: string[], memAvailable?: number, pvhKernelCache?: string) {
   const { root, cleanup } = makeRoot({ 'etc/xen-tools/': '' });
   cleanups.push(cleanup);
   const request = await resolveCreateImage(
@@ -30,6 +30,7 @@ async function planFor(extra: string[], memAvailable?: number) {
       paths: makePaths(root),
       passwordHash: undefined,
       memAvailable,
+      ...(pvhKernelCache ? { pvhKernelCache } : {}),
     }),
   };
 }
@@ -38,6 +39,29 @@ const argvOf = (actions: PlanAction[]): string[][] =>
   actions.flatMap((a) => (a.kind === 'run' ? [a.argv] : []));
 
 describe('the create-image plan', () => {
+  it("unpacks the guest's kernel for a TCG boot in the background of the image writes", async () => {
+    const { plan } = await planFor(['--dir=/srv'], undefined, '/var/cache/xenkit/pvh-kernels');
+    const ids = plan.steps.map((s) => s.id);
+    expect(ids.indexOf('boot.kernel')).toBeGreaterThan(ids.indexOf('customize'));
+    expect(ids.indexOf('boot.kernel')).toBeLessThan(ids.indexOf('storage.disk'));
+    expect(ids.indexOf('boot.kernel.wait')).toBe(ids.indexOf('storage.commit') - 1);
+    expect(plan.steps.find((s) => s.id === 'boot.kernel')?.actions).toEqual([
+      {
+        kind: 'note',
+        text: "decompress the newest /boot/vmlinuz-* of the guest's tree into a PVH ELF in /var/cache/xenkit/pvh-kernels, unless cached",
+      },
+    ]);
+  });
+
+  it.each([
+    ['a host that does not boot under TCG', ['--dir=/srv'], undefined],
+    ['an HVM guest (its firmware boots the disk)', ['--dir=/srv', '--type=hvm'], '/c'],
+    ['an empty filesystem (--install=0)', ['--dir=/srv', '--install=0'], '/c'],
+  ])('has no kernel step for %s', async (_what, extra, cache) => {
+    const { plan } = await planFor(extra, undefined, cache);
+    expect(plan.steps.map((s) => s.id)).not.toContain('boot.kernel');
+  });
+
   it('makes the swap of a qcow2 guest qcow2 too, as its cfg says', async () => {
     const { plan, root } = await planFor(['--dir=/srv', '--image-format=qcow2']);
     const swap = plan.steps.find((s) => s.id === 'storage.swap')!;

@@ -36,6 +36,23 @@ describe('runCommand', () => {
     expect(result.stdout.replace('got:hunter2', '')).not.toContain('hunter2');
   });
 
+  it('gives a child open files as stdin (from their offset) and stdout, capturing neither', async () => {
+    const source = path.join(tmp, 'source');
+    const target = path.join(tmp, 'target');
+    fs.writeFileSync(source, 'skipped|kept\n');
+    const input = fs.openSync(source, 'r');
+    const output = fs.openSync(target, 'w');
+    try {
+      fs.readSync(input, Buffer.alloc(8), 0, 8, null);
+      const result = await runCommand(['cat'], { stdinFd: input, stdoutFd: output });
+      expect(result.stdout).toBe('');
+    } finally {
+      fs.closeSync(input);
+      fs.closeSync(output);
+    }
+    expect(fs.readFileSync(target, 'utf8')).toBe('kept\n');
+  });
+
   it('starts children from a minimal environment, not ours', async () => {
     process.env.XENKIT_TEST_LEAK = 'leaked';
     const result = await runCommand(['env']);

@@ -14,134 +14,123 @@
  * holds for a reset, so every byte of it is in QEMU's RSS. Files are cached by the bzImage's
  * SHA-256 under a shared directory, so guests booting one kernel share its page cache.
  * Anything else (another compression, no PVH note, not x86) keeps the bzImage.
+ *
+ * The work is done on files, never in this process's memory: the kernel is copied into the cache
+ * directory, `xz` (or a zlib stream) decompresses it into the partial ELF, which is then cut in
+ * place (pvh-elf.ts reads it in pieces). The process stays within its own memory budget, where
+ * holding a 60 MB vmlinux and its trimmed copy would add over 100 MB.
  */
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
   linkSync,
+  lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
-  readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
   utimesSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { isAlive } from '../../plan/process-identity.js';
 import { runCommand } from '../../tools/exec.js';
-
-/** Decompressors for a bzImage payload, by the magic it starts with. */
-export type PayloadFormat = 'xz' | 'gzip';
+import { chooseKernel } from './guest-kernel.js';
+import { hasPvhEntryAt, payloadLocation, planTrim, type PayloadFormat, type ReadAt } from './pvh-elf.js';
 
 /** How many cached kernels are kept (the least recently used go first). */
 export const PVH_CACHE_ENTRIES = 8;
 
-const PT_LOAD = 1;
-const PT_NOTE = 4;
-/** XEN_ELFNOTE_PHYS32_ENTRY: the PVH entry point QEMU looks for. */
-const XEN_ELFNOTE_PHYS32_ENTRY = 18;
+/** A partial file of the cache: the kernel's copy or the ELF being made, named by its writer's pid. */
+const PARTIAL = /^[0-9a-f]{64}\.(?:elf|vmlinuz)\.(\d+)\.tmp$/;
 
-/** The compressed kernel inside an x86 bzImage (boot protocol 2.08+), or undefined. */
-export function bzImagePayload(image: Buffer): { format: PayloadFormat; data: Buffer } | undefined {
-  if (image.length < 0x250 || image.toString('latin1', 0x202, 0x206) !== 'HdrS') return undefined;
-  if (image.readUInt16LE(0x206) < 0x208) return undefined;
-  const setupSectors = image[0x1f1] || 4;
-  const start = (setupSectors + 1) * 512 + image.readUInt32LE(0x248);
-  const data = image.subarray(start, start + image.readUInt32LE(0x24c));
-  if (data.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])))
-    return { format: 'xz', data };
-  if (data[0] === 0x1f && data[1] === 0x8b) return { format: 'gzip', data };
-  return undefined;
-}
+/** Reads an open file in pieces. */
+const fileReader =
+  (fd: number): ReadAt =>
+  (offset, length, scratch) => {
+    const buffer = scratch && scratch.length >= length ? scratch : Buffer.alloc(length);
+    return buffer.subarray(0, readSync(fd, buffer, 0, length, offset));
+  };
 
-interface Segment {
-  type: number;
-  offset: number;
-  fileSize: number;
-  header: number;
-}
-
-/** The program headers of a little-endian x86-64 ELF executable, or undefined. */
-function segmentsOf(elf: Buffer): Segment[] | undefined {
-  const isElf64 = elf.length >= 64 && elf.readUInt32BE(0) === 0x7f454c46 && elf[4] === 2 && elf[5] === 1;
-  if (!isElf64 || elf.readUInt16LE(0x12) !== 62) return undefined;
-  const table = Number(elf.readBigUInt64LE(0x20));
-  const size = elf.readUInt16LE(0x36);
-  const count = elf.readUInt16LE(0x38);
-  if (table + size * count > elf.length) return undefined;
-  return Array.from({ length: count }, (_, i) => {
-    const header = table + i * size;
-    return {
-      type: elf.readUInt32LE(header),
-      offset: Number(elf.readBigUInt64LE(header + 8)),
-      fileSize: Number(elf.readBigUInt64LE(header + 32)),
-      header,
-    };
-  });
-}
-
-/** True when a PT_NOTE segment of the ELF has the Xen PVH entry note. */
-export function hasPvhEntry(elf: Buffer): boolean {
-  for (const s of segmentsOf(elf) ?? []) {
-    if (s.type !== PT_NOTE) continue;
-    for (let at = s.offset; at + 12 <= s.offset + s.fileSize;) {
-      const nameSize = elf.readUInt32LE(at);
-      const descSize = elf.readUInt32LE(at + 4);
-      const type = elf.readUInt32LE(at + 8);
-      const name = elf.toString('latin1', at + 12, at + 12 + nameSize).replace(/\0+$/, '');
-      if (name === 'Xen' && type === XEN_ELFNOTE_PHYS32_ENTRY) return true;
-      at += 12 + align4(nameSize) + align4(descSize);
-    }
+/** SHA-256 of an open file, read 1 MiB at a time. */
+function digestOf(fd: number): string {
+  const hash = createHash('sha256');
+  const buffer = Buffer.alloc(1 << 20);
+  for (let at = 0; ;) {
+    const got = readSync(fd, buffer, 0, buffer.length, at);
+    if (got === 0) break;
+    hash.update(buffer.subarray(0, got));
+    at += got;
   }
-  return false;
+  return hash.digest('hex');
 }
 
-const align4 = (n: number): number => (n + 3) & ~3;
-
-/**
- * The ELF as QEMU needs it: each PT_LOAD's file size cut to its last non-zero byte (its memory
- * size stays, so the loader zero-fills the rest), no section headers, the file cut after the
- * last byte a program header refers to. Undefined when it is not an x86-64 ELF.
- */
-export function trimElf(elf: Buffer): Buffer | undefined {
-  const segments = segmentsOf(elf);
-  if (!segments) return undefined;
-  const out = Buffer.from(elf);
-  let end = Number(out.readBigUInt64LE(0x20)) + out.readUInt16LE(0x36) * segments.length;
-  for (const s of segments) {
-    let last = s.offset + s.fileSize;
-    if (s.type === PT_LOAD) {
-      while (last > s.offset && out[last - 1] === 0) last--;
-      out.writeBigUInt64LE(BigInt(last - s.offset), s.header + 32);
-    }
-    end = Math.max(end, last);
+/** Decompresses `length` bytes at `start` of `source` into the open file `out`; false when that fails. */
+async function decompress(
+  source: string,
+  at: { format: PayloadFormat; start: number; length: number },
+  out: number,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  if (at.format === 'gzip') {
+    await pipeline(
+      createReadStream(source, { start: at.start, end: at.start + at.length - 1 }),
+      createGunzip(),
+      createWriteStream('', { fd: out, autoClose: false }),
+      ...(signal ? [{ signal }] : []),
+    );
+    return true;
   }
-  out.writeBigUInt64LE(0n, 0x28); // e_shoff
-  out.writeUInt16LE(0, 0x3c); // e_shnum
-  out.writeUInt16LE(0, 0x3e); // e_shstrndx
-  return out.subarray(0, end);
-}
-
-async function decompress(payload: { format: PayloadFormat; data: Buffer }): Promise<Buffer | undefined> {
-  if (payload.format === 'gzip') return gunzipSync(payload.data);
-  // The payload ends with the kernel's size after the xz stream: --single-stream ignores it.
-  const result = await runCommand(['xz', '--decompress', '--stdout', '--single-stream'], {
-    input: payload.data,
-    binary: true,
-    allowFailure: true,
-    timeoutMs: 120_000,
-  });
-  return result.exitCode === 0 ? Buffer.from(result.stdout, 'latin1') : undefined;
+  // xz reads its stdin from the payload on: the descriptor's offset is moved there first. The
+  // payload ends with the kernel's size after the xz stream: --single-stream ignores it.
+  const input = openSync(source, 'r');
+  try {
+    const skip = Buffer.alloc(Math.min(at.start, 1 << 16));
+    for (let left = at.start; left > 0;) left -= readSync(input, skip, 0, Math.min(left, skip.length), null);
+    const result = await runCommand(['xz', '--decompress', '--stdout', '--single-stream'], {
+      stdinFd: input,
+      stdoutFd: out,
+      allowFailure: true,
+      timeoutMs: 120_000,
+      ...(signal ? { signal } : {}),
+    });
+    return result.exitCode === 0;
+  } finally {
+    closeSync(input);
+  }
 }
 
 /**
  * The PVH ELF for the bzImage `kernel`, made once into `cacheDir` and reused; undefined when the
- * kernel cannot boot that way (or cannot be unpacked here), so the caller boots the bzImage.
+ * kernel cannot boot that way (or cannot be unpacked here, or `signal` ended it), so the caller
+ * boots the bzImage. `kernel` is read (and copied when the cache lacks it) before the first
+ * await: the caller may remove it then.
  */
-export async function pvhKernelFor(kernel: string, cacheDir: string): Promise<string | undefined> {
-  const image = readFileSync(kernel);
-  const digest = createHash('sha256').update(image).digest('hex');
+export async function pvhKernelFor(
+  kernel: string,
+  cacheDir: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const fd = openSync(kernel, 'r');
+  let digest: string;
+  let payload: ReturnType<typeof payloadLocation>;
+  try {
+    digest = digestOf(fd);
+    payload = payloadLocation(fileReader(fd));
+  } finally {
+    closeSync(fd);
+  }
   const cached = path.join(cacheDir, `${digest}.elf`);
   try {
     const now = new Date();
@@ -150,27 +139,88 @@ export async function pvhKernelFor(kernel: string, cacheDir: string): Promise<st
   } catch {
     // not cached yet
   }
-  const payload = bzImagePayload(image);
-  if (!payload) return undefined;
-  const elf = await decompress(payload).catch(() => undefined);
-  if (!elf || !hasPvhEntry(elf)) return undefined;
-  const trimmed = trimElf(elf);
-  if (!trimmed) return undefined;
+  if (!payload || signal?.aborted) return undefined;
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-  const partial = `${cached}.${process.pid}.tmp`;
-  writeFileSync(partial, trimmed, { mode: 0o600 });
-  renameSync(partial, cached);
+  const copy = path.join(cacheDir, `${digest}.vmlinuz.${process.pid}.tmp`);
+  const partial = path.join(cacheDir, `${digest}.elf.${process.pid}.tmp`);
+  try {
+    copyFileSync(kernel, copy);
+    const made = await unpackInto(copy, payload, partial, signal).catch(() => false);
+    if (!made || signal?.aborted) return undefined;
+    renameSync(partial, cached);
+  } finally {
+    rmSync(copy, { force: true });
+    rmSync(partial, { force: true });
+  }
   pruneCache(cacheDir, PVH_CACHE_ENTRIES);
   return cached;
 }
 
-/** Removes all but the `keep` most recently used kernels of the cache (a running QEMU keeps its mapping). */
+/** Decompresses the bzImage `source` into `partial` and trims it there; false when it is no PVH kernel. */
+async function unpackInto(
+  source: string,
+  payload: NonNullable<ReturnType<typeof payloadLocation>>,
+  partial: string,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const out = openSync(partial, 'wx+', 0o600);
+  try {
+    if (!(await decompress(source, payload, out, signal))) return false;
+    const read = fileReader(out);
+    const size = fstatSync(out).size;
+    if (!hasPvhEntryAt(read, size)) return false;
+    const plan = planTrim(read, size);
+    if (!plan) return false;
+    for (const patch of plan.patches) writeSync(out, patch.data, 0, patch.data.length, patch.offset);
+    ftruncateSync(out, plan.end);
+    fsyncSync(out);
+    return true;
+  } finally {
+    closeSync(out);
+  }
+}
+
+/**
+ * Removes all but the `keep` most recently used kernels of the cache (a running QEMU keeps its
+ * mapping), and the partial files of writers that are gone (killed between write and rename).
+ */
 export function pruneCache(cacheDir: string, keep: number): void {
-  const entries = readdirSync(cacheDir)
+  const names = readdirSync(cacheDir);
+  const entries = names
     .filter((name) => name.endsWith('.elf'))
     .map((name) => ({ file: path.join(cacheDir, name), used: statSync(path.join(cacheDir, name)).mtimeMs }))
     .sort((a, b) => b.used - a.used);
   for (const old of entries.slice(keep)) rmSync(old.file, { force: true });
+  for (const name of names) {
+    const writer = PARTIAL.exec(name)?.[1];
+    if (writer !== undefined && !isAlive(Number(writer))) rmSync(path.join(cacheDir, name), { force: true });
+  }
+}
+
+/**
+ * Makes the PVH ELF of the kernel the guest tree at `root` boots (the newest regular
+ * `/boot/vmlinuz-*`, as extractGuestKernel chooses it from the disk), so that the guest's first
+ * boot under TCG finds it in `cacheDir` instead of unpacking it (1-2 s). The kernel is read
+ * before the first await. Undefined when the tree has no such kernel or it cannot boot that way.
+ */
+export async function preparePvhKernel(
+  root: string,
+  cacheDir: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const boot = path.join(root, 'boot');
+  let files: string[];
+  try {
+    // A /boot that is a symlink (a copied or untarred tree) would point into the host.
+    if (!lstatSync(boot).isDirectory()) return undefined;
+    files = readdirSync(boot, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => entry.name);
+  } catch {
+    return undefined;
+  }
+  const chosen = chooseKernel(files);
+  return chosen ? pvhKernelFor(path.join(boot, `vmlinuz-${chosen.version}`), cacheDir, signal) : undefined;
 }
 
 /**

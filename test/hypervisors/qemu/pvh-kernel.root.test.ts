@@ -5,7 +5,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bzImagePayload, pvhKernelFor, trimElf } from '../../../src/hypervisors/qemu/pvh-kernel.js';
+import { bzImagePayload, trimElf } from '../../../src/hypervisors/qemu/pvh-elf.js';
+import { pvhKernelFor } from '../../../src/hypervisors/qemu/pvh-kernel.js';
 import { runCommand } from '../../../src/tools/exec.js';
 import { makeBzImage, makeElf } from './pvh-elf-fixture.js';
 

@@ -1,15 +1,25 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { bzImagePayload, hasPvhEntry, trimElf } from '../../../src/hypervisors/qemu/pvh-elf.js';
 import {
   bootablePvhKernel,
-  bzImagePayload,
-  hasPvhEntry,
+  preparePvhKernel,
   pruneCache,
   pvhKernelFor,
-  trimElf,
 } from '../../../src/hypervisors/qemu/pvh-kernel.js';
 import { makeBzImage, makeElf } from './pvh-elf-fixture.js';
 
@@ -97,7 +107,8 @@ describe('pvhKernelFor', () => {
     const kernel = path.join(dir, 'vmlinuz');
     writeFileSync(kernel, makeBzImage(gzipSync(makeElf({ code, zeros: 10, noteType: 17 }))));
     expect(await pvhKernelFor(kernel, path.join(dir, 'cache'))).toBeUndefined();
-    expect(() => readdirSync(path.join(dir, 'cache'))).toThrow();
+    // Neither the ELF nor the partial files it was made in.
+    expect(readdirSync(path.join(dir, 'cache'))).toEqual([]);
   });
 });
 
@@ -133,5 +144,60 @@ describe('pruneCache', () => {
     writeFileSync(path.join(dir, 'other'), 'kept');
     pruneCache(dir, 2);
     expect(readdirSync(dir).sort()).toEqual(['3.elf', '4.elf', 'other']);
+  });
+
+  it('removes the partial file of a writer that is gone, never that of one that runs', () => {
+    const dir = scratch();
+    const digest = 'a'.repeat(64);
+    // A pid above pid_max (4194304 at most) names no process.
+    const gone = `${digest}.elf.4194305.tmp`;
+    const running = `${digest}.elf.${process.pid}.tmp`;
+    for (const name of [gone, running, `${digest}.elf`]) writeFileSync(path.join(dir, name), 'x');
+    pruneCache(dir, 8);
+    expect(readdirSync(dir).sort()).toEqual([`${digest}.elf`, running].sort());
+  });
+});
+
+describe('preparePvhKernel', () => {
+  const bootTree = (kernels: Record<string, Buffer>): string => {
+    const root = scratch();
+    mkdirSync(path.join(root, 'boot'));
+    for (const [name, data] of Object.entries(kernels)) writeFileSync(path.join(root, 'boot', name), data);
+    return root;
+  };
+  const other = makeElf({ code: Buffer.from('an older kernel', 'latin1'), zeros: 10, noteType: 18 });
+
+  it('caches the PVH ELF of the newest /boot/vmlinuz-* of a tree, the one the boot picks', async () => {
+    const root = bootTree({
+      'vmlinuz-6.1.0-9-amd64': makeBzImage(gzipSync(other)),
+      'vmlinuz-6.1.0-10-amd64': makeBzImage(gzipSync(pvhElf)),
+      'initrd.img-6.1.0-10-amd64': Buffer.from('initrd'),
+    });
+    const cache = path.join(root, 'cache');
+    const made = await preparePvhKernel(root, cache);
+    expect(readFileSync(made as string).equals(trimElf(pvhElf) as Buffer)).toBe(true);
+    // What the boot asks for later (the same kernel, copied out of the disk) is that entry.
+    const copied = path.join(root, 'vmlinuz-copy');
+    writeFileSync(copied, readFileSync(path.join(root, 'boot/vmlinuz-6.1.0-10-amd64')));
+    expect(await pvhKernelFor(copied, cache)).toBe(made);
+    expect(readdirSync(cache)).toHaveLength(1);
+  });
+
+  it('makes nothing for a tree without a kernel, or whose /boot is a symlink', async () => {
+    const empty = bootTree({});
+    expect(await preparePvhKernel(empty, path.join(empty, 'cache'))).toBeUndefined();
+    const linked = scratch();
+    const target = bootTree({ 'vmlinuz-6.1.0-10-amd64': makeBzImage(gzipSync(pvhElf)) });
+    symlinkSync(path.join(target, 'boot'), path.join(linked, 'boot'));
+    expect(await preparePvhKernel(linked, path.join(linked, 'cache'))).toBeUndefined();
+    expect(existsSync(path.join(linked, 'cache'))).toBe(false);
+  });
+
+  it('makes nothing once its signal has ended it', async () => {
+    const root = bootTree({ 'vmlinuz-6.1.0-10-amd64': makeBzImage(gzipSync(pvhElf)) });
+    const stop = new AbortController();
+    stop.abort();
+    expect(await preparePvhKernel(root, path.join(root, 'cache'), stop.signal)).toBeUndefined();
+    expect(existsSync(path.join(root, 'cache'))).toBe(false);
   });
 });
