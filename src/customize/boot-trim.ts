@@ -16,9 +16,15 @@
  *   speaker (`pcspkr`: QEMU has no audio backend for it) and the PS/2 mouse (`psmouse`,
  *   `serio_raw`). The PS/2 keyboard is built into the kernel and stays (`xm sysrq` uses it).
  *   Blacklisting stops the alias loads udev does, not an explicit `modprobe NAME`.
+ * - `/etc/.updated` is written: `systemd-sysusers.service` runs only when /usr is newer than that
+ *   file (`ConditionNeedsUpdate=/etc`), and Debian ships no `systemd-update-done.service` to
+ *   write it, so the service ran at every boot (0.6 s on the way to the login prompt under TCG),
+ *   with nothing to do: the packages' maintainer scripts run systemd-sysusers when they install
+ *   their users. After an upgrade that changes /usr it runs again; removing the file brings back
+ *   the run at every boot. Only where the guest has the service and not systemd-update-done.
  */
 import type { PlanAction } from '../plan/plan.js';
-import { findUnitFile } from './systemd-units.js';
+import { findUnitFile, hasUnit } from './systemd-units.js';
 import type { CustomizeContext } from './types.js';
 
 /** Units enabled by their packages that a guest does not need at boot. */
@@ -47,6 +53,21 @@ export const BLACKLISTED_MODULES: readonly { module: string; why: string }[] = [
 
 export const MODPROBE_CONF = '/etc/modprobe.d/xenkit-guest.conf';
 
+/** The timestamp file of systemd's ConditionNeedsUpdate=/etc. */
+export const ETC_UPDATED = '/etc/.updated';
+
+/** `/etc/.updated` as of `now`: when /etc was last brought up to date with /usr. */
+export function renderEtcUpdated(now: Date): string {
+  return [
+    '# Written by xenkit when it built this guest: /etc was then up to date with /usr (the',
+    "# packages' maintainer scripts had made their system users). systemd-sysusers.service runs",
+    '# only when /usr is newer than this file; Debian ships no systemd-update-done.service to',
+    '# write it, so without it the service runs at every boot. Remove it to have that again.',
+    `TIMESTAMP_NSEC=${BigInt(now.getTime()) * 1_000_000n}`,
+    '',
+  ].join('\n');
+}
+
 /** The modprobe.d file keeping modules a guest cannot use from loading at every boot. */
 export function renderModprobeConf(): string {
   return [
@@ -70,6 +91,10 @@ export function describeBootTrim(): PlanAction[] {
       target: '/dev/null',
     })),
     { kind: 'write', path: MODPROBE_CONF, mode: 0o644, content: renderModprobeConf() },
+    {
+      kind: 'note',
+      text: `write ${ETC_UPDATED} (when /etc was last brought up to date with /usr) unless there is one, if the guest has systemd-sysusers.service and no systemd-update-done.service`,
+    },
   ];
 }
 
@@ -84,4 +109,10 @@ export async function applyBootTrim(c: CustomizeContext): Promise<void> {
   }
   c.editor.mkdir('/etc/modprobe.d', { mode: 0o755 });
   c.editor.writeFile(MODPROBE_CONF, renderModprobeConf(), { mode: 0o644 });
+  if (
+    hasUnit(c.editor, 'systemd-sysusers.service') &&
+    !hasUnit(c.editor, 'systemd-update-done.service') &&
+    !c.editor.isPresent(ETC_UPDATED)
+  )
+    c.editor.writeFile(ETC_UPDATED, renderEtcUpdated(new Date()), { mode: 0o644 });
 }

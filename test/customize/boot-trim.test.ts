@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   applyBootTrim,
   describeBootTrim,
+  ETC_UPDATED,
   MODPROBE_CONF,
   renderModprobeConf,
 } from '../../src/customize/boot-trim.js';
@@ -27,6 +28,7 @@ function debianTree(): string {
   writeFiles(root, {
     'lib/systemd/system/e2scrub_reap.service': '[Install]\nWantedBy=multi-user.target\n',
     'lib/systemd/system/modprobe@.service': '[Unit]\nDescription=Load Kernel Module %i\n',
+    'lib/systemd/system/systemd-sysusers.service': '[Unit]\nConditionNeedsUpdate=|/etc\n',
   });
   fs.mkdirSync(path.join(root, path.dirname(REAP_LINK)), { recursive: true });
   fs.symlinkSync('/lib/systemd/system/e2scrub_reap.service', path.join(root, REAP_LINK));
@@ -77,6 +79,31 @@ describe('the boot-trim customize step', () => {
     expect(conf.split('\n').every((line) => line === '' || /^(#|blacklist )/.test(line))).toBe(true);
   });
 
+  it('marks /etc up to date with /usr, so systemd-sysusers does not run at every boot', async () => {
+    const root = debianTree();
+    const { c } = context(root);
+    const before = Date.now();
+    await applyBootTrim(c);
+    const text = fs.readFileSync(path.join(root, ETC_UPDATED), 'utf8');
+    const stamp = Number(BigInt(/^TIMESTAMP_NSEC=(\d+)$/m.exec(text)?.[1] ?? '0') / 1_000_000n);
+    expect(stamp).toBeGreaterThanOrEqual(before);
+    expect(stamp).toBeLessThanOrEqual(Date.now());
+    // What systemd compares with /usr's mtime is the file's own mtime: written now, after /usr.
+    expect(fs.statSync(path.join(root, ETC_UPDATED)).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
+  });
+
+  it.each([
+    ['one of its own already', { 'etc/.updated': 'TIMESTAMP_NSEC=1\n' }, 'TIMESTAMP_NSEC=1\n'],
+    ['systemd-update-done to write it', { 'lib/systemd/system/systemd-update-done.service': '' }, undefined],
+  ])('leaves /etc/.updated alone in a guest with %s', async (_what, files, expected) => {
+    const root = debianTree();
+    writeFiles(root, files);
+    const { c } = context(root);
+    await applyBootTrim(c);
+    const updated = path.join(root, ETC_UPDATED);
+    expect(fs.existsSync(updated) ? fs.readFileSync(updated, 'utf8') : undefined).toBe(expected);
+  });
+
   it('puts everything back on rollback', async () => {
     const root = debianTree();
     const { editor, c } = context(root);
@@ -85,6 +112,7 @@ describe('the boot-trim customize step', () => {
     expect(fs.readlinkSync(path.join(root, REAP_LINK))).toBe('/lib/systemd/system/e2scrub_reap.service');
     expect(fs.existsSync(path.join(root, 'etc/systemd/system/modprobe@drm.service'))).toBe(false);
     expect(fs.existsSync(path.join(root, MODPROBE_CONF))).toBe(false);
+    expect(fs.existsSync(path.join(root, ETC_UPDATED))).toBe(false);
   });
 
   it('masks nothing the guest does not ship and leaves a unit file its owner wrote', async () => {
