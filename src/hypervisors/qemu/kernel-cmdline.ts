@@ -22,6 +22,17 @@
  * (bench/RESULTS.md). What is lost: a broken implementation (a kernel bug, or an instruction QEMU
  * emulates wrongly) is no longer caught and replaced by the generic code at registration.
  * `fips=1` runs the tests anyway, and `extra = 'cryptomgr.notests=0'` keeps them.
+ *
+ * Under TCG `mitigations=off` is added as well, unless the command line chooses a CPU
+ * vulnerability mitigation itself (`mitigations=`, `spectre_v2=`, `pti=`, ...). The emulated CPU
+ * does not execute speculatively: QEMU runs the guest's instructions one after another through
+ * its translator, so the guest kernel's defenses against speculative execution (retpolines,
+ * the usercopy/swapgs barriers, RSB filling: what Debian's kernel turns on for QEMU's `max` CPU)
+ * guard against nothing there, and TCG translates an `lfence` to no host instruction at all.
+ * They only cost: about 5% of QEMU's CPU to the login prompt (bench/RESULTS.md). Defenses that
+ * are not about speculation (`init_on_alloc`, hardened usercopy, ...) are untouched, and under
+ * KVM or Xen, where the CPU is real, the kernel decides as usual. `extra = 'mitigations=auto'`
+ * keeps them under TCG too.
  */
 import type { DiskConfig, DomainConfig } from '../../model/domain-config.js';
 import { virtioDiskName } from '../../model/virtio-disk.js';
@@ -82,17 +93,24 @@ const VERBOSITY = /^(?:quiet|debug|ignore_loglevel|loglevel=.*)$/;
 /** The crypto self-test switch, with or without a value. */
 const SELF_TESTS = /^cryptomgr\.notests(?:=.*)?$/;
 
+/** Parameters that choose a CPU vulnerability mitigation (Documentation/admin-guide/kernel-parameters). */
+const MITIGATION =
+  /^(?:mitigations|spectre_v2|spectre_v2_user|spectre_bhi|nospectre_v1|nospectre_v2|pti|nopti|spec_store_bypass_disable|nospec_store_bypass_disable|retbleed|spec_rstack_overflow|mds|tsx_async_abort|mmio_stale_data|l1tf|srbds|gather_data_sampling|reg_file_data_sampling)(?:=.*)?$/;
+
 /** What about the host changes the command line. */
 export interface KernelCmdlineOptions {
-  /** The guest runs under TCG (emulated CPU): its crypto self-tests are skipped, see above. */
+  /**
+   * The guest runs under TCG (emulated CPU): its crypto self-tests are skipped and its
+   * speculative-execution mitigations off, see above.
+   */
   tcg?: boolean;
 }
 
 /**
  * The full command line: xl uses `cmdline` as it is when given, else `root=ROOT EXTRA`; device
  * names are then mapped, `quiet` added unless verbosity is chosen already (and under TCG
- * `cryptomgr.notests` unless that is chosen), and `console=ttyS0` comes last so the serial port
- * is /dev/console.
+ * `cryptomgr.notests` and `mitigations=off` unless those are chosen), and `console=ttyS0` comes
+ * last so the serial port is /dev/console.
  */
 export function buildKernelCmdline(dc: DomainConfig, opts: KernelCmdlineOptions = {}): string {
   const base =
@@ -104,6 +122,7 @@ export function buildKernelCmdline(dc: DomainConfig, opts: KernelCmdlineOptions 
   const words = mapped === '' ? [] : mapped.split(' ');
   if (!words.some((word) => VERBOSITY.test(word))) words.push('quiet');
   if (opts.tcg === true && !words.some((word) => SELF_TESTS.test(word))) words.push('cryptomgr.notests');
+  if (opts.tcg === true && !words.some((word) => MITIGATION.test(word))) words.push('mitigations=off');
   // Xen consoles (hvc0, xvc0) do not exist under QEMU; a later console= wins for /dev/console.
   if (words.at(-1) !== 'console=ttyS0') words.push('console=ttyS0');
   return words.join(' ');

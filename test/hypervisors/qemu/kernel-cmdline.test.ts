@@ -59,9 +59,9 @@ describe('buildKernelCmdline', () => {
     },
   );
 
-  it('skips the crypto self-tests under TCG only, before the console', () => {
+  it('skips the crypto self-tests and the speculation mitigations under TCG only, before the console', () => {
     expect(buildKernelCmdline(domainConfig(), { tcg: true })).toBe(
-      'root=/dev/vda ro elevator=noop quiet cryptomgr.notests console=ttyS0',
+      'root=/dev/vda ro elevator=noop quiet cryptomgr.notests mitigations=off console=ttyS0',
     );
     expect(buildKernelCmdline(domainConfig(), { tcg: false })).toBe(
       'root=/dev/vda ro elevator=noop quiet console=ttyS0',
@@ -72,7 +72,16 @@ describe('buildKernelCmdline', () => {
     'leaves the self-tests as the cfg decides when extra has %s',
     (word) => {
       expect(buildKernelCmdline(domainConfig({ extra: word }), { tcg: true })).toBe(
-        `root=/dev/vda ro ${word} quiet console=ttyS0`,
+        `root=/dev/vda ro ${word} quiet mitigations=off console=ttyS0`,
+      );
+    },
+  );
+
+  it.each(['mitigations=auto', 'mitigations=auto,nosmt', 'spectre_v2=retpoline', 'nospectre_v1', 'pti=on'])(
+    'leaves the mitigations as the cfg decides when extra has %s',
+    (word) => {
+      expect(buildKernelCmdline(domainConfig({ extra: word }), { tcg: true })).toBe(
+        `root=/dev/vda ro ${word} quiet cryptomgr.notests console=ttyS0`,
       );
     },
   );

@@ -22,7 +22,7 @@ describe('configFromArgv (a guest whose record is lost)', () => {
       ramdisk: '/boot/initrd.img-6.1.0-56-amd64',
       root: undefined,
       extra: undefined,
-      cmdline: 'root=/dev/vda ro elevator=noop quiet cryptomgr.notests console=ttyS0',
+      cmdline: 'root=/dev/vda ro elevator=noop quiet cryptomgr.notests mitigations=off console=ttyS0',
       bootloader: undefined,
       disks: [],
       vifs: [],
