@@ -61,6 +61,13 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     const line = (await inGuest('free -m')).split('\n').find((l) => l.startsWith('Mem:'));
     return Number(line?.split(/\s+/)[1]);
   };
+  /** The guest kernel's command line as it sees it, and whether its QEMU runs TCG. */
+  const kernelCmdline = async (): Promise<{ cmdline: string[]; tcg: boolean }> => {
+    const cmdline = (await inGuest('cat /proc/cmdline')).trim().split(' ');
+    const [pid] = await qemuPids(NAME);
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    return { cmdline, tcg: (argv[argv.indexOf('-accel') + 1] ?? '').startsWith('tcg') };
+  };
   const listed = async (): Promise<XmListRow | undefined> =>
     (await xmList(root)).find((row) => row.name === NAME);
 
@@ -155,10 +162,7 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
   });
 
   it('skips the crypto self-tests under TCG, where the SIMD crypto drivers still register', async () => {
-    const cmdline = (await inGuest('cat /proc/cmdline')).trim().split(' ');
-    const [pid] = await qemuPids(NAME);
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-    const tcg = (argv[argv.indexOf('-accel') + 1] ?? '').startsWith('tcg');
+    const { cmdline, tcg } = await kernelCmdline();
     expect(cmdline.includes('cryptomgr.notests')).toBe(tcg);
     if (!tcg) return;
     expect(await inGuest('cat /sys/module/cryptomgr/parameters/notests')).toBe('Y\n');
@@ -169,10 +173,7 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
   });
 
   it('turns the speculation mitigations off under TCG only (the emulated CPU does not speculate)', async () => {
-    const cmdline = (await inGuest('cat /proc/cmdline')).trim().split(' ');
-    const [pid] = await qemuPids(NAME);
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-    const tcg = (argv[argv.indexOf('-accel') + 1] ?? '').startsWith('tcg');
+    const { cmdline, tcg } = await kernelCmdline();
     expect(cmdline.includes('mitigations=off')).toBe(tcg);
     if (!tcg) return;
     // Debian's kernel turns retpolines on for QEMU's max CPU; the guest kernel now reports none.
