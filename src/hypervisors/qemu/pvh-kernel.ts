@@ -20,7 +20,7 @@
  * place (pvh-elf.ts reads it in pieces). The process stays within its own memory budget, where
  * holding a 60 MB vmlinux and its trimmed copy would add over 100 MB.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   copyFileSync,
@@ -53,7 +53,7 @@ import { hasPvhEntryAt, payloadLocation, planTrim, type PayloadFormat, type Read
 export const PVH_CACHE_ENTRIES = 8;
 
 /** A partial file of the cache: the kernel's copy or the ELF being made, named by its writer's pid. */
-const PARTIAL = /^[0-9a-f]{64}\.(?:elf|vmlinuz)\.(\d+)\.tmp$/;
+const PARTIAL = /^[0-9a-f]{64}\.(?:elf|vmlinuz)\.(\d+)-[0-9a-f]{8}\.tmp$/;
 
 /** Reads an open file in pieces. */
 const fileReader =
@@ -97,7 +97,11 @@ async function decompress(
   const input = openSync(source, 'r');
   try {
     const skip = Buffer.alloc(Math.min(at.start, 1 << 16));
-    for (let left = at.start; left > 0;) left -= readSync(input, skip, 0, Math.min(left, skip.length), null);
+    for (let left = at.start; left > 0;) {
+      const got = readSync(input, skip, 0, Math.min(left, skip.length), null);
+      if (got === 0) return false; // shorter than its header said
+      left -= got;
+    }
     const result = await runCommand(['xz', '--decompress', '--stdout', '--single-stream'], {
       stdinFd: input,
       stdoutFd: out,
@@ -141,8 +145,10 @@ export async function pvhKernelFor(
   }
   if (!payload || signal?.aborted) return undefined;
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-  const copy = path.join(cacheDir, `${digest}.vmlinuz.${process.pid}.tmp`);
-  const partial = path.join(cacheDir, `${digest}.elf.${process.pid}.tmp`);
+  // Named by this process and a random tag: two guests of one kernel may start at once.
+  const writer = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const copy = path.join(cacheDir, `${digest}.vmlinuz.${writer}.tmp`);
+  const partial = path.join(cacheDir, `${digest}.elf.${writer}.tmp`);
   try {
     copyFileSync(kernel, copy);
     const made = await unpackInto(copy, payload, partial, signal).catch(() => false);

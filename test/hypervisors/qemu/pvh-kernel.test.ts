@@ -150,8 +150,8 @@ describe('pruneCache', () => {
     const dir = scratch();
     const digest = 'a'.repeat(64);
     // A pid above pid_max (4194304 at most) names no process.
-    const gone = `${digest}.elf.4194305.tmp`;
-    const running = `${digest}.elf.${process.pid}.tmp`;
+    const gone = `${digest}.elf.4194305-0a1b2c3d.tmp`;
+    const running = `${digest}.vmlinuz.${process.pid}-0a1b2c3d.tmp`;
     for (const name of [gone, running, `${digest}.elf`]) writeFileSync(path.join(dir, name), 'x');
     pruneCache(dir, 8);
     expect(readdirSync(dir).sort()).toEqual([`${digest}.elf`, running].sort());
@@ -191,6 +191,16 @@ describe('preparePvhKernel', () => {
     symlinkSync(path.join(target, 'boot'), path.join(linked, 'boot'));
     expect(await preparePvhKernel(linked, path.join(linked, 'cache'))).toBeUndefined();
     expect(existsSync(path.join(linked, 'cache'))).toBe(false);
+  });
+
+  it('makes one entry when two guests of one kernel ask for it at once', async () => {
+    const root = bootTree({ 'vmlinuz-6.1.0-10-amd64': makeBzImage(gzipSync(pvhElf)) });
+    const cache = path.join(root, 'cache');
+    const [a, b] = await Promise.all([preparePvhKernel(root, cache), preparePvhKernel(root, cache)]);
+    expect(a).toBeDefined();
+    expect(b).toBe(a);
+    expect(readdirSync(cache)).toEqual([path.basename(a as string)]);
+    expect(readFileSync(a as string).equals(trimElf(pvhElf) as Buffer)).toBe(true);
   });
 
   it('makes nothing once its signal has ended it', async () => {
