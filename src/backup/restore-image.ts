@@ -4,6 +4,7 @@
  * chunk is checked against its id, and the chunk table against the manifest's digest.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { isAllZero } from '../model/zero-bytes.js';
 import { cancelledIfAborted } from './cancel.js';
 import { readChunk } from './chunk-store.js';
 import { chunkTableDigest, type ManifestDisk } from './manifest.js';
@@ -87,12 +88,6 @@ export async function forEachDataBlock(
     }
   }
   if (start >= 0) await write(data.subarray(start), start);
-}
-
-const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
-
-function isAllZero(block: Buffer): boolean {
-  return block.equals(block.length === SPARSE_BLOCK ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, block.length));
 }
 
 /** Writes the chunks of `disk` into the open, empty `handle` (a file, a raw view of a new image, or a zeroed new volume); throws an Error on a damaged chunk or hash. */

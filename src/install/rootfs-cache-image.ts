@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { XenkitError } from '../errors.js';
+import { isAllZero } from '../model/zero-bytes.js';
 import { fixRootDirectory } from '../storage/fs-tune.js';
 import { hasDefaultRoot, scanTree } from '../storage/tree-scan.js';
 import type { ExecOptions } from '../tools/exec.js';
@@ -82,17 +83,6 @@ export async function buildPristineImage(tree: string, image: string, exec: Exec
   throw lastError;
 }
 
-/** Whether `buf` holds only zero bytes. */
-function isZero(buf: Buffer): boolean {
-  return buf.every((b) => b === 0);
-}
-
-const ZERO_CHUNK = Buffer.alloc(IMAGE_CHUNK_BYTES);
-
-function isZeroChunk(buf: Buffer): boolean {
-  return buf.length === ZERO_CHUNK.length ? buf.equals(ZERO_CHUNK) : isZero(buf);
-}
-
 /** Folds one chunk into the data CRC: all-zero chunks are skipped, others count with their index. */
 function foldChunk(crc: number, index: number, chunk: Buffer): number {
   const header = Buffer.alloc(8);
@@ -144,7 +134,7 @@ export async function checksumImage(file: string, signal?: AbortSignal): Promise
     let crc = 0;
     await forEachChunk(handle, size, signal, `checksumming ${file}`, (chunk, index) => {
       sha.update(chunk);
-      if (!isZeroChunk(chunk)) crc = foldChunk(crc, index, chunk);
+      if (!isAllZero(chunk)) crc = foldChunk(crc, index, chunk);
     });
     return { bytes: size, sha256: sha.digest('hex'), dataCrc32: crc };
   } finally {
@@ -162,7 +152,7 @@ export async function dataCrcOf(
     const { size } = await handle.stat();
     let crc = 0;
     await forEachChunk(handle, size, signal, `checking ${file}`, (chunk, index) => {
-      if (!isZeroChunk(chunk)) crc = foldChunk(crc, index, chunk);
+      if (!isAllZero(chunk)) crc = foldChunk(crc, index, chunk);
     });
     return { bytes: size, dataCrc32: crc };
   } finally {
@@ -176,7 +166,7 @@ export function dataRuns(chunk: Buffer): [number, number][] {
   let runStart = -1;
   for (let at = 0; at < chunk.length; at += HOLE_GRANULE) {
     const end = Math.min(at + HOLE_GRANULE, chunk.length);
-    const zero = ZERO_CHUNK.subarray(0, end - at).equals(chunk.subarray(at, end));
+    const zero = isAllZero(chunk.subarray(at, end));
     if (!zero && runStart < 0) runStart = at;
     if (zero && runStart >= 0) {
       runs.push([runStart, at]);
@@ -206,7 +196,7 @@ export async function copyImageChecked(
     const out = output;
     let crc = 0;
     await forEachChunk(input, size, signal, `copying ${source}`, async (chunk, index, offset) => {
-      if (isZeroChunk(chunk)) return;
+      if (isAllZero(chunk)) return;
       crc = foldChunk(crc, index, chunk);
       await Promise.all(
         dataRuns(chunk).map(([from, to]) => out.write(chunk, from, to - from, offset + from)),

@@ -5,6 +5,8 @@
  * (pvh-kernel.ts: a 60 MB vmlinux is never held in memory).
  */
 
+import { isAllZero } from '../../model/zero-bytes.js';
+
 /**
  * Reads `length` bytes at `offset` (fewer at the end), into `scratch` when one is given (a scan
  * that reads many pieces allocates nothing per piece) and the reader copies at all.
@@ -56,8 +58,11 @@ interface Segment {
   header: number;
 }
 
-/** The program headers of a little-endian x86-64 ELF executable of `size` bytes, or undefined. */
-function segmentsOf(read: ReadAt, size: number): Segment[] | undefined {
+/**
+ * The program headers of a little-endian x86-64 ELF executable of `size` bytes, and where their
+ * table ends; undefined when it is not one.
+ */
+function segmentsOf(read: ReadAt, size: number): { segments: Segment[]; tableEnd: number } | undefined {
   const elf = read(0, 64);
   const isElf64 = elf.length >= 64 && elf.readUInt32BE(0) === 0x7f454c46 && elf[4] === 2 && elf[5] === 1;
   if (!isElf64 || elf.readUInt16LE(0x12) !== 62) return undefined;
@@ -66,7 +71,7 @@ function segmentsOf(read: ReadAt, size: number): Segment[] | undefined {
   const count = elf.readUInt16LE(0x38);
   if (entry < 56 || table + entry * count > size) return undefined;
   const headers = read(table, entry * count);
-  return Array.from({ length: count }, (_, i) => {
+  const segments = Array.from({ length: count }, (_, i) => {
     const at = i * entry;
     return {
       type: headers.readUInt32LE(at),
@@ -75,11 +80,12 @@ function segmentsOf(read: ReadAt, size: number): Segment[] | undefined {
       header: table + at,
     };
   });
+  return { segments, tableEnd: table + entry * count };
 }
 
 /** True when a PT_NOTE segment of the ELF has the Xen PVH entry note. */
 export function hasPvhEntryAt(read: ReadAt, size: number): boolean {
-  for (const s of segmentsOf(read, size) ?? []) {
+  for (const s of segmentsOf(read, size)?.segments ?? []) {
     if (s.type !== PT_NOTE || s.offset + s.fileSize > size) continue;
     const notes = read(s.offset, s.fileSize);
     for (let at = 0; at + 12 <= notes.length;) {
@@ -113,18 +119,16 @@ export interface Patch {
  * after the last byte a program header refers to (`end`). Undefined when it is not an x86-64 ELF.
  */
 export function planTrim(read: ReadAt, size: number): { patches: Patch[]; end: number } | undefined {
-  const segments = segmentsOf(read, size);
-  if (!segments) return undefined;
-  const header = read(0, 64);
-  let end = Number(header.readBigUInt64LE(0x20)) + header.readUInt16LE(0x36) * segments.length;
+  const elf = segmentsOf(read, size);
+  if (!elf) return undefined;
+  let end = elf.tableEnd;
   const patches: Patch[] = [];
-  // One pair of buffers for every segment's scan: a chunk read, and zeros to compare it with.
-  const chunk = Math.min(SCAN_CHUNK, size);
-  const scan = { scratch: Buffer.allocUnsafe(chunk), zeros: Buffer.alloc(chunk) };
-  for (const s of segments) {
+  // One buffer for every segment's scan: the chunks are read into it.
+  const scratch = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, size));
+  for (const s of elf.segments) {
     let last = Math.min(s.offset + s.fileSize, size);
     if (s.type === PT_LOAD) {
-      last = lastNonZero(read, s.offset, last, scan);
+      last = lastNonZero(read, s.offset, last, scratch);
       const fileSize = Buffer.alloc(8);
       fileSize.writeBigUInt64LE(BigInt(last - s.offset));
       patches.push({ offset: s.header + 32, data: fileSize });
@@ -137,18 +141,12 @@ export function planTrim(read: ReadAt, size: number): { patches: Patch[]; end: n
 }
 
 /** The offset after the last non-zero byte of [from, to), or `from`. */
-function lastNonZero(
-  read: ReadAt,
-  from: number,
-  to: number,
-  scan: { scratch: Buffer; zeros: Buffer },
-): number {
-  const { scratch, zeros } = scan;
+function lastNonZero(read: ReadAt, from: number, to: number, scratch: Buffer): number {
   for (let chunkEnd = to; chunkEnd > from;) {
     const chunkStart = Math.max(from, chunkEnd - SCAN_CHUNK);
     const chunk = read(chunkStart, chunkEnd - chunkStart, scratch);
     // Whole chunks of zeros (most of what is scanned) are compared natively, not byte by byte.
-    if (chunk.equals(zeros.subarray(0, chunk.length))) {
+    if (isAllZero(chunk)) {
       chunkEnd = chunkStart;
       continue;
     }
