@@ -19,9 +19,9 @@ import { hostKeyPoolDir } from '../customize/host-key-pool.js';
 import { startHostKeysAhead } from '../customize/identity.js';
 import type { GuestIds, SshHostKey } from '../customize/types.js';
 import { renderGuestCfg } from '../formats/xl-cfg-render.js';
-import { preparePvhKernel, pvhKernelFor } from '../hypervisors/qemu/pvh-kernel.js';
 import { renderGuestCfgFromTemplate } from './guest-cfg-template.js';
 import { fileSpaceCheckSteps, imagePaths, rememberedImages, storageSteps } from './create-image-storage.js';
+import { kernelAheadSteps } from './create-image-kernel.js';
 import { describeInstall, installRootTree } from '../install/install-root-tree.js';
 import { releaseTarget } from '../install/target-guard.js';
 import { removeTree } from '../install/remove-tree.js';
@@ -313,63 +313,6 @@ export function buildCreateImagePlan(inputs: CreateImageInputs): { plan: Plan; o
     });
 
   return { plan: { subject: `guest ${spec.hostname}`, steps }, outcome };
-}
-
-/**
- * Two steps around the image writes: the first starts unpacking the kernel the guest will boot
- * (its own newest, or the cfg's `kernel`) into the PVH kernel cache, in the background; the
- * second waits for it. It only ever adds a cache entry (written under a temporary name, renamed
- * when whole), and a failure only means the first boot unpacks the kernel itself.
- */
-function kernelAheadSteps(
-  spec: GuestSpec,
-  staging: string,
-  cacheDir: string,
-): { start: PlanStep; finish: PlanStep } | undefined {
-  if (spec.boot.type === 'hvm') return undefined;
-  const own = spec.boot.useGuestKernel;
-  if (own ? !(spec.install.enabled && spec.install.method !== 'none') : !spec.boot.kernel) return undefined;
-  const source = own ? "the newest /boot/vmlinuz-* of the guest's tree" : `${spec.boot.kernel}`;
-  let done: Promise<unknown> = Promise.resolve();
-  const stop = new AbortController();
-  const description = 'stop unpacking the guest kernel';
-  return {
-    start: {
-      id: 'boot.kernel',
-      title: 'Unpack the guest kernel for its first boot under TCG (in the background)',
-      actions: [{ kind: 'note', text: `decompress ${source} into a PVH ELF in ${cacheDir}, unless cached` }],
-      run: (ctx) => {
-        ctx.signal?.addEventListener('abort', () => stop.abort(), { once: true });
-        const kernel = own
-          ? preparePvhKernel(staging, cacheDir, stop.signal)
-          : pvhKernelFor(spec.boot.kernel ?? '', cacheDir, stop.signal);
-        done = kernel
-          .then((elf) =>
-            ctx.sink({
-              type: 'info',
-              message: elf ? `PVH kernel for the first boot: ${elf}` : `${source}: no PVH kernel made`,
-            }),
-          )
-          .catch((error: unknown) =>
-            ctx.sink({ type: 'info', message: `${source}: no PVH kernel made (${String(error)})` }),
-          );
-        ctx.undo.push(description, async () => {
-          stop.abort();
-          await done;
-        });
-        return Promise.resolve();
-      },
-    },
-    finish: {
-      id: 'boot.kernel.wait',
-      title: 'Wait for the guest kernel to be unpacked',
-      actions: [{ kind: 'note', text: 'wait for the background step boot.kernel' }],
-      run: async (ctx) => {
-        await done;
-        ctx.undo.release(description);
-      },
-    },
-  };
 }
 
 /** Writes the domain config (from the built-in renderer or the user's --template). */
