@@ -23,7 +23,7 @@ packages=(debootstrap mmdebstrap e2fsprogs xfsprogs btrfs-progs dosfstools util-
 # fsync during the build: a much faster cold create; without it xenkit still works, slower).
 # The baseline the tests and benchmarks compare against (its renderer, MAC rule and timings).
 # libvirt for the libvirt driver's tests (libxml2-utils: xmllint, which virt-xml-validate runs).
-[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-xen virt-what groff-base
+[ "$want_tests" = 1 ] && packages+=(xen-tools perl libtext-template-perl libxen-dev gcc libc6-dev hyperfine time openssl attr acl libcap2-bin python3 busybox-static cpio kmod initramfs-tools linux-image-amd64 lz4 lvm2 thin-provisioning-tools udev qemu-block-extra xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-xen virt-what groff-base
   libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libxml2-utils dbus \
   cockpit-ws cockpit-bridge cockpit-system cockpit-machines libvirt-dbus chromium)
 

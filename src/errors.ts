@@ -337,6 +337,7 @@ export const ERROR_CODES = {
   E_NO_SNAPSHOT: 'a snapshot id or guest with no snapshot in the backup repository',
   E_NO_SPACE: 'a full disk or quota, naming where',
   E_OBSOLETE: 'an option that is no longer supported',
+  E_PACKAGE: 'a --kernel-package that is not a Debian package name',
   E_PARTITIONS: 'a --partitions layout that xenkit cannot read or make',
   E_PASSWORD: 'the root password given more than one way, or not usable',
   E_PASSWORD_FILE: 'a password file that cannot be read',

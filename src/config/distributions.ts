@@ -26,6 +26,7 @@ export interface Distribution {
   /** apt sources format: one-line `.list` or deb822 `.sources`. */
   sourcesFormat: 'list' | 'deb822';
   networkWriter: NetworkWriter;
+  /** The kernel metapackage a guest gets on amd64 (guestKernelPackage gives it per architecture). */
   kernelPackage: string;
   /** Packages every guest gets on top of the base system so it boots and can be reached. */
   basePackages: string[];
@@ -83,7 +84,7 @@ function debian(
     keyring: DEBIAN_KEYRING,
     sourcesFormat: 'list',
     networkWriter: 'networkd',
-    kernelPackage: 'linux-image-amd64',
+    kernelPackage: 'linux-image-cloud-amd64',
     basePackages: GUEST_PACKAGES,
     isEol: false,
     isUsrMerged: true,
@@ -151,4 +152,33 @@ export function findDistribution(release: string): Distribution | undefined {
 /** Codenames, for hints in error messages. */
 export function knownReleases(): string[] {
   return DISTRIBUTIONS.map((d) => d.release);
+}
+
+/**
+ * Debian's kernel metapackage per architecture for a virtual machine: the cloud flavour where
+ * Debian has one (amd64, arm64). It has the Xen, KVM and virtio drivers, ext4 built in and an LZ4
+ * image, and leaves out drivers for physical and emulated hardware (e1000, AHCI, USB, DRM): a
+ * quarter of the generic kernel's size (105 MB installed instead of 400). `--kernel-package`
+ * picks another, e.g. linux-image-amd64 for a guest on emulated hardware.
+ */
+const DEBIAN_KERNELS: Readonly<Record<string, string>> = {
+  amd64: 'linux-image-cloud-amd64',
+  arm64: 'linux-image-cloud-arm64',
+  i386: 'linux-image-686-pae',
+  armhf: 'linux-image-armmp-lpae',
+  armel: 'linux-image-marvell',
+  ppc64el: 'linux-image-powerpc64le',
+  s390x: 'linux-image-s390x',
+  riscv64: 'linux-image-riscv64',
+  mips64el: 'linux-image-5kc-malta',
+};
+
+/**
+ * The kernel package a guest of `dist` on `arch` gets unless told otherwise; an HVM guest
+ * (`hvm`: emulated firmware, disks and NICs) gets Debian's generic kernel, which drives them.
+ */
+export function guestKernelPackage(dist: Distribution, arch: string, hvm = false): string {
+  if (dist.family === 'ubuntu') return dist.kernelPackage;
+  if (hvm && (arch === 'amd64' || arch === 'arm64')) return `linux-image-${arch}`;
+  return DEBIAN_KERNELS[arch] ?? dist.kernelPackage;
 }

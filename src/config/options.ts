@@ -112,6 +112,7 @@ export const CREATE_IMAGE_OPTIONS: readonly OptionDef[] = [
   o({ name: 'dist', kind: 'string', key: 'dist', group: 'install', valueName: 'RELEASE', help: "Release to install (default: the host's codename, else bookworm)." }),
   o({ name: 'install-method', kind: 'string', key: 'install-method', group: 'install', valueName: 'METHOD', help: 'mmdebstrap (default when installed), debootstrap, copy or tar.' }),
   o({ name: 'install-source', kind: 'string', key: 'install-source', group: 'install', valueName: 'PATH', help: 'Directory (copy) or tarball (tar) to install from.' }),
+  o({ name: 'kernel-package', kind: 'string', key: 'kernel-package', group: 'install', valueName: 'PACKAGE', help: "Kernel package the guest boots (default: the release's flavour for virtual machines, linux-image-cloud-amd64 on Debian amd64 and linux-image-virtual on Ubuntu; linux-image-amd64 for --type=hvm, which also drives emulated hardware: e1000, AHCI CD-ROM, USB, graphics)." }),
   o({ name: 'mirror', kind: 'string', key: 'mirror', default: '', group: 'install', valueName: 'URL', help: 'Archive mirror (default: mirror_<dist>, else the release default).' }),
   o({ name: 'apt_proxy', kind: 'string', key: 'apt_proxy', default: '', group: 'install', valueName: 'URL', help: 'HTTP proxy for the bootstrap and the guest.' }),
 

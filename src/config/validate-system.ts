@@ -2,12 +2,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AccountsSpec, BootSpec, HookSpec, InstallSpec, PasswordSource } from '../model/guest-spec.js';
-import type { Distribution } from './distributions.js';
+import { guestKernelPackage, type Distribution } from './distributions.js';
 import type { SettingsReader } from './settings-reader.js';
 import { isSameLayer } from './settings.js';
 
 const URL_RE = /^(https?|ftp|file):\/\/[^\s]+$/i;
 const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** A Debian package name (policy 5.6.1). */
+const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 const OBSOLETE_METHODS: Record<string, string> = {
   rinse:
     'rinse (CentOS/Fedora) is not supported: xenkit installs Debian and Ubuntu; use --install-method=mmdebstrap',
@@ -15,11 +17,16 @@ const OBSOLETE_METHODS: Record<string, string> = {
   cdebootstrap: 'cdebootstrap left Debian: use --install-method=mmdebstrap (or --debootstrap-cmd)',
 };
 
-/** Validates install settings; `dist` is the release already looked up. */
+/**
+ * Validates install settings; `dist` is the release already looked up. An HVM guest boots on
+ * emulated hardware (firmware, IDE or AHCI disks, emulated NICs) and gets the generic kernel,
+ * which has their drivers; other guests get the release's kernel for virtual machines.
+ */
 export function validateInstall(
   r: SettingsReader,
   dist: Distribution | undefined,
   useGuestKernel: boolean,
+  isHvm = false,
 ): InstallSpec | undefined {
   const before = r.errors.errors.length;
   const rawMethod = r.string('install-method')?.toLowerCase();
@@ -90,6 +97,17 @@ export function validateInstall(
   if (aptProxy !== undefined && !/^(https?|socks5h?):\/\/\S+$/i.test(aptProxy)) {
     r.fail('apt_proxy', 'E_URL', 'is not a proxy URL', 'write it like http://proxy.example.org:3142/');
   }
+  const kernelPackage = r.string('kernel-package');
+  if (kernelPackage !== undefined && !PACKAGE_RE.test(kernelPackage)) {
+    r.fail(
+      'kernel-package',
+      'E_PACKAGE',
+      'is not a Debian package name',
+      'e.g. linux-image-amd64 or linux-image-cloud-amd64',
+    );
+  } else if (kernelPackage !== undefined && !useGuestKernel) {
+    r.warnings.push(`${r.what('kernel-package')} is ignored: the guest boots the host kernel --kernel names`);
+  }
   const cache = r.bool('cache');
   const cacheDir = r.isSet('cachedir') ? r.path('cachedir', 'dir') : path.join(r.paths.cacheDir, 'archives');
   const enabled = r.int('install', 0, 1);
@@ -113,7 +131,8 @@ export function validateInstall(
     enabled === undefined
   )
     return undefined;
-  const packages = [...dist.basePackages, ...(useGuestKernel ? [dist.kernelPackage] : [])];
+  const kernel = kernelPackage ?? guestKernelPackage(dist, arch, isHvm);
+  const packages = [...dist.basePackages, ...(useGuestKernel ? [kernel] : [])];
   return {
     method,
     source,

@@ -197,7 +197,7 @@ export async function validateSettings(
     pickAutoIp: () => ctx.pickAutoIp(r),
   });
   const boot = validateBoot(r, `/dev/${disks?.disk.device ?? 'xvda2'}`, ctx.globalConfFile);
-  const install = validateInstall(r, dist, boot?.useGuestKernel ?? true);
+  const install = validateInstall(r, dist, boot?.useGuestKernel ?? true, boot?.type === 'hvm');
   const accounts = validateAccounts(r, install?.enabled ?? true);
   const hooks = validateHooks(r);
   if (install?.enabled === false) {

@@ -8,7 +8,7 @@ export interface BootstrapSources {
   mirror: string;
   components: string[];
   keyring: string | undefined;
-  /** Packages installed on top of the variant: base + kernel + extras, in order, without repeats. */
+  /** Packages installed on top of the variant: base + extras (the kernel among them), in order, without repeats. */
   include: string[];
   /** False when the release is not in the table (bootstrapped anyway, with only what was asked). */
   isKnownRelease: boolean;
@@ -23,7 +23,8 @@ export function mergePackages(...lists: readonly (readonly string[])[]): string[
 
 /**
  * The suite, mirror, components, keyring and `--include` list for `install`: the distribution's
- * basePackages and kernelPackage, then the spec's extraPackages, then what the caller adds.
+ * basePackages, then the spec's extraPackages (which hold the kernel package the settings chose,
+ * none when the guest boots a host kernel), then what the caller adds.
  */
 export function resolveBootstrapSources(
   install: InstallSpec,
@@ -31,7 +32,7 @@ export function resolveBootstrapSources(
   withBasePackages = true,
 ): BootstrapSources {
   const dist = findDistribution(install.dist);
-  const base = dist && withBasePackages ? [...dist.basePackages, dist.kernelPackage] : [];
+  const base = dist && withBasePackages ? dist.basePackages : [];
   return {
     suite: dist?.release ?? install.dist,
     mirror: install.mirror || dist?.mirror || '',

@@ -7,12 +7,12 @@ export interface InstallRequest {
   install: InstallSpec;
   /** The staging directory; the caller creates it and registers its removal. */
   target: string;
-  /** Packages on top of the distribution's base and kernel packages and `install.extraPackages`. */
+  /** Packages on top of the distribution's base packages and `install.extraPackages`. */
   packages: string[];
   /** The plan step whose progress lines this install reports (default `install.bootstrap`). */
   stepId?: string;
   /**
-   * Whether to add the distribution's basePackages and kernelPackage (default true); false
+   * Whether to add the distribution's basePackages (default true); false
    * bootstraps only the variant plus `packages` and `install.extraPackages`.
    */
   withBasePackages?: boolean;

@@ -274,7 +274,36 @@ describe('boot', () => {
       rootDevice: '/dev/xvda2',
       serialDevice: 'hvc0',
     });
+    expect(spec.install.extraPackages).toContain('linux-image-cloud-amd64');
+  });
+
+  it('installs the kernel package --kernel-package names instead of the cloud flavour', async () => {
+    const { spec } = await resolve([...BASE, '--dhcp', '--kernel-package=linux-image-amd64']);
     expect(spec.install.extraPackages).toContain('linux-image-amd64');
+    expect(spec.install.extraPackages).not.toContain('linux-image-cloud-amd64');
+  });
+
+  it('gives an HVM guest the generic kernel, which drives emulated hardware', async () => {
+    const { spec } = await resolve([...BASE, '--dhcp', '--type=hvm']);
+    expect(spec.install.extraPackages).toContain('linux-image-amd64');
+    expect(spec.install.extraPackages).not.toContain('linux-image-cloud-amd64');
+  });
+
+  it('gives an HVM guest the generic kernel, which drives emulated hardware', async () => {
+    const { spec } = await resolve([...BASE, '--dhcp', '--type=hvm']);
+    expect(spec.install.extraPackages).toContain('linux-image-amd64');
+    expect(spec.install.extraPackages).not.toContain('linux-image-cloud-amd64');
+  });
+
+  it('takes the kernel flavour of the architecture', async () => {
+    const { spec } = await resolve([...BASE, '--dhcp', '--arch=arm64']);
+    expect(spec.install.extraPackages).toContain('linux-image-cloud-arm64');
+  });
+
+  it('refuses a --kernel-package that is no package name', async () => {
+    await expect(resolve([...BASE, '--dhcp', '--kernel-package=Linux Image'])).rejects.toMatchObject({
+      code: 'E_PACKAGE',
+    });
   });
 
   it('boots a host kernel named on the command line', async () => {
@@ -289,7 +318,7 @@ describe('boot', () => {
       kernel: `${root}/boot/vmlinuz-x`,
       initrd: `${root}/boot/initrd-x`,
     });
-    expect(spec.install.extraPackages).not.toContain('linux-image-amd64');
+    expect(spec.install.extraPackages.some((p) => p.startsWith('linux-image-'))).toBe(false);
   });
 
   it("boots the conf's kernel with --nopygrub", async () => {

@@ -154,6 +154,12 @@ describe.skipIf(!isRoot)('the seed lab on a real xenkit guest under QEMU', () =>
     expect(await inGuest('ip -4 route show default')).toContain('via 10.0.2.2');
   });
 
+  it("runs Debian's cloud kernel, the default guest kernel, unpacked from its LZ4 bzImage", async () => {
+    expect((await inGuest('uname -r')).trim()).toMatch(/-cloud-amd64$/);
+    // ext4 is built into the cloud flavour: the root needs no module for its filesystem.
+    expect(await inGuest('grep -c /ext4.ko$ /lib/modules/$(uname -r)/modules.builtin')).toBe('1\n');
+  });
+
   it('loads no module for the devices and CPU features the QEMU driver leaves out or boot-trim keeps out', async () => {
     const modules = (await inGuest("lsmod | awk 'NR > 1 { print $1 }'")).split('\n');
     expect(modules).toContain('virtio_blk');

@@ -10,7 +10,10 @@ import { UndoStack } from '../../src/plan/undo-stack.js';
 
 const GIB = 1024 ** 3;
 
-/** A bookworm InstallSpec with every field set; override what a test is about. */
+/**
+ * A bookworm InstallSpec with every field set, its extraPackages the kernel the settings choose
+ * for amd64 (as validation puts it there); override what a test is about.
+ */
 export function makeInstallSpec(overrides: Partial<InstallSpec> = {}): InstallSpec {
   return {
     method: 'mmdebstrap',
@@ -24,7 +27,7 @@ export function makeInstallSpec(overrides: Partial<InstallSpec> = {}): InstallSp
     cache: false,
     cacheDir: '/var/cache/xenkit',
     debootstrapCommand: undefined,
-    extraPackages: [],
+    extraPackages: ['linux-image-cloud-amd64'],
     enabled: true,
     ...overrides,
   };

@@ -8,13 +8,18 @@ import { findDistribution } from '../../src/config/distributions.js';
 import { makeInstallSpec } from '../helpers/customize-fixtures.js';
 
 describe('resolveBootstrapSources', () => {
-  it('takes base packages, the kernel, the spec extras and the caller packages in that order', () => {
+  it('takes base packages, the spec extras (the kernel among them) and the caller packages in that order', () => {
     const dist = findDistribution('bookworm');
-    const sources = resolveBootstrapSources(makeInstallSpec({ extraPackages: ['vim', 'less'] }), [
-      'htop',
+    const sources = resolveBootstrapSources(
+      makeInstallSpec({ extraPackages: ['linux-image-cloud-amd64', 'vim', 'less'] }),
+      ['htop', 'vim'],
+    );
+    expect(sources.include).toEqual([
+      ...(dist?.basePackages ?? []),
+      'linux-image-cloud-amd64',
       'vim',
+      'htop',
     ]);
-    expect(sources.include).toEqual([...(dist?.basePackages ?? []), dist?.kernelPackage, 'vim', 'htop']);
     expect(sources.components).toEqual(dist?.components);
     expect(sources.keyring).toBe(dist?.keyring);
     expect(sources.isKnownRelease).toBe(true);
@@ -35,7 +40,7 @@ describe('resolveBootstrapSources', () => {
 
   it('still bootstraps a release the table does not know, with main only and no base set', () => {
     const sources = resolveBootstrapSources(
-      makeInstallSpec({ dist: 'excalibur', mirror: 'http://m/debian' }),
+      makeInstallSpec({ dist: 'excalibur', mirror: 'http://m/debian', extraPackages: [] }),
       ['x'],
     );
     expect(sources).toMatchObject({

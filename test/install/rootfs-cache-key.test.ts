@@ -106,7 +106,12 @@ describe('gatherRootfsKeyFields', () => {
 
   it('keys the initramfs configuration only when a kernel is installed', async () => {
     const without = await gatherRootfsKeyFields(
-      { install: makeInstallSpec(), target: '/t', packages: ['acl'], withBasePackages: false },
+      {
+        install: makeInstallSpec({ extraPackages: [] }),
+        target: '/t',
+        packages: ['acl'],
+        withBasePackages: false,
+      },
       fixedVersion,
     );
     expect(without?.packages.some((p) => p.startsWith('linux-image-'))).toBe(false);

@@ -160,7 +160,7 @@ function noKernel(guest: string, target: string): Error {
   return runtimeError(
     'E_GUEST_KERNEL',
     `guest "${guest}": no /boot/vmlinuz-* in ${target}`,
-    "install a kernel in the guest (linux-image-amd64) or name one in the cfg (kernel = '...')",
+    "install a kernel in the guest (linux-image-cloud-amd64) or name one in the cfg (kernel = '...')",
   );
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { isAllZero } from '../../model/zero-bytes.js';
+import { LZ4_LEGACY_MAGIC } from './lz4-legacy.js';
 
 /**
  * Reads `length` bytes at `offset` (fewer at the end), into `scratch` when one is given (a scan
@@ -14,7 +15,7 @@ import { isAllZero } from '../../model/zero-bytes.js';
 export type ReadAt = (offset: number, length: number, scratch?: Buffer) => Buffer;
 
 /** Decompressors for a bzImage payload, by the magic it starts with. */
-export type PayloadFormat = 'xz' | 'gzip';
+export type PayloadFormat = 'xz' | 'gzip' | 'lz4';
 
 const PT_LOAD = 1;
 const PT_NOTE = 4;
@@ -42,6 +43,8 @@ export function payloadLocation(
   const magic = read(start, 6);
   if (magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return { format: 'xz', start, length };
   if (magic[0] === 0x1f && magic[1] === 0x8b) return { format: 'gzip', start, length };
+  if (magic.length >= 4 && magic.readUInt32LE(0) === LZ4_LEGACY_MAGIC)
+    return { format: 'lz4', start, length };
   return undefined;
 }
 

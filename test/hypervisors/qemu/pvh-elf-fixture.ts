@@ -62,3 +62,35 @@ export function makeBzImage(payload: Buffer): Buffer {
   trailer.writeUInt32LE(12345, 0);
   return Buffer.concat([header, Buffer.alloc(0x100, 0x90), payload, trailer]);
 }
+
+/** An LZ4 block that holds `data` as literals only (valid LZ4, no compression). */
+export function lz4LiteralBlock(data: Buffer): Buffer {
+  const head: number[] = [];
+  if (data.length < 15) head.push(data.length << 4);
+  else {
+    head.push(0xf0);
+    let left = data.length - 15;
+    for (; left >= 255; left -= 255) head.push(255);
+    head.push(left);
+  }
+  return Buffer.concat([Buffer.from(head), data]);
+}
+
+/** `blocks` as an LZ4 legacy stream (the magic, then each block behind its 4-byte size). */
+export function lz4LegacyStream(blocks: Buffer[]): Buffer {
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32LE(0x184c2102, 0);
+  const framed = blocks.flatMap((block) => {
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(block.length, 0);
+    return [size, block];
+  });
+  return Buffer.concat([magic, ...framed]);
+}
+
+/** A kernel's LZ4 payload: the legacy stream of `data` followed by its size, as Linux builds it. */
+export function lz4KernelPayload(data: Buffer): Buffer {
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(data.length, 0);
+  return Buffer.concat([lz4LegacyStream([lz4LiteralBlock(data)]), size]);
+}

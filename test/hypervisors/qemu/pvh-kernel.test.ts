@@ -21,7 +21,7 @@ import {
   pruneCache,
   pvhKernelFor,
 } from '../../../src/hypervisors/qemu/pvh-kernel.js';
-import { makeBzImage, makeElf } from './pvh-elf-fixture.js';
+import { lz4KernelPayload, makeBzImage, makeElf } from './pvh-elf-fixture.js';
 
 const code = Buffer.from('kernel text and data', 'latin1');
 const pvhElf = makeElf({ code, zeros: 50_000, noteType: 18 });
@@ -100,6 +100,22 @@ describe('pvhKernelFor', () => {
     expect(await pvhKernelFor(kernel, cache)).toBe(first);
     expect(statSync(first as string).ino).toBe(inode);
     expect(statSync(first as string).mtimeMs).toBeGreaterThan(old.getTime());
+  });
+
+  it('unpacks an LZ4 bzImage (the cloud flavour), checking the size the kernel appends', async () => {
+    const dir = scratch();
+    const kernel = path.join(dir, 'vmlinuz');
+    writeFileSync(kernel, makeBzImage(lz4KernelPayload(pvhElf)));
+    const cache = path.join(dir, 'cache');
+    const made = await pvhKernelFor(kernel, cache);
+    expect(readFileSync(made as string).equals(trimElf(pvhElf) as Buffer)).toBe(true);
+    // A payload whose appended size disagrees is no kernel to trust: the bzImage boots as it is.
+    const payload = lz4KernelPayload(pvhElf);
+    payload.writeUInt32LE(pvhElf.length + 1, payload.length - 4);
+    const odd = path.join(dir, 'vmlinuz-odd');
+    writeFileSync(odd, makeBzImage(payload));
+    expect(await pvhKernelFor(odd, path.join(dir, 'cache2'))).toBeUndefined();
+    expect(readdirSync(path.join(dir, 'cache2'))).toEqual([]);
   });
 
   it('gives nothing for a kernel without the PVH entry, and caches nothing', async () => {
