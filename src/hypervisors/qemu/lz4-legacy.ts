@@ -16,6 +16,9 @@ const MAX_COMPRESSED = LZ4_LEGACY_BLOCK + Math.floor(LZ4_LEGACY_BLOCK / 255) + 1
 /** The most decodeLz4Legacy asks `read` for at once: a reader may reuse one buffer of this size. */
 export const LZ4_LEGACY_READ = MAX_COMPRESSED;
 
+/** Below this many bytes a copy is a loop, not a Buffer.copy call (most LZ4 copies are short). */
+const SHORT_COPY = 64;
+
 function corrupt(what: string): Error {
   return new Error(`LZ4 stream is corrupt: ${what}`);
 }
@@ -41,9 +44,12 @@ export function decodeLz4Block(src: Buffer, dst: Buffer): number {
     if (literals === 15) literals = extend(literals);
     if (s + literals > src.length) throw corrupt('literals run past the block');
     if (d + literals > dst.length) throw corrupt('the block decompresses to more than its limit');
-    src.copy(dst, d, s, s + literals);
-    s += literals;
-    d += literals;
+    if (literals < SHORT_COPY) for (const end = s + literals; s < end;) dst[d++] = src[s++] as number;
+    else {
+      src.copy(dst, d, s, s + literals);
+      s += literals;
+      d += literals;
+    }
     if (s === src.length) break; // the last sequence has literals only
     if (s + 2 > src.length) throw corrupt('a match offset runs past the block');
     const offset = (src[s] as number) | ((src[s + 1] as number) << 8);
@@ -54,11 +60,12 @@ export function decodeLz4Block(src: Buffer, dst: Buffer): number {
     length += 4;
     if (d + length > dst.length) throw corrupt('the block decompresses to more than its limit');
     let from = d - offset;
-    if (offset >= length) {
+    if (offset >= length && length >= SHORT_COPY) {
       dst.copy(dst, d, from, from + length);
       d += length;
     } else {
-      // An overlapping match repeats the last `offset` bytes: copied byte by byte, in order.
+      // Byte by byte, in order: a short copy costs less so than a call, and an overlapping match
+      // (offset < length) repeats the last `offset` bytes.
       for (const end = d + length; d < end;) dst[d++] = dst[from++] as number;
     }
   }
