@@ -22,6 +22,12 @@
  *   with nothing to do: the packages' maintainer scripts run systemd-sysusers when they install
  *   their users. After an upgrade that changes /usr it runs again; removing the file brings back
  *   the run at every boot. Only where the guest has the service and not systemd-update-done.
+ * - `systemd-network-generator.service` turns network options on the kernel command line (`ip=`,
+ *   `nameserver=`, `vlan=`, ...) into networkd files. It has no condition, so it ran at every
+ *   boot, and udevd waits for it (`Before=systemd-udevd.service`). A drop-in gives it one: the
+ *   command line names one of the options it reads (systemd 252's list); an `ip=` from the cfg
+ *   still runs it. Only where its unit imports no credentials (systemd 254 and later also read
+ *   `network.*` credentials, which no condition can test for).
  */
 import type { PlanAction } from '../plan/plan.js';
 import { findUnitFile, hasUnit } from './systemd-units.js';
@@ -81,6 +87,41 @@ export function renderModprobeConf(): string {
 const wantsLink = (d: { unit: string; wantedBy: string }): string =>
   `/etc/systemd/system/${d.wantedBy}.wants/${d.unit}`;
 
+/** The unit whose run the drop-in below makes conditional. */
+export const NETWORK_GENERATOR = 'systemd-network-generator.service';
+export const NETWORK_GENERATOR_DROPIN = `/etc/systemd/system/${NETWORK_GENERATOR}.d/xenkit-cmdline.conf`;
+/** The kernel command line options systemd 252's network generator reads. */
+export const NETWORK_GENERATOR_OPTIONS: readonly string[] = [
+  'ip',
+  'rd.route',
+  'nameserver',
+  'rd.peerdns',
+  'vlan',
+  'bridge',
+  'bond',
+  'ifname',
+  'net.ifname-policy',
+];
+
+/** The drop-in that runs the network generator only when the command line has work for it. */
+export function renderNetworkGeneratorDropin(): string {
+  return [
+    '# Written by xenkit: run the generator only when the kernel command line has a network',
+    '# option for it (it has nothing else to read here, and udevd waits for it at boot).',
+    '# Remove this file to run it at every boot again.',
+    '[Unit]',
+    ...NETWORK_GENERATOR_OPTIONS.map((option) => `ConditionKernelCommandLine=|${option}`),
+    '',
+  ].join('\n');
+}
+
+/** Whether the guest's network generator reads the command line only (no credentials). */
+function generatorReadsCmdlineOnly(c: CustomizeContext): boolean {
+  const file = findUnitFile(c.editor, NETWORK_GENERATOR);
+  const text = file === undefined ? undefined : c.editor.read(file);
+  return text !== undefined && !/Credential/i.test(text);
+}
+
 /** What the step does. */
 export function describeBootTrim(): PlanAction[] {
   return [
@@ -94,6 +135,10 @@ export function describeBootTrim(): PlanAction[] {
     {
       kind: 'note',
       text: `write ${ETC_UPDATED} (when /etc was last brought up to date with /usr) unless there is one, if the guest has systemd-sysusers.service and no systemd-update-done.service`,
+    },
+    {
+      kind: 'note',
+      text: `write ${NETWORK_GENERATOR_DROPIN} (run ${NETWORK_GENERATOR} only for network options on the kernel command line) unless there is one, if the guest's generator imports no credentials`,
     },
   ];
 }
@@ -115,4 +160,8 @@ export async function applyBootTrim(c: CustomizeContext): Promise<void> {
     !c.editor.isPresent(ETC_UPDATED)
   )
     c.editor.writeFile(ETC_UPDATED, renderEtcUpdated(new Date()), { mode: 0o644 });
+  if (generatorReadsCmdlineOnly(c) && !c.editor.isPresent(NETWORK_GENERATOR_DROPIN)) {
+    c.editor.mkdir(`/etc/systemd/system/${NETWORK_GENERATOR}.d`, { mode: 0o755 });
+    c.editor.writeFile(NETWORK_GENERATOR_DROPIN, renderNetworkGeneratorDropin(), { mode: 0o644 });
+  }
 }

@@ -6,6 +6,7 @@ import {
   describeBootTrim,
   ETC_UPDATED,
   MODPROBE_CONF,
+  NETWORK_GENERATOR_DROPIN,
   renderModprobeConf,
 } from '../../src/customize/boot-trim.js';
 import { BUILTIN_STEPS, describeCustomize } from '../../src/customize/customize-guest.js';
@@ -29,6 +30,8 @@ function debianTree(): string {
     'lib/systemd/system/e2scrub_reap.service': '[Install]\nWantedBy=multi-user.target\n',
     'lib/systemd/system/modprobe@.service': '[Unit]\nDescription=Load Kernel Module %i\n',
     'lib/systemd/system/systemd-sysusers.service': '[Unit]\nConditionNeedsUpdate=|/etc\n',
+    'lib/systemd/system/systemd-network-generator.service':
+      '[Unit]\nBefore=network-pre.target systemd-udevd.service\n[Service]\nExecStart=/lib/systemd/systemd-network-generator\n',
   });
   fs.mkdirSync(path.join(root, path.dirname(REAP_LINK)), { recursive: true });
   fs.symlinkSync('/lib/systemd/system/e2scrub_reap.service', path.join(root, REAP_LINK));
@@ -104,6 +107,33 @@ describe('the boot-trim customize step', () => {
     expect(fs.existsSync(updated) ? fs.readFileSync(updated, 'utf8') : undefined).toBe(expected);
   });
 
+  it("runs systemd 252's network generator only for a network option on the kernel command line", async () => {
+    const root = debianTree();
+    const { c } = context(root);
+    await applyBootTrim(c);
+    const dropin = fs.readFileSync(path.join(root, NETWORK_GENERATOR_DROPIN), 'utf8');
+    const conditions = dropin.split('\n').filter((line) => line.startsWith('ConditionKernelCommandLine='));
+    // Triggering (|) conditions: any one of them runs it; `ip=` from a cfg among them.
+    expect(conditions).toContain('ConditionKernelCommandLine=|ip');
+    expect(conditions).toContain('ConditionKernelCommandLine=|nameserver');
+    expect(conditions.every((line) => line.startsWith('ConditionKernelCommandLine=|'))).toBe(true);
+    expect(dropin).toMatch(/^\[Unit\]$/m);
+  });
+
+  it('leaves a generator that imports credentials (systemd 254 and later) and a drop-in its owner wrote', async () => {
+    const root = debianTree();
+    writeFiles(root, {
+      'lib/systemd/system/systemd-network-generator.service':
+        '[Service]\nExecStart=/usr/lib/systemd/systemd-network-generator\nImportCredential=network.conf.*\n',
+    });
+    await applyBootTrim(context(root).c);
+    expect(fs.existsSync(path.join(root, NETWORK_GENERATOR_DROPIN))).toBe(false);
+    const own = debianTree();
+    writeFiles(own, { [NETWORK_GENERATOR_DROPIN.slice(1)]: '[Unit]\n# mine\n' });
+    await applyBootTrim(context(own).c);
+    expect(fs.readFileSync(path.join(own, NETWORK_GENERATOR_DROPIN), 'utf8')).toBe('[Unit]\n# mine\n');
+  });
+
   it('puts everything back on rollback', async () => {
     const root = debianTree();
     const { editor, c } = context(root);
@@ -113,6 +143,7 @@ describe('the boot-trim customize step', () => {
     expect(fs.existsSync(path.join(root, 'etc/systemd/system/modprobe@drm.service'))).toBe(false);
     expect(fs.existsSync(path.join(root, MODPROBE_CONF))).toBe(false);
     expect(fs.existsSync(path.join(root, ETC_UPDATED))).toBe(false);
+    expect(fs.existsSync(path.join(root, NETWORK_GENERATOR_DROPIN))).toBe(false);
   });
 
   it('masks nothing the guest does not ship and leaves a unit file its owner wrote', async () => {
