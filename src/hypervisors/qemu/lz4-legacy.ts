@@ -102,6 +102,9 @@ export async function decodeLz4Legacy(
     await write(out.subarray(0, length));
     total += length;
     at += 4 + size;
+    // The decoding is synchronous: between blocks (some 25 ms each) the event loop gets a turn,
+    // so a caller that decodes in the background (a create writing its images) goes on meanwhile.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return total;
 }
