@@ -164,7 +164,8 @@ export function knownReleases(): string[] {
 const DEBIAN_KERNELS: Readonly<Record<string, string>> = {
   amd64: 'linux-image-cloud-amd64',
   arm64: 'linux-image-cloud-arm64',
-  i386: 'linux-image-686-pae',
+  // The 64-bit kernel of Debian's i386 port: Xen runs no 32-bit PV kernels by default.
+  i386: 'linux-image-amd64',
   armhf: 'linux-image-armmp-lpae',
   armel: 'linux-image-marvell',
   ppc64el: 'linux-image-powerpc64le',
