@@ -190,6 +190,10 @@ if [ "$CASE" != all ] && [ "$OUT_GIVEN" = 0 ]; then
   exit 0
 fi
 CPU=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
+# The file's later sections (other benches, earlier passes) are kept: this run replaces only the
+# title, machine, options and results at its top.
+REST=""
+[ -f "$OUT" ] && REST=$(awk 'found && /^## /{p=1} /^## Results \(median of the runs\)/{found=1} p' "$OUT")
 {
   echo "# create-image benchmark: xenkit vs xen-tools 4.9.2"
   echo
@@ -210,5 +214,10 @@ CPU=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
   echo "## Results (median of the runs)"
   echo
   echo "$TABLE"
-} >"$OUT"
-log "wrote $OUT"
+  if [ -n "$REST" ]; then
+    echo
+    echo "$REST"
+  fi
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+log "wrote $OUT (its top sections; the rest kept)"
