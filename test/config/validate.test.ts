@@ -300,6 +300,16 @@ describe('boot', () => {
     expect(spec.install.extraPackages).toContain('linux-image-cloud-arm64');
   });
 
+  it('warns that --kernel-package is ignored when the guest boots a host kernel', async () => {
+    const files = { 'boot/vmlinuz-x': 'k' };
+    const { spec, warnings } = await resolve(
+      [...BASE, '--dhcp', '--kernel=/boot/vmlinuz-x', '--kernel-package=linux-image-amd64'],
+      files,
+    );
+    expect(spec.install.extraPackages.some((p) => p.startsWith('linux-image-'))).toBe(false);
+    expect(warnings.join('\n')).toMatch(/--kernel-package.* is ignored/);
+  });
+
   it('refuses a --kernel-package that is no package name', async () => {
     await expect(resolve([...BASE, '--dhcp', '--kernel-package=Linux Image'])).rejects.toMatchObject({
       code: 'E_PACKAGE',
