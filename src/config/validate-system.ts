@@ -26,7 +26,7 @@ export function validateInstall(
   r: SettingsReader,
   dist: Distribution | undefined,
   useGuestKernel: boolean,
-  isHvm = false,
+  isHvm: boolean,
 ): InstallSpec | undefined {
   const before = r.errors.errors.length;
   const rawMethod = r.string('install-method')?.toLowerCase();

@@ -11,10 +11,11 @@
 export const LZ4_LEGACY_MAGIC = 0x184c2102;
 /** The most a legacy block decompresses to. */
 export const LZ4_LEGACY_BLOCK = 8 << 20;
-/** The most a legacy block may take compressed (LZ4_COMPRESSBOUND of the block size). */
-const MAX_COMPRESSED = LZ4_LEGACY_BLOCK + Math.floor(LZ4_LEGACY_BLOCK / 255) + 16;
-/** The most decodeLz4Legacy asks `read` for at once: a reader may reuse one buffer of this size. */
-export const LZ4_LEGACY_READ = MAX_COMPRESSED;
+/**
+ * The most a legacy block may take compressed (LZ4_COMPRESSBOUND of the block size), and so the
+ * most decodeLz4Legacy asks `read` for at once: a reader may reuse one buffer of this size.
+ */
+export const LZ4_LEGACY_READ = LZ4_LEGACY_BLOCK + Math.floor(LZ4_LEGACY_BLOCK / 255) + 16;
 
 /** Below this many bytes a copy is a loop, not a Buffer.copy call (most LZ4 copies are short). */
 const SHORT_COPY = 64;
@@ -94,7 +95,7 @@ export async function decodeLz4Legacy(
     const header = read(at, 4);
     if (header.length < 4) throw corrupt('a block header is cut short');
     const size = header.readUInt32LE(0);
-    if (size === 0 || size > MAX_COMPRESSED) throw corrupt(`a block claims ${size} bytes`);
+    if (size === 0 || size > LZ4_LEGACY_READ) throw corrupt(`a block claims ${size} bytes`);
     if (at + 4 + size > streamLength) throw corrupt('a block runs past the stream');
     const block = read(at + 4, size);
     if (block.length < size) throw corrupt('a block is cut short');

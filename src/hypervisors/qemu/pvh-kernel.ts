@@ -4,10 +4,9 @@
  * A Debian bzImage carries the kernel xz-compressed (LZ4 for the cloud flavour); booted as it is,
  * the guest decompresses some 60 MB with the emulated CPU before the kernel prints its first
  * line: 5-9 s under TCG for xz (bench/RESULTS.md, "Boot time"). The host does the same in under
- * a second. Kernels built with
- * CONFIG_PVH (Debian's are, for Xen) carry a Xen ELF note with a 32-bit entry point, and QEMU
- * boots such an ELF `-kernel` directly (its pvh.bin option ROM), so the guest starts in the
- * decompressed kernel.
+ * a second. Kernels built with CONFIG_PVH (Debian's are, for Xen) carry a Xen ELF note with a
+ * 32-bit entry point, and QEMU boots such an ELF `-kernel` directly (its pvh.bin option ROM), so
+ * the guest starts in the decompressed kernel.
  *
  * The ELF written here is the decompressed vmlinux with each loadable segment's trailing zeros
  * (.bss, .brk, .init.scratch: some 24 MB) left out of the file, its memory size unchanged (QEMU
@@ -18,8 +17,9 @@
  *
  * The work is done on files, never in this process's memory: the kernel is copied into the cache
  * directory, `xz` (or a zlib stream, or lz4-legacy.ts block by block) decompresses it into the
- * partial ELF, which is then cut in place (pvh-elf.ts reads it in pieces). The process stays within its own memory budget, where
- * holding a 60 MB vmlinux and its trimmed copy would add over 100 MB.
+ * partial ELF, which is then cut in place (pvh-elf.ts reads it in pieces). The process stays
+ * within its own memory budget, where holding a 60 MB vmlinux and its trimmed copy would add over
+ * 100 MB.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -99,7 +99,8 @@ async function decompress(
     const input = openSync(source, 'r');
     try {
       const read = fileReader(input);
-      const size = Buffer.from(read(at.start + at.length - 4, 4));
+      // Read before the blocks: those reuse one scratch buffer, this read has its own.
+      const size = read(at.start + at.length - 4, 4);
       const scratch = Buffer.allocUnsafe(LZ4_LEGACY_READ);
       const total = await decodeLz4Legacy(
         (offset, length) => read(at.start + offset, length, scratch),
