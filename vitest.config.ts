@@ -37,7 +37,11 @@ export default defineConfig({
           include: ['test/**/*.vm.test.ts'],
           testTimeout: 1_200_000,
           hookTimeout: 1_200_000,
-          fileParallelism: false,
+          // Two files at a time (largest first: the Xen and the LVM VM, then the others): the
+          // suite took 994 s instead of 1 396 s on 2 cores. Each file checks only its own VM's
+          // leftovers, and the VM timeouts leave room for the sharing (Xen 869 s, LVM 720 s).
+          fileParallelism: true,
+          maxWorkers: 2,
           env,
         },
       },

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: build, type-check, lint, then the three vitest projects one after the other
-# (unit, root, vm: the real-tool and VM tests would starve each other on a small machine), then each
-# project's 10 slowest files and a closing line "N passed, N failed, N skipped" over all of them.
+# (unit, root, vm: the real-tool and VM tests would starve each other on a small machine; within the
+# vm project two files run at a time, see vitest.config.ts), then each project's 10 slowest files
+# and a closing line "N passed, N failed, N skipped" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 npm run build && npm run typecheck && npm run lint || exit 1

@@ -70,6 +70,8 @@ export class VmFailedError extends Error {
   constructor(
     message: string,
     readonly console: string,
+    /** The run's temp dir (gone by the time this is caught, unless kept). */
+    readonly tempDir: string,
     /** Where the whole console was kept, if it was. */
     readonly consoleCopy?: string,
   ) {
@@ -105,6 +107,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       throw new VmFailedError(
         `the VM reported no exit status: QEMU ${how}: ${qemu.stderr.trim()}`,
         consoleText,
+        tempDir,
         keepConsole(consolePath, path.join(jobDir, 'stdout')),
       );
     }

@@ -1,7 +1,8 @@
 /**
  * The VM test bed itself: a command's output and exit status come back, a script sees its
  * environment and a writable root, and a VM that overruns its timeout is killed without leaving
- * a QEMU process or a temp dir behind.
+ * a QEMU process or a temp dir behind. The vm project runs its files two at a time, so each check
+ * looks at its own run's temp dir and QEMU only: other files' VMs come and go meanwhile.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,11 +11,8 @@ import { runInVm, VmFailedError } from './vm.js';
 
 const isRoot = process.getuid?.() === 0;
 
-function tempDirs(): string[] {
-  return fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('xenkit-vm-'));
-}
-
-function qemuProcesses(): string[] {
+/** The QEMU processes of the VM whose temp dir is `tempDir` (its console file is in there). */
+function qemuProcessesOf(tempDir: string): string[] {
   return fs
     .readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
@@ -25,12 +23,11 @@ function qemuProcesses(): string[] {
         return '';
       }
     })
-    .filter((cmd) => cmd.startsWith('qemu-system-x86_64 -name xenkit-vm-'));
+    .filter((cmd) => cmd.startsWith('qemu-system-x86_64 -name xenkit-vm-') && cmd.includes(`${tempDir}/`));
 }
 
 describe.skipIf(!isRoot)('the VM test bed', () => {
   it('returns the stdout, stderr and exit status of an argv run on the host userspace', async () => {
-    const before = tempDirs();
     const result = await runInVm({
       kind: 'linux',
       command: ['sh', '-c', 'node --version; uname -r; ls /dev/vda; echo to-stderr >&2; exit 3'],
@@ -47,7 +44,8 @@ describe.skipIf(!isRoot)('the VM test bed', () => {
     ]);
     expect(result.stderr).toBe('to-stderr\n');
     expect(result.console).toMatch(/xenkit-vm: done after/);
-    expect(tempDirs()).toEqual(before);
+    expect(result.tempDir.startsWith(`${os.tmpdir()}/xenkit-vm-`)).toBe(true);
+    expect(fs.existsSync(result.tempDir)).toBe(false);
   });
 
   it('runs a script with its environment, in the given directory, on a writable root that the host never sees', async () => {
@@ -68,13 +66,17 @@ describe.skipIf(!isRoot)('the VM test bed', () => {
   });
 
   it('kills a VM that overruns its timeout and leaves no QEMU process and no temp dir', async () => {
-    const before = tempDirs();
     const started = Date.now();
-    const run = runInVm({ kind: 'linux', command: ['sleep', '600'], timeoutMs: 15_000 });
-    await expect(run).rejects.toBeInstanceOf(VmFailedError);
-    await expect(run).rejects.toThrow(/reported no exit status: QEMU was killed/);
+    const error = await runInVm({ kind: 'linux', command: ['sleep', '600'], timeoutMs: 15_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(VmFailedError);
+    const failed = error as VmFailedError;
+    expect(failed.message).toMatch(/reported no exit status: QEMU was killed/);
     expect(Date.now() - started).toBeLessThan(30_000);
-    expect(qemuProcesses()).toEqual([]);
-    expect(tempDirs()).toEqual(before);
+    expect(failed.tempDir.startsWith(`${os.tmpdir()}/xenkit-vm-`)).toBe(true);
+    expect(qemuProcessesOf(failed.tempDir)).toEqual([]);
+    expect(fs.existsSync(failed.tempDir)).toBe(false);
   });
 });

@@ -40,7 +40,8 @@ export async function buildXenHvmImage(options: {
 }): Promise<XenHvmImage> {
   const { workDir, name, tarball, kernel, initramfs } = options;
   const root = path.join(workDir, 'root');
-  for (const dir of ['etc/xen', 'etc/xen-tools', 'srv/xen']) fs.mkdirSync(path.join(root, dir), { recursive: true });
+  for (const dir of ['etc/xen', 'etc/xen-tools', 'srv/xen'])
+    fs.mkdirSync(path.join(root, dir), { recursive: true });
   fs.writeFileSync(path.join(root, 'pw'), 'Correct-Horse-7-Battery\n', { mode: 0o600 });
   // The guest's own kernel and ramdisk under /boot of its tree, as a kernel package puts them.
   const boot = path.join(workDir, 'boot-files');
@@ -49,7 +50,15 @@ export async function buildXenHvmImage(options: {
   fs.copyFileSync(initramfs, path.join(boot, 'boot/initrd.img-6.1.0-hvm'));
   const tree = path.join(root, 'hvm-tree.tar');
   fs.copyFileSync(tarball, tree);
-  await runCommand(['tar', '-rf', tree, '-C', boot, './boot/vmlinuz-6.1.0-hvm', './boot/initrd.img-6.1.0-hvm']);
+  await runCommand([
+    'tar',
+    '-rf',
+    tree,
+    '-C',
+    boot,
+    './boot/vmlinuz-6.1.0-hvm',
+    './boot/initrd.img-6.1.0-hvm',
+  ]);
   const create = await runBin(
     'xen-create-image',
     [
@@ -79,7 +88,9 @@ export async function buildXenHvmImage(options: {
 /** Adds `quiet` to the APPEND line of extlinux.conf in the image's partition 1. */
 async function addQuiet(disk: string, mountPoint: string): Promise<number> {
   fs.mkdirSync(mountPoint, { recursive: true });
-  const loop = (await runCommand(['losetup', '-f', '--show', '-o', String(PARTITION_OFFSET), disk])).stdout.trim();
+  const loop = (
+    await runCommand(['losetup', '-f', '--show', '-o', String(PARTITION_OFFSET), disk])
+  ).stdout.trim();
   try {
     await runCommand(['mount', loop, mountPoint]);
     try {
