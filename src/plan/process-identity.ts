@@ -146,9 +146,7 @@ export function processesWithEnv(name: string, value: string): number[] {
   } catch {
     return [];
   }
-  return pids
-    .map(Number)
-    .filter((pid) => pid !== process.pid && environOf(pid).includes(entry));
+  return pids.map(Number).filter((pid) => pid !== process.pid && environOf(pid).includes(entry));
 }
 
 function environOf(pid: number): string[] {

@@ -273,7 +273,9 @@ describe('run journal and crash recovery', () => {
       await sleep(50);
       journal.record('stop sleep', { kind: 'process', ...identifyProcess(recorded.pid!)! });
       killHolder(runs);
-      const exited = Promise.all([stray, recorded].map((c) => new Promise((resolve) => c.on('exit', resolve))));
+      const exited = Promise.all(
+        [stray, recorded].map((c) => new Promise((resolve) => c.on('exit', resolve))),
+      );
       const [report] = await recoverJournals(runs, noTools);
       await exited;
       expect(report?.cleaned).toEqual([
