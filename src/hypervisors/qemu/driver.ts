@@ -32,6 +32,7 @@ import { withQemuLastWords } from './qemu-log.js';
 import { deviceVerbs, hasHotplugged } from './driver-verbs.js';
 import { activateEventLog, prepareEventLog } from './event-log.js';
 import { resolveBootFiles } from './boot-files.js';
+import { releaseBootPages } from './boot-pages.js';
 import { bootablePvhKernel } from './pvh-kernel.js';
 import { killQemu, pressPowerButton, waitForPoweroff } from './lifecycle.js';
 import { readHostStats } from './proc-stats.js';
@@ -63,6 +64,8 @@ export interface QemuDriverOptions {
 }
 
 const MiB = 1024 * 1024;
+/** How long `xm create` waits for the firmware to read the initrd before it pages out the rest. */
+const INITRD_WAIT_MS = 5000;
 
 /** A HypervisorDriver running guests under QEMU. */
 export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
@@ -203,6 +206,13 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
         // The balloon driver reads this target when it loads, before userspace runs.
         else if (dc.memory < dc.maxmem) await qmp.execute('balloon', { value: dc.memory * MiB });
         if (!paused) await qmp.execute('cont');
+      });
+      // The kernel is in guest RAM since QEMU's start-up reset; the initrd once the firmware has
+      // read it (a tenth of a second under TCG). QEMU's copies of both can go: 43 MiB for the
+      // cloud kernel (boot-pages.ts). A paused or restored guest reads no initrd now.
+      await releaseBootPages(record.pid, boot, {
+        initrdWaitMs: paused || restore ? 0 : INITRD_WAIT_MS,
+        ...(opts.sink ? { sink: opts.sink } : {}),
       });
       return record;
     } catch (error) {

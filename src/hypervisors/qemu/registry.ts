@@ -29,6 +29,7 @@ import type { Paths } from '../../paths.js';
 import { acquireLock } from '../../plan/lock-file.js';
 import { isAlive } from '../../plan/process-identity.js';
 import type { DeviceTable } from './hotplug-ports.js';
+import { releaseBootPages } from './boot-pages.js';
 import { activateEventLog, guestReboots, readEventLog } from './event-log.js';
 import {
   configFromArgv,
@@ -236,20 +237,28 @@ export function openRegistry(paths: Paths, options: RegistryOptions = {}): Regis
     return undefined;
   };
 
-  /** Gives the guest one new ID per reboot it did itself since the last read (see above). */
+  /**
+   * Gives the guest one new ID per reboot it did itself since the last read (see above). The
+   * reboot brought its kernel and initrd pages back into QEMU's memory: they are paged out again
+   * (boot-pages.ts; the initrd only if the firmware has read it by now).
+   */
   const countReboots = async (rt: RuntimePaths, record: DomainRecord): Promise<DomainRecord> => {
     const resets = guestReboots(await readEventLog(rt));
     if (resets.length <= record.resetsSeen) return record;
-    return withLock(() => {
+    let counted = false;
+    const current = await withLock(() => {
       // Re-read under the lock: another xenkit process may have done this already.
-      const current = JSON.parse(readFileSync(rt.record, 'utf8')) as DomainRecord;
-      if (resets.length <= current.resetsSeen) return current;
-      current.id = takeIds(resets.length - current.resetsSeen);
-      current.resetsSeen = resets.length;
-      current.startedAt = new Date((resets.at(-1)?.timestamp ?? Date.now() / 1000) * 1000).toISOString();
-      save(current);
-      return current;
+      const latest = JSON.parse(readFileSync(rt.record, 'utf8')) as DomainRecord;
+      if (resets.length <= latest.resetsSeen) return latest;
+      latest.id = takeIds(resets.length - latest.resetsSeen);
+      latest.resetsSeen = resets.length;
+      latest.startedAt = new Date((resets.at(-1)?.timestamp ?? Date.now() / 1000) * 1000).toISOString();
+      save(latest);
+      counted = true;
+      return latest;
     });
+    if (counted) await releaseBootPages(current.pid, current, { sink });
+    return current;
   };
 
   return {

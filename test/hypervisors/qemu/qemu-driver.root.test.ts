@@ -54,6 +54,27 @@ async function pgrepName(): Promise<number[]> {
   return result.stdout.split('\n').filter(Boolean).map(Number);
 }
 
+/**
+ * QEMU's mappings of its -kernel and -initrd files, from /proc/PID/smaps: how many there are and
+ * how many KiB of them are resident.
+ */
+function bootFilePages(pid: number): Record<'kernel' | 'initrd', { mappings: number; rssKiB: number }> {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+  const files = { kernel: argv[argv.indexOf('-kernel') + 1], initrd: argv[argv.indexOf('-initrd') + 1] };
+  const out = { kernel: { mappings: 0, rssKiB: 0 }, initrd: { mappings: 0, rssKiB: 0 } };
+  let current: (typeof out)['kernel'] | undefined;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s+(.*)$/.exec(line);
+    if (head) {
+      current = head[1] === files.kernel ? out.kernel : head[1] === files.initrd ? out.initrd : undefined;
+      if (current) current.mappings += 1;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && current) current.rssKiB += Number(rss[1]);
+  }
+  return out;
+}
+
 const memtotal = (tap: ConsoleTap, from = 0): number[] =>
   [
     ...tap
@@ -138,6 +159,13 @@ describe('the QEMU driver on a real guest', () => {
     await waitForMemtotal(tap, (kb) => kb < 220 * 1024, 60_000);
   });
 
+  it("hands back QEMU's pages of the kernel and initrd once the guest has them (it booted on them)", async () => {
+    const pages = bootFilePages(Number((await find(NAME))?.details.pid));
+    expect(pages.kernel.mappings).toBeGreaterThan(0);
+    expect(pages.initrd.mappings).toBeGreaterThan(0);
+    expect(pages).toMatchObject({ kernel: { rssKiB: 0 }, initrd: { rssKiB: 0 } });
+  });
+
   it("keeps QEMU's stderr in qemu.log of its runtime directory, not /dev/null, once daemonized", async () => {
     const [pid] = await pgrepName();
     const stderr = await runCommand(['readlink', `/proc/${pid}/fd/2`]);
@@ -217,6 +245,8 @@ describe('the QEMU driver on a real guest', () => {
     const info = await find(NAME);
     expect(info?.id).toBe(firstId + 1);
     expect(info?.details.pid).toBe(before);
+    // The reset read them back from the files; counting the reboot handed them back again.
+    expect(bootFilePages(Number(before))).toMatchObject({ kernel: { rssKiB: 0 }, initrd: { rssKiB: 0 } });
   });
 
   it('removes the hot-added vCPU again (the guest ejects it), or under TCG says it cannot', async () => {
