@@ -5,6 +5,8 @@
  * on_crash destroy.
  */
 import {
+  TCG_CACHE_DEFAULT_MIB,
+  TCG_CACHE_MIB_RANGE,
   XL_DEFAULT_MEMORY_MIB,
   type DiskConfig,
   type DomainConfig,
@@ -47,6 +49,7 @@ export const MODELLED_XL_KEYS: readonly string[] = [
   'on_poweroff',
   'on_reboot',
   'on_crash',
+  'xenkit_tcg_cache',
 ];
 
 /** Maps a parsed key/value map onto a DomainConfig; every problem is reported at once. */
@@ -109,6 +112,15 @@ export function valuesToDomainConfig(values: Record<string, XlValue>, file = '<c
     if (disk) disks.push(disk.disk);
   }
   const vifs: VifConfig[] = list('vif').map((spec) => parseVifSpec(spec).vif);
+  const tcgCache = int('xenkit_tcg_cache');
+  const { min, max } = TCG_CACHE_MIB_RANGE;
+  if (tcgCache !== undefined && (tcgCache < min || tcgCache > max)) {
+    bad(
+      'xenkit_tcg_cache',
+      `= ${tcgCache} is out of range`,
+      `give the TCG translation cache in MiB, from ${min} to ${max} (default ${TCG_CACHE_DEFAULT_MIB})`,
+    );
+  }
   const config: DomainConfig = {
     name: name ?? '',
     type,
@@ -127,6 +139,7 @@ export function valuesToDomainConfig(values: Record<string, XlValue>, file = '<c
     onPoweroff: action('on_poweroff', 'destroy'),
     onReboot: action('on_reboot', 'restart'),
     onCrash: action('on_crash', 'destroy'),
+    ...(tcgCache !== undefined ? { tcgCacheMiB: tcgCache } : {}),
     raw: values,
   };
   errors.throwIfAny();
@@ -180,6 +193,7 @@ export function domainConfigToValues(dc: DomainConfig): Record<string, XlValue> 
   values.on_poweroff = dc.onPoweroff;
   values.on_reboot = dc.onReboot;
   values.on_crash = dc.onCrash;
+  if (dc.tcgCacheMiB !== undefined) values.xenkit_tcg_cache = dc.tcgCacheMiB;
   for (const [key, value] of Object.entries(dc.raw)) {
     if (!MODELLED_XL_KEYS.includes(key)) values[key] = value;
   }

@@ -143,6 +143,26 @@ describe('parseXlCfg', () => {
     expect(parseXlCfg("name = 'g'\nvcpus = '2'\nmaxvcpus = 4")).toMatchObject({ vcpus: 2, maxvcpus: 4 });
   });
 
+  it("reads xenkit_tcg_cache (MiB of QEMU's TCG translation cache) and leaves it out when absent", () => {
+    expect(parseXlCfg("name = 'g'\nxenkit_tcg_cache = 48")).toMatchObject({ tcgCacheMiB: 48 });
+    expect(parseXlCfg("name = 'g'\nxenkit_tcg_cache = '4096'")).toMatchObject({ tcgCacheMiB: 4096 });
+    expect(parseXlCfg("name = 'g'")).not.toHaveProperty('tcgCacheMiB');
+  });
+
+  it.each([
+    ['8', 'g.cfg: xenkit_tcg_cache = 8 is out of range'],
+    ['4097', 'g.cfg: xenkit_tcg_cache = 4097 is out of range'],
+    ["'64M'", 'g.cfg: xenkit_tcg_cache = "64M" is not a whole number'],
+  ])('refuses xenkit_tcg_cache = %s', (value, message) => {
+    const error = errorOf(() => parseXlCfg(`name = 'g'\nxenkit_tcg_cache = ${value}`, 'g.cfg'));
+    const messages = error instanceof ValidationErrors ? error.errors.map((e) => e.message) : [error.message];
+    expect(messages).toEqual([message]);
+    if (message.endsWith('out of range')) {
+      const hint = error instanceof ValidationErrors ? error.errors[0]?.hint : error.hint;
+      expect(hint).toBe('give the TCG translation cache in MiB, from 16 to 4096 (default 96)');
+    }
+  });
+
   it('keeps unknown keys in raw', () => {
     const config = parseXlCfg("name = 'g'\ndhcp = 'dhcp'\nxen_shell = 'bob'\nvfb = [ 'vnc=1' ]");
     expect(config.raw).toMatchObject({ dhcp: 'dhcp', xen_shell: 'bob', vfb: ['vnc=1'] });

@@ -17,7 +17,13 @@
  *   file (`events.out`) collecting every QMP event for the guest's lifetime, with no process of
  *   ours attached (the registry counts guest resets there to give rebooted guests new IDs).
  */
-import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../../model/domain-config.js';
+import {
+  TCG_CACHE_DEFAULT_MIB,
+  type DiskConfig,
+  type DomainConfig,
+  type LifecycleAction,
+  type VifConfig,
+} from '../../model/domain-config.js';
 import { ErrorCollector } from '../../errors.js';
 import { blockFormat } from '../../model/virtio-disk.js';
 import { hotplugPortArgs } from './hotplug-ports.js';
@@ -41,14 +47,6 @@ export interface QemuArgvOptions {
   /** Defaults to `qemu-system-x86_64`. */
   binary?: string;
 }
-
-/**
- * TCG's translation cache, MiB. QEMU reserves 1 GiB by default and a Debian boot fills some
- * 350-390 MiB of it, all resident for the guest's lifetime. A smaller cache is flushed and
- * refilled instead: 32 MiB made the boot 10-40% slower on a quiet host, 64 MiB cost 4-14% more
- * QEMU CPU to the login prompt (6 pairs of boots at load 3-8), 96 MiB did not (bench/RESULTS.md).
- */
-export const TCG_TB_SIZE_MIB = 96;
 
 /**
  * The CPU under TCG: everything QEMU emulates. A guest whose kernel QEMU loads itself (-kernel,
@@ -111,7 +109,9 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
   argv.push('-machine', machineOption(dc));
   argv.push(
     '-accel',
-    opts.accel === 'kvm' ? 'kvm' : `tcg,thread=${tcgThreading(dc)},tb-size=${TCG_TB_SIZE_MIB}`,
+    opts.accel === 'kvm'
+      ? 'kvm'
+      : `tcg,thread=${tcgThreading(dc)},tb-size=${dc.tcgCacheMiB ?? TCG_CACHE_DEFAULT_MIB}`,
   );
   argv.push(
     '-cpu',

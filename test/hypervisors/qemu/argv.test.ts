@@ -102,6 +102,16 @@ describe('buildQemuArgv', () => {
     expect(buildQemuArgv(dc, rt, opts).join('\n') + '\n').toBe(golden(name, buildQemuArgv(dc, rt, opts)));
   });
 
+  it("sizes TCG's translation cache from xenkit_tcg_cache, 96 MiB without it; KVM has none", () => {
+    const accel = (dc: DomainConfig, accel: 'tcg' | 'kvm' = 'tcg'): string | undefined => {
+      const argv = buildQemuArgv(dc, rt, { accel, ...extracted });
+      return argv[argv.indexOf('-accel') + 1];
+    };
+    expect(accel(domainConfig({ tcgCacheMiB: 48 }))).toBe('tcg,thread=multi,tb-size=48');
+    expect(accel(domainConfig())).toBe('tcg,thread=multi,tb-size=96');
+    expect(accel(domainConfig({ tcgCacheMiB: 48 }), 'kvm')).toBe('kvm');
+  });
+
   it('starts stopped and daemonized with the pidfile and its stderr log in the runtime directory', () => {
     const argv = buildQemuArgv(domainConfig(), rt, { accel: 'tcg', ...extracted });
     expect(argv.slice(-6)).toEqual(['-D', rt.qemuLog, '-S', '-daemonize', '-pidfile', rt.pidfile]);

@@ -75,6 +75,19 @@ function bootFilePages(pid: number): Record<'kernel' | 'initrd', { mappings: num
   return out;
 }
 
+/** The size of TCG's translation cache in QEMU's smaps: its largest writable, executable mapping. */
+function tcgCacheKiB(pid: number): number {
+  let perms = '';
+  let largest = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+)/.exec(line);
+    if (head) perms = head[1] as string;
+    const size = /^Size:\s+(\d+) kB/.exec(line);
+    if (size && perms.includes('w') && perms.includes('x')) largest = Math.max(largest, Number(size[1]));
+  }
+  return largest;
+}
+
 const memtotal = (tap: ConsoleTap, from = 0): number[] =>
   [
     ...tap
@@ -294,6 +307,7 @@ describe('the QEMU driver on a real guest', () => {
         vifs: [vif(undefined)],
         memory: 256,
         maxmem: 256,
+        tcgCacheMiB: 48,
       }),
       { cfgPath: undefined },
     );
@@ -307,6 +321,12 @@ describe('the QEMU driver on a real guest', () => {
     await tap.waitFor(new RegExp(GUEST_MARKER), BOOT_MS);
     timings.pygrubBootToMarker = Date.now() - started;
     await tap.detach();
+    // xenkit_tcg_cache = 48: TCG's translation cache (QEMU's writable, executable mapping) has
+    // that size, less QEMU's guard page; it booted in it.
+    if (accel !== 'kvm') {
+      expect(tcgCacheKiB(Number(info.details.pid))).toBeGreaterThan(47 * 1024);
+      expect(tcgCacheKiB(Number(info.details.pid))).toBeLessThanOrEqual(48 * 1024);
+    }
 
     const oldPid = info.details.pid;
     await driver.reboot(NAME, { wait: true });
