@@ -1,7 +1,8 @@
 /**
  * Pure parsers for the kernel's text that says who holds a file: `/proc/locks` (POSIX, flock and
- * OFD locks with the locked file's device and inode), the target of a `/proc/PID/fd/N` link, and
- * a loop device's `/sys/block/loopN/loop/backing_file`.
+ * OFD locks with the locked file's device and inode), the target of a `/proc/PID/fd/N` link, a
+ * loop device's `/sys/block/loopN/loop/backing_file`, and the file mappings of a process
+ * (`/proc/PID/maps`, with their resident size from `/proc/PID/smaps`).
  */
 
 /** One lock line of /proc/locks. */
@@ -70,4 +71,44 @@ export function isWritableFdInfo(text: string): boolean | undefined {
   const m = /^flags:\s*([0-7]+)$/m.exec(text);
   if (!m) return undefined;
   return (parseInt(m[1]!, 8) & 0o3) !== 0;
+}
+
+/** One line of /proc/PID/maps that maps a file: its address range, the file's device and inode. */
+export interface FileMapping {
+  start: number;
+  length: number;
+  major: number;
+  minor: number;
+  inode: number;
+}
+
+/** The file mappings of a /proc/PID/maps text (anonymous ones have inode 0 and are left out). */
+export function parseFileMappings(maps: string): FileMapping[] {
+  const out: FileMapping[] = [];
+  for (const line of maps.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)/.exec(line);
+    if (!m || m[5] === '0') continue;
+    const start = parseInt(m[1]!, 16);
+    out.push({
+      start,
+      length: parseInt(m[2]!, 16) - start,
+      major: parseInt(m[3]!, 16),
+      minor: parseInt(m[4]!, 16),
+      inode: Number(m[5]),
+    });
+  }
+  return out;
+}
+
+/** The resident KiB of each mapping of a /proc/PID/smaps text, by its start address. */
+export function parseSmapsRss(smaps: string): Map<number, number> {
+  const rss = new Map<number, number>();
+  let current: number | undefined;
+  for (const line of smaps.split('\n')) {
+    const head = /^([0-9a-f]+)-[0-9a-f]+ /.exec(line);
+    if (head) current = parseInt(head[1]!, 16);
+    const value = /^Rss:\s+(\d+) kB/.exec(line);
+    if (value && current !== undefined) rss.set(current, Number(value[1]));
+  }
+  return rss;
 }

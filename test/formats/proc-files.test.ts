@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   isLockOn,
   isWritableFdInfo,
+  parseFileMappings,
   parseLinkTarget,
   parseProcLocks,
+  parseSmapsRss,
   splitDevice,
 } from '../../src/formats/proc-files.js';
 
@@ -78,5 +80,41 @@ describe('isWritableFdInfo', () => {
     ['pos:\t0\n', undefined],
   ])('reads %j', (text, expected) => {
     expect(isWritableFdInfo(text)).toBe(expected);
+  });
+});
+
+const MAPS = `55ab2040a000-55ab209a1000 r-xp 00000000 fe:00 1840 /usr/bin/qemu-system-x86_64
+7fe24be00000-7fe26be00000 rw-p 00000000 00:00 0
+7fe249600000-7fe24bcb0000 rw-p 00000000 fe:00 12370067                   /run/xenkit/qemu/qs/vmlinux-pvh
+7fe27c200000-7fe27c94b000 r--p 00000000 103:0a 12369985                   /run/xenkit/qemu/qs/initrd (deleted)
+7ffd1c3a2000-7ffd1c3c3000 rw-p 00000000 00:00 0                          [stack]
+`;
+
+describe('parseFileMappings', () => {
+  it('reads the file mappings of /proc/PID/maps with device and inode, and leaves out anonymous ones', () => {
+    expect(parseFileMappings(MAPS)).toEqual([
+      { start: 0x55ab2040a000, length: 0x597000, major: 0xfe, minor: 0, inode: 1840 },
+      { start: 0x7fe249600000, length: 0x26b0000, major: 0xfe, minor: 0, inode: 12370067 },
+      { start: 0x7fe27c200000, length: 0x74b000, major: 0x103, minor: 0x0a, inode: 12369985 },
+    ]);
+  });
+});
+
+describe('parseSmapsRss', () => {
+  it("gives each mapping's resident KiB by its start address", () => {
+    const smaps = `7fe249600000-7fe24bcb0000 rw-p 00000000 fe:00 12370067   /k
+Size:              39616 kB
+Rss:               33728 kB
+Pss:               33728 kB
+7fe27c200000-7fe27c94b000 r--p 00000000 fe:00 12369985   /i
+Size:               7468 kB
+Rss:                   0 kB
+`;
+    expect(parseSmapsRss(smaps)).toEqual(
+      new Map([
+        [0x7fe249600000, 33728],
+        [0x7fe27c200000, 0],
+      ]),
+    );
   });
 });

@@ -13,46 +13,9 @@
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseFileMappings, parseSmapsRss, splitDevice, type FileMapping } from '../../formats/proc-files.js';
 import type { EventSink } from '../../log/events.js';
-import { pageOut, type AddressRange, type PageOutResult } from '../../tools/page-out.js';
-
-/** One line of /proc/PID/maps that maps a file. */
-export interface FileMapping extends AddressRange {
-  major: number;
-  minor: number;
-  inode: number;
-}
-
-/** The file mappings of a /proc/PID/maps text (anonymous ones have inode 0 and are left out). */
-export function parseFileMappings(maps: string): FileMapping[] {
-  const out: FileMapping[] = [];
-  for (const line of maps.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)/.exec(line);
-    if (!m || m[5] === '0') continue;
-    const start = Number.parseInt(m[1] as string, 16);
-    out.push({
-      start,
-      length: Number.parseInt(m[2] as string, 16) - start,
-      major: Number.parseInt(m[3] as string, 16),
-      minor: Number.parseInt(m[4] as string, 16),
-      inode: Number(m[5]),
-    });
-  }
-  return out;
-}
-
-/** The resident KiB of each mapping of a /proc/PID/smaps text, by its start address. */
-export function parseSmapsRss(smaps: string): Map<number, number> {
-  const rss = new Map<number, number>();
-  let current: number | undefined;
-  for (const line of smaps.split('\n')) {
-    const head = /^([0-9a-f]+)-[0-9a-f]+ /.exec(line);
-    if (head) current = Number.parseInt(head[1] as string, 16);
-    const value = /^Rss:\s+(\d+) kB/.exec(line);
-    if (value && current !== undefined) rss.set(current, Number(value[1]));
-  }
-  return rss;
-}
+import { pageOut, type PageOutResult } from '../../tools/page-out.js';
 
 /** A file's device and inode as /proc/PID/maps writes them, and its size; undefined if gone. */
 export function fileIdentity(
@@ -60,10 +23,7 @@ export function fileIdentity(
 ): { major: number; minor: number; inode: number; size: number } | undefined {
   try {
     const st = statSync(file, { bigint: true });
-    // glibc's gnu_dev_major / gnu_dev_minor.
-    const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
-    const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
-    return { major: Number(major), minor: Number(minor), inode: Number(st.ino), size: Number(st.size) };
+    return { ...splitDevice(st.dev), inode: Number(st.ino), size: Number(st.size) };
   } catch {
     return undefined;
   }
@@ -101,20 +61,19 @@ export async function releaseBootPages(
   const ids = [kernel, initrd].filter((id) => id !== undefined);
   let initrdRead = false;
   try {
-    let mappings = parseFileMappings(await readFile(path.join(procDir, 'maps'), 'utf8'));
-    if (initrd !== undefined && mappings.some((m) => sameFile(m, initrd))) {
+    // QEMU maps both files once at start-up and keeps the mappings: one read of maps serves.
+    const mappings = parseFileMappings(await readFile(path.join(procDir, 'maps'), 'utf8'));
+    const initrdMappings = initrd === undefined ? [] : mappings.filter((m) => sameFile(m, initrd));
+    if (initrd !== undefined && initrdMappings.length > 0) {
       const wantKiB = Math.ceil(initrd.size / 4096) * 4;
       const waitMs = options.initrdWaitMs ?? 0;
       for (;;) {
         const rss = parseSmapsRss(await readFile(path.join(procDir, 'smaps'), 'utf8'));
-        const resident = mappings
-          .filter((m) => sameFile(m, initrd))
-          .reduce((kb, m) => kb + (rss.get(m.start) ?? 0), 0);
+        const resident = initrdMappings.reduce((kb, m) => kb + (rss.get(m.start) ?? 0), 0);
         initrdRead = resident >= wantKiB;
         if (initrdRead || Date.now() - started >= waitMs) break;
         await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
       }
-      mappings = parseFileMappings(await readFile(path.join(procDir, 'maps'), 'utf8'));
     }
     const ranges = mappings.filter((m) => ids.some((id) => sameFile(m, id)));
     const result = await pageOut(pid, ranges, options.sink ? { sink: options.sink } : {});
