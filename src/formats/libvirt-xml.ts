@@ -9,6 +9,13 @@
  *   maxmem and its balloon holds it at memory, Xen's memory/maxmem; mem-set moves within that.
  * - `<vcpu current=vcpus>maxvcpus</vcpu>`: the rest are hot-pluggable (vcpu-set).
  * - CPU `maximum` under TCG (QEMU's `-cpu max`), `host-passthrough` under KVM.
+ * - Under TCG, `<tcg><tb-cache>` sizes the translation cache as the QEMU driver does
+ *   (`xenkit_tcg_cache`, else 96 MiB): left out, QEMU takes 1 GiB per guest. libvirt 8.0 and later
+ *   pass it on; an older one ignores the element. Not for a guest that can gain vCPUs (maxvcpus
+ *   above vcpus): libvirt always runs TCG multi-threaded, and a vCPU hot-added there needs a free
+ *   region of the cache or QEMU aborts (see tcgThreading in hypervisors/qemu/argv.ts), which a
+ *   small cache soon has none of; such a guest keeps QEMU's 1 GiB (the driver refuses an explicit
+ *   `xenkit_tcg_cache` for it).
  * - `<seclabel model='dac' relabel='no'>` running QEMU as root: the images are root's 0600
  *   files in 0700 directories and the kernel may be one extracted into xenkit's state directory;
  *   libvirt's default (QEMU as libvirt-qemu, images chowned to it while the guest runs) would
@@ -18,7 +25,13 @@
  *   when it stops anyway, so it becomes `destroy`) and no `soft-reset` or `rename-restart`
  *   (`restart`); coredump-* are on_crash actions only.
  */
-import type { DiskConfig, DomainConfig, LifecycleAction, VifConfig } from '../model/domain-config.js';
+import {
+  TCG_CACHE_DEFAULT_MIB,
+  type DiskConfig,
+  type DomainConfig,
+  type LifecycleAction,
+  type VifConfig,
+} from '../model/domain-config.js';
 import { blockFormat, virtioDiskName } from '../model/virtio-disk.js';
 
 /** The XML namespace of xenkit's `<metadata>` element in a domain. */
@@ -137,6 +150,14 @@ export function renderDomainXml(dc: DomainConfig, opts: LibvirtXmlOptions): stri
     opts.domainType === 'kvm'
       ? "  <cpu mode='host-passthrough'/>"
       : "  <cpu mode='maximum' migratable='on'/>";
+  const tcg =
+    opts.domainType === 'qemu' && dc.maxvcpus === dc.vcpus
+      ? [
+          '    <tcg>',
+          `      <tb-cache unit='MiB'>${dc.tcgCacheMiB ?? TCG_CACHE_DEFAULT_MIB}</tb-cache>`,
+          '    </tcg>',
+        ]
+      : [];
   return [
     `<domain type='${opts.domainType}'>`,
     `  <name>${x(dc.name)}</name>`,
@@ -152,6 +173,7 @@ export function renderDomainXml(dc: DomainConfig, opts: LibvirtXmlOptions): stri
     '  <features>',
     '    <acpi/>',
     '    <apic/>',
+    ...tcg,
     '  </features>',
     cpu,
     "  <clock offset='utc'/>",

@@ -60,7 +60,7 @@ export interface DomainConfig {
   onCrash: LifecycleAction;
   /**
    * `xenkit_tcg_cache`: MiB of translation cache for a guest QEMU emulates (TCG); the QEMU driver's
-   * default when absent. xenkit's own key: xl ignores it.
+   * and libvirt drivers' default when absent (libvirt: `<tcg><tb-cache>`). xenkit's own key: xl ignores it.
    */
   tcgCacheMiB?: number;
   /** Every key of the file, as parsed, for what the fields above do not model. */

@@ -43,7 +43,11 @@ const cases: [string, DomainConfig, LibvirtXmlOptions][] = [
     }),
     { domainType: 'qemu', kernel: '/boot/vmlinuz-6.1.0-56-amd64', cmdline: 'root=/dev/vda ro console=ttyS0' },
   ],
-  ['pygrub-extracted', domainConfig(), { domainType: 'qemu', ...extracted, cfgPath: '/etc/xen/web1.cfg' }],
+  [
+    'pygrub-extracted',
+    domainConfig({ tcgCacheMiB: 48 }),
+    { domainType: 'qemu', ...extracted, cfgPath: '/etc/xen/web1.cfg' },
+  ],
   [
     'kvm-qcow2-block-cdrom',
     domainConfig({
@@ -92,6 +96,17 @@ describe('renderDomainXml', () => {
       'vda',
       'vdb',
     ]);
+  });
+
+  it("sizes TCG's translation cache as the QEMU driver does, except where a vCPU can be hot-added", () => {
+    const tbCache = (dc: DomainConfig, domainType: 'qemu' | 'kvm' = 'qemu') =>
+      /<tcg>\s*<tb-cache unit='MiB'>(\d+)<\/tb-cache>\s*<\/tcg>/.exec(
+        renderDomainXml(dc, { domainType, ...extracted }),
+      )?.[1];
+    expect(tbCache(domainConfig())).toBe('96');
+    expect(tbCache(domainConfig({ tcgCacheMiB: 48 }))).toBe('48');
+    expect(tbCache(domainConfig({ tcgCacheMiB: 48 }), 'kvm')).toBeUndefined();
+    expect(tbCache(domainConfig({ vcpus: 1, maxvcpus: 2 }))).toBeUndefined();
   });
 
   it('escapes what XML would read as markup', () => {

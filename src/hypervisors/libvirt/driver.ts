@@ -119,11 +119,19 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
       ...config,
       vifs: config.vifs.map((v) => ({ ...v, mac: v.mac ?? randomXenMac() })),
     };
+    const domainType = (await hasKvm()) ? 'kvm' : 'qemu';
+    if (domainType === 'qemu' && dc.tcgCacheMiB !== undefined && dc.maxvcpus > dc.vcpus) {
+      throw usageError(
+        'E_XLCFG',
+        `${cfgPath ?? dc.name}: xenkit_tcg_cache = ${dc.tcgCacheMiB} cannot be kept for a guest that can gain vCPUs (maxvcpus ${dc.maxvcpus} > vcpus ${dc.vcpus}) under libvirt`,
+        'libvirt runs TCG multi-threaded, where a vCPU added to a small translation cache aborts QEMU: drop the key (QEMU keeps 1 GiB) or set maxvcpus = vcpus',
+      );
+    }
     const dir = guestDir(dc.name);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const boot = await resolveBootFiles(dc, path.join(dir, 'boot'));
     return renderDomainXml(dc, {
-      domainType: (await hasKvm()) ? 'kvm' : 'qemu',
+      domainType,
       kernel: boot.kernel,
       initrd: boot.initrd,
       cmdline: boot.kernel !== undefined ? buildKernelCmdline(dc) : undefined,

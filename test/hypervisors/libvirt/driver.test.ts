@@ -79,6 +79,18 @@ describe('the libvirt driver over a fake virsh', () => {
     ]);
   });
 
+  it('refuses xenkit_tcg_cache for a TCG guest that can gain vCPUs (exit 2), before it writes or defines anything', async () => {
+    fake.reply('list_--all', { out: listOutput([]) });
+    const dc = { ...web1(), vcpus: 1, maxvcpus: 2, tcgCacheMiB: 48 };
+    await expect(driverOn().create(dc, { cfgPath: '/etc/xen/web1.cfg' })).rejects.toMatchObject({
+      code: 'E_XLCFG',
+      kind: 'usage',
+      message: expect.stringContaining('/etc/xen/web1.cfg: xenkit_tcg_cache = 48'),
+    });
+    expect(fs.existsSync(path.join(paths.libDir, 'libvirt/web1'))).toBe(false);
+    expect(fake.calls().some((c) => / (define|start) /.test(c))).toBe(false);
+  });
+
   it('undefines a domain it defined when libvirt cannot start it', async () => {
     fake.reply('list_--all', { out: listOutput([]) });
     fake.reply('start', { err: 'error: internal error: no QEMU\n', rc: 1 });

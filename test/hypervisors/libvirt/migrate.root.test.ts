@@ -10,7 +10,7 @@
  * and after, through `xm console` on each host. Bad targets fail with exit 2 and the guest still
  * running where it was.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -27,6 +27,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePaths } from '../../../src/paths.js';
 import { REPO, runBin, type CliResult } from '../../helpers/cli.js';
+import { tcgCacheKiB } from '../../helpers/qemu-proc.js';
 import { ensureLibvirtd, waitFor, type LibvirtDaemons } from '../../helpers/libvirtd.js';
 import { libvirtHostsMissing, startLibvirtHosts, type LibvirtHosts } from '../../helpers/libvirt-hosts.js';
 import { buildTestInitramfs, findTestKernel, GUEST_MARKER } from '../qemu/guest-fixture.js';
@@ -149,7 +150,7 @@ describe.skipIf(missing !== undefined)('xm migrate between libvirt hosts', () =>
     writeFileSync(
       path.join(root, 'etc/xen', `${NAME}.cfg`),
       `name = '${NAME}'\nkernel = '${kernel}'\nramdisk = '${initrd}'\nmemory = 256\nvcpus = 1\nextra = 'console=ttyS0'\n` +
-        `disk = ['file:${disk},xvda,w']\n`,
+        `disk = ['file:${disk},xvda,w']\nxenkit_tcg_cache = 48\n`,
     );
   }, 300_000);
 
@@ -174,6 +175,16 @@ describe.skipIf(missing !== undefined)('xm migrate between libvirt hosts', () =>
     const boot = await consoleExchange(LOCAL, 'status', /STATUS cpus=1/, 180_000);
     expect(boot).toMatch(/STATUS cpus=1/);
     expect(await guestUptime(LOCAL)).toBeGreaterThan(0);
+    // xenkit_tcg_cache reached libvirt's <tcg><tb-cache> and its QEMU: a 48 MiB code buffer
+    // (less its guard page) instead of QEMU's 1 GiB.
+    const xml = spawnSync('virsh', ['--connect', LOCAL, 'dumpxml', NAME], { encoding: 'utf8' }).stdout;
+    expect(xml).toMatch(/<tb-cache unit='KiB'>49152<\/tb-cache>/);
+    const pid = Number(readFileSync(`/run/libvirt/qemu/${NAME}.pid`, 'utf8').trim());
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')).toMatch(
+      /-accel tcg\S*tb-size=48/,
+    );
+    expect(tcgCacheKiB(pid)).toBeGreaterThan(47 * 1024);
+    expect(tcgCacheKiB(pid)).toBeLessThanOrEqual(48 * 1024);
   }, 300_000);
 
   it('refuses an unreachable host and an unknown host name (exit 2), the guest still running here', async () => {

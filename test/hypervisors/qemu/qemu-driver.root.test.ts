@@ -15,6 +15,7 @@ import { runCommand } from '../../../src/tools/exec.js';
 import { disk, domainConfig, vif } from './fixtures.js';
 import { openConsoleTap, type ConsoleTap } from './console-tap.js';
 import { buildBootImage, buildTestInitramfs, findTestKernel, GUEST_MARKER } from './guest-fixture.js';
+import { tcgCacheKiB } from '../../helpers/qemu-proc.js';
 
 const NAME = `xkrt${process.pid}`;
 const BRIDGE = `xkbr${process.pid % 100000}`;
@@ -73,19 +74,6 @@ function bootFilePages(pid: number): Record<'kernel' | 'initrd', { mappings: num
     if (rss && current) current.rssKiB += Number(rss[1]);
   }
   return out;
-}
-
-/** The size of TCG's translation cache in QEMU's smaps: its largest writable, executable mapping. */
-function tcgCacheKiB(pid: number): number {
-  let perms = '';
-  let largest = 0;
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+)/.exec(line);
-    if (head) perms = head[1] as string;
-    const size = /^Size:\s+(\d+) kB/.exec(line);
-    if (size && perms.includes('w') && perms.includes('x')) largest = Math.max(largest, Number(size[1]));
-  }
-  return largest;
 }
 
 const memtotal = (tap: ConsoleTap, from = 0): number[] =>
