@@ -6,9 +6,9 @@
  * serves both.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { runCommand, type ExecOptions } from '../tools/exec.js';
+import { memoizedAnswer } from '../tools/program-memo.js';
 import { splitToolCommand } from '../tools/debootstrap.js';
 import { debootstrapOptionsFor } from './debootstrap-install.js';
 import { guestInitramfsConfigSha256, installsKernel } from './guest-initramfs.js';
@@ -144,53 +144,17 @@ function bootstrapParameters(request: InstallRequest): {
   return { ...pick(options), mirrors: [options.mirror] };
 }
 
-/** Where `program` is on PATH (absolute names are taken as they are). */
-async function locateProgram(program: string): Promise<string | undefined> {
-  if (program.includes('/')) return path.resolve(program);
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (!dir) continue;
-    const candidate = path.join(dir, program);
-    const st = await stat(candidate).catch(() => undefined);
-    if (st?.isFile()) return candidate;
-  }
-  return undefined;
-}
-
 /**
- * A version reader that remembers `PROGRAM --version` in `memoFile`, keyed by the program's path,
- * size, mtime and inode: mmdebstrap is a large Perl script that takes 0.1-0.3 s to start, a tenth
- * of a warm create; a package upgrade changes the file and so asks again.
+ * A version reader that remembers `PROGRAM --version` in `memoFile` (see tools/program-memo.ts):
+ * mmdebstrap is a large Perl script that takes 0.1-0.3 s to start, a tenth of a warm create.
  */
 export function memoizedVersionReader(memoFile: string, exec: ExecOptions = {}): InstallerVersionReader {
   return async (program) => {
-    const located = await locateProgram(program);
-    const st = located ? await stat(located).catch(() => undefined) : undefined;
-    const stamp = st ? `${located}:${st.size}:${st.mtimeMs}:${st.ino}` : undefined;
-    const memo = await readMemo(memoFile);
-    const known = stamp ? memo[stamp] : undefined;
-    if (known) return known;
-    const result = await runCommand([program, '--version'], { ...exec, allowFailure: true });
-    const version = (result.stdout.trim() || result.stderr.trim()).split('\n')[0] ?? '';
-    const found = version || `${program} (version unknown)`;
-    if (stamp && version && result.exitCode === 0) {
-      await writeMemo(memoFile, { ...memo, [stamp]: found }).catch(() => undefined);
-    }
-    return found;
+    const version = await memoizedAnswer(memoFile, program, '', async () => {
+      const result = await runCommand([program, '--version'], { ...exec, allowFailure: true });
+      const line = (result.stdout.trim() || result.stderr.trim()).split('\n')[0] ?? '';
+      return result.exitCode === 0 && line ? line : undefined;
+    });
+    return version ?? `${program} (version unknown)`;
   };
-}
-
-async function readMemo(file: string): Promise<Record<string, string>> {
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
-    return parsed && typeof parsed === 'object' ? (parsed as Record<string, string>) : {};
-  } catch {
-    return {};
-  }
-}
-
-async function writeMemo(file: string, memo: Record<string, string>): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(memo, null, 2) + '\n');
-  await rename(temp, file);
 }

@@ -10,7 +10,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tcgCpuModel } from '../../src/hypervisors/qemu/argv.js';
 import { runCommand } from '../../src/tools/exec.js';
+import { readQemuCpuFlags } from '../../src/tools/qemu-system.js';
 import { REPO } from '../helpers/cli.js';
 import { buildInitramfs, findGuestKernel, findXenHypervisor } from './boot-files.js';
 import { quoteShell, renderStage2, VM_JOB_DIR } from './stage-scripts.js';
@@ -236,7 +238,7 @@ async function buildVmArgv(
   if (options.kind === 'linux') {
     argv.push(
       '-cpu',
-      'max,erms=off',
+      tcgCpuModel(false, await readQemuCpuFlags('qemu-system-x86_64', path.join(tempDir, 'cpu-flags.json'))),
       '-kernel',
       kernel.path,
       '-initrd',

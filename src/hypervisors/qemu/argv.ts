@@ -46,6 +46,8 @@ export interface QemuArgvOptions {
   taps?: readonly (string | undefined)[];
   /** Defaults to `qemu-system-x86_64`. */
   binary?: string;
+  /** The CPUID flag names the binary knows (`-cpu help`), for tcgCpuModel. */
+  cpuFlags?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -57,15 +59,32 @@ export interface QemuArgvOptions {
  * vCPU hot-plug, once blamed on the CPU model, was multi-threaded TCG's region abort (see
  * tcgThreading), whatever the model.
  *
- * Without ERMS (enhanced REP MOVSB/STOSB) in either: TCG runs a `rep movsb`/`rep stosb` one
- * byte per iteration of its REP loop, and with the flag the guest's kernel clears and copies
- * pages and user buffers that way (glibc too, above a few KiB): `dd` from /dev/zero to
- * /dev/null of 300 MiB took 2.2-2.5 s in the guest with it and 0.41-0.49 s without, and a
- * boot to the login prompt 10% less QEMU CPU (median of 5 pairs, bench/RESULTS.md). The flag is
- * only a hint: without it the same code takes its 8-byte or vector loops.
+ * Without the fast string flags in either: TCG runs a `rep movsb`/`rep stosb` one byte per
+ * iteration of its REP loop, and with ERMS (enhanced REP MOVSB/STOSB) the guest's kernel clears and
+ * copies pages and user buffers that way (glibc too, above a few KiB): `dd` from /dev/zero to
+ * /dev/null of 300 MiB took 2.2-2.5 s in the guest with it and 0.41-0.49 s without, and a boot
+ * to the login prompt 10% less QEMU CPU (median of 5 pairs, bench/RESULTS.md). QEMUs after 7.2
+ * (10.0 here) add FSRM, FSRS, FZRM and FSRC (fast short REP MOV, STOS, zero-length MOV, CMPS/SCAS) to `max`,
+ * and with FSRM Debian 12's kernel copies with `rep movsb` whatever the length: under QEMU 10.0
+ * it never got past `LSM: Security Framework initializing` (still there after two minutes),
+ * and with `fsrm=off` it boots. Newer kernels clear user memory with `rep stosb` when FSRS is
+ * set. The flags are only hints: without them the same code takes its 8-byte or vector loops.
+ * Each is turned off where this QEMU knows its name (`-cpu help`; QEMU 7.2 knows ERMS and FSRM,
+ * and names a flag it does not know a fatal error).
  */
-export const TCG_CPU = 'max,erms=off';
-export const TCG_CPU_KERNEL_BOOT = 'max,svm=off,vmx=off,erms=off';
+export const TCG_STRING_FLAGS = ['erms', 'fsrm', 'fsrs', 'fzrm', 'fsrc'] as const;
+
+/**
+ * The `-cpu` value under TCG: `max` less the virtualization extensions for a kernel QEMU loads,
+ * less each of TCG_STRING_FLAGS that `knownFlags` (the QEMU's `-cpu help`) names; when the QEMU's
+ * list is unknown, ERMS only (every QEMU xenkit runs on knows it).
+ */
+export function tcgCpuModel(kernelBoot: boolean, knownFlags?: ReadonlySet<string>): string {
+  const off = TCG_STRING_FLAGS.filter((flag) => (knownFlags ? knownFlags.has(flag) : flag === 'erms'));
+  return ['max', ...(kernelBoot ? ['svm=off', 'vmx=off'] : []), ...off.map((flag) => `${flag}=off`)].join(
+    ',',
+  );
+}
 
 /**
  * q35 without the devices a xenkit guest never uses, each of which the guest probes and loads
@@ -113,10 +132,7 @@ export function buildQemuArgv(dc: DomainConfig, rt: RuntimePaths, opts: QemuArgv
       ? 'kvm'
       : `tcg,thread=${tcgThreading(dc)},tb-size=${dc.tcgCacheMiB ?? TCG_CACHE_DEFAULT_MIB}`,
   );
-  argv.push(
-    '-cpu',
-    opts.accel === 'kvm' ? 'host' : opts.kernel !== undefined ? TCG_CPU_KERNEL_BOOT : TCG_CPU,
-  );
+  argv.push('-cpu', opts.accel === 'kvm' ? 'host' : tcgCpuModel(opts.kernel !== undefined, opts.cpuFlags));
   argv.push('-m', `${dc.maxmem}M`);
   argv.push('-smp', `${dc.vcpus},maxcpus=${dc.maxvcpus}`);
   argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-rtc', 'base=utc');

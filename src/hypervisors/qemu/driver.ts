@@ -13,7 +13,7 @@ import { assertGuestName } from '../../model/guest-name.js';
 import { randomXenMac } from '../../model/mac.js';
 import type { Paths } from '../../paths.js';
 import { acquireLock } from '../../plan/lock-file.js';
-import { launchQemu } from '../../tools/qemu-system.js';
+import { launchQemu, readQemuCpuFlags } from '../../tools/qemu-system.js';
 import { probeAccel, type AccelChoice } from '../accel-probe.js';
 import type { CreateOptions, DomainInfo, HostInfo, HypervisorDriver, ShutdownOptions } from '../driver.js';
 import { buildQemuArgv, QEMU_BINARY } from './argv.js';
@@ -162,11 +162,16 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       }
       const id = await registry.allocateId();
       const taps = planTaps(dc.vifs, id);
+      const binary = opts.qemuBinary ?? QEMU_BINARY;
       const argv = buildQemuArgv(dc, rt, {
         accel: choice.kind,
         ...boot,
         taps,
-        binary: opts.qemuBinary ?? QEMU_BINARY,
+        binary,
+        cpuFlags:
+          choice.kind === 'tcg'
+            ? await readQemuCpuFlags(binary, path.join(opts.paths.cacheDir, 'qemu-cpu-flags.json'))
+            : undefined,
       });
       // The saved state streams in from where it starts in the save file (tail counts from 1).
       if (restore)
