@@ -214,7 +214,8 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       });
       // The kernel is in guest RAM since QEMU's start-up reset; the initrd once the firmware has
       // read it (a tenth of a second under TCG). QEMU's copies of both can go: 43 MiB for the
-      // cloud kernel (boot-pages.ts). A paused or restored guest reads no initrd now.
+      // cloud kernel (boot-pages.ts). A paused guest reads its initrd when unpaused (see unpause),
+      // a restored one none.
       await releaseBootPages(record.pid, boot, {
         initrdWaitMs: paused || restore ? 0 : INITRD_WAIT_MS,
         ...(opts.sink ? { sink: opts.sink } : {}),
@@ -300,7 +301,20 @@ export function createQemuDriver(opts: QemuDriverOptions): HypervisorDriver {
       await qmpOf(await mustRead(name), (q) => q.execute('stop'));
     },
     async unpause(name) {
-      await qmpOf(await mustRead(name), (q) => q.execute('cont'));
+      const record = await mustRead(name);
+      // `prelaunch`: created paused (`xm create -p`) and never run, so the firmware reads the
+      // initrd now, and QEMU's copy of it can go once it has (a guest paused later has read it).
+      const firstRun = await qmpOf(record, async (q) => {
+        const { status } = await q.execute<{ status: string }>('query-status');
+        await q.execute('cont');
+        return status === 'prelaunch';
+      });
+      if (firstRun) {
+        await releaseBootPages(record.pid, record, {
+          initrdWaitMs: INITRD_WAIT_MS,
+          ...(opts.sink ? { sink: opts.sink } : {}),
+        });
+      }
     },
     async setVcpus(name, count) {
       const record = await mustRead(name);

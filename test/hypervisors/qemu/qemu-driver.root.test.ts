@@ -336,11 +336,28 @@ describe('the QEMU driver on a real guest', () => {
     expect(await pgrepName()).toEqual([]);
   });
 
-  it('destroys the guest and leaves no QEMU behind', async () => {
+  it("boots a guest created paused once unpaused, and hands back QEMU's initrd pages after the firmware read them", async () => {
     await driver.create(
       domainConfig({ name: NAME, bootloader: undefined, kernel, ramdisk: initrd, disks: [], vifs: [] }),
-      { cfgPath: undefined },
+      { cfgPath: undefined, paused: true },
     );
+    const info = await find(NAME);
+    expect(letters(info)).toBe('p');
+    tap = openConsoleTap(driver, NAME, path.join(work, 'console.txt'));
+    await driver.unpause(NAME);
+    // The marker comes from the initrd's init: the firmware had read the whole initrd by then.
+    // unpause waited for that read and had QEMU's pages of it paged out: the mapping stays, empty.
+    await tap.waitFor(new RegExp(GUEST_MARKER), BOOT_MS);
+    expect(bootFilePages(Number(info?.details.pid))).toMatchObject({
+      kernel: { rssKiB: 0 },
+      initrd: { rssKiB: 0 },
+    });
+    expect(bootFilePages(Number(info?.details.pid)).initrd.mappings).toBeGreaterThan(0);
+    await tap.detach();
+    expect(letters(await find(NAME))).toBe('r');
+  });
+
+  it('destroys the guest and leaves no QEMU behind', async () => {
     expect(await pgrepName()).toHaveLength(1);
     await driver.destroy(NAME);
     expect(await find(NAME)).toBeUndefined();
