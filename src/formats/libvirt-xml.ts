@@ -26,6 +26,7 @@
  *   (`restart`); coredump-* are on_crash actions only.
  */
 import {
+  canGainVcpus,
   TCG_CACHE_DEFAULT_MIB,
   type DiskConfig,
   type DomainConfig,
@@ -151,7 +152,7 @@ export function renderDomainXml(dc: DomainConfig, opts: LibvirtXmlOptions): stri
       ? "  <cpu mode='host-passthrough'/>"
       : "  <cpu mode='maximum' migratable='on'/>";
   const tcg =
-    opts.domainType === 'qemu' && dc.maxvcpus === dc.vcpus
+    opts.domainType === 'qemu' && !canGainVcpus(dc)
       ? [
           '    <tcg>',
           `      <tb-cache unit='MiB'>${dc.tcgCacheMiB ?? TCG_CACHE_DEFAULT_MIB}</tb-cache>`,

@@ -150,11 +150,15 @@ function bootstrapParameters(request: InstallRequest): {
  */
 export function memoizedVersionReader(memoFile: string, exec: ExecOptions = {}): InstallerVersionReader {
   return async (program) => {
+    // A line printed by a --version that failed is used this once, not remembered.
+    let unremembered = '';
     const version = await memoizedAnswer(memoFile, program, '', async () => {
       const result = await runCommand([program, '--version'], { ...exec, allowFailure: true });
       const line = (result.stdout.trim() || result.stderr.trim()).split('\n')[0] ?? '';
-      return result.exitCode === 0 && line ? line : undefined;
+      if (result.exitCode === 0 && line) return line;
+      unremembered = line;
+      return undefined;
     });
-    return version ?? `${program} (version unknown)`;
+    return version ?? (unremembered || `${program} (version unknown)`);
   };
 }

@@ -82,6 +82,15 @@ export const TCG_CACHE_DEFAULT_MIB = 96;
 /** The sizes `xenkit_tcg_cache` may take, MiB: below 16 a Debian boot is flushed over and over. */
 export const TCG_CACHE_MIB_RANGE = { min: 16, max: 4096 } as const;
 
+/**
+ * Whether vCPUs can be hot-added to the guest (`xm vcpu-set` above vcpus, up to maxvcpus). Under
+ * multi-threaded TCG each added vCPU needs a free region of the translation cache, so the QEMU
+ * driver runs such a guest single-threaded and the libvirt driver keeps QEMU's 1 GiB cache.
+ */
+export function canGainVcpus(dc: Pick<DomainConfig, 'vcpus' | 'maxvcpus'>): boolean {
+  return dc.maxvcpus > dc.vcpus;
+}
+
 /** libxl's memory when the cfg names neither memory nor maxmem (MiB). */
 export const XL_DEFAULT_MEMORY_MIB = 32;
 

@@ -180,4 +180,17 @@ describe('memoizedVersionReader', () => {
     expect(await read('fakestrap')).toBe('fakestrap 9.9');
     expect(await calls()).toBe(2);
   });
+
+  it('uses the line a failing --version printed, but asks again next time', async () => {
+    await writeFile(
+      path.join(dir, 'oddstrap'),
+      `#!/bin/sh\necho run >> "${dir}/odd-calls"\necho "oddstrap 1.0"\nexit 1\n`,
+    );
+    await chmod(path.join(dir, 'oddstrap'), 0o755);
+    const read = memoizedVersionReader(path.join(dir, 'memo', 'installers.json'));
+    expect(await read('oddstrap')).toBe('oddstrap 1.0');
+    expect(await read('oddstrap')).toBe('oddstrap 1.0');
+    expect((await readFile(path.join(dir, 'odd-calls'), 'utf8')).split('\n').filter(Boolean)).toHaveLength(2);
+    expect(await read('nosuchstrap')).toBe('nosuchstrap (version unknown)');
+  });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runtimeError, usageError, XenkitError } from '../../errors.js';
 import type { EventSink } from '../../log/events.js';
-import type { DomainConfig } from '../../model/domain-config.js';
+import { canGainVcpus, type DomainConfig } from '../../model/domain-config.js';
 import { assertGuestName } from '../../model/guest-name.js';
 import { randomXenMac } from '../../model/mac.js';
 import type { Paths } from '../../paths.js';
@@ -120,7 +120,7 @@ export function createLibvirtDriver(opts: LibvirtDriverOptions): HypervisorDrive
       vifs: config.vifs.map((v) => ({ ...v, mac: v.mac ?? randomXenMac() })),
     };
     const domainType = (await hasKvm()) ? 'kvm' : 'qemu';
-    if (domainType === 'qemu' && dc.tcgCacheMiB !== undefined && dc.maxvcpus > dc.vcpus) {
+    if (domainType === 'qemu' && dc.tcgCacheMiB !== undefined && canGainVcpus(dc)) {
       throw usageError(
         'E_XLCFG',
         `${cfgPath ?? dc.name}: xenkit_tcg_cache = ${dc.tcgCacheMiB} cannot be kept for a guest that can gain vCPUs (maxvcpus ${dc.maxvcpus} > vcpus ${dc.vcpus}) under libvirt`,

@@ -18,6 +18,7 @@
  *   ours attached (the registry counts guest resets there to give rebooted guests new IDs).
  */
 import {
+  canGainVcpus,
   TCG_CACHE_DEFAULT_MIB,
   type DiskConfig,
   type DomainConfig,
@@ -116,7 +117,7 @@ export function escapeOptionValue(value: string): string {
  * each.
  */
 export function tcgThreading(dc: Pick<DomainConfig, 'vcpus' | 'maxvcpus'>): 'multi' | 'single' {
-  return dc.maxvcpus > dc.vcpus ? 'single' : 'multi';
+  return canGainVcpus(dc) ? 'single' : 'multi';
 }
 
 /** The full argv (binary first) that starts `dc` daemonized, stopped (`-S`), with its sockets in `rt`. */
